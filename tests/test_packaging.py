@@ -1,0 +1,206 @@
+"""Guards on what HACS, hassfest and Home Assistant read from the repository."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPONENT = ROOT / "custom_components" / "sotto"
+HA_COMPONENTS = Path(__import__("homeassistant.components").components.__path__[0])
+
+REQUIRED_MANIFEST_KEYS = {
+    "domain", "name", "codeowners", "config_flow", "dependencies", "documentation",
+    "integration_type", "iot_class", "issue_tracker", "requirements", "version", "zeroconf",
+}  # fmt: skip
+
+# Home Assistant's quality scale rules by tier (script/hassfest/quality_scale.py).
+QUALITY_RULES = {
+    "bronze": [
+        "action-setup", "appropriate-polling", "brands", "common-modules",
+        "config-flow-test-coverage", "config-flow", "dependency-transparency",
+        "docs-actions", "docs-high-level-description", "docs-installation-instructions",
+        "docs-removal-instructions", "entity-event-setup", "entity-unique-id",
+        "has-entity-name", "runtime-data", "test-before-configure", "test-before-setup",
+        "unique-config-entry",
+    ],
+    "silver": [
+        "action-exceptions", "config-entry-unloading", "docs-configuration-parameters",
+        "docs-installation-parameters", "entity-unavailable", "integration-owner",
+        "log-when-unavailable", "parallel-updates", "reauthentication-flow", "test-coverage",
+    ],
+    "gold": [
+        "devices", "diagnostics", "discovery-update-info", "discovery", "docs-data-update",
+        "docs-examples", "docs-known-limitations", "docs-supported-devices",
+        "docs-supported-functions", "docs-troubleshooting", "docs-use-cases",
+        "dynamic-devices", "entity-category", "entity-device-class",
+        "entity-disabled-by-default", "entity-translations", "exception-translations",
+        "icon-translations", "reconfiguration-flow", "repair-issues", "stale-devices",
+    ],
+    "platinum": ["async-dependency", "inject-websession", "strict-typing"],
+}  # fmt: skip
+
+
+def load_json(path: Path) -> Any:
+    """Read a JSON file from the repository."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict[str, Any]:
+    """The integration's manifest."""
+    data: dict[str, Any] = load_json(COMPONENT / "manifest.json")
+    return data
+
+
+@pytest.fixture(scope="module")
+def pyproject() -> dict[str, Any]:
+    """The library's pyproject.toml."""
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def test_manifest_has_every_key_hassfest_and_hacs_need(manifest: dict[str, Any]) -> None:
+    """A manifest missing a key is refused by hassfest or HACS."""
+    missing = REQUIRED_MANIFEST_KEYS - manifest.keys()
+    assert not missing, f"manifest.json lacks {sorted(missing)}"
+    assert manifest["domain"] == "sotto"
+    assert manifest["config_flow"] is True
+    assert manifest["iot_class"] == "local_push"
+    assert manifest["zeroconf"] == ["_sotto._tcp.local."]
+    assert manifest["codeowners"], "manifest.json needs at least one code owner"
+
+
+def test_manifest_keys_are_in_hassfest_order(manifest: dict[str, Any]) -> None:
+    """hassfest wants domain, name, then the rest sorted alphabetically."""
+    keys = list(manifest)
+    assert keys[:2] == ["domain", "name"], f"manifest.json starts with {keys[:2]}"
+    assert keys[2:] == sorted(keys[2:]), f"manifest.json keys after name are not sorted: {keys}"
+
+
+def test_manifest_dependencies_are_real_integrations(manifest: dict[str, Any]) -> None:
+    """Every dependency must be an integration of the Home Assistant Sotto supports."""
+    deps = manifest["dependencies"]
+    assert deps == sorted(deps)
+    unknown = [dep for dep in deps if not (HA_COMPONENTS / dep / "manifest.json").is_file()]
+    assert not unknown, f"not Home Assistant integrations: {unknown}"
+
+
+def test_manifest_requires_the_library_version_pyproject_builds(
+    manifest: dict[str, Any], pyproject: dict[str, Any]
+) -> None:
+    """HA must install exactly the library this repository builds, with speech-to-text."""
+    version = pyproject["project"]["version"]
+    assert manifest["requirements"] == [f"sotto[stt]=={version}"]
+    assert manifest["version"] == version
+
+
+def test_library_extras_keep_heavy_engines_out_of_home_assistant(
+    pyproject: dict[str, Any],
+) -> None:
+    """HA installs core + stt only: piper, onnxruntime and audio packages stay elsewhere."""
+    project = pyproject["project"]
+    names = " ".join(project["dependencies"] + project["optional-dependencies"]["stt"]).lower()
+    for heavy in ("piper", "onnxruntime", "pymicro-wakeword", "pysilero", "numpy"):
+        assert heavy not in names, f"{heavy} would be installed into Home Assistant"
+    wyoming = next(dep for dep in project["dependencies"] if dep.startswith("wyoming"))
+    assert ">=1.5.4" in wyoming, "the wyoming range must include 1.5.4, which HA 2025.4 pins"
+
+
+def test_hacs_json() -> None:
+    """HACS reads the name and the minimum Home Assistant version."""
+    hacs = load_json(ROOT / "hacs.json")
+    assert hacs["name"] == "Sotto"
+    assert hacs["homeassistant"] == "2025.4.0"
+    allowed = {
+        "name", "homeassistant", "content_in_root", "zip_release", "filename",
+        "hide_default_branch", "country", "hacs", "persistent_directory", "render_readme",
+    }  # fmt: skip
+    assert set(hacs) <= allowed, f"unknown hacs.json keys: {set(hacs) - allowed}"
+
+
+@pytest.mark.parametrize(("name", "size"), [("icon.png", 256), ("icon@2x.png", 512)])
+def test_brand_images(name: str, size: int) -> None:
+    """HA's brands need a square icon at 256 and 512 pixels."""
+    with Image.open(COMPONENT / "brand" / name) as image:
+        assert image.format == "PNG"
+        assert image.size == (size, size)
+
+
+def _call_name(call: ast.Call) -> str:
+    """The name a call is made by: `Foo(...)` and `mod.Foo(...)` both give Foo."""
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def _translation_keys_in_code() -> set[tuple[str, str]]:
+    """Find (section, key) pairs the code asks translations for.
+
+    A key given to an exception goes under `exceptions`; any other key (an entity
+    description or `_attr_translation_key`) goes under `entity.<platform file>`.
+    """
+    found: set[tuple[str, str]] = set()
+    for path in COMPONENT.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                name = _call_name(node)
+                section = "exceptions" if name.endswith(("Error", "Exception")) else path.stem
+                for keyword in node.keywords:
+                    if keyword.arg == "translation_key" and isinstance(keyword.value, ast.Constant):
+                        found.add((section, str(keyword.value.value)))
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = {
+                    t.id if isinstance(t, ast.Name) else getattr(t, "attr", "") for t in targets
+                }
+                if "_attr_translation_key" in names and isinstance(node.value, ast.Constant):
+                    found.add((path.stem, str(node.value.value)))
+    return found
+
+
+def test_every_translation_key_in_code_has_a_string() -> None:
+    """An entity or error without a string shows a raw key to the user."""
+    strings = load_json(COMPONENT / "translations" / "en.json")
+    missing = []
+    for section, key in _translation_keys_in_code():
+        if section == "exceptions":
+            table = strings.get("exceptions", {})
+        else:
+            table = strings.get("entity", {}).get(section, {})
+        if key not in table:
+            missing.append(f"{section}.{key}")
+    assert not missing, f"translations/en.json lacks {sorted(missing)}"
+
+
+def test_every_config_flow_step_has_a_title() -> None:
+    """Each form the config flow shows needs a title in en.json."""
+    strings = load_json(COMPONENT / "translations" / "en.json")
+    code = (COMPONENT / "config_flow.py").read_text(encoding="utf-8")
+    for step in set(re.findall(r"step_id=\"(\w+)\"", code)):
+        sections = (strings["config"]["step"], strings.get("options", {}).get("step", {}))
+        assert any(step in section for section in sections), f"no strings for step {step}"
+    for reason in set(re.findall(r"async_abort\(reason=\"(\w+)\"", code)):
+        assert reason in strings["config"]["abort"], f"no string for abort reason {reason}"
+
+
+def test_quality_scale_lists_every_rule_with_a_status() -> None:
+    """The project's checklist follows HA's quality_scale.yaml format."""
+    data = yaml.safe_load((COMPONENT / "quality_scale.yaml").read_text(encoding="utf-8"))
+    rules = data["rules"]
+    expected = {rule for tier in QUALITY_RULES.values() for rule in tier}
+    assert set(rules) == expected, f"differs from HA's rules: {set(rules) ^ expected}"
+    for name, rule in rules.items():
+        status = rule if isinstance(rule, str) else rule["status"]
+        assert status in {"done", "todo", "exempt"}, f"{name}: bad status {status!r}"
+        if status == "exempt":
+            assert isinstance(rule, dict), f"{name}: exempt needs a reason"
+            assert rule.get("comment"), f"{name}: exempt needs a reason"
