@@ -1,0 +1,189 @@
+"""Serving links: one handler task per connection, a cap on connections in the handshake."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Final
+
+from .client import check_mode
+from .errors import ConnectionClosedError, HandshakeTimeoutError, LinkError
+from .frames import FrameReader
+from .handshake import server_handshake
+from .identity import PeerIdentity
+from .keys import LinkKey
+from .link import Link
+from .settings import DEFAULT_SETTINGS, LinkSettings
+
+_LOGGER = logging.getLogger(__name__)
+
+#: How long a refused connection may take to flush its refusal before it is cut.
+_REFUSAL_FLUSH_TIMEOUT: Final = 1.0
+
+LinkHandler = Callable[[Link], Awaitable[None]]
+
+
+async def _close_quickly(writer: asyncio.StreamWriter) -> None:
+    # close() rather than abort(): a refusal frame may still be on its way out.
+    writer.close()
+    try:
+        async with asyncio.timeout(_REFUSAL_FLUSH_TIMEOUT):
+            await writer.wait_closed()
+    except TimeoutError:
+        writer.transport.abort()
+    except (ConnectionError, OSError):
+        pass
+
+
+class LinkServer:
+    """Accepts links on a TCP port and runs `handler(link)` for each one.
+
+    The handler runs after the handshake; when it returns (or raises) the link is closed.
+    """
+
+    def __init__(
+        self,
+        handler: LinkHandler,
+        *,
+        key: LinkKey | None,
+        identity: PeerIdentity,
+        legacy: bool = False,
+        settings: LinkSettings = DEFAULT_SETTINGS,
+    ) -> None:
+        check_mode(key, legacy=legacy)
+        self._handler = handler
+        self._key = key
+        self._identity = identity
+        self._legacy = legacy
+        self._settings = settings
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._handshaking = 0
+        self._port: int | None = None
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (useful after binding port 0)."""
+        if self._port is None:
+            raise RuntimeError("LinkServer is not serving")
+        return self._port
+
+    @property
+    def connections(self) -> int:
+        """How many connections are open (in the handshake or in a handler)."""
+        return len(self._tasks)
+
+    async def start(self, host: str, port: int) -> int:
+        """Start listening and return the bound port."""
+        if self._server is not None:
+            raise RuntimeError("LinkServer is already serving")
+        self._server = await asyncio.start_server(self._accept, host, port)
+        self._port = int(self._server.sockets[0].getsockname()[1])
+        _LOGGER.debug(
+            "serving %s links on %s:%s",
+            "legacy" if self._legacy else "encrypted",
+            host,
+            self._port,
+        )
+        return self._port
+
+    async def stop(self) -> None:
+        """Stop listening, close every connection and wait for every handler to end."""
+        server, self._server = self._server, None
+        self._port = None
+        if server is not None:
+            server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        if server is not None:
+            await server.wait_closed()
+
+    @contextlib.asynccontextmanager
+    async def serving(self, host: str, port: int) -> AsyncIterator[int]:
+        """Serve while inside the block; yields the bound port."""
+        bound = await self.start(host, port)
+        try:
+            yield bound
+        finally:
+            await self.stop()
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peername = writer.get_extra_info("peername")
+        where = f"{peername[0]}:{peername[1]}" if peername else "unknown peer"
+        if not self._legacy and self._handshaking >= self._settings.max_handshaking:
+            _LOGGER.warning(
+                "refusing %s: %d connections already in the handshake",
+                where,
+                self._handshaking,
+            )
+            writer.transport.abort()
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._serve(reader, writer, where), name=f"sotto link {where}"
+        )
+        self._tasks.add(task)
+        self._writers.add(writer)
+
+        def _done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            self._writers.discard(writer)
+
+        task.add_done_callback(_done)
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, where: str
+    ) -> None:
+        try:
+            link = await self._open(reader, writer, where)
+        except LinkError as err:
+            _LOGGER.warning("link from %s refused: %s", where, err)
+            await _close_quickly(writer)
+            return
+        except (ConnectionError, OSError) as err:
+            _LOGGER.debug("link from %s lost in the handshake: %s", where, err)
+            writer.transport.abort()
+            return
+        except BaseException:
+            writer.transport.abort()
+            raise
+        try:
+            await self._handler(link)
+        except ConnectionClosedError as err:
+            _LOGGER.debug("link from %s ended: %s", where, err)
+        except LinkError as err:
+            _LOGGER.warning("link from %s failed: %s", where, err)
+        except Exception:
+            _LOGGER.exception("link handler for %s failed", where)
+        finally:
+            await link.close()
+
+    async def _open(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, where: str
+    ) -> Link:
+        settings = self._settings
+        if self._legacy:
+            return Link(writer, settings=settings, where=where, reader=reader)
+        assert self._key is not None  # checked by check_mode
+        frames = FrameReader(reader, settings)
+        self._handshaking += 1
+        try:
+            async with asyncio.timeout(settings.handshake_timeout):
+                cipher, peer = await server_handshake(
+                    frames, writer, key=self._key, identity=self._identity, where=where
+                )
+        except TimeoutError:
+            raise HandshakeTimeoutError(
+                f"{where} did not finish the handshake within {settings.handshake_timeout} s"
+            ) from None
+        finally:
+            self._handshaking -= 1
+        _LOGGER.debug("link from %s: %s (%s)", where, peer.device_id, peer.name)
+        return Link(writer, settings=settings, where=where, peer=peer, cipher=cipher, frames=frames)
