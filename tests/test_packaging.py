@@ -145,15 +145,21 @@ def _call_name(call: ast.Call) -> str:
 def _translation_keys_in_code() -> set[tuple[str, str]]:
     """Find (section, key) pairs the code asks translations for.
 
-    A key given to an exception goes under `exceptions`; any other key (an entity
-    description or `_attr_translation_key`) goes under `entity.<platform file>`.
+    A key given to an exception goes under `exceptions`, one given to a repair issue under
+    `issues`; any other key (an entity description or `_attr_translation_key`) goes under
+    `entity.<platform file>`.
     """
     found: set[tuple[str, str]] = set()
     for path in COMPONENT.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call):
                 name = _call_name(node)
-                section = "exceptions" if name.endswith(("Error", "Exception")) else path.stem
+                if name.endswith(("Error", "Exception", "AuthFailed", "NotReady")):
+                    section = "exceptions"
+                elif name == "async_create_issue":
+                    section = "issues"
+                else:
+                    section = path.stem
                 for keyword in node.keywords:
                     if keyword.arg == "translation_key" and isinstance(keyword.value, ast.Constant):
                         found.add((section, str(keyword.value.value)))
@@ -172,8 +178,8 @@ def test_every_translation_key_in_code_has_a_string() -> None:
     strings = load_json(COMPONENT / "translations" / "en.json")
     missing = []
     for section, key in _translation_keys_in_code():
-        if section == "exceptions":
-            table = strings.get("exceptions", {})
+        if section in ("exceptions", "issues"):
+            table = strings.get(section, {})
         else:
             table = strings.get("entity", {}).get(section, {})
         if key not in table:

@@ -2,22 +2,112 @@
 
 from __future__ import annotations
 
-from homeassistant.core import HomeAssistant
+import logging
+
+from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT, Platform
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import issue_registry as ir
 
 import sotto
+from sotto.link import HandshakeError, InvalidKeyError, KeyFormatError, LinkError, LinkKey
 
+from .connection import DeviceConnection
+from .const import CONF_DEVICE_ID, CONF_KEY, CONF_KIND, CONF_LEGACY, DOMAIN, EntryKind
 from .data import SottoConfigEntry, SottoData
+from .satellite import SatelliteDevice
 
-PLATFORMS: list[str] = []
+_LOGGER = logging.getLogger(__name__)
+
+SATELLITE_PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.EVENT,
+    Platform.SWITCH,
+]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> bool:
     """Set up Sotto from a config entry."""
-    entry.runtime_data = SottoData(library_version=sotto.__version__)
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    kind = EntryKind(entry.data.get(CONF_KIND, EntryKind.HOME))
+    entry.runtime_data = SottoData(kind=kind, library_version=sotto.__version__)
+    if kind is EntryKind.SATELLITE:
+        await _async_setup_satellite(hass, entry)
+        await hass.config_entries.async_forward_entry_setups(entry, SATELLITE_PLATFORMS)
     return True
+
+
+async def _async_setup_satellite(hass: HomeAssistant, entry: SottoConfigEntry) -> None:
+    """Connect once (so setup fails clearly), then keep the link up in the background."""
+    legacy = bool(entry.data.get(CONF_LEGACY))
+    try:
+        key = None if legacy else LinkKey.from_base64(entry.data[CONF_KEY])
+    except KeyFormatError as err:
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="bad_stored_key"
+        ) from err
+
+    name = entry.data.get(CONF_NAME) or entry.title
+    connection = DeviceConnection(
+        hass,
+        host=entry.data[CONF_HOST],
+        port=entry.data[CONF_PORT],
+        key=key,
+        device_id=entry.data.get(CONF_DEVICE_ID),
+        name=name,
+        on_auth_failed=lambda: entry.async_start_reauth(hass),
+    )
+    try:
+        first = await connection.async_open()
+    except InvalidKeyError as err:
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN,
+            translation_key="invalid_key",
+            translation_placeholders={"name": name},
+        ) from err
+    except (LinkError, HandshakeError, OSError, TimeoutError) as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
+            translation_placeholders={"name": name, "error": str(err)},
+        ) from err
+
+    satellite = SatelliteDevice(hass, connection)
+    entry.runtime_data.connection = connection
+    entry.runtime_data.satellite = satellite
+    entry.async_on_unload(satellite.close)
+    entry.async_create_background_task(
+        hass, connection.async_run(first), f"sotto link {name}", eager_start=True
+    )
+    _async_update_legacy_issue(hass, entry, legacy=legacy, name=name)
+
+
+@callback
+def _async_update_legacy_issue(
+    hass: HomeAssistant, entry: SottoConfigEntry, *, legacy: bool, name: str
+) -> None:
+    """Keep a repair issue open for as long as a satellite talks without encryption."""
+    issue_id = f"legacy_unencrypted_{entry.entry_id}"
+    if legacy:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="legacy_unencrypted",
+            translation_placeholders={"name": name, "host": entry.data[CONF_HOST]},
+        )
+    else:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> bool:
     """Unload a config entry and everything it started."""
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if entry.runtime_data.kind is EntryKind.SATELLITE:
+        return await hass.config_entries.async_unload_platforms(entry, SATELLITE_PLATFORMS)
+    return True
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> None:
+    """Forget the repair issue of a removed satellite."""
+    ir.async_delete_issue(hass, DOMAIN, f"legacy_unencrypted_{entry.entry_id}")

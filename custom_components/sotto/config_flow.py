@@ -1,12 +1,109 @@
-"""Config flow for Sotto."""
+"""Config flow for Sotto: the home entry, then satellites (discovered or by address)."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any, Final
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+import voluptuous as vol
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+)
+from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
+from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+from wyoming.info import Describe, Info
 
-from .const import DOMAIN, HOME_UNIQUE_ID
+from sotto.link import (
+    InvalidKeyError,
+    KeyFormatError,
+    Link,
+    LinkError,
+    LinkKey,
+    PeerIdentity,
+    WrongDeviceError,
+    connect,
+)
+
+from .connection import async_controller_identity
+from .const import (
+    CONF_DEVICE_ID,
+    CONF_KEY,
+    CONF_KIND,
+    CONF_LEGACY,
+    DEFAULT_PORT,
+    DOMAIN,
+    HOME_UNIQUE_ID,
+    EntryKind,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+_KEY_FIELD = vol.Required(CONF_KEY)
+_DESCRIBE_TIMEOUT: Final = 5.0
+
+
+class PairingError(Exception):
+    """A pairing attempt failed; `reason` is the form error's translation key."""
+
+    def __init__(self, reason: str) -> None:
+        """Keep the form error key."""
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def async_probe(
+    flow: ConfigFlow,
+    host: str,
+    port: int,
+    key_text: str | None,
+    expected_device_id: str | None = None,
+) -> PeerIdentity:
+    """Open one link to a device and return who answered, mapping errors to form keys."""
+    key: LinkKey | None = None
+    if key_text is not None:
+        try:
+            key = LinkKey.from_base64(key_text.strip())
+        except KeyFormatError as err:
+            raise PairingError("invalid_key_format") from err
+    identity = await async_controller_identity(flow.hass)
+    try:
+        async with connect(
+            host,
+            port,
+            key=key,
+            identity=identity,
+            expected_device_id=expected_device_id,
+            legacy=key is None,
+        ) as link:
+            if link.peer is not None:
+                return link.peer
+            return await _async_describe_legacy(link, host, port)
+    except InvalidKeyError as err:
+        raise PairingError("invalid_key") from err
+    except WrongDeviceError as err:
+        raise PairingError("wrong_device") from err
+    except (LinkError, OSError, TimeoutError) as err:
+        _LOGGER.debug("Cannot connect to %s:%s: %s", host, port, err)
+        raise PairingError("cannot_connect") from err
+
+
+async def _async_describe_legacy(link: Link, host: str, port: int) -> PeerIdentity:
+    """Ask a stock Wyoming satellite its name; it cannot prove who it is."""
+    await link.write_event(Describe().event())
+    async with asyncio.timeout(_DESCRIBE_TIMEOUT):
+        while not Info.is_type((event := await link.read_event()).type):
+            continue
+    info = Info.from_event(event)
+    if info.satellite is None:
+        raise PairingError("not_a_satellite")
+    return PeerIdentity(
+        device_id=f"legacy-{host}-{port}", name=info.satellite.name or host, role="satellite"
+    )
 
 
 class SottoConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -14,10 +111,220 @@ class SottoConfigFlow(ConfigFlow, domain=DOMAIN):
 
     VERSION = 1
 
+    def __init__(self) -> None:
+        """Start with nothing discovered."""
+        self._host: str | None = None
+        self._port: int = DEFAULT_PORT
+        self._name: str | None = None
+        self._device_id: str | None = None
+
+    # --- the home entry, then a menu ---------------------------------------------------
+
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Create the home entry first; once it exists, offer what can be added."""
+        if self._home_entry() is not None:
+            return self.async_show_menu(step_id="user", menu_options=["satellite"])
+        return await self.async_step_home()
+
+    async def async_step_home(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Create the home entry after the user confirms."""
         await self.async_set_unique_id(HOME_UNIQUE_ID)
         self._abort_if_unique_id_configured()
         if user_input is None:
-            return self.async_show_form(step_id="user")
-        return self.async_create_entry(title="Sotto", data={})
+            return self.async_show_form(step_id="home")
+        return self.async_create_entry(title="Sotto", data={CONF_KIND: EntryKind.HOME})
+
+    # --- satellites by address -------------------------------------------------------------
+
+    async def async_step_satellite(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pair a satellite by host, port and its pairing key."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            legacy = bool(user_input.get(CONF_LEGACY))
+            key_text = None if legacy else user_input.get(CONF_KEY)
+            if not legacy and not key_text:
+                errors[CONF_KEY] = "key_required"
+            else:
+                try:
+                    peer = await async_probe(
+                        self, user_input[CONF_HOST], user_input[CONF_PORT], key_text
+                    )
+                except PairingError as err:
+                    errors["base"] = err.reason
+                else:
+                    return await self._async_create_satellite(
+                        user_input[CONF_HOST], user_input[CONF_PORT], key_text, peer, legacy=legacy
+                    )
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_HOST, default=(user_input or {}).get(CONF_HOST, "")): str,
+                vol.Required(CONF_PORT, default=DEFAULT_PORT): vol.All(
+                    vol.Coerce(int), vol.Range(min=1, max=65535)
+                ),
+                vol.Optional(CONF_KEY): str,
+                vol.Optional(CONF_LEGACY, default=False): bool,
+            }
+        )
+        return self.async_show_form(step_id="satellite", data_schema=schema, errors=errors)
+
+    async def _async_create_satellite(
+        self, host: str, port: int, key_text: str | None, peer: PeerIdentity, *, legacy: bool
+    ) -> ConfigFlowResult:
+        """Create the satellite's entry, unique by the ID the device itself reports."""
+        unique_id = peer.device_id
+        await self.async_set_unique_id(unique_id)
+        self._abort_if_unique_id_configured(updates={CONF_HOST: host, CONF_PORT: port})
+        return self.async_create_entry(
+            title=peer.name or host,
+            data={
+                CONF_KIND: EntryKind.SATELLITE,
+                CONF_HOST: host,
+                CONF_PORT: port,
+                CONF_KEY: None if legacy else (key_text or "").strip(),
+                CONF_DEVICE_ID: None if legacy else peer.device_id,
+                CONF_NAME: peer.name,
+                CONF_LEGACY: legacy,
+            },
+        )
+
+    # --- zeroconf ----------------------------------------------------------------------
+
+    async def async_step_zeroconf(self, discovery_info: ZeroconfServiceInfo) -> ConfigFlowResult:
+        """A satellite announced itself; ask the user before talking to it."""
+        properties = discovery_info.properties
+        device_id = properties.get("id")
+        if not device_id:
+            return self.async_abort(reason="not_sotto_device")
+        if properties.get("role", "satellite") != "satellite":
+            return self.async_abort(reason="not_sotto_device")
+        await self.async_set_unique_id(device_id)
+        # A known device at a new address: update it, and its connection retries at once.
+        self._abort_if_unique_id_configured(
+            updates={CONF_HOST: discovery_info.host, CONF_PORT: discovery_info.port}
+        )
+        self._host = discovery_info.host
+        self._port = discovery_info.port or DEFAULT_PORT
+        self._name = properties.get("name") or discovery_info.hostname
+        self._device_id = device_id
+        self.context["title_placeholders"] = {"name": self._name}
+        return await self.async_step_zeroconf_confirm()
+
+    async def async_step_zeroconf_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Confirm the discovered satellite and enter its pairing key."""
+        assert self._host is not None
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                peer = await async_probe(
+                    self, self._host, self._port, user_input[CONF_KEY], self._device_id
+                )
+            except PairingError as err:
+                errors["base"] = err.reason
+            else:
+                return await self._async_create_satellite(
+                    self._host, self._port, user_input[CONF_KEY], peer, legacy=False
+                )
+        return self.async_show_form(
+            step_id="zeroconf_confirm",
+            data_schema=vol.Schema({_KEY_FIELD: str}),
+            description_placeholders={"name": self._name or "", "host": self._host},
+            errors=errors,
+        )
+
+    # --- re-auth and reconfigure -------------------------------------------------------------
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """The satellite refused our key: ask for the new one."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Enter the satellite's current pairing key."""
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                await async_probe(
+                    self,
+                    entry.data[CONF_HOST],
+                    entry.data[CONF_PORT],
+                    user_input[CONF_KEY],
+                    entry.data[CONF_DEVICE_ID],
+                )
+            except PairingError as err:
+                errors["base"] = err.reason
+            else:
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={CONF_KEY: user_input[CONF_KEY].strip()}
+                )
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=vol.Schema({_KEY_FIELD: str}),
+            description_placeholders={"name": entry.title},
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Move a satellite to a new address or key; it must still be the same device."""
+        entry = self._get_reconfigure_entry()
+        if entry.data.get(CONF_KIND) != EntryKind.SATELLITE:
+            return self.async_abort(reason="nothing_to_reconfigure")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            legacy = bool(entry.data.get(CONF_LEGACY))
+            key_text = None if legacy else user_input.get(CONF_KEY) or entry.data[CONF_KEY]
+            try:
+                await async_probe(
+                    self,
+                    user_input[CONF_HOST],
+                    user_input[CONF_PORT],
+                    key_text,
+                    entry.data.get(CONF_DEVICE_ID),
+                )
+            except PairingError as err:
+                errors["base"] = err.reason
+            else:
+                return self.async_update_reload_and_abort(
+                    entry,
+                    data_updates={
+                        CONF_HOST: user_input[CONF_HOST],
+                        CONF_PORT: user_input[CONF_PORT],
+                        CONF_KEY: key_text.strip() if key_text else None,
+                    },
+                )
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_HOST, default=entry.data[CONF_HOST]): str,
+                vol.Required(CONF_PORT, default=entry.data[CONF_PORT]): vol.All(
+                    vol.Coerce(int), vol.Range(min=1, max=65535)
+                ),
+                vol.Optional(CONF_KEY): str,
+            }
+        )
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=schema,
+            description_placeholders={"name": entry.title},
+            errors=errors,
+        )
+
+    def _home_entry(self) -> ConfigEntry | None:
+        """The home entry, if it exists."""
+        return next(
+            (
+                entry
+                for entry in self._async_current_entries(include_ignore=False)
+                if entry.unique_id == HOME_UNIQUE_ID
+            ),
+            None,
+        )
+
+
+__all__ = ["SOURCE_RECONFIGURE", "SottoConfigFlow"]

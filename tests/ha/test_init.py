@@ -29,8 +29,8 @@ async def test_user_flow_creates_entry_that_loads_and_unloads(hass: HomeAssistan
     assert entry.state is ConfigEntryState.NOT_LOADED
 
 
-async def test_second_home_entry_is_refused(hass: HomeAssistant) -> None:
-    """Only one home entry can exist; the second flow says it is already set up."""
+async def test_once_home_exists_the_flow_offers_devices(hass: HomeAssistant) -> None:
+    """Only one home entry can exist; afterwards the flow offers what can be added."""
     first = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": config_entries.SOURCE_USER}
     )
@@ -40,5 +40,6 @@ async def test_second_home_entry_is_refused(hass: HomeAssistant) -> None:
     second = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": config_entries.SOURCE_USER}
     )
-    assert second["type"] is FlowResultType.ABORT
-    assert second["reason"] == "already_configured"
+    assert second["type"] is FlowResultType.MENU
+    assert second["menu_options"] == ["satellite"]
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1

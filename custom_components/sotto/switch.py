@@ -1,0 +1,73 @@
+"""The mute switch: mirrors the satellite's own mute, which the satellite owns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from sotto.messages import MuteSource, SetMute
+
+from .const import DOMAIN
+from .data import SottoConfigEntry
+from .entity import SottoSatelliteEntity
+
+PARALLEL_UPDATES = 1
+
+MUTE = SwitchEntityDescription(
+    key="mute", translation_key="mute", entity_category=EntityCategory.CONFIG
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: SottoConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the satellite's mute switch."""
+    async_add_entities([SottoMuteSwitch(entry, MUTE)])
+
+
+class SottoMuteSwitch(SottoSatelliteEntity, SwitchEntity):
+    """On while the satellite's microphone is closed."""
+
+    @property
+    def is_on(self) -> bool | None:
+        """The satellite's own report; unknown until it has sent one."""
+        state = self.satellite.state
+        return None if state is None else state.muted
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Who muted it: a hardware mute can only be undone on the device."""
+        state = self.satellite.state
+        source = state.mute_source if state else None
+        return {"mute_source": source.value if source else None}
+
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        """Ask the satellite to close its microphone."""
+        await self._async_send(muted=True)
+
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        """Ask the satellite to open its microphone, unless its own button muted it."""
+        state = self.satellite.state
+        if state is not None and state.muted and state.mute_source is MuteSource.HARDWARE:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="hardware_muted",
+                translation_placeholders={"name": self.satellite.connection.name},
+            )
+        await self._async_send(muted=False)
+
+    async def _async_send(self, *, muted: bool) -> None:
+        """Send the request; the switch changes only when the satellite reports it."""
+        if not await self.satellite.connection.async_send(SetMute(muted=muted).event()):
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="not_connected",
+                translation_placeholders={"name": self.satellite.connection.name},
+            )

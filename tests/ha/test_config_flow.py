@@ -1,0 +1,279 @@
+"""Pairing satellites through the config flow, against real link servers on loopback."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+
+import pytest
+from homeassistant import config_entries
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
+from sotto.link import LinkKey
+
+from .peers import free_port, serve_peer
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+KEY = LinkKey.generate()
+
+
+@pytest.fixture
+def home(hass: HomeAssistant) -> MockConfigEntry:
+    """The home entry, which the first flow creates."""
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=HOME_UNIQUE_ID, data={"kind": "home"})
+    entry.add_to_hass(hass)
+    return entry
+
+
+async def _satellite_form(hass: HomeAssistant) -> str:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.MENU
+    assert "satellite" in result["menu_options"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "satellite"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "satellite"
+    return str(result["flow_id"])
+
+
+async def _unload_all(hass: HomeAssistant) -> None:
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.mark.usefixtures("home")
+async def test_pair_by_address_with_the_right_key(hass: HomeAssistant) -> None:
+    """The entry is named by the satellite and unique by the ID the satellite proves."""
+    async with serve_peer(KEY) as (peer, port):
+        flow_id = await _satellite_form(hass)
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {"host": "127.0.0.1", "port": port, "key": KEY.to_base64()}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["title"] == "Kitchen satellite"
+        entry = result["result"]
+        assert entry.unique_id == "kitchen-satellite"
+        await hass.async_block_till_done()
+        assert entry.state is ConfigEntryState.LOADED
+        await _unload_all(hass)
+
+
+@pytest.mark.usefixtures("home")
+@pytest.mark.parametrize(
+    ("key_text", "error"),
+    [
+        (LinkKey.generate().to_base64(), "invalid_key"),
+        ("not a key", "invalid_key_format"),
+        ("", "key_required"),
+    ],
+)
+async def test_wrong_or_missing_key_is_named_and_creates_nothing(
+    hass: HomeAssistant, key_text: str, error: str
+) -> None:
+    """A bad key shows the reason in the form; no entry, no application data delivered."""
+    async with serve_peer(KEY) as (peer, port):
+        flow_id = await _satellite_form(hass)
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {"host": "127.0.0.1", "port": port, "key": key_text}
+        )
+        assert result["type"] is FlowResultType.FORM
+        assert error in result["errors"].values()
+        assert peer.handshakes == 0
+        assert peer.received == []
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+
+
+@pytest.mark.usefixtures("home")
+async def test_nothing_listening_is_cannot_connect(hass: HomeAssistant) -> None:
+    """A closed port tells the user to check the address and the service."""
+    flow_id = await _satellite_form(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"host": "127.0.0.1", "port": free_port(), "key": KEY.to_base64()}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+
+
+@pytest.mark.usefixtures("home")
+async def test_same_satellite_twice_is_already_configured(hass: HomeAssistant) -> None:
+    """Pairing a device that is already paired aborts instead of duplicating it."""
+    async with serve_peer(KEY) as (_peer, port):
+        user_input = {"host": "127.0.0.1", "port": port, "key": KEY.to_base64()}
+        first = await _satellite_form(hass)
+        await hass.config_entries.flow.async_configure(first, user_input)
+        await hass.async_block_till_done()
+        second = await _satellite_form(hass)
+        result = await hass.config_entries.flow.async_configure(second, user_input)
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "already_configured"
+        await _unload_all(hass)
+
+
+def _discovery(port: int, device_id: str = "kitchen-satellite") -> ZeroconfServiceInfo:
+    return ZeroconfServiceInfo(
+        ip_address=ip_address("127.0.0.1"),
+        ip_addresses=[ip_address("127.0.0.1")],
+        hostname="kitchen.local.",
+        name="Kitchen satellite._sotto._tcp.local.",
+        port=port,
+        type="_sotto._tcp.local.",
+        properties={"id": device_id, "name": "Kitchen satellite", "encrypted": "1"},
+    )
+
+
+@pytest.mark.usefixtures("home")
+async def test_zeroconf_asks_before_connecting(hass: HomeAssistant) -> None:
+    """Discovery shows a confirm form; nothing connects until the user enters the key."""
+    async with serve_peer(KEY) as (peer, port):
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": config_entries.SOURCE_ZEROCONF}, data=_discovery(port)
+        )
+        assert result["type"] is FlowResultType.FORM
+        assert result["step_id"] == "zeroconf_confirm"
+        assert peer.handshakes == 0
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"key": KEY.to_base64()}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["result"].unique_id == "kitchen-satellite"
+        await hass.async_block_till_done()
+        await _unload_all(hass)
+
+
+@pytest.mark.usefixtures("home")
+async def test_zeroconf_of_a_known_satellite_updates_its_address(hass: HomeAssistant) -> None:
+    """A paired satellite seen at a new address is updated, not offered again."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="kitchen-satellite",
+        data={"kind": "satellite", "host": "192.0.2.1", "port": 1, "key": KEY.to_base64()},
+    )
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_ZEROCONF}, data=_discovery(4321)
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert entry.data["host"] == "127.0.0.1"
+    assert entry.data["port"] == 4321
+
+
+@pytest.mark.usefixtures("home")
+async def test_zeroconf_of_something_else_is_ignored(hass: HomeAssistant) -> None:
+    """A `_sotto._tcp` record without a device ID is not offered."""
+    info = _discovery(1)
+    info.properties.pop("id")
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_ZEROCONF}, data=info
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_sotto_device"
+
+
+@pytest.mark.usefixtures("home")
+async def test_changed_key_starts_reauth_and_the_new_key_fixes_it(hass: HomeAssistant) -> None:
+    """After the satellite's key changes, HA asks for it, and reconnects with it."""
+    old, new = LinkKey.generate(), LinkKey.generate()
+    async with serve_peer(new) as (_peer, port):
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            unique_id="kitchen-satellite",
+            title="Kitchen satellite",
+            data={
+                "kind": "satellite",
+                "host": "127.0.0.1",
+                "port": port,
+                "key": old.to_base64(),
+                "device_id": "kitchen-satellite",
+                "name": "Kitchen satellite",
+            },
+        )
+        entry.add_to_hass(hass)
+        assert not await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        assert entry.state is ConfigEntryState.SETUP_ERROR
+        flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+
+        flow_id = flows[0]["flow_id"]
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {"key": LinkKey.generate().to_base64()}
+        )
+        assert result["errors"] == {"base": "invalid_key"}
+        result = await hass.config_entries.flow.async_configure(flow_id, {"key": new.to_base64()})
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "reauth_successful"
+        await hass.async_block_till_done()
+        assert entry.data["key"] == new.to_base64()
+        assert entry.state is ConfigEntryState.LOADED
+        await _unload_all(hass)
+
+
+@pytest.mark.usefixtures("home")
+async def test_reconfigure_refuses_a_different_device(hass: HomeAssistant) -> None:
+    """Moving a satellite to an address where another device answers is refused."""
+    async with (
+        serve_peer(KEY) as (_kitchen, kitchen_port),
+        serve_peer(KEY, device_id="impostor", name="Impostor") as (_other, other_port),
+    ):
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            unique_id="kitchen-satellite",
+            title="Kitchen satellite",
+            data={
+                "kind": "satellite",
+                "host": "127.0.0.1",
+                "port": kitchen_port,
+                "key": KEY.to_base64(),
+                "device_id": "kitchen-satellite",
+                "name": "Kitchen satellite",
+            },
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+
+        result = await entry.start_reconfigure_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"host": "127.0.0.1", "port": other_port}
+        )
+        assert result["errors"] == {"base": "wrong_device"}
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"host": "localhost", "port": kitchen_port}
+        )
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "reconfigure_successful"
+        await hass.async_block_till_done()
+        assert entry.data["host"] == "localhost"
+        await _unload_all(hass)
+
+
+@pytest.mark.usefixtures("home")
+async def test_legacy_satellite_needs_the_option_and_raises_a_repair_issue(
+    hass: HomeAssistant,
+) -> None:
+    """A stock Wyoming satellite pairs only when asked, and stays flagged in Repairs."""
+    from .wyoming_peer import serve_wyoming_satellite
+
+    async with serve_wyoming_satellite("Garage wyoming") as port:
+        flow_id = await _satellite_form(hass)
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {"host": "127.0.0.1", "port": port, "legacy": True}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["title"] == "Garage wyoming"
+        entry = result["result"]
+        await hass.async_block_till_done()
+        issue = ir.async_get(hass).async_get_issue(DOMAIN, f"legacy_unencrypted_{entry.entry_id}")
+        assert issue is not None
+        assert issue.translation_placeholders == {"name": "Garage wyoming", "host": "127.0.0.1"}
+        await _unload_all(hass)
