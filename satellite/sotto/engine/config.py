@@ -1,0 +1,323 @@
+"""sotto-engine's configuration: a YAML file validated with voluptuous.
+
+Every error names the key (as a dotted path, e.g. `link.port`) and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import voluptuous as vol
+
+from .tts.download import DEFAULT_VOICES_URL
+from .tts.errors import InvalidVoiceNameError
+from .tts.espeak import DEFAULT_ESPEAK_VOICE, ESPEAK_VOICE_PREFIX
+from .tts.voices import VoiceName
+
+DEFAULT_CONFIG_PATH: Final = Path("/etc/sotto/engine.yaml")
+# The satellite listens on 10800; an engine may share its host.
+DEFAULT_PORT: Final = 10810
+_DEVICE_ID_FILE: Final = "device_id"
+_MAX_DEVICE_ID: Final = 64
+
+
+class EngineConfigError(Exception):
+    """The engine's configuration is missing, unreadable or invalid."""
+
+
+def default_state_dir() -> Path:
+    """Return where state lives: systemd's STATE_DIRECTORY, else ~/.local/state."""
+    systemd_dir = os.environ.get("STATE_DIRECTORY")
+    if systemd_dir:
+        return Path(systemd_dir.split(":")[0])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "sotto-engine"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkConfig:
+    """Where the engine listens for Home Assistant and with which key."""
+
+    host: str = "0.0.0.0"
+    port: int = DEFAULT_PORT
+    key_file: Path | None = None
+    """None means `<state_dir>/link.key`."""
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryConfig:
+    """Zeroconf announcement of the engine (`_sotto._tcp`, TXT role=engine); off by default."""
+
+    enabled: bool = False
+    address: str | None = None
+    """Address to announce; None picks the address of the default route."""
+
+
+@dataclass(frozen=True, slots=True)
+class TtsConfig:
+    """Text-to-speech voices."""
+
+    voices_dir: Path | None = None
+    """None means `<state_dir>/voices`."""
+
+    default_voice: str | None = None
+    espeak_voice: str = DEFAULT_ESPEAK_VOICE
+    voices_url: str = DEFAULT_VOICES_URL
+    preload: bool = True
+    """Load the default voice at start so the first reply is not delayed by it."""
+
+
+@dataclass(frozen=True, slots=True)
+class SttConfig:
+    """Speech-to-text."""
+
+    enabled: bool = True
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """The whole configuration of one engine."""
+
+    name: str
+    state_dir: Path
+    device_id: str | None = None
+    """None means an id generated once and kept in the state directory."""
+
+    link: LinkConfig = field(default_factory=LinkConfig)
+    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
+    stt: SttConfig = field(default_factory=SttConfig)
+    log_level: str = "info"
+
+    @property
+    def key_file(self) -> Path:
+        """The link key file."""
+        return self.link.key_file or self.state_dir / "link.key"
+
+    @property
+    def voices_dir(self) -> Path:
+        """The directory of piper voices."""
+        return self.tts.voices_dir or self.state_dir / "voices"
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+
+def _path(value: Any) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise vol.Invalid("must be a file or directory path")
+    return Path(value).expanduser()
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise vol.Invalid("must be true or false")
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise vol.Invalid("must be a non-empty string")
+    return value.strip()
+
+
+def _name(value: Any) -> str:
+    text = _text(value)
+    if len(text) > 64 or not text.isprintable():
+        raise vol.Invalid("must be at most 64 printable characters")
+    return text
+
+
+def _device_id(value: Any) -> str:
+    if not isinstance(value, str) or not value or len(value) > _MAX_DEVICE_ID:
+        raise vol.Invalid(f"must be 1 to {_MAX_DEVICE_ID} characters")
+    if not all(ch.isalnum() or ch in "-_" for ch in value):
+        raise vol.Invalid("may contain only letters, digits, '-' and '_'")
+    return value
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise vol.Invalid("must be a whole number")
+    if not 0 <= value <= 65535:
+        raise vol.Invalid("must be between 1 and 65535 (0: any free port)")
+    return int(value)
+
+
+def _voice(value: Any) -> str:
+    text = _text(value)
+    if text == ESPEAK_VOICE_PREFIX or text.startswith(ESPEAK_VOICE_PREFIX + ":"):
+        return text
+    try:
+        VoiceName.parse(text)
+    except InvalidVoiceNameError as err:
+        raise vol.Invalid(f"{err}, or espeak-ng:<voice>") from None
+    return text
+
+
+def _url(value: Any) -> str:
+    text = _text(value)
+    if not text.startswith(("http://", "https://")):
+        raise vol.Invalid("must be an http:// or https:// URL")
+    return text.rstrip("/")
+
+
+def _one_of(*choices: str) -> vol.All:
+    return vol.All(str, vol.In(choices, msg=f"must be one of: {', '.join(choices)}"))
+
+
+_LINK = vol.Schema(
+    {
+        vol.Optional("host", default="0.0.0.0"): _text,
+        vol.Optional("port", default=DEFAULT_PORT): _port,
+        vol.Optional("key_file"): _path,
+    }
+)
+_DISCOVERY = vol.Schema(
+    {
+        vol.Optional("enabled", default=False): _bool,
+        vol.Optional("address"): _text,
+    }
+)
+_TTS = vol.Schema(
+    {
+        vol.Optional("voices_dir"): _path,
+        vol.Optional("default_voice"): vol.Any(None, _voice),
+        vol.Optional("espeak_voice", default=DEFAULT_ESPEAK_VOICE): _text,
+        vol.Optional("voices_url", default=DEFAULT_VOICES_URL): _url,
+        vol.Optional("preload", default=True): _bool,
+    }
+)
+_STT = vol.Schema(
+    {
+        vol.Optional("enabled", default=True): _bool,
+        vol.Optional("language", default="en"): _text,
+    }
+)
+SCHEMA: Final = vol.Schema(
+    {
+        vol.Optional("name"): _name,
+        vol.Optional("device_id"): _device_id,
+        vol.Optional("state_dir"): _path,
+        vol.Optional("link", default=dict): _LINK,
+        vol.Optional("discovery", default=dict): _DISCOVERY,
+        vol.Optional("tts", default=dict): _TTS,
+        vol.Optional("stt", default=dict): _STT,
+        vol.Optional("log_level", default="info"): _one_of("debug", "info", "warning", "error"),
+    }
+)
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def _key_path(path: Sequence[Any]) -> str:
+    parts: list[str] = []
+    for part in path:
+        key = getattr(part, "schema", part)  # voluptuous markers wrap the key
+        parts.append(f"[{key}]" if isinstance(key, int) else ("." if parts else "") + str(key))
+    return "".join(parts) or "(top level)"
+
+
+def _describe(error: vol.Invalid, data: Any) -> str:
+    where = _key_path(error.path)
+    message = error.msg
+    if message == "extra keys not allowed":
+        return f"{where}: unknown key (check the spelling and the nesting)"
+    if message.startswith(("expected a dictionary", "expected dict")):
+        return f"{where}: must be a mapping of keys to values"
+    value: Any = data
+    try:
+        for part in error.path:
+            value = value[getattr(part, "schema", part)]
+    except (KeyError, IndexError, TypeError):
+        return f"{where}: {message}"
+    return f"{where}: {message} (got {value!r})"
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML config file into a dict, with clear errors."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EngineConfigError(f"{path}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise EngineConfigError(f"{path}: cannot read the configuration file ({err})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise EngineConfigError(f"{path}: not valid YAML: {err}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise EngineConfigError(f"{path}: the top level must be a mapping of keys to values")
+    return data
+
+
+def validate(raw: Mapping[str, Any], *, source: str = "configuration") -> EngineConfig:
+    """Validate raw configuration data and return the config (raises EngineConfigError)."""
+    try:
+        conf = SCHEMA(dict(raw))
+    except vol.MultipleInvalid as err:
+        lines = sorted({_describe(error, raw) for error in err.errors})
+        raise EngineConfigError(f"{source}: " + "; ".join(lines)) from None
+    except vol.Invalid as err:
+        raise EngineConfigError(f"{source}: {_describe(err, raw)}") from None
+    link, discovery, tts, stt = conf["link"], conf["discovery"], conf["tts"], conf["stt"]
+    return EngineConfig(
+        name=conf.get("name") or f"Sotto engine on {socket.gethostname() or 'this host'}",
+        state_dir=conf.get("state_dir") or default_state_dir(),
+        device_id=conf.get("device_id"),
+        link=LinkConfig(host=link["host"], port=link["port"], key_file=link.get("key_file")),
+        discovery=DiscoveryConfig(enabled=discovery["enabled"], address=discovery.get("address")),
+        tts=TtsConfig(
+            voices_dir=tts.get("voices_dir"),
+            default_voice=tts.get("default_voice"),
+            espeak_voice=tts["espeak_voice"],
+            voices_url=tts["voices_url"],
+            preload=tts["preload"],
+        ),
+        stt=SttConfig(enabled=stt["enabled"], language=stt["language"]),
+        log_level=conf["log_level"],
+    )
+
+
+def load_config(path: Path | None) -> EngineConfig:
+    """Load and validate the YAML file at path (None: defaults only)."""
+    if path is None:
+        return validate({})
+    return validate(read_yaml(path), source=str(path))
+
+
+def resolve_device_id(config: EngineConfig) -> str:
+    """The configured device id, else one generated once and kept in the state directory."""
+    if config.device_id:
+        return config.device_id
+    id_file = config.state_dir / _DEVICE_ID_FILE
+    with contextlib.suppress(FileNotFoundError):
+        stored = id_file.read_text(encoding="utf-8").strip()
+        try:
+            return _device_id(stored)
+        except vol.Invalid as err:
+            raise EngineConfigError(f"{id_file}: stored device id {err.msg}") from None
+    device_id = f"engine-{secrets.token_hex(6)}"
+    try:
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        temp = id_file.with_name(f".{_DEVICE_ID_FILE}.{secrets.token_hex(4)}.tmp")
+        temp.write_text(device_id + "\n", encoding="utf-8")
+        os.replace(temp, id_file)
+    except OSError as err:
+        raise EngineConfigError(
+            f"state_dir: cannot keep the device id in {config.state_dir} ({err.strerror})"
+        ) from None
+    return device_id

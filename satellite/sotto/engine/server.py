@@ -1,0 +1,801 @@
+"""sotto-engine's server: Wyoming ASR and TTS over the secure link.
+
+Per connection (each request is answered in order; one connection may make many):
+
+Client -> engine                          Engine -> client
+`describe`                                `info` (asr and tts programs, voices)
+`synthesize` {text, voice?}               `audio-start`, `audio-chunk`..., `audio-stop`
+`sotto-grammar` {digest, jsgf?, words?}   `sotto-grammar-ready` {digest}, or
+                                          `sotto-grammar-missing` {digest} if only the
+                                          digest was sent and the engine does not have it
+`transcribe`, `audio-start`,              `sotto-partial` {text, complete, can_continue}
+`audio-chunk`..., `audio-stop`            whenever the hypothesis changes, then
+                                          `transcript` {text, accepted, confidence}
+
+A request that cannot be served (unknown voice, no grammar yet) gets a Wyoming `error`
+and the connection stays open; a malformed event gets an `error` and the connection is
+closed, so bad input never leaves a stuck session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from wyoming.asr import Transcribe
+from wyoming.audio import AudioChunk, AudioChunkConverter, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import (
+    AsrModel,
+    AsrProgram,
+    Attribution,
+    Describe,
+    Info,
+    TtsProgram,
+    TtsVoice,
+    TtsVoiceSpeaker,
+)
+from wyoming.tts import Synthesize
+
+from sotto import __version__
+from sotto.link import (
+    DEFAULT_SETTINGS,
+    ROLE_ENGINE,
+    KeyFormatError,
+    Link,
+    LinkKey,
+    LinkServer,
+    LinkSettings,
+    PeerIdentity,
+    load_key_file,
+)
+
+from .config import EngineConfig, EngineConfigError, resolve_device_id
+from .tts import TextToSpeech, TtsError, TtsSettings, VoiceInfo, split_audio
+from .tts.errors import InvalidVoiceNameError, SynthesisError, VoiceNotFoundError
+
+if TYPE_CHECKING:
+    from .stt.grammar import Grammar
+    from .stt.recognizer import Partial, Recognizer, Result
+
+_LOGGER = logging.getLogger(__name__)
+
+SERVICE_TYPE: Final = "_sotto._tcp.local."
+GRAMMAR_TYPE: Final = "sotto-grammar"
+GRAMMAR_READY_TYPE: Final = "sotto-grammar-ready"
+GRAMMAR_MISSING_TYPE: Final = "sotto-grammar-missing"
+PARTIAL_TYPE: Final = "sotto-partial"
+
+# Wyoming `error` codes the engine sends.
+ERROR_BAD_MESSAGE: Final = "bad-message"
+ERROR_UNSUPPORTED: Final = "unsupported"
+ERROR_VOICE_NOT_FOUND: Final = "voice-not-found"
+ERROR_TTS_FAILED: Final = "tts-failed"
+ERROR_STT_UNAVAILABLE: Final = "stt-unavailable"
+ERROR_NO_GRAMMAR: Final = "no-grammar"
+ERROR_GRAMMAR_FAILED: Final = "grammar-failed"
+ERROR_STT_FAILED: Final = "stt-failed"
+
+STT_RATE: Final = 16000
+STT_WIDTH: Final = 2
+STT_CHANNELS: Final = 1
+# An utterance longer than this is not a command; stop decoding instead of growing.
+MAX_UTTERANCE_SECONDS: Final = 30.0
+# Look at the partial hypothesis this often (in audio time): often enough to stop a
+# command's stream within a tenth of a second, rarely enough to cost nothing.
+PARTIAL_EVERY_SECONDS: Final = 0.1
+# About 46 ms at 22.05 kHz: small enough to start playing at once, as wyoming-piper does.
+TTS_CHUNK_SAMPLES: Final = 1024
+_GRAMMARS_KEPT: Final = 8
+_MAX_JSGF_CHARS: Final = 4 * 1024 * 1024
+_MAX_WORDS: Final = 100_000
+_MAX_DIGEST_CHARS: Final = 128
+
+
+class BadMessageError(ValueError):
+    """An event from the client is malformed; the connection will be closed."""
+
+
+# --- Sotto events of the engine protocol -------------------------------------------------
+
+
+def _data(event: Event) -> Mapping[str, Any]:
+    data = event.data
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise BadMessageError(f"{event.type}: data must be an object")
+    return data
+
+
+def _digest(event: Event) -> str:
+    digest = _data(event).get("digest")
+    if not isinstance(digest, str) or not digest or len(digest) > _MAX_DIGEST_CHARS:
+        raise BadMessageError(f"{event.type}: 'digest' must be a non-empty string")
+    return digest
+
+
+@dataclass(frozen=True, slots=True)
+class GrammarMessage:
+    """Client -> engine: use this grammar. Without jsgf, "use the one you have cached"."""
+
+    digest: str
+    jsgf: str | None = None
+    words: tuple[str, ...] = ()
+
+    @staticmethod
+    def is_type(event_type: str) -> bool:
+        """Whether the event type is this message's."""
+        return event_type == GRAMMAR_TYPE
+
+    def event(self) -> Event:
+        """The event to send."""
+        data: dict[str, Any] = {"digest": self.digest}
+        if self.jsgf is not None:
+            data["jsgf"] = self.jsgf
+            data["words"] = list(self.words)
+        return Event(type=GRAMMAR_TYPE, data=data)
+
+    @classmethod
+    def from_event(cls, event: Event) -> GrammarMessage:
+        """Parse the event, raising BadMessageError when a field is wrong."""
+        data = _data(event)
+        digest = _digest(event)
+        jsgf = data.get("jsgf")
+        if jsgf is None:
+            return cls(digest=digest)
+        if not isinstance(jsgf, str) or len(jsgf) > _MAX_JSGF_CHARS:
+            raise BadMessageError(f"{event.type}: 'jsgf' must be a string of JSGF")
+        words = data.get("words", [])
+        if (
+            not isinstance(words, list)
+            or len(words) > _MAX_WORDS
+            or not all(isinstance(word, str) for word in words)
+        ):
+            raise BadMessageError(f"{event.type}: 'words' must be a list of strings")
+        return cls(digest=digest, jsgf=jsgf, words=tuple(words))
+
+
+@dataclass(frozen=True, slots=True)
+class GrammarReady:
+    """Engine -> client: the grammar is compiled and used by the next transcription."""
+
+    digest: str
+
+    @staticmethod
+    def is_type(event_type: str) -> bool:
+        """Whether the event type is this message's."""
+        return event_type == GRAMMAR_READY_TYPE
+
+    def event(self) -> Event:
+        """The event to send."""
+        return Event(type=GRAMMAR_READY_TYPE, data={"digest": self.digest})
+
+    @classmethod
+    def from_event(cls, event: Event) -> GrammarReady:
+        """Parse the event."""
+        return cls(digest=_digest(event))
+
+
+@dataclass(frozen=True, slots=True)
+class GrammarMissing:
+    """Engine -> client: send the whole grammar, the engine does not have this digest."""
+
+    digest: str
+
+    @staticmethod
+    def is_type(event_type: str) -> bool:
+        """Whether the event type is this message's."""
+        return event_type == GRAMMAR_MISSING_TYPE
+
+    def event(self) -> Event:
+        """The event to send."""
+        return Event(type=GRAMMAR_MISSING_TYPE, data={"digest": self.digest})
+
+    @classmethod
+    def from_event(cls, event: Event) -> GrammarMissing:
+        """Parse the event."""
+        return cls(digest=_digest(event))
+
+
+@dataclass(frozen=True, slots=True)
+class PartialTranscript:
+    """Engine -> client: the hypothesis so far; complete means streaming may stop now."""
+
+    text: str
+    complete: bool
+    can_continue: bool = True
+
+    @staticmethod
+    def is_type(event_type: str) -> bool:
+        """Whether the event type is this message's."""
+        return event_type == PARTIAL_TYPE
+
+    def event(self) -> Event:
+        """The event to send."""
+        return Event(
+            type=PARTIAL_TYPE,
+            data={
+                "text": self.text,
+                "complete": self.complete,
+                "can_continue": self.can_continue,
+            },
+        )
+
+    @classmethod
+    def from_event(cls, event: Event) -> PartialTranscript:
+        """Parse the event."""
+        data = _data(event)
+        text, complete = data.get("text"), data.get("complete")
+        can_continue = data.get("can_continue", True)
+        if not isinstance(text, str) or not isinstance(complete, bool):
+            raise BadMessageError(f"{event.type}: needs 'text' and 'complete'")
+        return cls(text=text, complete=complete, can_continue=bool(can_continue))
+
+
+def transcript_event(text: str, *, accepted: bool, confidence: float | None) -> Event:
+    """A Wyoming `transcript`, with Sotto's verdict beside the text stock readers use."""
+    data: dict[str, Any] = {"text": text, "accepted": accepted}
+    if confidence is not None and confidence > float("-inf"):
+        data["confidence"] = round(confidence, 3)
+    return Event(type="transcript", data=data)
+
+
+# --- speech-to-text, as the server needs it ----------------------------------------------
+
+
+class RecognizerService:
+    """The pocketsphinx recogniser, serialised so each connection decodes its own grammar."""
+
+    def __init__(self, recognizer: Recognizer, *, language: str = "en") -> None:
+        self._recognizer = recognizer
+        self.language = language
+        self._grammars: OrderedDict[str, Grammar] = OrderedDict()
+        # Decoding is CPU-bound; two workers let a grammar compile while a command decodes.
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sotto-stt")
+        self._select = asyncio.Lock()
+
+    @classmethod
+    async def create(cls, *, language: str = "en") -> RecognizerService:
+        """Load pocketsphinx's model (takes a moment) without blocking the loop."""
+        from .stt.recognizer import Recognizer
+
+        recognizer = await asyncio.to_thread(Recognizer)
+        return cls(recognizer, language=language)
+
+    def close(self) -> None:
+        """Stop the decoding threads (waits for any decode in progress)."""
+        self._executor.shutdown(wait=True)
+
+    def has_grammar(self, digest: str) -> bool:
+        """Whether a grammar with this digest is compiled and cached."""
+        return digest in self._grammars
+
+    async def load_grammar(self, message: GrammarMessage) -> str:
+        """Compile the grammar (once per change) and return its digest."""
+        from .stt.grammar import Grammar
+
+        if message.jsgf is None:
+            raise BadMessageError(f"{GRAMMAR_TYPE}: the grammar's 'jsgf' is missing")
+        grammar = Grammar.from_dict({"jsgf": message.jsgf, "words": list(message.words)})
+        if grammar.digest in self._grammars:
+            self._grammars.move_to_end(grammar.digest)
+            return grammar.digest
+        loop = asyncio.get_running_loop()
+        async with self._select:
+            started = time.monotonic()
+            digest = await loop.run_in_executor(self._executor, self._recognizer.load, grammar)
+        _LOGGER.info(
+            "Compiled grammar %s (%d words) in %.2f s",
+            digest,
+            len(grammar.words),
+            time.monotonic() - started,
+        )
+        self._grammars[digest] = grammar
+        while len(self._grammars) > _GRAMMARS_KEPT:
+            self._grammars.popitem(last=False)
+        return digest
+
+    async def open(self, digest: str) -> Utterance:
+        """Start decoding one utterance against the grammar with this digest."""
+        from .stt.recognizer import AsyncRecognitionSession
+
+        grammar = self._grammars.get(digest)
+        if grammar is None:
+            raise LookupError(digest)
+        self._grammars.move_to_end(digest)
+        loop = asyncio.get_running_loop()
+        # The recogniser has one "current" grammar: select and open under one lock so
+        # two connections with different grammars never get each other's.
+        async with self._select:
+            session = await loop.run_in_executor(self._executor, self._session_for, grammar)
+        return Utterance(AsyncRecognitionSession(session, self._executor))
+
+    def _session_for(self, grammar: Grammar) -> Any:
+        self._recognizer.load(grammar)  # cached: only makes it current
+        return self._recognizer.session()
+
+
+class Utterance:
+    """One utterance being decoded."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    async def feed(self, pcm: bytes) -> None:
+        """Decode 16 kHz mono s16le audio."""
+        await self._session.feed(pcm)
+
+    async def partial(self) -> Partial:
+        """The hypothesis so far."""
+        result: Partial = await self._session.partial()
+        return result
+
+    async def finish(self) -> Result:
+        """The final result."""
+        result: Result = await self._session.finish()
+        return result
+
+    async def close(self) -> None:
+        """Abandon the utterance (safe after finish)."""
+        with contextlib.suppress(Exception):
+            await self._session.close()
+
+
+# --- the server ----------------------------------------------------------------------------
+
+
+_PIPER_ATTRIBUTION: Final = Attribution(name="Rhasspy", url="https://github.com/rhasspy/piper")
+_ESPEAK_ATTRIBUTION: Final = Attribution(
+    name="eSpeak NG", url="https://github.com/espeak-ng/espeak-ng"
+)
+_SPHINX_ATTRIBUTION: Final = Attribution(
+    name="CMU Sphinx", url="https://github.com/cmusphinx/pocketsphinx"
+)
+_SOTTO_ATTRIBUTION: Final = Attribution(name="Sotto", url="https://github.com/sotto-voice/sotto")
+
+
+def _tts_voice(voice: VoiceInfo) -> TtsVoice:
+    return TtsVoice(
+        name=voice.name,
+        attribution=_PIPER_ATTRIBUTION if voice.engine == "piper" else _ESPEAK_ATTRIBUTION,
+        installed=True,
+        description=voice.description,
+        version=None,
+        languages=list(voice.languages),
+        speakers=[TtsVoiceSpeaker(name=name) for name in voice.speakers] or None,
+    )
+
+
+class EngineServer:
+    """Answers describe, synthesize and transcribe requests on each link."""
+
+    def __init__(self, *, tts: TextToSpeech | None, stt: RecognizerService | None) -> None:
+        self.tts = tts
+        self.stt = stt
+
+    def info(self) -> Info:
+        """What this engine offers, for `describe`."""
+        asr: list[AsrProgram] = []
+        if self.stt is not None:
+            asr.append(
+                AsrProgram(
+                    name="sotto-pocketsphinx",
+                    attribution=_SPHINX_ATTRIBUTION,
+                    installed=True,
+                    description="pocketsphinx decoding against the home's command grammar",
+                    version=__version__,
+                    models=[
+                        AsrModel(
+                            name=f"pocketsphinx-{self.stt.language}",
+                            attribution=_SPHINX_ATTRIBUTION,
+                            installed=True,
+                            description="pocketsphinx acoustic model",
+                            version=None,
+                            languages=[self.stt.language],
+                        )
+                    ],
+                )
+            )
+        tts: list[TtsProgram] = []
+        if self.tts is not None:
+            tts.append(
+                TtsProgram(
+                    name="sotto-tts",
+                    attribution=_SOTTO_ATTRIBUTION,
+                    installed=True,
+                    description="piper voices, with espeak-ng as the fallback",
+                    version=__version__,
+                    voices=[_tts_voice(voice) for voice in self.tts.voices()],
+                )
+            )
+        return Info(asr=asr, tts=tts)
+
+    async def handle(self, link: Link) -> None:
+        """Serve one link until the client leaves or sends something malformed."""
+        session = _Session(self, link)
+        try:
+            await session.run()
+        finally:
+            await session.close()
+
+
+class _Session:
+    """The state of one connection: its grammar and the utterance being decoded."""
+
+    def __init__(self, server: EngineServer, link: Link) -> None:
+        self._server = server
+        self._link = link
+        self._digest: str | None = None
+        self._utterance: Utterance | None = None
+        self._converter: AudioChunkConverter | None = None
+        self._decoded = 0
+        self._next_partial = 0
+        self._last_partial: PartialTranscript | None = None
+        self._transcribing = False
+
+    async def close(self) -> None:
+        utterance, self._utterance = self._utterance, None
+        if utterance is not None:
+            await utterance.close()
+
+    async def _error(self, text: str, code: str) -> None:
+        await self._link.write_event(Error(text=text, code=code).event())
+
+    async def run(self) -> None:
+        async for event in self._link:
+            try:
+                await self._dispatch(event)
+            except BadMessageError as err:
+                _LOGGER.warning("Closing link from %s: %s", self._link.remote, err)
+                await self._error(str(err), ERROR_BAD_MESSAGE)
+                return
+            except (KeyError, TypeError, ValueError) as err:
+                # A Wyoming from_event() met a field of the wrong shape.
+                message = f"{event.type}: malformed event ({type(err).__name__}: {err})"
+                _LOGGER.warning("Closing link from %s: %s", self._link.remote, message)
+                await self._error(message, ERROR_BAD_MESSAGE)
+                return
+
+    async def _dispatch(self, event: Event) -> None:
+        if Describe.is_type(event.type):
+            await self._link.write_event(self._server.info().event())
+        elif Synthesize.is_type(event.type):
+            await self._synthesize(event)
+        elif GrammarMessage.is_type(event.type):
+            await self._grammar(GrammarMessage.from_event(event))
+        elif Transcribe.is_type(event.type):
+            await self._transcribe(Transcribe.from_event(event))
+        elif AudioStart.is_type(event.type):
+            await self._audio_start(AudioStart.from_event(event))
+        elif AudioChunk.is_type(event.type):
+            await self._audio_chunk(event)
+        elif AudioStop.is_type(event.type):
+            await self._audio_stop()
+        else:
+            await self._error(
+                f"the engine does not handle {event.type!r} events", ERROR_UNSUPPORTED
+            )
+
+    # --- text-to-speech ------------------------------------------------------------------
+
+    async def _synthesize(self, event: Event) -> None:
+        tts = self._server.tts
+        if tts is None:
+            await self._error("text-to-speech is not enabled on this engine", ERROR_UNSUPPORTED)
+            return
+        data = _data(event)
+        if not isinstance(data.get("text"), str):
+            raise BadMessageError("synthesize: 'text' must be a string")
+        voice_data = data.get("voice")
+        if voice_data is not None and (
+            not isinstance(voice_data, Mapping)
+            or not all(isinstance(value, str) for value in voice_data.values())
+        ):
+            raise BadMessageError("synthesize: 'voice' must be an object of strings")
+        request = Synthesize.from_event(event)
+        voice = request.voice
+        started = time.monotonic()
+        sent = 0.0
+        first: float | None = None
+        try:
+            async for chunk in tts.stream(
+                request.text,
+                voice=voice.name if voice else None,
+                language=(voice_data or {}).get("language") if voice and not voice.name else None,
+                speaker=voice.speaker if voice else None,
+            ):
+                fmt = chunk.format
+                if first is None:
+                    first = time.monotonic() - started
+                    await self._link.write_event(
+                        AudioStart(rate=fmt.rate, width=fmt.width, channels=fmt.channels).event()
+                    )
+                for piece in split_audio(chunk.audio, fmt, TTS_CHUNK_SAMPLES * fmt.frame_bytes):
+                    await self._link.write_event(
+                        AudioChunk(
+                            rate=fmt.rate, width=fmt.width, channels=fmt.channels, audio=piece
+                        ).event()
+                    )
+                sent += chunk.seconds
+        except (VoiceNotFoundError, InvalidVoiceNameError) as err:
+            await self._error(str(err), ERROR_VOICE_NOT_FOUND)
+            return
+        except (SynthesisError, TtsError) as err:
+            await self._error(str(err), ERROR_TTS_FAILED)
+            return
+        await self._link.write_event(AudioStop().event())
+        _LOGGER.debug(
+            "Spoke %.1f s of audio for %s (first audio after %.3f s)",
+            sent,
+            self._link.remote,
+            first or 0.0,
+        )
+
+    # --- speech-to-text ------------------------------------------------------------------
+
+    async def _grammar(self, message: GrammarMessage) -> None:
+        stt = self._server.stt
+        if stt is None:
+            await self._error("speech-to-text is not enabled on this engine", ERROR_STT_UNAVAILABLE)
+            return
+        if message.jsgf is None:
+            if stt.has_grammar(message.digest):
+                self._digest = message.digest
+                await self._link.write_event(GrammarReady(message.digest).event())
+            else:
+                await self._link.write_event(GrammarMissing(message.digest).event())
+            return
+        from .stt.errors import SttError
+
+        try:
+            digest = await stt.load_grammar(message)
+        except SttError as err:
+            await self._error(f"the grammar cannot be used: {err}", ERROR_GRAMMAR_FAILED)
+            return
+        self._digest = digest
+        await self._link.write_event(GrammarReady(digest).event())
+
+    async def _transcribe(self, _request: Transcribe) -> None:
+        stt = self._server.stt
+        if stt is None:
+            await self._error("speech-to-text is not enabled on this engine", ERROR_STT_UNAVAILABLE)
+            return
+        if self._digest is None or not stt.has_grammar(self._digest):
+            await self._error(
+                f"no grammar: send {GRAMMAR_TYPE} before transcribe", ERROR_NO_GRAMMAR
+            )
+            return
+        await self.close()
+        from .stt.errors import SttError
+
+        try:
+            self._utterance = await stt.open(self._digest)
+        except SttError as err:
+            await self._error(f"speech-to-text failed to start: {err}", ERROR_STT_FAILED)
+            return
+        self._transcribing = True
+        self._converter = None
+        self._decoded = 0
+        self._next_partial = int(PARTIAL_EVERY_SECONDS * STT_RATE * STT_WIDTH)
+        self._last_partial = None
+
+    async def _audio_start(self, start: AudioStart) -> None:
+        if not self._transcribing:
+            return  # audio without a transcribe request: nothing to do with it
+        self._check_format(start.rate, start.width, start.channels)
+        self._converter = AudioChunkConverter(rate=STT_RATE, width=STT_WIDTH, channels=STT_CHANNELS)
+
+    @staticmethod
+    def _check_format(rate: object, width: object, channels: object) -> None:
+        if not (
+            isinstance(rate, int)
+            and 8000 <= rate <= 96000
+            and width in (1, 2, 4)
+            and channels in (1, 2)
+        ):
+            raise BadMessageError(
+                f"audio format rate={rate!r} width={width!r} channels={channels!r} is not "
+                "supported (8-96 kHz, 1/2/4-byte samples, mono or stereo)"
+            )
+
+    async def _audio_chunk(self, event: Event) -> None:
+        utterance = self._utterance
+        if not self._transcribing or utterance is None:
+            return
+        chunk = AudioChunk.from_event(event)
+        self._check_format(chunk.rate, chunk.width, chunk.channels)
+        frame = chunk.width * chunk.channels
+        if len(chunk.audio) % frame:
+            raise BadMessageError("audio-chunk: the audio is not a whole number of samples")
+        if self._converter is None:
+            self._converter = AudioChunkConverter(
+                rate=STT_RATE, width=STT_WIDTH, channels=STT_CHANNELS
+            )
+        pcm = self._converter.convert(chunk).audio
+        if self._decoded + len(pcm) > MAX_UTTERANCE_SECONDS * STT_RATE * STT_WIDTH:
+            # Not a command any more: finish with what was heard rather than keep decoding.
+            await self._audio_stop()
+            return
+        from .stt.errors import SttError
+
+        try:
+            await utterance.feed(pcm)
+            self._decoded += len(pcm)
+            if self._decoded >= self._next_partial:
+                self._next_partial = self._decoded + int(
+                    PARTIAL_EVERY_SECONDS * STT_RATE * STT_WIDTH
+                )
+                found = await utterance.partial()
+                partial = PartialTranscript(found.text, found.complete, found.can_continue)
+                if partial != self._last_partial and (partial.text or self._last_partial):
+                    self._last_partial = partial
+                    await self._link.write_event(partial.event())
+        except SttError as err:
+            self._transcribing = False
+            await self.close()
+            await self._error(f"speech-to-text failed: {err}", ERROR_STT_FAILED)
+
+    async def _audio_stop(self) -> None:
+        utterance = self._utterance
+        if not self._transcribing or utterance is None:
+            return
+        self._transcribing = False
+        self._utterance = None
+        from .stt.errors import SttError
+
+        try:
+            result = await utterance.finish()
+        except SttError as err:
+            await self._error(f"speech-to-text failed: {err}", ERROR_STT_FAILED)
+            return
+        finally:
+            await utterance.close()
+        await self._link.write_event(
+            transcript_event(
+                result.text or "", accepted=result.accepted, confidence=result.confidence
+            )
+        )
+
+
+# --- running an engine from its configuration ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunningEngine:
+    """An engine that is serving: where, as whom, and with what."""
+
+    port: int
+    identity: PeerIdentity
+    server: EngineServer
+
+
+async def _start_stt(config: EngineConfig) -> RecognizerService | None:
+    if not config.stt.enabled:
+        return None
+    try:
+        return await RecognizerService.create(language=config.stt.language)
+    except ImportError as err:
+        _LOGGER.warning("Speech-to-text is off: pocketsphinx is not installed (%s)", err)
+    except Exception as err:  # the recogniser's own errors and pocketsphinx's
+        _LOGGER.warning("Speech-to-text is off: %s", err)
+    return None
+
+
+def read_key(config: EngineConfig) -> LinkKey:
+    """Read the engine's link key, with an error naming link.key_file when it cannot."""
+    path = config.key_file
+    try:
+        return load_key_file(path)
+    except FileNotFoundError:
+        raise EngineConfigError(
+            f"link.key_file: {path} does not exist; create it with `sotto-engine keygen`"
+        ) from None
+    except KeyFormatError as err:
+        raise EngineConfigError(f"link.key_file: {err}") from None
+    except OSError as err:
+        raise EngineConfigError(f"link.key_file: cannot read {path} ({err.strerror})") from None
+
+
+@contextlib.asynccontextmanager
+async def running_engine(
+    config: EngineConfig,
+    *,
+    key: LinkKey | None = None,
+    link_settings: LinkSettings = DEFAULT_SETTINGS,
+) -> AsyncIterator[RunningEngine]:
+    """Start everything the configuration asks for; stop it all on leaving the block."""
+    link_key = key or read_key(config)
+    identity = PeerIdentity(device_id=resolve_device_id(config), name=config.name, role=ROLE_ENGINE)
+    tts_settings = TtsSettings(
+        voices_dir=config.voices_dir,
+        default_voice=config.tts.default_voice,
+        espeak_voice=config.tts.espeak_voice,
+        voices_url=config.tts.voices_url,
+    )
+    async with TextToSpeech(tts_settings) as tts, contextlib.AsyncExitStack() as stack:
+        if config.tts.preload:
+            try:
+                await tts.load_voice()
+            except TtsError as err:
+                _LOGGER.warning("Default voice not preloaded: %s", err)
+        stt = await _start_stt(config)
+        if stt is not None:
+            stack.callback(stt.close)
+        server = EngineServer(tts=tts, stt=stt)
+        link_server = LinkServer(
+            server.handle, key=link_key, identity=identity, settings=link_settings
+        )
+        port = await stack.enter_async_context(
+            link_server.serving(config.link.host, config.link.port)
+        )
+        _LOGGER.info(
+            "Engine %s (%s) listening on %s:%d; voices: %s; speech-to-text: %s",
+            identity.name,
+            identity.device_id,
+            config.link.host,
+            port,
+            ", ".join(voice.name for voice in tts.voices()) or "none",
+            "on" if stt is not None else "off",
+        )
+        if config.discovery.enabled:
+            await stack.enter_async_context(
+                advertise(identity, port, address=config.discovery.address)
+            )
+        yield RunningEngine(port=port, identity=identity, server=server)
+
+
+def _default_address() -> str:
+    """The address of the interface holding the default route (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed anywhere real
+            return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
+@contextlib.asynccontextmanager
+async def advertise(
+    identity: PeerIdentity, port: int, *, address: str | None = None
+) -> AsyncIterator[None]:
+    """Announce the engine over zeroconf as `_sotto._tcp` with TXT role=engine."""
+    try:
+        from zeroconf import IPVersion
+        from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
+    except ImportError:
+        _LOGGER.warning("Not announcing the engine: the zeroconf package is not installed")
+        yield
+        return
+    host = address or _default_address()
+    info = AsyncServiceInfo(
+        SERVICE_TYPE,
+        f"{identity.device_id}.{SERVICE_TYPE}",
+        addresses=[socket.inet_aton(host)],
+        port=port,
+        properties={
+            "role": identity.role,
+            "id": identity.device_id,
+            "name": identity.name,
+            "version": identity.version,
+        },
+        server=f"{identity.device_id}.local.",
+    )
+    zeroconf = AsyncZeroconf(ip_version=IPVersion.V4Only, interfaces=[host])
+    try:
+        await zeroconf.async_register_service(info)
+        _LOGGER.info("Announcing %s on %s:%d", SERVICE_TYPE, host, port)
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            await zeroconf.async_unregister_service(info)
+        await zeroconf.async_close()
