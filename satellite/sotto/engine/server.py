@@ -494,25 +494,25 @@ class _Session:
             await self._error("text-to-speech is not enabled on this engine", ERROR_UNSUPPORTED)
             return
         data = _data(event)
-        if not isinstance(data.get("text"), str):
+        text = data.get("text")
+        if not isinstance(text, str):
             raise BadMessageError("synthesize: 'text' must be a string")
-        voice_data = data.get("voice")
-        if voice_data is not None and (
-            not isinstance(voice_data, Mapping)
-            or not all(isinstance(value, str) for value in voice_data.values())
+        # Read the voice here rather than with Synthesize.from_event, which turns a
+        # language-only request into a voice *named* after the language.
+        voice = data.get("voice") or {}
+        if not isinstance(voice, Mapping) or not all(
+            isinstance(value, str) for value in voice.values()
         ):
             raise BadMessageError("synthesize: 'voice' must be an object of strings")
-        request = Synthesize.from_event(event)
-        voice = request.voice
         started = time.monotonic()
         sent = 0.0
         first: float | None = None
         try:
             async for chunk in tts.stream(
-                request.text,
-                voice=voice.name if voice else None,
-                language=(voice_data or {}).get("language") if voice and not voice.name else None,
-                speaker=voice.speaker if voice else None,
+                text,
+                voice=voice.get("name") or None,
+                language=voice.get("language") or None,
+                speaker=voice.get("speaker") or None,
             ):
                 fmt = chunk.format
                 if first is None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from wyoming.audio import AudioChunk, AudioStart
 from wyoming.error import Error
+from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
@@ -92,6 +93,13 @@ async def test_installed_piper_voice_is_served(
         espeak = await reply(
             link, Synthesize(text="Hello.", voice=SynthesizeVoice(name="espeak-ng")).event()
         )
+        # Language only, as Home Assistant sends when no voice is chosen.
+        english = await reply(
+            link, Event(type="synthesize", data={"text": text, "voice": {"language": "en-US"}})
+        )
+        german = await reply(
+            link, Event(type="synthesize", data={"text": text, "voice": {"language": "de"}})
+        )
 
     names = [voice.name for voice in Info.from_event(info_event).tts[0].voices]
     assert names[0] == "en_US-tiny-x_low"
@@ -101,6 +109,10 @@ async def test_installed_piper_voice_is_served(
     assert audio == expected.audio
     assert audio_of(by_name)[1] == expected.audio
     assert audio_of(espeak)[1] != expected.audio
+    assert audio_of(english)[1] == expected.audio
+    german_audio = audio_of(german)[1]  # no German piper voice: espeak-ng speaks German
+    assert german_audio
+    assert german_audio != expected.audio
 
 
 async def test_unknown_voice_is_an_error_and_the_link_stays_open(
