@@ -19,9 +19,14 @@ from .satellite import SatelliteDevice
 
 _LOGGER = logging.getLogger(__name__)
 
+HOME_PLATFORMS: list[Platform] = [Platform.STT]
 SATELLITE_PLATFORMS: list[Platform] = [
+    Platform.ASSIST_SATELLITE,
     Platform.BINARY_SENSOR,
     Platform.EVENT,
+    Platform.NUMBER,
+    Platform.SELECT,
+    Platform.SENSOR,
     Platform.SWITCH,
 ]
 
@@ -32,8 +37,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> boo
     entry.runtime_data = SottoData(kind=kind, library_version=sotto.__version__)
     if kind is EntryKind.SATELLITE:
         await _async_setup_satellite(hass, entry)
-        await hass.config_entries.async_forward_entry_setups(entry, SATELLITE_PLATFORMS)
+    await hass.config_entries.async_forward_entry_setups(entry, _platforms(kind))
     return True
+
+
+def _platforms(kind: EntryKind) -> list[Platform]:
+    """The platforms an entry of this kind sets up."""
+    return SATELLITE_PLATFORMS if kind is EntryKind.SATELLITE else HOME_PLATFORMS
 
 
 async def _async_setup_satellite(hass: HomeAssistant, entry: SottoConfigEntry) -> None:
@@ -103,9 +113,9 @@ def _async_update_legacy_issue(
 
 async def async_unload_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> bool:
     """Unload a config entry and everything it started."""
-    if entry.runtime_data.kind is EntryKind.SATELLITE:
-        return await hass.config_entries.async_unload_platforms(entry, SATELLITE_PLATFORMS)
-    return True
+    return await hass.config_entries.async_unload_platforms(
+        entry, _platforms(entry.runtime_data.kind)
+    )
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> None:

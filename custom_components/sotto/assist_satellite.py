@@ -1,0 +1,238 @@
+"""The Assist satellite entity: runs HA's voice pipeline for what a satellite heard."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Final
+
+from homeassistant.components import ffmpeg, tts
+from homeassistant.components.assist_pipeline import PipelineEvent, PipelineEventType
+from homeassistant.components.assist_satellite import (
+    AssistSatelliteAnnouncement,
+    AssistSatelliteConfiguration,
+    AssistSatelliteEntity,
+    AssistSatelliteEntityDescription,
+    AssistSatelliteEntityFeature,
+)
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+
+from sotto.messages import PushToTalk, RunEnded, StopStreaming
+
+from .audio import CHANNELS, RATE, WIDTH, PcmFormat, pcm_from_url, pcm_from_wav_stream, rechunk
+from .const import DOMAIN
+from .data import SottoConfigEntry
+from .entity import SottoSatelliteEntity
+from .satellite import AudioStream, VoiceEvent
+
+_LOGGER = logging.getLogger(__name__)
+
+PARALLEL_UPDATES = 0
+
+# How long a reply may take to play before the satellite is considered stuck.
+_PLAYED_TIMEOUT: Final = 120.0
+# Intent errors that mean "I did not understand", as opposed to a failure.
+_NOT_UNDERSTOOD_CODES: Final = frozenset({"no_intent_match", "no_valid_targets"})
+_NOT_UNDERSTOOD_ERRORS: Final = frozenset({"stt-no-text-recognized", "intent-failed"})
+
+ASSIST = AssistSatelliteEntityDescription(key="assist_satellite")
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: SottoConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the satellite's Assist satellite entity."""
+    async_add_entities([SottoAssistSatellite(entry, ASSIST)])
+
+
+class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
+    """Runs a pipeline from the STT stage for each command the satellite streams."""
+
+    _attr_translation_key = "assist_satellite"
+    _attr_name = None
+    _attr_supported_features = (
+        AssistSatelliteEntityFeature.ANNOUNCE | AssistSatelliteEntityFeature.START_CONVERSATION
+    )
+
+    def __init__(
+        self, entry: SottoConfigEntry, description: AssistSatelliteEntityDescription
+    ) -> None:
+        """Attach to the satellite."""
+        super().__init__(entry, description)
+        self._entry = entry
+        # Replies arrive as 16 kHz mono WAV, the format every satellite plays.
+        self._attr_tts_options = {
+            tts.ATTR_PREFERRED_FORMAT: "wav",
+            tts.ATTR_PREFERRED_SAMPLE_RATE: RATE,
+            tts.ATTR_PREFERRED_SAMPLE_CHANNELS: CHANNELS,
+            tts.ATTR_PREFERRED_SAMPLE_BYTES: WIDTH,
+        }
+        self._stream: AudioStream | None = None
+        self._reply_task: asyncio.Task[None] | None = None
+
+    @property
+    def pipeline_entity_id(self) -> str | None:
+        """The satellite's pipeline select."""
+        return self._sibling("select", "pipeline")
+
+    @property
+    def vad_sensitivity_entity_id(self) -> str | None:
+        """The satellite's finished-speaking detection select."""
+        return self._sibling("select", "vad_sensitivity")
+
+    def _sibling(self, platform: str, key: str) -> str | None:
+        return er.async_get(self.hass).async_get_entity_id(
+            platform, DOMAIN, f"{self._device_key}-{key}"
+        )
+
+    @property
+    def _device_key(self) -> str:
+        return self._entry.unique_id or self._entry.entry_id
+
+    async def async_added_to_hass(self) -> None:
+        """Start a pipeline run whenever the satellite starts sending a command."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.satellite.subscribe_streams(self._on_stream))
+
+    async def async_will_remove_from_hass(self) -> None:
+        """End any reply still playing."""
+        await super().async_will_remove_from_hass()
+        if self._reply_task is not None:
+            self._reply_task.cancel()
+
+    @callback
+    def async_get_configuration(self) -> AssistSatelliteConfiguration:
+        """Wake words are chosen with the satellite's own select entities."""
+        raise NotImplementedError
+
+    async def async_set_configuration(self, config: AssistSatelliteConfiguration) -> None:
+        """Wake words are chosen with the satellite's own select entities."""
+        raise NotImplementedError
+
+    # --- commands from the satellite --------------------------------------------------------
+
+    @callback
+    def _on_stream(self, stream: AudioStream) -> None:
+        self._entry.async_create_background_task(
+            self.hass, self._async_run(stream), f"sotto pipeline {self.entity_id}"
+        )
+
+    async def _async_run(self, stream: AudioStream) -> None:
+        """Run the pipeline on one stream; the satellite is told when the run is over."""
+        self._stream = stream
+        try:
+            await self.async_accept_pipeline_from_satellite(
+                stream.chunks(), wake_word_phrase=stream.start.wake_word
+            )
+        finally:
+            if self._reply_task is None:
+                await self._async_run_ended(stream.start.stream_id)
+
+    @callback
+    def on_pipeline_event(self, event: PipelineEvent) -> None:
+        """Steer the satellite by the pipeline's progress."""
+        stream = self._stream
+        stream_id = stream.start.stream_id if stream else None
+        data = event.data or {}
+        if event.type is PipelineEventType.STT_END:
+            # The pipeline has the command: audio stops leaving the room now.
+            self.hass.async_create_task(
+                self.satellite.connection.async_send(StopStreaming(stream_id=stream_id).event())
+            )
+        elif event.type is PipelineEventType.INTENT_END:
+            response = (data.get("intent_output") or {}).get("response") or {}
+            code = (response.get("data") or {}).get("code")
+            if response.get("response_type") == "error" and code in _NOT_UNDERSTOOD_CODES:
+                self.satellite.fire(VoiceEvent.NOT_UNDERSTOOD, reason=code)
+            else:
+                self.satellite.fire(
+                    VoiceEvent.INTENT_HANDLED, response_type=response.get("response_type")
+                )
+        elif event.type is PipelineEventType.ERROR:
+            code = data.get("code")
+            if code in _NOT_UNDERSTOOD_ERRORS:
+                self.satellite.fire(VoiceEvent.NOT_UNDERSTOOD, reason=code)
+            else:
+                self.satellite.fire(VoiceEvent.ERROR, code=code, message=data.get("message"))
+        elif event.type is PipelineEventType.TTS_END:
+            token = (data.get("tts_output") or {}).get("token")
+            if token:
+                self._reply_task = self._entry.async_create_background_task(
+                    self.hass, self._async_reply(token, stream_id), f"sotto reply {self.entity_id}"
+                )
+
+    async def _async_reply(self, token: str, stream_id: int | None) -> None:
+        """Play the pipeline's spoken reply on the satellite, then end the run."""
+        try:
+            await self._async_play(*await self._tts_audio(token))
+        except (HomeAssistantError, ValueError) as err:
+            _LOGGER.warning("Could not play the reply on %s: %s", self.entity_id, err)
+        finally:
+            self._reply_task = None
+            self.tts_response_finished()
+            await self._async_run_ended(stream_id)
+
+    async def _async_run_ended(self, stream_id: int | None) -> None:
+        await self.satellite.connection.async_send(RunEnded(stream_id=stream_id).event())
+
+    # --- playing audio ---------------------------------------------------------------------
+
+    async def _tts_audio(self, token: str) -> tuple[PcmFormat, AsyncIterator[bytes]]:
+        stream = tts.async_get_stream(self.hass, token)
+        if stream is None:
+            raise HomeAssistantError(f"the reply audio {token} has expired")
+        return await pcm_from_wav_stream(stream.async_stream_result())
+
+    async def _async_play(self, fmt: PcmFormat, samples: AsyncIterator[bytes]) -> None:
+        """Send audio to the satellite's speaker and wait until it has been played."""
+        send = self.satellite.connection.async_send
+        self.satellite.played.clear()
+        start = AudioStart(rate=fmt.rate, width=fmt.width, channels=fmt.channels)
+        if not await send(start.event()):
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="not_connected",
+                translation_placeholders={"name": self.satellite.connection.name},
+            )
+        timestamp = 0
+        async for chunk in rechunk(samples):
+            event = AudioChunk(
+                rate=fmt.rate,
+                width=fmt.width,
+                channels=fmt.channels,
+                audio=chunk,
+                timestamp=timestamp,
+            ).event()
+            if not await send(event):
+                return
+            timestamp += len(chunk) * 1000 // (fmt.rate * fmt.width * fmt.channels)
+        await send(AudioStop(timestamp=timestamp).event())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_PLAYED_TIMEOUT):
+                await self.satellite.played.wait()
+
+    # --- announcements and conversations -----------------------------------------------------
+
+    async def async_announce(self, announcement: AssistSatelliteAnnouncement) -> None:
+        """Play an announcement (the satellite chimes on its own; no pre-announce sound)."""
+        if announcement.tts_token:
+            await self._async_play(*await self._tts_audio(announcement.tts_token))
+        else:
+            binary = ffmpeg.get_ffmpeg_manager(self.hass).binary
+            pcm = pcm_from_url(binary, announcement.media_id)
+            await self._async_play(PcmFormat(RATE, WIDTH, CHANNELS), pcm)
+
+    async def async_start_conversation(
+        self, start_announcement: AssistSatelliteAnnouncement
+    ) -> None:
+        """Say the opening line, then listen as if the user had pressed push-to-talk."""
+        await self.async_announce(start_announcement)
+        await self.satellite.connection.async_send(PushToTalk().event())

@@ -1,0 +1,55 @@
+"""The satellite's playback volume."""
+
+from __future__ import annotations
+
+from homeassistant.components.number import NumberEntity, NumberEntityDescription
+from homeassistant.const import PERCENTAGE, EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from sotto.messages import Configure
+
+from .const import DOMAIN
+from .data import SottoConfigEntry
+from .entity import SottoSatelliteEntity
+
+PARALLEL_UPDATES = 1
+
+VOLUME = NumberEntityDescription(
+    key="volume",
+    translation_key="volume",
+    entity_category=EntityCategory.CONFIG,
+    native_min_value=0,
+    native_max_value=100,
+    native_step=1,
+    native_unit_of_measurement=PERCENTAGE,
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: SottoConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the volume number if the satellite has a speaker."""
+    async_add_entities([SottoVolume(entry, VOLUME)])
+
+
+class SottoVolume(SottoSatelliteEntity, NumberEntity):
+    """Volume of replies and announcements, as the satellite reports it."""
+
+    @property
+    def native_value(self) -> float | None:
+        """The satellite's volume in percent."""
+        state = self.satellite.state
+        return None if state is None else round(state.volume * 100)
+
+    async def async_set_native_value(self, value: float) -> None:
+        """Ask the satellite to change its volume."""
+        if not await self.satellite.connection.async_send(Configure(volume=value / 100).event()):
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="not_connected",
+                translation_placeholders={"name": self.satellite.connection.name},
+            )

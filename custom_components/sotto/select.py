@@ -1,0 +1,124 @@
+"""Select entities: the pipeline, end-of-speech sensitivity, wake word and its sensitivity."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from homeassistant.components.assist_pipeline.select import (
+    AssistPipelineSelect,
+    VadSensitivitySelect,
+)
+from homeassistant.components.select import SelectEntity, SelectEntityDescription
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from sotto.messages import Configure
+
+from .const import DOMAIN
+from .data import SottoConfigEntry
+from .entity import SottoSatelliteEntity
+
+PARALLEL_UPDATES = 1
+
+# Wake word sensitivity levels, as the satellite's 0..1 scale (0.5 is the model's own).
+SENSITIVITY_LEVELS: Final = {
+    "lowest": 0.2,
+    "low": 0.35,
+    "default": 0.5,
+    "high": 0.65,
+    "highest": 0.8,
+}
+
+WAKE_WORD = SelectEntityDescription(
+    key="wake_word", translation_key="wake_word", entity_category=EntityCategory.CONFIG
+)
+SENSITIVITY = SelectEntityDescription(
+    key="wake_word_sensitivity",
+    translation_key="wake_word_sensitivity",
+    entity_category=EntityCategory.CONFIG,
+    options=list(SENSITIVITY_LEVELS),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: SottoConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the satellite's selects."""
+    async_add_entities(
+        [
+            SottoPipelineSelect(hass, entry),
+            SottoVadSensitivitySelect(hass, entry),
+            SottoWakeWordSelect(entry, WAKE_WORD),
+            SottoSensitivitySelect(entry, SENSITIVITY),
+        ]
+    )
+
+
+class SottoPipelineSelect(SottoSatelliteEntity, AssistPipelineSelect):
+    """Which Assist pipeline the satellite's commands run through."""
+
+    def __init__(self, hass: HomeAssistant, entry: SottoConfigEntry) -> None:
+        """Use HA's own pipeline select, on the satellite's device."""
+        SottoSatelliteEntity.__init__(self, entry, AssistPipelineSelect.entity_description)
+        AssistPipelineSelect.__init__(self, hass, DOMAIN, entry.unique_id or entry.entry_id)
+
+
+class SottoVadSensitivitySelect(SottoSatelliteEntity, VadSensitivitySelect):
+    """How long a pause HA's own speech detection waits for (the satellite decides first)."""
+
+    def __init__(self, hass: HomeAssistant, entry: SottoConfigEntry) -> None:
+        """Use HA's own sensitivity select, on the satellite's device."""
+        SottoSatelliteEntity.__init__(self, entry, VadSensitivitySelect.entity_description)
+        VadSensitivitySelect.__init__(self, hass, entry.unique_id or entry.entry_id)
+
+
+class _ConfigureSelect(SottoSatelliteEntity, SelectEntity):
+    """A select whose value lives on the satellite and changes when it says so."""
+
+    async def _async_configure(self, request: Configure) -> None:
+        if not await self.satellite.connection.async_send(request.event()):
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="not_connected",
+                translation_placeholders={"name": self.satellite.connection.name},
+            )
+
+
+class SottoWakeWordSelect(_ConfigureSelect):
+    """The wake word the satellite listens for, from those it reports."""
+
+    @property
+    def options(self) -> list[str]:
+        """The wake words the satellite has."""
+        info = self.satellite.info
+        return list(info.wake_words) if info else []
+
+    @property
+    def current_option(self) -> str | None:
+        """The active wake word, by the satellite's report."""
+        state = self.satellite.state
+        return state.wake_word if state else None
+
+    async def async_select_option(self, option: str) -> None:
+        """Ask the satellite to listen for another wake word."""
+        await self._async_configure(Configure(wake_word=option))
+
+
+class SottoSensitivitySelect(_ConfigureSelect):
+    """How easily the wake word triggers."""
+
+    @property
+    def current_option(self) -> str | None:
+        """The level closest to the satellite's reported sensitivity."""
+        state = self.satellite.state
+        if state is None:
+            return None
+        return min(SENSITIVITY_LEVELS, key=lambda k: abs(SENSITIVITY_LEVELS[k] - state.sensitivity))
+
+    async def async_select_option(self, option: str) -> None:
+        """Ask the satellite to use another sensitivity."""
+        await self._async_configure(Configure(sensitivity=SENSITIVITY_LEVELS[option]))

@@ -1,0 +1,82 @@
+"""Privacy ledger sensors: what the satellite itself counted it has sent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import UnitOfTime
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
+
+from sotto.messages import LedgerDay, SottoLedger
+
+from .data import SottoConfigEntry
+from .entity import SottoSatelliteEntity
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerSensorDescription(SensorEntityDescription):
+    """A figure read from today's page of the satellite's ledger."""
+
+    value: Callable[[LedgerDay], float | int]
+
+
+LEDGER_SENSORS: tuple[LedgerSensorDescription, ...] = (
+    LedgerSensorDescription(
+        key="wakes_today",
+        translation_key="wakes_today",
+        state_class=SensorStateClass.TOTAL,
+        value=lambda day: day.wakes,
+    ),
+    LedgerSensorDescription(
+        key="seconds_sent_today",
+        translation_key="seconds_sent_today",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=1,
+        value=lambda day: round(day.seconds_sent, 1),
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: SottoConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the satellite's ledger sensors."""
+    async_add_entities(SottoLedgerSensor(entry, description) for description in LEDGER_SENSORS)
+
+
+def today(ledger: SottoLedger | None) -> LedgerDay:
+    """Today's page of the ledger (empty when the satellite has not counted anything)."""
+    date = dt_util.now().date().isoformat()
+    if ledger is not None:
+        for day in ledger.days:
+            if day.date == date:
+                return day
+    return LedgerDay(date=date)
+
+
+class SottoLedgerSensor(SottoSatelliteEntity, SensorEntity):
+    """One of today's ledger figures."""
+
+    entity_description: LedgerSensorDescription
+
+    @property
+    def native_value(self) -> float | int | None:
+        """Today's figure, once the satellite has sent its ledger."""
+        if self.satellite.ledger is None:
+            return None
+        return self.entity_description.value(today(self.satellite.ledger))

@@ -1,0 +1,109 @@
+"""What a command can name in this home: exposed entities, their aliases, areas, floors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from homeassistant.components.homeassistant.exposed_entities import (
+    async_listen_entity_updates,
+    async_should_expose,
+)
+from homeassistant.const import ATTR_FRIENDLY_NAME, EVENT_STATE_CHANGED
+from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers import (
+    area_registry as ar,
+)
+from homeassistant.helpers import (
+    device_registry as dr,
+)
+from homeassistant.helpers import (
+    entity_registry as er,
+)
+from homeassistant.helpers import (
+    floor_registry as fr,
+)
+
+from sotto.engine.stt.home import Area, Entity, Floor, Home
+
+_ASSISTANT = "conversation"
+
+
+@callback
+def async_home_vocabulary(hass: HomeAssistant) -> Home | None:
+    """Describe the home as the grammar builder needs it; None when nothing is exposed."""
+    entity_reg = er.async_get(hass)
+    device_reg = dr.async_get(hass)
+    area_reg = ar.async_get(hass)
+    floor_reg = fr.async_get(hass)
+
+    floors = {floor.floor_id: floor for floor in floor_reg.async_list_floors()}
+    areas: list[Area] = []
+    area_names: dict[str, str] = {}
+    for area in area_reg.async_list_areas():
+        area_names[area.id] = area.name
+        floor = floors.get(area.floor_id) if area.floor_id else None
+        areas.append(Area((area.name, *sorted(area.aliases)), floor=floor.name if floor else None))
+
+    entities: list[Entity] = []
+    for state in hass.states.async_all():
+        if not async_should_expose(hass, _ASSISTANT, state.entity_id):
+            continue
+        entry = entity_reg.async_get(state.entity_id)
+        name = state.attributes.get(ATTR_FRIENDLY_NAME) or state.object_id.replace("_", " ")
+        aliases: tuple[str, ...] = ()
+        area_id: str | None = None
+        if entry is not None:
+            aliases = tuple(sorted(entry.aliases))
+            area_id = entry.area_id
+            if (
+                area_id is None
+                and entry.device_id
+                and (device := device_reg.async_get(entry.device_id))
+            ):
+                area_id = device.area_id
+        entities.append(
+            Entity(
+                state.entity_id,
+                (str(name), *aliases),
+                area=area_names.get(area_id) if area_id else None,
+                device_class=state.attributes.get("device_class"),
+            )
+        )
+    if not entities and not areas:
+        return None
+    return Home(
+        tuple(entities),
+        tuple(areas),
+        tuple(Floor((floor.name, *sorted(floor.aliases))) for floor in floors.values()),
+    )
+
+
+@callback
+def async_track_vocabulary(hass: HomeAssistant, changed: Callable[[], None]) -> CALLBACK_TYPE:
+    """Call `changed` when names, aliases, areas, floors or exposure may have changed."""
+
+    @callback
+    def added_or_removed(event_data: EventStateChangedData) -> bool:
+        # Entities without a registry entry only show up as states coming or going.
+        return event_data["old_state"] is None or event_data["new_state"] is None
+
+    @callback
+    def on_event(_event: Event[Any]) -> None:
+        changed()
+
+    unsubs = [
+        hass.bus.async_listen(EVENT_STATE_CHANGED, on_event, event_filter=added_or_removed),
+        hass.bus.async_listen(er.EVENT_ENTITY_REGISTRY_UPDATED, on_event),
+        hass.bus.async_listen(ar.EVENT_AREA_REGISTRY_UPDATED, on_event),
+        hass.bus.async_listen(fr.EVENT_FLOOR_REGISTRY_UPDATED, on_event),
+        hass.bus.async_listen(dr.EVENT_DEVICE_REGISTRY_UPDATED, on_event),
+        async_listen_entity_updates(hass, _ASSISTANT, changed),
+    ]
+
+    @callback
+    def unsubscribe() -> None:
+        for unsub in unsubs:
+            unsub()
+
+    return unsubscribe
