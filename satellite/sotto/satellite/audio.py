@@ -1,0 +1,58 @@
+"""The satellite's audio format and small PCM helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+RATE: Final = 16000
+"""Samples per second of everything the microphone captures."""
+
+WIDTH: Final = 2
+"""Bytes per sample (signed 16-bit little-endian)."""
+
+CHANNELS: Final = 1
+
+CHUNK_SAMPLES: Final = 512
+"""Samples per captured chunk: 32 ms, one Silero VAD window."""
+
+CHUNK_BYTES: Final = CHUNK_SAMPLES * WIDTH
+BYTES_PER_SECOND: Final = RATE * WIDTH * CHANNELS
+
+
+@dataclass(frozen=True, slots=True)
+class PcmFormat:
+    """Raw PCM format: samples per second, bytes per sample, channels."""
+
+    rate: int
+    width: int
+    channels: int
+
+    @property
+    def bytes_per_second(self) -> int:
+        """Bytes of PCM per second of audio."""
+        return self.rate * self.width * self.channels
+
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes in one frame (one sample for every channel)."""
+        return self.width * self.channels
+
+
+MIC_FORMAT: Final = PcmFormat(RATE, WIDTH, CHANNELS)
+
+
+def seconds_of(byte_count: int, fmt: PcmFormat = MIC_FORMAT) -> float:
+    """Return how many seconds of audio byte_count bytes hold."""
+    return byte_count / fmt.bytes_per_second
+
+
+def scale_volume(pcm: bytes, volume: float, width: int = WIDTH) -> bytes:
+    """Return 16-bit little-endian PCM scaled by volume (0..1); other widths unchanged."""
+    if volume >= 1.0 or width != 2 or not pcm:
+        return pcm
+    samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2")
+    scaled = samples.astype(np.float32) * max(0.0, volume)
+    return bytes(scaled.astype("<i2").tobytes())
