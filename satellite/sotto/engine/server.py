@@ -507,26 +507,31 @@ class _Session:
         started = time.monotonic()
         sent = 0.0
         first: float | None = None
+        stream = tts.stream(
+            text,
+            voice=voice.get("name") or None,
+            language=voice.get("language") or None,
+            speaker=voice.get("speaker") or None,
+        )
         try:
-            async for chunk in tts.stream(
-                text,
-                voice=voice.get("name") or None,
-                language=voice.get("language") or None,
-                speaker=voice.get("speaker") or None,
-            ):
-                fmt = chunk.format
-                if first is None:
-                    first = time.monotonic() - started
-                    await self._link.write_event(
-                        AudioStart(rate=fmt.rate, width=fmt.width, channels=fmt.channels).event()
-                    )
-                for piece in split_audio(chunk.audio, fmt, TTS_CHUNK_SAMPLES * fmt.frame_bytes):
-                    await self._link.write_event(
-                        AudioChunk(
-                            rate=fmt.rate, width=fmt.width, channels=fmt.channels, audio=piece
-                        ).event()
-                    )
-                sent += chunk.seconds
+            # aclosing: a client that hangs up mid-reply must not leave espeak-ng running.
+            async with contextlib.aclosing(stream):
+                async for chunk in stream:
+                    fmt = chunk.format
+                    if first is None:
+                        first = time.monotonic() - started
+                        await self._link.write_event(
+                            AudioStart(
+                                rate=fmt.rate, width=fmt.width, channels=fmt.channels
+                            ).event()
+                        )
+                    for piece in split_audio(chunk.audio, fmt, TTS_CHUNK_SAMPLES * fmt.frame_bytes):
+                        await self._link.write_event(
+                            AudioChunk(
+                                rate=fmt.rate, width=fmt.width, channels=fmt.channels, audio=piece
+                            ).event()
+                        )
+                    sent += chunk.seconds
         except (VoiceNotFoundError, InvalidVoiceNameError) as err:
             await self._error(str(err), ERROR_VOICE_NOT_FOUND)
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,40 @@ async def test_two_clients_are_served_at_once(start_engine: EngineFactory, key: 
         )
 
     assert 0 < len(short) < len(long)
+
+
+def espeak_children() -> list[int]:
+    """PIDs of espeak-ng processes started by this test process."""
+    me = str(os.getpid())
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == me and fields.get("Name", "").startswith("espeak"):
+            found.append(int(status.parent.name))
+    return found
+
+
+@needs_espeak
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+async def test_client_hanging_up_mid_reply_stops_synthesis(
+    start_engine: EngineFactory, key: LinkKey
+) -> None:
+    long_text = " ".join(f"This is sentence number {n} of a very long reply." for n in range(200))
+    async with start_engine() as engine:
+        async with client(engine, key) as link:
+            await link.write_event(Synthesize(text=long_text).event())
+            assert (await link.read_event()).type == "audio-start"
+            assert (await link.read_event()).type == "audio-chunk"
+        # The engine notices the closed link and stops espeak-ng.
+        async with asyncio.timeout(10):
+            while espeak_children():  # noqa: ASYNC110 - an outside process: nothing to await
+                await asyncio.sleep(0.05)
+        async with client(engine, key) as link:
+            events = await reply(link, Synthesize(text="Still here.").event())
+
+    assert events[-1].type == "audio-stop"

@@ -39,8 +39,16 @@ def build_tiny_voice(
         helper.make_node("Cast", ["input"], ["ids"], to=TensorProto.FLOAT),
         helper.make_node("Add", ["ids", "one"], ["ids_plus_one"]),
     ]
+    initializers = [
+        numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+        numpy_helper.from_array(np.array(float(NUM_SYMBOLS), np.float32), "symbols"),
+        numpy_helper.from_array(np.array([2], np.int64), "last_axis"),
+        numpy_helper.from_array(tone.astype(np.float32).reshape(1, -1), "tone"),
+        numpy_helper.from_array(np.array([1, 1, -1], np.int64), "audio_shape"),
+    ]
     if speakers:
         inputs.append(helper.make_tensor_value_info("sid", TensorProto.INT64, [1]))
+        initializers.append(numpy_helper.from_array(np.array(64.0, np.float32), "speaker_offset"))
         nodes += [
             helper.make_node("Cast", ["sid"], ["sid_float"], to=TensorProto.FLOAT),
             helper.make_node("Mul", ["sid_float", "speaker_offset"], ["speaker_shift"]),
@@ -53,14 +61,6 @@ def build_tiny_voice(
         helper.make_node("Unsqueeze", ["amplitude", "last_axis"], ["amplitude_column"]),
         helper.make_node("MatMul", ["amplitude_column", "tone"], ["bursts"]),
         helper.make_node("Reshape", ["bursts", "audio_shape"], ["output"]),
-    ]
-    initializers = [
-        numpy_helper.from_array(np.array(1.0, np.float32), "one"),
-        numpy_helper.from_array(np.array(float(NUM_SYMBOLS), np.float32), "symbols"),
-        numpy_helper.from_array(np.array(64.0, np.float32), "speaker_offset"),
-        numpy_helper.from_array(np.array([2], np.int64), "last_axis"),
-        numpy_helper.from_array(tone.astype(np.float32).reshape(1, -1), "tone"),
-        numpy_helper.from_array(np.array([1, 1, -1], np.int64), "audio_shape"),
     ]
     graph = helper.make_graph(
         nodes,

@@ -7,7 +7,7 @@ import contextlib
 import re
 import shutil
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Final
 
 from .audio import AudioFormat, SpeechChunk
@@ -102,7 +102,7 @@ async def espeak_stream(
     voice: str = DEFAULT_ESPEAK_VOICE,
     executable: str | None = None,
     speed: int | None = None,
-) -> AsyncIterator[SpeechChunk]:
+) -> AsyncGenerator[SpeechChunk, None]:
     """Speak text with espeak-ng, yielding audio as the process writes it."""
     program = executable or espeak_executable()
     if program is None:
@@ -143,6 +143,7 @@ async def espeak_stream(
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_EXIT_TIMEOUT):
-                    await process.wait()
+        # Drain the pipes to their end, so their transports close now, not at collection.
+        with contextlib.suppress(TimeoutError, OSError):
+            async with asyncio.timeout(_EXIT_TIMEOUT):
+                await process.communicate()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncGenerator, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,7 +216,7 @@ class TextToSpeech:
         voice: str | None = None,
         language: str | None = None,
         speaker: str | None = None,
-    ) -> AsyncIterator[SpeechChunk]:
+    ) -> AsyncGenerator[SpeechChunk, None]:
         """Yield speech for text, one sentence at a time, as soon as each is ready."""
         text = text.strip()
         if not text:
@@ -227,16 +227,18 @@ class TextToSpeech:
             )
         choice = self._choose(voice, language)
         if choice.piper is None:
-            async for chunk in espeak_stream(text, voice=choice.espeak_voice):
+            chunks = espeak_stream(text, voice=choice.espeak_voice)
+        else:
+            chunks = self._stream_piper(await self._piper(choice.piper), text, speaker)
+        # aclosing: when our caller stops early, the inner stream (and its espeak-ng
+        # process or queued sentence) is closed now, not whenever it is collected.
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
                 yield chunk
-            return
-        synthesizer = await self._piper(choice.piper)
-        async for chunk in self._stream_piper(synthesizer, text, speaker):
-            yield chunk
 
     async def _stream_piper(
         self, synthesizer: PiperSynthesizer, text: str, speaker: str | None
-    ) -> AsyncIterator[SpeechChunk]:
+    ) -> AsyncGenerator[SpeechChunk, None]:
         executor = self._require_executor()
         loop = asyncio.get_running_loop()
         sentences = synthesizer.sentences(text, speaker=speaker)
