@@ -155,10 +155,14 @@ class ByteSource(ABC):
         self._loop = asyncio.get_running_loop()
         self._buf = _EMPTY
         self._pos = 0
-        #: When bytes last arrived from the peer (loop time); the keepalive reads it.
-        self.last_rx = self._loop.time()
+        self._last_rx = self._loop.time()
         #: When the event being read started, or None between events.
         self._event_start: float | None = None
+
+    @property
+    def last_rx(self) -> float:
+        """When bytes last arrived from the peer (loop time); the keepalive reads it."""
+        return self._last_rx
 
     @abstractmethod
     async def _more(self, deadline: float | None) -> bytes:
@@ -187,7 +191,7 @@ class ByteSource(ABC):
                 raise TruncatedFrameError("connection ended in the middle of an event")
             return False
         now = self._loop.time()
-        self.last_rx = now
+        self._last_rx = now
         if self._event_start is None:
             self._event_start = now
         pos = self._pos

@@ -74,6 +74,7 @@ class FrameReader:
             raw = self._raw
             pos = self._pos
             avail = len(raw) - pos
+            wait_until = deadline
             if avail:
                 if raw[pos] != FRAME_INDICATOR:
                     raise UnexpectedFrameError(
@@ -94,11 +95,11 @@ class FrameReader:
                     self._loop.time() + settings.read_stall_timeout,
                     self._frame_start + settings.event_deadline,
                 )
-                deadline = frame_deadline if deadline is None else min(deadline, frame_deadline)
-            if deadline is None:
+                wait_until = frame_deadline if deadline is None else min(deadline, frame_deadline)
+            if wait_until is None:
                 chunk = await self._reader.read(_READ_SIZE)
             else:
-                async with asyncio.timeout_at(deadline):
+                async with asyncio.timeout_at(wait_until):
                     chunk = await self._reader.read(_READ_SIZE)
             if not chunk:
                 if avail:
@@ -129,13 +130,16 @@ class NoiseSource(ByteSource):
         self._frames = frames
         self._cipher = cipher
         self._send_control = send_control
-        self.last_rx = frames.last_rx
+
+    @property
+    def last_rx(self) -> float:
+        """When bytes last arrived, counting control frames and partial frames."""
+        return self._frames.last_rx
 
     async def _more(self, deadline: float | None) -> bytes:
         frames = self._frames
         while True:
             message = await frames.read_frame(deadline)
-            self.last_rx = frames.last_rx
             if message is None:
                 return _EMPTY
             try:
