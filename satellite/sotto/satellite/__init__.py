@@ -1,24 +1,56 @@
 """The Sotto satellite: wake word on the device, then the command over the secure link.
 
 Run it with `sotto-satellite run`; embed it with `Satellite` (see core.py), driven by any
-AudioSource and controlled by one Controller.
+AudioSource and controlled by one Controller. Names are imported on first use, so the
+command line can validate a configuration without loading the audio packages.
 """
 
 from __future__ import annotations
 
-from .audio_in import AudioSource, CommandSource, PushSource, WavFileSource, arecord_source
-from .audio_out import AudioSink, CommandSink, Speaker, WavSink, aplay_sink
-from .config import SatelliteConfig, load_config, validate
-from .core import Controller, Satellite, SatelliteSettings
-from .errors import (
-    AudioError,
-    ConfigError,
-    MissingExtraError,
-    SatelliteError,
-    StateFileError,
-    WakeWordError,
-)
-from .indicator import Indicator, IndicatorOutput
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .audio_in import AudioSource, CommandSource, PushSource, WavFileSource, arecord_source
+    from .audio_out import AudioSink, CommandSink, Speaker, WavSink, aplay_sink
+    from .config import SatelliteConfig, load_config, validate
+    from .core import Controller, Satellite, SatelliteSettings
+    from .errors import (
+        AudioError,
+        ConfigError,
+        MissingExtraError,
+        SatelliteError,
+        StateFileError,
+        WakeWordError,
+    )
+    from .indicator import Indicator, IndicatorOutput
+
+_WHERE = {
+    "AudioSource": "audio_in",
+    "CommandSource": "audio_in",
+    "PushSource": "audio_in",
+    "WavFileSource": "audio_in",
+    "arecord_source": "audio_in",
+    "AudioSink": "audio_out",
+    "CommandSink": "audio_out",
+    "Speaker": "audio_out",
+    "WavSink": "audio_out",
+    "aplay_sink": "audio_out",
+    "SatelliteConfig": "config",
+    "load_config": "config",
+    "validate": "config",
+    "Controller": "core",
+    "Satellite": "core",
+    "SatelliteSettings": "core",
+    "AudioError": "errors",
+    "ConfigError": "errors",
+    "MissingExtraError": "errors",
+    "SatelliteError": "errors",
+    "StateFileError": "errors",
+    "WakeWordError": "errors",
+    "Indicator": "indicator",
+    "IndicatorOutput": "indicator",
+}
 
 __all__ = [
     "AudioError",
@@ -46,3 +78,10 @@ __all__ = [
     "load_config",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

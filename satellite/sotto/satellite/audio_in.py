@@ -252,6 +252,7 @@ class PushSource:
 
     async def read(self) -> bytes:
         """Return the next chunk, waiting until one has been pushed."""
+        await asyncio.sleep(0)  # like a real microphone, let others run between chunks
         while len(self._buffer) < CHUNK_BYTES:
             if not self._open:
                 raise AudioError("the pushed microphone is not started")
