@@ -769,38 +769,57 @@ def _default_address() -> str:
             return "127.0.0.1"
 
 
+def txt_records(identity: PeerIdentity) -> dict[str, str]:
+    """TXT records of the engine's announcement (the satellite's keys, with role=engine)."""
+    return {
+        "id": identity.device_id,
+        "name": identity.name,
+        "version": identity.version,
+        "encrypted": "1",
+        "role": identity.role,
+        "protocol": "1",
+    }
+
+
 @contextlib.asynccontextmanager
 async def advertise(
-    identity: PeerIdentity, port: int, *, address: str | None = None
-) -> AsyncIterator[None]:
-    """Announce the engine over zeroconf as `_sotto._tcp` with TXT role=engine."""
+    identity: PeerIdentity,
+    port: int,
+    *,
+    address: str | None = None,
+    interfaces: list[str] | None = None,
+) -> AsyncIterator[str]:
+    """Announce the engine over zeroconf as `_sotto._tcp`; yields the service name."""
     try:
         from zeroconf import IPVersion
         from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
     except ImportError:
         _LOGGER.warning("Not announcing the engine: the zeroconf package is not installed")
-        yield
+        yield ""
         return
     host = address or _default_address()
+    # The device id keeps two engines with the same name apart.
+    instance = f"{identity.name} {identity.device_id[-6:]}".replace(".", "-")
     info = AsyncServiceInfo(
         SERVICE_TYPE,
-        f"{identity.device_id}.{SERVICE_TYPE}",
+        f"{instance}.{SERVICE_TYPE}",
         addresses=[socket.inet_aton(host)],
         port=port,
-        properties={
-            "role": identity.role,
-            "id": identity.device_id,
-            "name": identity.name,
-            "version": identity.version,
-        },
-        server=f"{identity.device_id}.local.",
+        properties=txt_records(identity),
+        server=f"sotto-{identity.device_id}.local.",
     )
-    zeroconf = AsyncZeroconf(ip_version=IPVersion.V4Only, interfaces=[host])
+    zeroconf = AsyncZeroconf(
+        ip_version=IPVersion.V4Only, interfaces=interfaces if interfaces is not None else [host]
+    )
     try:
-        await zeroconf.async_register_service(info)
-        _LOGGER.info("Announcing %s on %s:%d", SERVICE_TYPE, host, port)
-        yield
+        # Each call returns the task that broadcasts the change: wait for it too, so no
+        # announcement is still in flight when the block ends.
+        announcing = await zeroconf.async_register_service(info, allow_name_change=True)
+        await announcing
+        _LOGGER.info("Announcing %s on %s:%d", info.name, host, port)
+        yield str(info.name)
     finally:
         with contextlib.suppress(Exception):
-            await zeroconf.async_unregister_service(info)
+            goodbye = await zeroconf.async_unregister_service(info)
+            await goodbye
         await zeroconf.async_close()
