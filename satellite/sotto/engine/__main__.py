@@ -194,7 +194,8 @@ async def _run(config: EngineConfig) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
+        # Not possible off the main thread or on Windows: then only Ctrl-C stops it.
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, stop.set)
     try:
         async with running_engine(config):
@@ -203,7 +204,8 @@ async def _run(config: EngineConfig) -> int:
         raise _Failed(f"cannot listen on {config.link.host}:{config.link.port}: {err}") from err
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signum)
     _LOGGER.info("Engine stopped")
     return EXIT_OK
 

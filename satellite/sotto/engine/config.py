@@ -199,7 +199,10 @@ _TTS = vol.Schema(
 _STT = vol.Schema(
     {
         vol.Optional("enabled", default=True): _bool,
-        vol.Optional("language", default="en"): _text,
+        # pocketsphinx ships an en-us model only.
+        vol.Optional("language", default="en"): vol.All(
+            str, vol.In(("en",), msg="must be en (the pocketsphinx model is en-us)")
+        ),
     }
 )
 SCHEMA: Final = vol.Schema(

@@ -468,6 +468,9 @@ class _Session:
 
     async def _dispatch(self, event: Event) -> None:
         if Describe.is_type(event.type):
+            if self._server.tts is not None:
+                # Voices downloaded while the engine runs show up without a restart.
+                await self._server.tts.refresh()
             await self._link.write_event(self._server.info().event())
         elif Synthesize.is_type(event.type):
             await self._synthesize(event)
@@ -504,6 +507,9 @@ class _Session:
             isinstance(value, str) for value in voice.values()
         ):
             raise BadMessageError("synthesize: 'voice' must be an object of strings")
+        name = voice.get("name")
+        if name and name not in {known.name for known in tts.voices()}:
+            await tts.refresh()  # perhaps downloaded since the last scan
         started = time.monotonic()
         sent = 0.0
         first: float | None = None

@@ -39,6 +39,7 @@ def write_config(tmp_path: Path, extra: str = "") -> Path:
         ("tts: {voices_url: 'ftp://example.org'}\n", "tts.voices_url"),
         ("discovery: {enabled: 'yes'}\n", "discovery.enabled"),
         ("log_level: loud\n", "log_level"),
+        ("stt: {language: de}\n", "stt.language"),
         ("device_id: 'has spaces'\n", "device_id"),
         ("link: [1, 2]\n", "link"),
     ],
@@ -151,3 +152,22 @@ async def test_run_serves_until_sigterm(tmp_path: Path) -> None:
     assert events[0].type == "audio-start"
     assert events[-1].type == "audio-stop"
     assert status == 0
+
+
+async def test_port_in_use_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    server = await asyncio.start_server(lambda _r, w: w.close(), "127.0.0.1", 0)
+    try:
+        busy = server.sockets[0].getsockname()[1]
+        config = write_config(tmp_path)
+        config.write_text(
+            config.read_text(encoding="utf-8").replace("port: 0", f"port: {busy}"),
+            encoding="utf-8",
+        )
+        assert await asyncio.to_thread(main, ["-c", str(config), "keygen"]) == EXIT_OK
+        status = await asyncio.to_thread(main, ["-c", str(config), "run"])
+    finally:
+        server.close()
+        await server.wait_closed()
+
+    assert status == EXIT_FAILED
+    assert f"cannot listen on 127.0.0.1:{busy}" in capsys.readouterr().err

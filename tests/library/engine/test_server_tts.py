@@ -201,3 +201,26 @@ async def test_client_hanging_up_mid_reply_stops_synthesis(
             events = await reply(link, Synthesize(text="Still here.").event())
 
     assert events[-1].type == "audio-stop"
+
+
+@needs_piper
+async def test_voice_added_while_running_is_offered(
+    start_engine: EngineFactory, key: LinkKey, tmp_path: Path
+) -> None:
+    from tests.library.tts.tiny_voice import build_tiny_voice
+
+    voices = tmp_path / "voices"
+    async with (
+        start_engine(tts={"voices_dir": str(voices)}) as engine,
+        client(engine, key) as link,
+    ):
+        (before,) = await reply(link, Describe().event())
+        build_tiny_voice(voices, "en_GB-tiny-low")  # as `sotto-engine download` would
+        events = await reply(
+            link, Synthesize(text="Hello.", voice=SynthesizeVoice(name="en_GB-tiny-low")).event()
+        )
+        (after,) = await reply(link, Describe().event())
+
+    assert [v.name for v in Info.from_event(before).tts[0].voices] == ["espeak-ng:en-us"]
+    assert audio_of(events)[1]
+    assert "en_GB-tiny-low" in [v.name for v in Info.from_event(after).tts[0].voices]
