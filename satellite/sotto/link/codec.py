@@ -35,6 +35,8 @@ except ImportError:  # pragma: no cover - every wyoming 1.x has it
 #: brackets than the depth limit, so the common case never runs a Python loop.
 _JSON_STRUCTURE: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|([\[{])|[\]}]', re.DOTALL)
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_DECODER: Final = json.JSONDecoder()
+_JSON_SPACE: Final = " \t\n\r"
 _EMPTY: Final = b""
 
 
@@ -55,6 +57,15 @@ def check_json_depth(raw: bytes, max_depth: int, what: str) -> None:
             depth -= 1
 
 
+def _loads(raw: bytes) -> Any:
+    # Wyoming is UTF-8 JSON; decoding first skips json.loads' guessing among UTF-8/16/32.
+    text = raw.decode("utf-8")
+    value, end = _DECODER.raw_decode(text, len(text) - len(text.lstrip(_JSON_SPACE)))
+    if text[end:].strip(_JSON_SPACE):
+        raise ValueError(f"extra data after the JSON value at character {end}")
+    return value
+
+
 def _length(header: dict[str, Any], key: str, limit: int) -> int | None:
     value = header.get(key)
     if value is None:
@@ -73,7 +84,7 @@ def parse_header(
     """Parse a header line into type, inline data, data length and payload length."""
     check_json_depth(line, settings.max_json_depth, "event header")
     try:
-        header = json.loads(line)
+        header = _loads(line)
     except (ValueError, RecursionError) as err:
         raise MalformedHeaderError(f"event header is not valid JSON: {err}") from None
     if type(header) is not dict:
@@ -95,7 +106,7 @@ def parse_data(raw: bytes, settings: LinkSettings) -> dict[str, Any]:
     """Parse a data section, which must be a JSON object."""
     check_json_depth(raw, settings.max_json_depth, "event data")
     try:
-        data = json.loads(raw)
+        data = _loads(raw)
     except (ValueError, RecursionError) as err:
         raise MalformedDataError(f"event data is not valid JSON: {err}") from None
     if type(data) is not dict:

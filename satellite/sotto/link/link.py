@@ -28,6 +28,9 @@ _LOGGER = logging.getLogger(__name__)
 #: How long close() lets buffered bytes drain to the peer before cutting the connection.
 _CLOSE_FLUSH_TIMEOUT: Final = 1.0
 _DATA_KIND: Final = bytes((KIND_DATA,))
+#: What a queued event costs beyond its wire bytes (Event, dict and bytes objects), so a
+#: flood of tiny events cannot hold far more memory than max_queued_bytes suggests.
+_EVENT_OVERHEAD: Final = 512
 
 
 class Link:
@@ -144,7 +147,8 @@ class Link:
                 if result is None:
                     self._fail(ConnectionClosedError(f"{self._where} closed the link"))
                     return
-                size = result[1]
+                size = result[1] + _EVENT_OVERHEAD
+                result = (result[0], size)
                 while self._queued_bytes and self._queued_bytes + size > limit:
                     self._space.clear()
                     self._consumer_blocked = True
@@ -162,6 +166,10 @@ class Link:
             self._fail(err)
         except (ConnectionError, OSError) as err:
             self._fail(ConnectionClosedError(f"connection to {self._where} lost: {err}"))
+        except Exception as err:
+            # A bug must end the link loudly, never leave a reader waiting forever.
+            _LOGGER.exception("reading from %s failed", self._where)
+            self._fail(LinkError(f"reading from {self._where} failed: {err!r}"))
 
     # --- writing -------------------------------------------------------------------------
 

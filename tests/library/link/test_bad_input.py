@@ -266,7 +266,7 @@ async def test_slow_consumer_pushes_back_instead_of_buffering(key: LinkKey) -> N
     release = asyncio.Event()
     all_in = asyncio.Event()
     got: list[int] = []
-    count = 2000  # 8 MiB of audio
+    count = 500  # 8 MiB of audio
 
     async def slow(link: Link) -> None:
         await release.wait()
@@ -275,7 +275,7 @@ async def test_slow_consumer_pushes_back_instead_of_buffering(key: LinkKey) -> N
             if len(got) == count:
                 all_in.set()
 
-    chunk = Event("audio-chunk", {"rate": 16000, "width": 2, "channels": 1}, bytes(4096))
+    chunk = Event("audio-chunk", {"rate": 16000, "width": 2, "channels": 1}, bytes(16384))
     server = LinkServer(slow, key=key, identity=SATELLITE, settings=settings)
     tracemalloc.start()
     try:
@@ -301,6 +301,6 @@ async def test_slow_consumer_pushes_back_instead_of_buffering(key: LinkKey) -> N
             await all_in.wait()
     finally:
         tracemalloc.stop()
-    assert got == [4096] * count
+    assert got == [16384] * count
     # queue (64 KiB) + socket-side buffers; an unbounded reader would hold ~8 MiB here
     assert current < 3 * 1024 * 1024, f"{current} bytes held while the consumer slept"
