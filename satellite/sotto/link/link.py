@@ -31,6 +31,8 @@ _DATA_KIND: Final = bytes((KIND_DATA,))
 #: What a queued event costs beyond its wire bytes (Event, dict and bytes objects), so a
 #: flood of tiny events cannot hold far more memory than max_queued_bytes suggests.
 _EVENT_OVERHEAD: Final = 512
+#: Above this many unsent bytes, control frames are skipped rather than queued.
+_CONTROL_BACKLOG_LIMIT: Final = 64 * 1024
 
 
 class Link:
@@ -211,9 +213,14 @@ class Link:
         # Encrypt and write without awaiting, so control frames never interleave with the
         # frames of an event in a way that breaks the nonce order.
         cipher = self._cipher
-        if cipher is None or self._error is not None or self._transport.is_closing():
+        transport = self._transport
+        if cipher is None or self._error is not None or transport.is_closing():
             return
-        self._transport.write(pack_frame(cipher.encrypt(bytes((kind,)))))
+        if transport.get_write_buffer_size() > _CONTROL_BACKLOG_LIMIT:
+            # The peer is not reading what we send: a pong would only pile up in memory
+            # (a peer flooding pings without reading cannot grow our buffers).
+            return
+        transport.write(pack_frame(cipher.encrypt(bytes((kind,)))))
 
     # --- keepalive -----------------------------------------------------------------------
 

@@ -101,26 +101,39 @@ CASES: list[tuple[str, bytes, type[ProtocolError], bool]] = [
 async def test_bad_input_closes_with_typed_error(
     raw: bytes, error: type[ProtocolError], end: bool, encrypted: bool, key: LinkKey
 ) -> None:
-    async with (
-        asyncio.timeout(10),
-        recording_server(key if encrypted else None, SATELLITE, FAST) as (port, recorder),
-    ):
-        if encrypted:
-            conn = await raw_client(port, key, CONTROLLER)
-            reader, writer = conn.reader, conn.writer
-            for start in range(0, len(raw), 60000):
-                conn.send_wyoming(raw[start : start + 60000])
-        else:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(raw)
-        if end:
-            writer.write_eof()
-        outcome = await recorder.outcome()
-        assert isinstance(outcome, error), repr(outcome)
-        assert str(outcome)  # says what went wrong
-        assert await closed_by_peer(reader)
-        assert recorder.events == []
-        writer.close()
+    tracemalloc.start()
+    try:
+        async with (
+            asyncio.timeout(10),
+            recording_server(key if encrypted else None, SATELLITE, FAST) as (port, recorder),
+        ):
+            if encrypted:
+                conn = await raw_client(port, key, CONTROLLER)
+                reader, writer = conn.reader, conn.writer
+            else:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            tracemalloc.reset_peak()
+            if encrypted:
+                conn.send_wyoming(raw)
+            else:
+                writer.write(raw)
+            if end:
+                writer.write_eof()
+            outcome = await recorder.outcome()
+            _, peak = tracemalloc.get_traced_memory()
+            await _check_closed(reader, writer)
+    finally:
+        tracemalloc.stop()
+    assert isinstance(outcome, error), repr(outcome)
+    assert str(outcome)  # says what went wrong
+    assert recorder.events == []
+    # The server held at most a socket read and a limit's worth, whatever was claimed.
+    assert peak < 512 * 1024, f"peak {peak} bytes"
+
+
+async def _check_closed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    assert await closed_by_peer(reader)
+    writer.close()
 
 
 @pytest.mark.parametrize("encrypted", [False, True], ids=["legacy", "encrypted"])
