@@ -15,10 +15,16 @@ WIDTH: Final = 2
 
 CHANNELS: Final = 1
 
-CHUNK_SAMPLES: Final = 512
-"""Samples per captured chunk: 32 ms, one Silero VAD window."""
+CHUNK_SAMPLES: Final = 1024
+"""Samples per captured chunk: 64 ms, two Silero VAD windows. Bigger chunks mean fewer
+wake-ups (idle CPU on a Pi); the first audio after a wake word does not wait for a chunk,
+since the rest of the detecting chunk is sent at once."""
 
 CHUNK_BYTES: Final = CHUNK_SAMPLES * WIDTH
+
+SOON_BYTES: Final = 512 * WIDTH
+"""What the satellite reads when it wants audio sooner: right after a wake word that ended
+exactly at the end of a chunk, so the first audio leaves 32 ms later, not 64."""
 BYTES_PER_SECOND: Final = RATE * WIDTH * CHANNELS
 
 

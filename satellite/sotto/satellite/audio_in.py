@@ -1,6 +1,7 @@
 """Microphone sources: arecord, any command writing raw PCM, a WAV file, or pushed audio.
 
-Every source delivers 16 kHz 16-bit mono PCM in chunks of exactly CHUNK_BYTES. A source
+Every source delivers 16 kHz 16-bit mono PCM in chunks of exactly the size asked for
+(CHUNK_BYTES unless the satellite wants the next audio sooner, right after a wake word). A source
 is started when the satellite is unmuted and stopped when it is muted: for command
 sources stopping means the process is terminated, so a muted microphone is closed.
 """
@@ -16,7 +17,7 @@ import wave
 from pathlib import Path
 from typing import Final, Protocol
 
-from .audio import CHUNK_BYTES, CHUNK_SAMPLES, RATE, WIDTH
+from .audio import CHUNK_BYTES, RATE, WIDTH
 from .errors import AudioError
 
 _LOGGER = logging.getLogger(__name__)
@@ -37,8 +38,8 @@ class AudioSource(Protocol):
     async def start(self) -> None:
         """Open the microphone (start the capture process)."""
 
-    async def read(self) -> bytes:
-        """Return the next CHUNK_BYTES of audio (raises AudioError when it fails or ends)."""
+    async def read(self, size: int = CHUNK_BYTES) -> bytes:
+        """Return the next size bytes of audio (raises AudioError when it fails or ends)."""
 
     async def stop(self) -> None:
         """Close the microphone (stop the capture process); safe to call twice."""
@@ -88,13 +89,13 @@ class CommandSource:
             self._stderr.append(text)
             _LOGGER.debug("%s: %s", self._argv[0], text)
 
-    async def read(self) -> bytes:
-        """Return the next chunk from the capture process."""
+    async def read(self, size: int = CHUNK_BYTES) -> bytes:
+        """Return the next size bytes from the capture process."""
         process = self._process
         if process is None or process.stdout is None:
             raise AudioError("the microphone is not started")
         try:
-            return await process.stdout.readexactly(CHUNK_BYTES)
+            return await process.stdout.readexactly(size)
         except asyncio.IncompleteReadError:
             pass
         code = await process.wait()
@@ -141,6 +142,10 @@ def arecord_source(device: str = "default") -> CommandSource:
             "S16_LE",
             "-t",
             "raw",
+            # Hand audio over every 32 ms (the default can be 125 ms), so the first audio
+            # after a wake word is never far away; keep half a second against overruns.
+            "--period-time=32000",
+            "--buffer-time=512000",
         )
     )
 
@@ -159,7 +164,7 @@ class WavFileSource:
         self._after_end = after_end
         self._pcm = b""
         self._offset = 0
-        self._chunks = 0
+        self._delivered = 0
         self._started_at = 0.0
         self._open = False
         self._check_and_load()
@@ -180,29 +185,29 @@ class WavFileSource:
     async def start(self) -> None:
         """Start delivering the file from its beginning."""
         self._offset = 0
-        self._chunks = 0
+        self._delivered = 0
         self._started_at = time.monotonic()
         self._open = True
 
-    async def read(self) -> bytes:
-        """Return the next chunk, paced by speed."""
+    async def read(self, size: int = CHUNK_BYTES) -> bytes:
+        """Return the next size bytes, paced by speed."""
         if not self._open:
             raise AudioError("the WAV microphone is not started")
         if self._speed > 0:
-            due = self._started_at + self._chunks * CHUNK_SAMPLES / RATE / self._speed
+            due = self._started_at + self._delivered / (RATE * WIDTH) / self._speed
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
         else:
             await asyncio.sleep(0)
-        self._chunks += 1
+        self._delivered += size
         if self._offset >= len(self._pcm):
             if self._after_end == "stop":
                 raise EndOfAudio(f"{self._path}: end of file")
-            return bytes(CHUNK_BYTES)
-        chunk = self._pcm[self._offset : self._offset + CHUNK_BYTES]
-        self._offset += CHUNK_BYTES
-        return chunk.ljust(CHUNK_BYTES, b"\0")
+            return bytes(size)
+        chunk = self._pcm[self._offset : self._offset + size]
+        self._offset += size
+        return chunk.ljust(size, b"\0")
 
     async def stop(self) -> None:
         """Stop delivering audio."""
@@ -212,7 +217,7 @@ class WavFileSource:
 class PushSource:
     """A source fed by the program itself (tests, or embedding the satellite elsewhere).
 
-    push() queues PCM; read() returns it in CHUNK_BYTES pieces and waits when none is queued.
+    push() queues PCM; read() returns it in pieces of the size asked for and waits for them.
     While stopped, pushed audio is dropped: a muted microphone hears nothing.
     """
 
@@ -237,8 +242,7 @@ class PushSource:
         self._buffer += pcm
         if self._buffer:
             self._drained.clear()
-        if len(self._buffer) >= CHUNK_BYTES:
-            self._ready.set()
+        self._ready.set()
 
     @property
     def pending(self) -> int:
@@ -250,16 +254,16 @@ class PushSource:
         self._open = True
         self.starts += 1
 
-    async def read(self) -> bytes:
-        """Return the next chunk, waiting until one has been pushed."""
+    async def read(self, size: int = CHUNK_BYTES) -> bytes:
+        """Return the next size bytes, waiting until they have been pushed."""
         await asyncio.sleep(0)  # like a real microphone, let others run between chunks
-        while len(self._buffer) < CHUNK_BYTES:
+        while len(self._buffer) < size:
             if not self._open:
                 raise AudioError("the pushed microphone is not started")
             self._ready.clear()
             await self._ready.wait()
-        chunk = bytes(self._buffer[:CHUNK_BYTES])
-        del self._buffer[:CHUNK_BYTES]
+        chunk = bytes(self._buffer[:size])
+        del self._buffer[:size]
         if len(self._buffer) < CHUNK_BYTES:
             self._drained.set()
         return chunk

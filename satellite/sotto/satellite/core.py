@@ -54,7 +54,14 @@ from sotto.messages import (
     StreamTrigger,
 )
 
-from .audio import BYTES_PER_SECOND, MIC_FORMAT, PcmFormat, seconds_of
+from .audio import (
+    BYTES_PER_SECOND,
+    CHUNK_BYTES,
+    MIC_FORMAT,
+    SOON_BYTES,
+    PcmFormat,
+    seconds_of,
+)
 from .audio_in import AudioSource, EndOfAudio
 from .audio_out import Speaker
 from .chimes import Chime
@@ -183,6 +190,7 @@ class Satellite:
         self._captured = 0
         self._deaf_until = 0
         self._push_to_talk = False
+        self._next_read = CHUNK_BYTES
         self._thinking = False
         self._speaking = False
         self._ha_missing = False
@@ -438,7 +446,8 @@ class Satellite:
                         self._mic_failed = False
                         await self._refresh()
                     while True:
-                        chunk = await self._source.read()
+                        size, self._next_read = self._next_read, CHUNK_BYTES
+                        chunk = await self._source.read(size)
                         failures = 0
                         await self._on_chunk(chunk)
                 finally:
@@ -485,14 +494,17 @@ class Satellite:
         detected_at = time.monotonic()
         for listener in list(self._wake_listeners):
             listener(hit.name, detected_at)
-        self._ledger.record_wake()
         end = position + hit.offset
         self._deaf_until = end + int(self.settings.refractory_seconds * BYTES_PER_SECOND)
         if self._controller is None:
             _LOGGER.info("wake word %s heard, but Home Assistant is not connected", hit.name)
-            return
-        _LOGGER.info("wake word %s heard", hit.name)
-        await self._start_stream(StreamTrigger.WAKE_WORD, hit.name, chunk[hit.offset :], end)
+        else:
+            _LOGGER.info("wake word %s heard", hit.name)
+            if hit.offset >= len(chunk):
+                self._next_read = SOON_BYTES  # nothing after the wake word yet: read less
+            await self._start_stream(StreamTrigger.WAKE_WORD, hit.name, chunk[hit.offset :], end)
+        # Counted after the stream is under way: writing the file must not delay it.
+        self._ledger.record_wake()
 
     def _on_playing(self, kind: str, playing: bool) -> None:
         if not playing:
@@ -542,13 +554,12 @@ class Satellite:
                 ).event()
             )
             stream.announced = sent
-            if trigger == StreamTrigger.PUSH_TO_TALK:
-                self._ledger.record_push_to_talk()
             if not sent:
                 await self._finish_stream(StopReason.DISCONNECTED)
-                return
-            if first:
+            elif first:
                 await self._send_audio(stream, first)
+            if trigger == StreamTrigger.PUSH_TO_TALK:
+                self._ledger.record_push_to_talk()
 
     async def _stream_audio(self, chunk: bytes) -> None:
         async with self._stream_lock:

@@ -1,0 +1,232 @@
+"""The satellite's cost and speed: CPU while idle-listening, wake-to-audio and wake-to-chime
+latency, and peak memory.
+
+1. Idle listening and peak RSS: the real `sotto-satellite run` in a subprocess, its
+   microphone a WAV file paced in real time (room noise and talk without the wake word,
+   then "okay nabu, turn on the kitchen light"), a controller connected over the encrypted
+   link. CPU share of one core is measured over the idle stretch from /proc; peak RSS
+   (VmHWM) after the command has streamed. Targets: <= 2 % of a core, <= 80 MB.
+2. Latency: a satellite in this process (same build code), microphone fed the wake word;
+   from the wake word detection to the first audio byte handed to the link, and to the
+   start chime reaching the speaker (a `cat > /dev/null` process, as aplay would be).
+   Measured with no indicator outputs and with a shell-command output. Target: <= 50 ms.
+
+    .venv/bin/python bench/satellite.py [--idle-seconds 20] [--trials 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sotto.link import LinkKey, PeerIdentity, connect, load_key_file, write_key_file
+from sotto.messages import StreamStop
+from sotto.satellite.app import build, serve
+from sotto.satellite.audio import RATE, SOON_BYTES
+from sotto.satellite.audio_in import PushSource
+from sotto.satellite.config import validate
+from tests.speech import silence, utterance, write_wav
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+CONTROLLER = PeerIdentity(device_id="bench-ha", name="bench", role="controller")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def _status(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])  # kB
+    raise KeyError(key)
+
+
+def _room(seconds: float) -> bytes:
+    """Quiet room noise with some talk that holds no wake word."""
+    rng = np.random.default_rng(7)
+    noise = (rng.normal(0, 60, int(seconds * 16000))).astype("<i2").tobytes()
+    talk = utterance(1.0, "what time is it", 2.0, "turn on the kitchen light", 1.0)
+    mixed = bytearray(noise)
+    mixed[: len(talk)] = talk
+    return bytes(mixed)
+
+
+async def _idle_and_rss(idle_seconds: float) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="sotto-bench-") as tmp:
+        state = Path(tmp)
+        pcm = _room(idle_seconds + 4) + utterance(
+            "okay nabu", 0.3, "turn on the kitchen light", 2.0
+        )
+        wav = write_wav(state / "mic.wav", pcm)
+        key = LinkKey.generate()
+        write_key_file(state / "link.key", key)
+        port = _free_port()
+        script = Path(sys.executable).with_name("sotto-satellite")
+        process = await asyncio.create_subprocess_exec(
+            str(script),
+            "run",
+            "--state-dir",
+            str(state),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-discovery",
+            "--mic-wav",
+            str(wav),
+            "--set",
+            "speaker.sink=none",
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            async with asyncio.timeout(30):
+                while True:
+                    try:
+                        link_cm = connect("127.0.0.1", port, key=key, identity=CONTROLLER)
+                        link = await link_cm.__aenter__()
+                        break
+                    except OSError:
+                        await asyncio.sleep(0.1)
+                    except Exception:  # connection refused before the server is up
+                        await asyncio.sleep(0.1)
+            try:
+                await asyncio.sleep(2.0)  # start-up done (models loaded, first buffers)
+                cpu0, wall0 = _cpu_seconds(process.pid), time.monotonic()
+                await asyncio.sleep(idle_seconds)
+                cpu1, wall1 = _cpu_seconds(process.pid), time.monotonic()
+                idle_rss = _status(process.pid, "VmRSS")
+                async with asyncio.timeout(60):
+                    async for event in link:
+                        if StreamStop.is_stream_stop(event):
+                            stop = StreamStop.from_event(event)
+                            break
+                await asyncio.sleep(0.5)
+                peak = _status(process.pid, "VmHWM")
+            finally:
+                await link_cm.__aexit__(None, None, None)
+        finally:
+            process.terminate()
+            await process.wait()
+    return {
+        "idle_cpu_percent": 100 * (cpu1 - cpu0) / (wall1 - wall0),
+        "idle_rss_mb": idle_rss / 1024,
+        "peak_rss_mb": peak / 1024,
+        "stream_seconds": stop.seconds,
+        "stream_reason": stop.reason.value,  # type: ignore[dict-item]
+    }
+
+
+async def _latency(trials: int, *, command_output: bool) -> dict[str, list[float]]:
+    wake = utterance(0.5, "okay nabu", 0.3, "turn on the light", 1.0)
+    out: dict[str, list[float]] = {"audio_ms": [], "chime_ms": []}
+    with tempfile.TemporaryDirectory(prefix="sotto-bench-") as tmp:
+        state = Path(tmp)
+        outputs = [{"type": "command", "command": ["true"]}] if command_output else []
+        config = validate(
+            {
+                "name": "bench",
+                "state_dir": tmp,
+                "link": {"host": "127.0.0.1", "port": 0},
+                "discovery": {"enabled": False},
+                "speaker": {"sink": "command", "command": "sh -c 'cat > /dev/null'"},
+                "indicator": {"outputs": outputs},
+                "wake": {"refractory_seconds": 0.0},
+            }
+        )
+        write_key_file(config.key_file, LinkKey.generate())
+        key = load_key_file(config.key_file)
+        source = PushSource()
+        parts = build(config, source=source)
+        satellite = parts.satellite
+        wakes: list[float] = []
+        audio: list[float] = []
+        chimes: list[float] = []
+        satellite.add_wake_listener(lambda _name, at: wakes.append(at))
+        satellite.add_audio_listener(lambda _id, _pcm, at: audio.append(at))
+        parts.speaker.add_listener(
+            lambda kind, playing: chimes.append(time.monotonic())
+            if kind == "chime" and playing
+            else None
+        )
+        ports: asyncio.Queue[int] = asyncio.Queue()
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(config, parts=parts, started=ports.put_nowait, stop=stop))
+        port = await ports.get()
+        try:
+            async with connect("127.0.0.1", port, key=key, identity=CONTROLLER) as link:
+                for _ in range(trials):
+                    wakes.clear()
+                    audio.clear()
+                    chimes.clear()
+                    # Real-time pacing, like arecord with its 32 ms period.
+                    for at in range(0, len(wake), SOON_BYTES):
+                        source.push(wake[at : at + SOON_BYTES])
+                        await asyncio.sleep(SOON_BYTES / 2 / RATE)
+                    async with asyncio.timeout(20):
+                        async for event in link:
+                            if StreamStop.is_stream_stop(event):
+                                break
+                    source.push(silence(1.0))
+                    await asyncio.sleep(1.2)  # the stop chime plays out
+                    if wakes and audio and chimes:
+                        out["audio_ms"].append(1000 * (audio[0] - wakes[0]))
+                        out["chime_ms"].append(1000 * (chimes[0] - wakes[0]))
+        finally:
+            stop.set()
+            await task
+        del state
+    return out
+
+
+def _summary(values: list[float]) -> str:
+    if not values:
+        return "no samples"
+    return f"median {statistics.median(values):.1f} ms, max {max(values):.1f} ms (n={len(values)})"
+
+
+async def main(args: argparse.Namespace) -> None:
+    """Run the measurements and print them."""
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    idle: dict[str, Any] = await _idle_and_rss(args.idle_seconds)
+    print(
+        f"idle listening: {idle['idle_cpu_percent']:.2f} % of one core "
+        f"over {args.idle_seconds:.0f} s (target <= 2 %)"
+    )
+    print(f"RSS while idle: {idle['idle_rss_mb']:.1f} MB")
+    print(
+        f"peak RSS (after a {idle['stream_seconds']:.2f} s command, {idle['stream_reason']}): "
+        f"{idle['peak_rss_mb']:.1f} MB (target <= 80 MB)"
+    )
+    for command_output in (False, True):
+        latency = await _latency(args.trials, command_output=command_output)
+        label = "with a shell-command LED output" if command_output else "no indicator outputs"
+        print(f"wake -> first audio byte sent ({label}): {_summary(latency['audio_ms'])}")
+        print(f"wake -> start chime ({label}): {_summary(latency['chime_ms'])}")
+    print("targets: <= 50 ms each")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--idle-seconds", type=float, default=20.0)
+    parser.add_argument("--trials", type=int, default=10)
+    asyncio.run(main(parser.parse_args()))
