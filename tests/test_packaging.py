@@ -210,3 +210,12 @@ def test_quality_scale_lists_every_rule_with_a_status() -> None:
         if status == "exempt":
             assert isinstance(rule, dict), f"{name}: exempt needs a reason"
             assert rule.get("comment"), f"{name}: exempt needs a reason"
+
+
+def test_integration_default_ports_match_the_library() -> None:
+    """The config flow must suggest the ports the satellite and engine really use."""
+    from custom_components.sotto.const import DEFAULT_ENGINE_PORT, DEFAULT_PORT
+    from sotto.engine.config import DEFAULT_PORT as ENGINE_PORT
+    from sotto.satellite.config import DEFAULT_PORT as SATELLITE_PORT
+
+    assert (DEFAULT_PORT, DEFAULT_ENGINE_PORT) == (SATELLITE_PORT, ENGINE_PORT)

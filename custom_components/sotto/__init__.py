@@ -15,11 +15,14 @@ from sotto.link import HandshakeError, InvalidKeyError, KeyFormatError, LinkErro
 from .connection import DeviceConnection
 from .const import CONF_DEVICE_ID, CONF_KEY, CONF_KIND, CONF_LEGACY, DOMAIN, EntryKind
 from .data import SottoConfigEntry, SottoData
+from .engine import EngineClient, EngineError
+from .grammar import HomeGrammar
 from .satellite import SatelliteDevice
 
 _LOGGER = logging.getLogger(__name__)
 
 HOME_PLATFORMS: list[Platform] = [Platform.STT]
+ENGINE_PLATFORMS: list[Platform] = [Platform.STT, Platform.TTS]
 SATELLITE_PLATFORMS: list[Platform] = [
     Platform.ASSIST_SATELLITE,
     Platform.BINARY_SENSOR,
@@ -37,13 +40,67 @@ async def async_setup_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> boo
     entry.runtime_data = SottoData(kind=kind, library_version=sotto.__version__)
     if kind is EntryKind.SATELLITE:
         await _async_setup_satellite(hass, entry)
+    elif kind is EntryKind.ENGINE:
+        await _async_setup_engine(hass, entry)
+    else:
+        grammar = HomeGrammar(hass)
+        entry.runtime_data.grammar = grammar
+        entry.async_on_unload(grammar.async_stop)
+        await grammar.async_start()
     await hass.config_entries.async_forward_entry_setups(entry, _platforms(kind))
     return True
 
 
 def _platforms(kind: EntryKind) -> list[Platform]:
     """The platforms an entry of this kind sets up."""
-    return SATELLITE_PLATFORMS if kind is EntryKind.SATELLITE else HOME_PLATFORMS
+    if kind is EntryKind.SATELLITE:
+        return SATELLITE_PLATFORMS
+    return ENGINE_PLATFORMS if kind is EntryKind.ENGINE else HOME_PLATFORMS
+
+
+def home_grammar(hass: HomeAssistant) -> HomeGrammar | None:
+    """The home entry's grammar, which remote engines are sent."""
+    entry: SottoConfigEntry
+    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+        data: SottoData = entry.runtime_data
+        if data.kind is EntryKind.HOME:
+            return data.grammar
+    return None
+
+
+async def _async_setup_engine(hass: HomeAssistant, entry: SottoConfigEntry) -> None:
+    """Reach the engine once (so setup fails clearly); later requests open their own link."""
+    try:
+        key = LinkKey.from_base64(entry.data[CONF_KEY])
+    except KeyFormatError as err:
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="bad_stored_key"
+        ) from err
+    name = entry.data.get(CONF_NAME) or entry.title
+    engine = EngineClient(
+        hass,
+        host=entry.data[CONF_HOST],
+        port=entry.data[CONF_PORT],
+        key=key,
+        device_id=entry.data[CONF_DEVICE_ID],
+        name=name,
+        home_grammar=lambda: home_grammar(hass),
+    )
+    try:
+        await engine.describe()
+    except EngineError as err:
+        if isinstance(err.__cause__, InvalidKeyError):
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN,
+                translation_key="invalid_key",
+                translation_placeholders={"name": name},
+            ) from err
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
+            translation_placeholders={"name": name, "error": str(err)},
+        ) from err
+    entry.runtime_data.engine = engine
 
 
 async def _async_setup_satellite(hass: HomeAssistant, entry: SottoConfigEntry) -> None:

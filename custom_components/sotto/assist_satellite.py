@@ -10,6 +10,7 @@ from typing import Final
 
 from homeassistant.components import ffmpeg, tts
 from homeassistant.components.assist_pipeline import PipelineEvent, PipelineEventType
+from homeassistant.components.assist_pipeline.pipeline import PipelineStage, async_get_pipeline
 from homeassistant.components.assist_satellite import (
     AssistSatelliteAnnouncement,
     AssistSatelliteConfiguration,
@@ -129,8 +130,12 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         """Run the pipeline on one stream; the satellite is told when the run is over."""
         self._stream = stream
         try:
+            pipeline = async_get_pipeline(self.hass, self._resolve_pipeline())
             await self.async_accept_pipeline_from_satellite(
-                stream.chunks(), wake_word_phrase=stream.start.wake_word
+                stream.chunks(),
+                # Without a TTS engine the run ends at the intent; the satellite chimes.
+                end_stage=PipelineStage.TTS if pipeline.tts_engine else PipelineStage.INTENT,
+                wake_word_phrase=stream.start.wake_word,
             )
         finally:
             if self._reply_task is None:
@@ -142,6 +147,8 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         stream = self._stream
         stream_id = stream.start.stream_id if stream else None
         data = event.data or {}
+        # Event type and error code only: transcripts never go to the log.
+        _LOGGER.debug("%s: pipeline %s %s", self.entity_id, event.type, data.get("code", ""))
         if event.type is PipelineEventType.STT_END:
             # The pipeline has the command: audio stops leaving the room now.
             self.hass.async_create_task(

@@ -19,6 +19,8 @@ from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from wyoming.info import Describe, Info
 
 from sotto.link import (
+    ROLE_ENGINE,
+    ROLE_SATELLITE,
     InvalidKeyError,
     KeyFormatError,
     Link,
@@ -35,6 +37,7 @@ from .const import (
     CONF_KEY,
     CONF_KIND,
     CONF_LEGACY,
+    DEFAULT_ENGINE_PORT,
     DEFAULT_PORT,
     DOMAIN,
     HOME_UNIQUE_ID,
@@ -106,6 +109,12 @@ async def _async_describe_legacy(link: Link, host: str, port: int) -> PeerIdenti
     )
 
 
+def _require_role(peer: PeerIdentity, role: str) -> None:
+    """A satellite form must reach a satellite, an engine form an engine."""
+    if peer.role != role:
+        raise PairingError("not_a_satellite" if role == ROLE_SATELLITE else "not_an_engine")
+
+
 class SottoConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up Sotto from the UI."""
 
@@ -117,13 +126,14 @@ class SottoConfigFlow(ConfigFlow, domain=DOMAIN):
         self._port: int = DEFAULT_PORT
         self._name: str | None = None
         self._device_id: str | None = None
+        self._role: str = ROLE_SATELLITE
 
     # --- the home entry, then a menu ---------------------------------------------------
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Create the home entry first; once it exists, offer what can be added."""
         if self._home_entry() is not None:
-            return self.async_show_menu(step_id="user", menu_options=["satellite"])
+            return self.async_show_menu(step_id="user", menu_options=["satellite", "engine"])
         return await self.async_step_home()
 
     async def async_step_home(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -151,6 +161,7 @@ class SottoConfigFlow(ConfigFlow, domain=DOMAIN):
                     peer = await async_probe(
                         self, user_input[CONF_HOST], user_input[CONF_PORT], key_text
                     )
+                    _require_role(peer, ROLE_SATELLITE)
                 except PairingError as err:
                     errors["base"] = err.reason
                 else:
@@ -173,13 +184,27 @@ class SottoConfigFlow(ConfigFlow, domain=DOMAIN):
         self, host: str, port: int, key_text: str | None, peer: PeerIdentity, *, legacy: bool
     ) -> ConfigFlowResult:
         """Create the satellite's entry, unique by the ID the device itself reports."""
-        unique_id = peer.device_id
-        await self.async_set_unique_id(unique_id)
+        return await self._async_create_device(
+            EntryKind.SATELLITE, host, port, key_text, peer, legacy=legacy
+        )
+
+    async def _async_create_device(
+        self,
+        kind: EntryKind,
+        host: str,
+        port: int,
+        key_text: str | None,
+        peer: PeerIdentity,
+        *,
+        legacy: bool = False,
+    ) -> ConfigFlowResult:
+        """Create a device's entry, unique by the ID the device itself proved."""
+        await self.async_set_unique_id(peer.device_id)
         self._abort_if_unique_id_configured(updates={CONF_HOST: host, CONF_PORT: port})
         return self.async_create_entry(
             title=peer.name or host,
             data={
-                CONF_KIND: EntryKind.SATELLITE,
+                CONF_KIND: kind,
                 CONF_HOST: host,
                 CONF_PORT: port,
                 CONF_KEY: None if legacy else (key_text or "").strip(),
@@ -189,6 +214,38 @@ class SottoConfigFlow(ConfigFlow, domain=DOMAIN):
             },
         )
 
+    # --- engines by address ----------------------------------------------------------------
+
+    async def async_step_engine(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Add a sotto-engine (speech-to-text and text-to-speech) by host, port and key."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                peer = await async_probe(
+                    self, user_input[CONF_HOST], user_input[CONF_PORT], user_input[CONF_KEY]
+                )
+                _require_role(peer, ROLE_ENGINE)
+            except PairingError as err:
+                errors["base"] = err.reason
+            else:
+                return await self._async_create_device(
+                    EntryKind.ENGINE,
+                    user_input[CONF_HOST],
+                    user_input[CONF_PORT],
+                    user_input[CONF_KEY],
+                    peer,
+                )
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_HOST, default=(user_input or {}).get(CONF_HOST, "")): str,
+                vol.Required(CONF_PORT, default=DEFAULT_ENGINE_PORT): vol.All(
+                    vol.Coerce(int), vol.Range(min=1, max=65535)
+                ),
+                _KEY_FIELD: str,
+            }
+        )
+        return self.async_show_form(step_id="engine", data_schema=schema, errors=errors)
+
     # --- zeroconf ----------------------------------------------------------------------
 
     async def async_step_zeroconf(self, discovery_info: ZeroconfServiceInfo) -> ConfigFlowResult:
@@ -197,8 +254,10 @@ class SottoConfigFlow(ConfigFlow, domain=DOMAIN):
         device_id = properties.get("id")
         if not device_id:
             return self.async_abort(reason="not_sotto_device")
-        if properties.get("role", "satellite") != "satellite":
+        role = properties.get("role", ROLE_SATELLITE)
+        if role not in (ROLE_SATELLITE, ROLE_ENGINE):
             return self.async_abort(reason="not_sotto_device")
+        self._role = role
         await self.async_set_unique_id(device_id)
         # A known device at a new address: update it, and its connection retries at once.
         self._abort_if_unique_id_configured(
@@ -222,11 +281,13 @@ class SottoConfigFlow(ConfigFlow, domain=DOMAIN):
                 peer = await async_probe(
                     self, self._host, self._port, user_input[CONF_KEY], self._device_id
                 )
+                _require_role(peer, self._role)
             except PairingError as err:
                 errors["base"] = err.reason
             else:
-                return await self._async_create_satellite(
-                    self._host, self._port, user_input[CONF_KEY], peer, legacy=False
+                kind = EntryKind.ENGINE if self._role == ROLE_ENGINE else EntryKind.SATELLITE
+                return await self._async_create_device(
+                    kind, self._host, self._port, user_input[CONF_KEY], peer
                 )
         return self.async_show_form(
             step_id="zeroconf_confirm",
@@ -274,7 +335,7 @@ class SottoConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Move a satellite to a new address or key; it must still be the same device."""
         entry = self._get_reconfigure_entry()
-        if entry.data.get(CONF_KIND) != EntryKind.SATELLITE:
+        if entry.data.get(CONF_KIND) not in (EntryKind.SATELLITE, EntryKind.ENGINE):
             return self.async_abort(reason="nothing_to_reconfigure")
         errors: dict[str, str] = {}
         if user_input is not None:

@@ -16,7 +16,9 @@ CONF_KEY: Final = "key"
 CONF_DEVICE_ID: Final = "device_id"
 CONF_LEGACY: Final = "legacy"
 
-DEFAULT_PORT: Final = 10750
+# The ports sotto-satellite and sotto-engine listen on unless configured otherwise.
+DEFAULT_PORT: Final = 10800
+DEFAULT_ENGINE_PORT: Final = 10810
 
 # Reconnect backoff: doubles from the first delay up to the cap, with jitter so that
 # many satellites do not reconnect in lockstep after Home Assistant restarts.
