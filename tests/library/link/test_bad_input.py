@@ -127,8 +127,9 @@ async def test_bad_input_closes_with_typed_error(
     assert isinstance(outcome, error), repr(outcome)
     assert str(outcome)  # says what went wrong
     assert recorder.events == []
-    # The server held at most a socket read and a limit's worth, whatever was claimed.
-    assert peak < 512 * 1024, f"peak {peak} bytes"
+    # Whatever lengths were claimed (up to 10**12), the server allocated no more than a
+    # socket read, a limit's worth and the first-use costs of logging an error.
+    assert peak < 2 * 1024 * 1024, f"peak {peak} bytes"
 
 
 async def _check_closed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
