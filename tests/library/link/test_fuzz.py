@@ -172,7 +172,7 @@ def check_frames(batch: list[Event], garbage: bytes, cuts: list[int], where: int
 
 
 cuts = st.lists(st.integers(0, 10_000), max_size=6)
-FAST_FUZZ = settings(max_examples=100, deadline=None)
+FAST_FUZZ = settings(max_examples=75, deadline=None)
 
 
 @FAST_FUZZ

@@ -122,7 +122,7 @@ async def test_identities_are_exchanged(key: LinkKey) -> None:
 
 
 @settings(
-    max_examples=40,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
