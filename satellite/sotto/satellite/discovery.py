@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import socket
 from collections.abc import AsyncIterator
-from typing import Final
+from typing import Any, Final
 
 from .errors import MissingExtraError
 
 _LOGGER = logging.getLogger(__name__)
 
 SERVICE_TYPE: Final = "_sotto._tcp.local."
+_GOODBYE_TIMEOUT: Final = 2.0
+"""Longest wait for the goodbye broadcast when the satellite stops."""
 
 
 def txt_records(device_id: str, name: str, version: str) -> dict[str, str]:
@@ -69,11 +72,20 @@ async def announced(
         interfaces=interfaces if interfaces is not None else [address],
         ip_version=IPVersion.V4Only,
     )
+    broadcast: asyncio.Future[Any] | None = None
     try:
-        await zeroconf.async_register_service(info, allow_name_change=True)
+        # Registration returns the announcement broadcast; let it run while we serve.
+        broadcast = asyncio.ensure_future(
+            await zeroconf.async_register_service(info, allow_name_change=True)
+        )
         _LOGGER.info("announced %s on %s:%s", info.name, address, port)
         yield str(info.name)
     finally:
+        if broadcast is not None and not broadcast.done():
+            broadcast.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await broadcast
         with contextlib.suppress(Exception):
-            await zeroconf.async_unregister_service(info)
+            goodbye = await zeroconf.async_unregister_service(info)
+            await asyncio.wait_for(goodbye, _GOODBYE_TIMEOUT)
         await zeroconf.async_close()

@@ -29,7 +29,7 @@ from sotto.link import (
     write_key_file,
 )
 from sotto.messages import IndicatorState, SottoInfo, SottoState, StreamStart, StreamStop
-from sotto.satellite.app import Parts, build, serve
+from sotto.satellite.app import Parts, build, build_source, serve
 from sotto.satellite.audio import CHUNK_BYTES
 from sotto.satellite.audio_in import AudioSource, PushSource
 from sotto.satellite.config import SatelliteConfig, validate
@@ -138,12 +138,15 @@ class RunningSatellite:
 
 @contextlib.asynccontextmanager
 async def running_satellite(
-    config: SatelliteConfig, *, source: AudioSource | None = None
+    config: SatelliteConfig, *, source: AudioSource | None = None, mic_from_config: bool = False
 ) -> AsyncIterator[RunningSatellite]:
-    """Serve a satellite built from config until the block ends."""
+    """Serve a satellite built from config until the block ends.
+
+    The microphone is source, else the config's own when mic_from_config, else a PushSource.
+    """
     key = ensure_key(config)
     recorder = Recorder()
-    mic = source if source is not None else PushSource()
+    mic = source or (build_source(config) if mic_from_config else PushSource())
     parts = build(config, source=mic, outputs=[recorder])
     ports: asyncio.Queue[int] = asyncio.Queue()
     stop = asyncio.Event()
