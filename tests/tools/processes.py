@@ -45,6 +45,11 @@ class SatelliteProcess:
         write_wav(staging, pcm)
         staging.rename(self.spool / f"{self._said:04d}.wav")
 
+    def press(self, word: str) -> None:
+        """Press the satellite's mute button: the hook prints `mute`, `unmute` or `toggle`."""
+        with (self.spool.parent / "button").open("a") as button:
+            button.write(word + "\n")
+
     def replies(self) -> list[Path]:
         """WAV files the satellite's speaker has written."""
         return sorted(self.speaker_dir.glob("*.wav"))
@@ -65,6 +70,8 @@ async def run_satellite(
     name: str = "Kitchen satellite",
     speed: float = 1.0,
     extra: dict[str, object] | None = None,
+    key: LinkKey | None = None,
+    port: int | None = None,
 ) -> AsyncIterator[SatelliteProcess]:
     """Start `sotto-satellite run` and stop it (by its PID) when the block ends."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -72,10 +79,10 @@ async def run_satellite(
     speaker = workdir / "speaker"
     spool.mkdir(exist_ok=True)
     speaker.mkdir(exist_ok=True)
-    key = LinkKey.generate()
+    key = key or LinkKey.generate()
     key_file = workdir / "link.key"
     write_key_file(key_file, key, overwrite=True)
-    port = free_port()
+    port = port or free_port()
     config: dict[str, object] = {
         "name": name,
         "device_id": device_id,
@@ -87,6 +94,8 @@ async def run_satellite(
             "command": [sys.executable, str(FEEDER), str(spool), "--speed", str(speed)],
         },
         "speaker": {"sink": "wav", "directory": str(speaker)},
+        # A mute button: each line appended to this file is a press (see `press`).
+        "mute": {"command": ["tail", "-n", "0", "-F", str(workdir / "button")]},
         **(extra or {}),
     }
     async with _running(
