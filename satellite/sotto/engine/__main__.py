@@ -36,33 +36,46 @@ def _parser() -> argparse.ArgumentParser:
         prog="sotto-engine",
         description="Sotto's speech engines (text-to-speech, speech-to-text) over the secure link.",
     )
-    parser.add_argument(
-        "-c",
-        "--config",
-        type=Path,
-        default=None,
-        help=f"YAML configuration file (default: {DEFAULT_CONFIG_PATH} if it exists)",
-    )
+    config_help = f"YAML configuration file (default: {DEFAULT_CONFIG_PATH} if it exists)"
+    parser.add_argument("-c", "--config", type=Path, default=None, help=config_help)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    # The same options after the command name (`sotto-engine run -c engine.yaml`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", type=Path, default=argparse.SUPPRESS, help=config_help)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    keygen = commands.add_parser("keygen", help="create the link key file and print the key")
+    keygen = commands.add_parser(
+        "keygen", parents=[common], help="create the link key file and print the key"
+    )
     keygen.add_argument("--key-file", type=Path, help="where to write it (default: from config)")
     keygen.add_argument("--force", action="store_true", help="replace an existing key file")
 
-    commands.add_parser("check-config", help="validate the configuration and report on it")
+    commands.add_parser(
+        "check-config", parents=[common], help="validate the configuration and report on it"
+    )
 
-    download = commands.add_parser("download", help="download piper voices by name")
+    download = commands.add_parser(
+        "download", parents=[common], help="download piper voices by name"
+    )
     download.add_argument("voices", nargs="+", metavar="VOICE", help="e.g. en_US-lessac-medium")
 
-    commands.add_parser("voices", help="list the voices this engine can speak with")
+    commands.add_parser(
+        "voices", parents=[common], help="list the voices this engine can speak with"
+    )
 
-    say = commands.add_parser("say", help="synthesise text into a WAV file (to try a voice)")
+    say = commands.add_parser(
+        "say", parents=[common], help="synthesise text into a WAV file (to try a voice)"
+    )
     say.add_argument("text")
     say.add_argument("-o", "--output", type=Path, required=True, help="WAV file to write")
     say.add_argument("--voice", help="voice name (default: the engine's default voice)")
 
-    run = commands.add_parser("run", help="serve until stopped (SIGTERM or Ctrl-C)")
+    run = commands.add_parser(
+        "run", parents=[common], help="serve until stopped (SIGTERM or Ctrl-C)"
+    )
     run.add_argument(
         "--discovery",
         action=argparse.BooleanOptionalAction,

@@ -17,8 +17,8 @@ from typing import Any, Final
 import voluptuous as vol
 
 from .tts.download import DEFAULT_VOICES_URL
-from .tts.errors import InvalidVoiceNameError
-from .tts.espeak import DEFAULT_ESPEAK_VOICE, ESPEAK_VOICE_PREFIX
+from .tts.errors import InvalidVoiceNameError, VoiceNotFoundError
+from .tts.espeak import DEFAULT_ESPEAK_VOICE, ESPEAK_VOICE_PREFIX, check_espeak_voice
 from .tts.voices import VoiceName
 
 DEFAULT_CONFIG_PATH: Final = Path("/etc/sotto/engine.yaml")
@@ -154,13 +154,24 @@ def _port(value: Any) -> int:
 
 def _voice(value: Any) -> str:
     text = _text(value)
-    if text == ESPEAK_VOICE_PREFIX or text.startswith(ESPEAK_VOICE_PREFIX + ":"):
+    if text == ESPEAK_VOICE_PREFIX:
+        return text
+    if text.startswith(ESPEAK_VOICE_PREFIX + ":"):
+        _espeak_voice(text.removeprefix(ESPEAK_VOICE_PREFIX + ":"))
         return text
     try:
         VoiceName.parse(text)
     except InvalidVoiceNameError as err:
         raise vol.Invalid(f"{err}, or espeak-ng:<voice>") from None
     return text
+
+
+def _espeak_voice(value: Any) -> str:
+    text = _text(value)
+    try:
+        return check_espeak_voice(text)
+    except VoiceNotFoundError:
+        raise vol.Invalid("must be an espeak-ng voice name such as en-us or en-gb") from None
 
 
 def _url(value: Any) -> str:
@@ -191,7 +202,7 @@ _TTS = vol.Schema(
     {
         vol.Optional("voices_dir"): _path,
         vol.Optional("default_voice"): vol.Any(None, _voice),
-        vol.Optional("espeak_voice", default=DEFAULT_ESPEAK_VOICE): _text,
+        vol.Optional("espeak_voice", default=DEFAULT_ESPEAK_VOICE): _espeak_voice,
         vol.Optional("voices_url", default=DEFAULT_VOICES_URL): _url,
         vol.Optional("preload", default=True): _bool,
     }

@@ -40,6 +40,8 @@ def write_config(tmp_path: Path, extra: str = "") -> Path:
         ("discovery: {enabled: 'yes'}\n", "discovery.enabled"),
         ("log_level: loud\n", "log_level"),
         ("stt: {language: de}\n", "stt.language"),
+        ("tts: {espeak_voice: '-w /tmp/x'}\n", "tts.espeak_voice"),
+        ("tts: {default_voice: 'espeak-ng:--x'}\n", "tts.default_voice"),
         ("device_id: 'has spaces'\n", "device_id"),
         ("link: [1, 2]\n", "link"),
     ],
