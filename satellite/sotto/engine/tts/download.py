@@ -105,7 +105,11 @@ def _expected_files(catalogue: dict[str, Any] | None, voice: VoiceName) -> dict[
 def _fetch_to_temp(url: str, directory: Path, expected: ExpectedFile, timeout: float) -> Path:
     """Download url into a hidden temporary file in directory and verify it."""
     response = _open(url, timeout)
-    fd, temp_name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=directory)
+    try:
+        fd, temp_name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=directory)
+    except OSError as err:
+        response.close()
+        raise DownloadError(f"cannot write into {directory}: {err.strerror}") from err
     temp_path = Path(temp_name)
     try:
         with response, os.fdopen(fd, "wb") as out:
