@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Final
 
-from homeassistant.components import ffmpeg, tts
+from homeassistant.components import ffmpeg, intent, tts
 from homeassistant.components.assist_pipeline import PipelineEvent, PipelineEventType
 from homeassistant.components.assist_pipeline.pipeline import PipelineStage, async_get_pipeline
 from homeassistant.components.assist_satellite import (
@@ -23,6 +23,8 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
+from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 
 from sotto.messages import PushToTalk, RunEnded, StopStreaming
 
@@ -102,6 +104,13 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         """Start a pipeline run whenever the satellite starts sending a command."""
         await super().async_added_to_hass()
         self.async_on_remove(self.satellite.subscribe_streams(self._on_stream))
+        if self.registry_entry is not None and self.registry_entry.device_id:
+            # Timers set by voice on this satellite are reported back to it.
+            self.async_on_remove(
+                intent.async_register_timer_handler(
+                    self.hass, self.registry_entry.device_id, self._on_timer
+                )
+            )
 
     async def async_will_remove_from_hass(self) -> None:
         """End any reply still playing."""
@@ -117,6 +126,31 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
     async def async_set_configuration(self, config: AssistSatelliteConfiguration) -> None:
         """Wake words are chosen with the satellite's own select entities."""
         raise NotImplementedError
+
+    @callback
+    def _on_timer(self, event_type: intent.TimerEventType, timer: intent.TimerInfo) -> None:
+        """Forward a timer's life to the satellite as Wyoming timer events."""
+        event: Event
+        if event_type is intent.TimerEventType.STARTED:
+            event = TimerStarted(
+                id=timer.id,
+                total_seconds=timer.seconds,
+                name=timer.name,
+                start_hours=timer.start_hours,
+                start_minutes=timer.start_minutes,
+                start_seconds=timer.start_seconds,
+            ).event()
+        elif event_type is intent.TimerEventType.UPDATED:
+            event = TimerUpdated(
+                id=timer.id, is_active=timer.is_active, total_seconds=timer.seconds
+            ).event()
+        elif event_type is intent.TimerEventType.CANCELLED:
+            event = TimerCancelled(id=timer.id).event()
+        else:
+            event = TimerFinished(id=timer.id).event()
+        self._entry.async_create_background_task(
+            self.hass, self.satellite.connection.async_send(event), "sotto timer event"
+        )
 
     # --- commands from the satellite --------------------------------------------------------
 
