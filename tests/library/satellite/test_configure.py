@@ -85,3 +85,18 @@ def test_apa102_frame() -> None:
     assert data[8:12] == bytes((0xFF, 3, 2, 1))
     assert data[12:] == b"\xff" * 4
     assert frame([(9, 9, 9)], brightness=0.0)[4] == 0xE0
+
+
+async def test_openwakeword_engine(tmp_path: Path) -> None:
+    """The alternative engine (pyopen-wakeword) wakes on the same sentence."""
+    pcm = utterance(0.5, "okay nabu", 0.3, "turn on the kitchen light", 1.5)
+    config = make_config(tmp_path, wake={"engine": "openwakeword"})
+    async with running_satellite(config) as sat, controller(sat) as ha:
+        info = await ha.wait_for(lambda e: e.type == "sotto-info")
+        assert info.data["wake_word_engine"] == "openwakeword"
+        assert "hey_rhasspy" in info.data["wake_words"]
+        await sat.feed(pcm)
+        await ha.stream_stop()
+    assert len(sat.wakes) == 1
+    offset = pcm.find(ha.audio())
+    assert offset >= 32000 * 1.3  # after "okay nabu"
