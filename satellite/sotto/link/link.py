@@ -14,6 +14,7 @@ from .errors import ConnectionClosedError, LinkError, PeerDeadError, ProtocolErr
 from .frames import (
     KIND_DATA,
     KIND_PING,
+    KIND_PONG,
     MAX_DATA_PER_FRAME,
     Cipher,
     FrameReader,
@@ -31,8 +32,10 @@ _DATA_KIND: Final = bytes((KIND_DATA,))
 #: What a queued event costs beyond its wire bytes (Event, dict and bytes objects), so a
 #: flood of tiny events cannot hold far more memory than max_queued_bytes suggests.
 _EVENT_OVERHEAD: Final = 512
-#: Above this many unsent bytes, control frames are skipped rather than queued.
-_CONTROL_BACKLOG_LIMIT: Final = 64 * 1024
+#: A writer that never has to wait yields to the event loop after this many events.
+_YIELD_EVERY: Final = 32
+#: Above this many unsent bytes, pongs are skipped rather than queued.
+_PONG_BACKLOG_LIMIT: Final = 64 * 1024
 
 
 class Link:
@@ -78,6 +81,7 @@ class Link:
         self._error: LinkError | None = None
         self._closed = False
         self._consumer_blocked = False
+        self._writes_since_yield = 0
         loop = asyncio.get_running_loop()
         self._heard_override = loop.time()
         self._reader_task = loop.create_task(self._read_loop(), name=f"sotto link reader {where}")
@@ -193,6 +197,12 @@ class Link:
                     transport.write(pack_frame(cipher.encrypt(piece)))
             try:
                 await self._writer.drain()
+                self._writes_since_yield += 1
+                if self._writes_since_yield >= _YIELD_EVERY:
+                    # drain() does not yield while the socket takes everything; without
+                    # this a flat-out writer would starve the reader and the keepalive.
+                    self._writes_since_yield = 0
+                    await asyncio.sleep(0)
             except (ConnectionError, OSError) as err:
                 self._fail(ConnectionClosedError(f"connection to {self._where} lost: {err}"))
                 raise self._error_now() from None
@@ -216,9 +226,10 @@ class Link:
         transport = self._transport
         if cipher is None or self._error is not None or transport.is_closing():
             return
-        if transport.get_write_buffer_size() > _CONTROL_BACKLOG_LIMIT:
-            # The peer is not reading what we send: a pong would only pile up in memory
-            # (a peer flooding pings without reading cannot grow our buffers).
+        if kind == KIND_PONG and transport.get_write_buffer_size() > _PONG_BACKLOG_LIMIT:
+            # Unsent data is queued, so the peer will hear from us anyway; and a peer that
+            # floods pings without reading must not grow our buffers. (Pings are never
+            # skipped: the watchdog sends at most one per keepalive interval.)
             return
         transport.write(pack_frame(cipher.encrypt(bytes((kind,)))))
 
@@ -229,8 +240,13 @@ class Link:
         loop = asyncio.get_running_loop()
         last_ping = loop.time()
         while self._error is None:
+            due = loop.time() + settings.watchdog_tick
             await asyncio.sleep(settings.watchdog_tick)
             now = loop.time()
+            if now - due > settings.keepalive_interval:
+                # Our own event loop stalled, so the peer's answers may sit unread: judge
+                # it afresh (ping now, give it the rest of the timeout to answer).
+                self._heard_override = max(self._heard_override, now - settings.keepalive_interval)
             if self._consumer_blocked:
                 # The link stopped reading because our application is behind, not because
                 # the peer went quiet: silence does not count while that lasts.

@@ -12,6 +12,7 @@ from sotto.link import (
     Link,
     LinkKey,
     LinkServer,
+    LinkSettings,
     PeerDeadError,
     connect,
 )
@@ -101,3 +102,30 @@ async def test_writer_blocked_on_dead_peer_is_released(key: LinkKey) -> None:
 
         with pytest.raises(PeerDeadError):
             await write_forever()
+
+
+async def test_one_way_stream_keeps_the_link_alive(key: LinkKey) -> None:
+    """A client streaming flat out, hearing nothing back, still gets its pings answered."""
+    settings = LinkSettings(keepalive_interval=0.3, dead_peer_timeout=1.0)
+    received = 0
+
+    async def sink(link: Link) -> None:
+        nonlocal received
+        async for _ in link:
+            received += 1
+
+    chunk = Event("audio-chunk", {"rate": 16000, "width": 2, "channels": 1}, bytes(640))
+    server = LinkServer(sink, key=key, identity=SATELLITE, settings=settings)
+    loop = asyncio.get_running_loop()
+    async with (
+        asyncio.timeout(20),
+        server.serving("127.0.0.1", 0) as port,
+        connect("127.0.0.1", port, key=key, identity=CONTROLLER, settings=settings) as link,
+    ):
+        end = loop.time() + 3 * settings.dead_peer_timeout
+        sent = 0
+        while loop.time() < end:
+            await link.write_event(chunk)  # raises PeerDeadError if pings went unanswered
+            sent += 1
+        assert not link.closed
+    assert sent > 1000

@@ -111,3 +111,19 @@ async def test_legacy_server_bounds_stock_client_garbage() -> None:
         writer.close()
         error = await failed
     assert "payload_length" in str(error)
+
+
+async def test_old_style_inline_data_is_understood() -> None:
+    """Wyoming before 1.2 put data in the header line; such peers still work in legacy mode."""
+    got: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+
+    async def handler(link: Link) -> None:
+        got.set_result(await link.read_event())
+
+    server = LinkServer(handler, key=None, identity=SATELLITE, legacy=True, settings=FAST)
+    async with asyncio.timeout(10), server.serving("127.0.0.1", 0) as port:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b'{"type": "transcript", "data": {"text": "lights on"}}\n')
+        event = await got
+        writer.close()
+    assert Transcript.from_event(event).text == "lights on"
