@@ -1,0 +1,127 @@
+"""Any sequence of commands, speech and button presses keeps the privacy rules: audio only
+inside a stream bracket, never while muted, always under the listening light; no stream or
+light is left stuck on."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from wyoming.audio import AudioChunk
+from wyoming.event import Event
+
+from sotto.messages import (
+    Configure,
+    IndicatorState,
+    PushToTalk,
+    RunEnded,
+    SetMute,
+    SottoState,
+    StopStreaming,
+    StreamStart,
+    StreamStop,
+)
+from tests.speech import silence, utterance
+
+from .harness import Controller, RunningSatellite, controller, make_config, running_satellite
+
+ACTIONS = (
+    "wake",
+    "chatter",
+    "silence",
+    "mute",
+    "unmute",
+    "button",
+    "talk",
+    "stop",
+    "run_ended",
+    "sensitivity",
+    "reply",
+    "garbage",
+)
+
+
+async def _act(action: str, sat: RunningSatellite, ha: Controller) -> None:
+    if action == "wake":
+        await sat.feed(utterance(0.3, "okay nabu", 0.3, "turn on the light"))
+    elif action == "chatter":
+        await sat.feed(utterance(0.2, "what a lovely day", 0.2))
+    elif action == "silence":
+        await sat.feed(silence(0.6))
+    elif action == "mute":
+        await ha.send(SetMute(muted=True).event())
+    elif action == "unmute":
+        await ha.send(SetMute(muted=False).event())
+    elif action == "button":
+        await sat.satellite.hardware_action("toggle")
+    elif action == "talk":
+        await ha.send(PushToTalk().event())
+    elif action == "stop":
+        await ha.send(StopStreaming().event())
+    elif action == "run_ended":
+        await ha.send(RunEnded().event())
+    elif action == "sensitivity":
+        await ha.send(Configure(sensitivity=0.7).event())
+    elif action == "reply":
+        await ha.send(Event("audio-start", {"rate": 16000, "width": 2, "channels": 1}))
+        await ha.send(AudioChunk(16000, 2, 1, silence(0.2)).event())
+        await ha.send(Event("audio-stop", {}))
+    elif action == "garbage":
+        await ha.send(Event("sotto-configure", {"volume": "loud"}))
+    await ha.settled()
+
+
+def _check_wire(events: list[Event]) -> None:
+    """Audio only inside a stream bracket that HA was told about first, never while muted;
+    HA hears "not streaming" only after the bracket closed."""
+    streaming = False
+    reported = False
+    muted = False
+    for event in events:
+        if StreamStart.is_stream_start(event):
+            assert not streaming, "a stream started inside another"
+            assert not muted, "a stream started while muted"
+            assert reported, "audio-start before HA was told the satellite is streaming"
+            streaming = True
+        elif StreamStop.is_stream_stop(event):
+            assert streaming, "a stream stopped that never started"
+            streaming = False
+        elif event.type == "audio-chunk":
+            assert streaming, "audio outside a stream"
+            assert reported, "audio while HA believes nothing is streaming"
+            assert not muted, "audio while muted"
+        elif SottoState.is_type(event.type):
+            state = SottoState.from_event(event)
+            muted = state.muted
+            reported = state.streaming
+            if not reported:
+                assert not streaming, "HA told 'not streaming' while the stream is open"
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(actions=st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=8))
+async def test_any_sequence_keeps_the_rules(actions: list[str]) -> None:
+    """Random sequences of everything HA, the room and the buttons can do."""
+    with tempfile.TemporaryDirectory(prefix="sotto-seq-") as tmp:
+        config = make_config(Path(tmp), speaker={"directory": str(Path(tmp) / "played")})
+        async with running_satellite(config) as sat, controller(sat) as ha:
+            await ha.settled()
+            for action in actions:
+                await _act(action, sat, ha)
+            # Whatever happened, HA can always bring it back to rest.
+            await ha.send(StopStreaming().event())
+            await ha.send(RunEnded().event())
+            await ha.settled()
+            assert not sat.satellite.streaming
+            assert sat.recorder.state != IndicatorState.LISTENING
+
+        _check_wire([event for event, _ in ha.events])
+        windows = sat.recorder.windows(IndicatorState.LISTENING)
+        for _stream, _pcm, at in sat.sent:
+            assert any(entered < at < left for entered, left in windows)
