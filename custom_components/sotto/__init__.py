@@ -14,7 +14,7 @@ from sotto.link import HandshakeError, InvalidKeyError, KeyFormatError, LinkErro
 
 from .connection import DeviceConnection
 from .const import CONF_DEVICE_ID, CONF_KEY, CONF_KIND, CONF_LEGACY, DOMAIN, EntryKind
-from .data import SottoConfigEntry, SottoData
+from .data import SottoConfigEntry, SottoData, home_data
 from .engine import EngineClient, EngineError
 from .grammar import HomeGrammar
 from .satellite import SatelliteDevice
@@ -60,12 +60,8 @@ def _platforms(kind: EntryKind) -> list[Platform]:
 
 def home_grammar(hass: HomeAssistant) -> HomeGrammar | None:
     """The home entry's grammar, which remote engines are sent."""
-    entry: SottoConfigEntry
-    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-        data: SottoData = entry.runtime_data
-        if data.kind is EntryKind.HOME:
-            return data.grammar
-    return None
+    home = home_data(hass)
+    return home.grammar if home else None
 
 
 async def _async_setup_engine(hass: HomeAssistant, entry: SottoConfigEntry) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Final
 
@@ -20,18 +21,28 @@ from homeassistant.components.assist_satellite import (
 )
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import (
+    area_registry as ar,
+)
+from homeassistant.helpers import (
+    device_registry as dr,
+)
+from homeassistant.helpers import (
+    entity_registry as er,
+)
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 
-from sotto.messages import PushToTalk, RunEnded, StopStreaming
+from sotto.messages import PushToTalk, RunEnded, StopReason, StopStreaming
 
 from .audio import CHANNELS, RATE, WIDTH, PcmFormat, pcm_from_url, pcm_from_wav_stream, rechunk
 from .const import DOMAIN
-from .data import SottoConfigEntry
+from .data import SottoConfigEntry, home_data
 from .entity import SottoSatelliteEntity
+from .history.model import Interaction, Outcome, Trigger
 from .satellite import AudioStream, VoiceEvent
 
 _LOGGER = logging.getLogger(__name__)
@@ -45,6 +56,18 @@ _NOT_UNDERSTOOD_CODES: Final = frozenset({"no_intent_match", "no_valid_targets"}
 _NOT_UNDERSTOOD_ERRORS: Final = frozenset({"stt-no-text-recognized", "intent-failed"})
 
 ASSIST = AssistSatelliteEntityDescription(key="assist_satellite")
+
+
+async def _tee(chunks: AsyncIterator[bytes], keep: bytearray | None) -> AsyncIterator[bytes]:
+    """Pass audio on to the pipeline, keeping a copy only if the user opted in."""
+    async for chunk in chunks:
+        if keep is not None:
+            keep += chunk
+        yield chunk
+
+
+def _ms_since(mark: float | None) -> float | None:
+    return None if mark is None else round((time.monotonic() - mark) * 1000, 1)
 
 
 async def async_setup_entry(
@@ -80,6 +103,8 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         }
         self._stream: AudioStream | None = None
         self._reply_task: asyncio.Task[None] | None = None
+        self._interaction: Interaction | None = None
+        self._marks: dict[str, float] = {}
 
     @property
     def pipeline_entity_id(self) -> str | None:
@@ -163,17 +188,61 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
     async def _async_run(self, stream: AudioStream) -> None:
         """Run the pipeline on one stream; the satellite is told when the run is over."""
         self._stream = stream
+        home = home_data(self.hass)
+        recorder = home.history if home else None
+        interaction = self._interaction = Interaction(
+            started_at=dt_util.utcnow(),
+            satellite_id=self._device_key,
+            satellite_name=self.satellite.connection.name,
+            trigger=Trigger(stream.start.trigger.value),
+            area=self._area_name(),
+            wake_word=stream.start.wake_word,
+        )
+        self._marks = {"start": time.monotonic()}
+        audio = bytearray() if recorder is not None and recorder.keeps_audio else None
         try:
             pipeline = async_get_pipeline(self.hass, self._resolve_pipeline())
             await self.async_accept_pipeline_from_satellite(
-                stream.chunks(),
+                _tee(stream.chunks(), audio),
                 # Without a TTS engine the run ends at the intent; the satellite chimes.
                 end_stage=PipelineStage.TTS if pipeline.tts_engine else PipelineStage.INTENT,
                 wake_word_phrase=stream.start.wake_word,
             )
         finally:
+            if stream.stop is not None:
+                interaction.audio_seconds = stream.stop.seconds
+                if stream.stop.reason is StopReason.NO_SPEECH:
+                    interaction.outcome = Outcome.NO_SPEECH
+            interaction.audio = bytes(audio) if audio else None
             if self._reply_task is None:
                 await self._async_run_ended(stream.start.stream_id)
+
+    def _area_name(self) -> str | None:
+        """The area the satellite's device is in, as the user named it."""
+        entry = self.registry_entry
+        device = (
+            dr.async_get(self.hass).async_get(entry.device_id)
+            if entry and entry.device_id
+            else None
+        )
+        area = (
+            ar.async_get(self.hass).async_get_area(device.area_id)
+            if device and device.area_id
+            else None
+        )
+        return area.name if area else None
+
+    async def _async_record(self) -> None:
+        """Hand the finished interaction to the history store (which may keep nothing)."""
+        interaction, self._interaction = self._interaction, None
+        home = home_data(self.hass)
+        if interaction is None or home is None or home.history is None:
+            return
+        interaction.total_ms = _ms_since(self._marks.get("start"))
+        try:
+            await home.history.async_add(interaction)
+        except HomeAssistantError as err:
+            _LOGGER.error("Could not write the voice history: %s", err)
 
     @callback
     def on_pipeline_event(self, event: PipelineEvent) -> None:
@@ -183,26 +252,51 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         data = event.data or {}
         # Event type and error code only: transcripts never go to the log.
         _LOGGER.debug("%s: pipeline %s %s", self.entity_id, event.type, data.get("code", ""))
+        self._marks[event.type] = time.monotonic()
+        interaction = self._interaction
         if event.type is PipelineEventType.STT_END:
             # The pipeline has the command: audio stops leaving the room now.
             self.hass.async_create_task(
                 self.satellite.connection.async_send(StopStreaming(stream_id=stream_id).event())
             )
+            if interaction is not None:
+                interaction.transcript = (data.get("stt_output") or {}).get("text")
+                interaction.stt_ms = _ms_since(self._marks.get(PipelineEventType.STT_START))
         elif event.type is PipelineEventType.INTENT_END:
             response = (data.get("intent_output") or {}).get("response") or {}
-            code = (response.get("data") or {}).get("code")
-            if response.get("response_type") == "error" and code in _NOT_UNDERSTOOD_CODES:
+            response_data = response.get("data") or {}
+            code = response_data.get("code")
+            not_understood = response.get("response_type") == "error" and (
+                code in _NOT_UNDERSTOOD_CODES
+            )
+            if not_understood:
                 self.satellite.fire(VoiceEvent.NOT_UNDERSTOOD, reason=code)
             else:
                 self.satellite.fire(
                     VoiceEvent.INTENT_HANDLED, response_type=response.get("response_type")
                 )
+            if interaction is not None:
+                interaction.outcome = Outcome.NOT_UNDERSTOOD if not_understood else Outcome.HANDLED
+                interaction.intent_response = response.get("response_type")
+                interaction.targets = [
+                    target["id"]
+                    for target in response_data.get("success", [])
+                    if target.get("type") == "entity"
+                ]
+                speech = (response.get("speech") or {}).get("plain") or {}
+                interaction.response_text = speech.get("speech")
+                interaction.intent_ms = _ms_since(self._marks.get(PipelineEventType.INTENT_START))
         elif event.type is PipelineEventType.ERROR:
             code = data.get("code")
             if code in _NOT_UNDERSTOOD_ERRORS:
                 self.satellite.fire(VoiceEvent.NOT_UNDERSTOOD, reason=code)
             else:
                 self.satellite.fire(VoiceEvent.ERROR, code=code, message=data.get("message"))
+            if interaction is not None:
+                interaction.error_code = code
+                interaction.outcome = (
+                    Outcome.NOT_UNDERSTOOD if code in _NOT_UNDERSTOOD_ERRORS else Outcome.ERROR
+                )
         elif event.type is PipelineEventType.TTS_END:
             token = (data.get("tts_output") or {}).get("token")
             if token:
@@ -223,6 +317,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
 
     async def _async_run_ended(self, stream_id: int | None) -> None:
         await self.satellite.connection.async_send(RunEnded(stream_id=stream_id).event())
+        await self._async_record()
 
     # --- playing audio ---------------------------------------------------------------------
 

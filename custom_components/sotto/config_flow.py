@@ -9,8 +9,8 @@ from typing import Any, Final
 
 import voluptuous as vol
 from homeassistant.config_entries import (
-    SOURCE_RECONFIGURE,
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
 )
@@ -259,7 +259,13 @@ class SottoConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_abort(reason="not_sotto_device")
         self._role = role
         await self.async_set_unique_id(device_id)
-        # A known device at a new address: update it, and its connection retries at once.
+        known = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, device_id)
+        if known is not None and known.state is ConfigEntryState.LOADED:
+            # Seen again: a device that was away should not wait out its backoff.
+            connection = known.runtime_data.connection
+            if connection is not None:
+                connection.retry_now()
+        # A known device at a new address is updated (and reloaded).
         self._abort_if_unique_id_configured(
             updates={CONF_HOST: discovery_info.host, CONF_PORT: discovery_info.port}
         )
@@ -386,6 +392,3 @@ class SottoConfigFlow(ConfigFlow, domain=DOMAIN):
             ),
             None,
         )
-
-
-__all__ = ["SOURCE_RECONFIGURE", "SottoConfigFlow"]
