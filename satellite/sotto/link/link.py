@@ -163,7 +163,7 @@ class Link:
                     finally:
                         self._consumer_blocked = False
                         self._heard_override = asyncio.get_running_loop().time()
-                    if self._closed:
+                    if self._closed or self._error is not None:
                         return
                 queue.append(result)
                 self._queued_bytes += size

@@ -38,8 +38,11 @@ class LinkSettings:
     decoder."""
 
     max_queued_bytes: int = 1 * MIB
-    """Received events waiting for the application (about 25 s of 16 kHz audio). When full,
-    the link stops reading the socket, so TCP pushes back on the sender."""
+    """Received events waiting for the application (about 25 s of 16 kHz audio; each event
+    counts its wire size plus 512 bytes of object overhead). When full, the link stops
+    reading the socket, so TCP pushes back on the sender; an application that leaves it
+    full for longer than dead_peer_timeout stops answering pings and looks dead to the
+    peer, which drops the link."""
 
     handshake_timeout: float = 10.0
     """Time for a whole handshake after the TCP connection opens. X25519 takes milliseconds
