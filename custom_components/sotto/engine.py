@@ -16,7 +16,7 @@ from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
-from sotto.engine.server import (
+from sotto.engine.protocol import (
     GrammarMessage,
     GrammarMissing,
     GrammarReady,

@@ -16,7 +16,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
 
-from sotto.engine.server import (
+from sotto.engine.protocol import (
     ERROR_BAD_MESSAGE,
     ERROR_NO_GRAMMAR,
     GrammarMessage,

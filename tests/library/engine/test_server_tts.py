@@ -14,7 +14,8 @@ from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
-from sotto.engine.server import ERROR_BAD_MESSAGE, ERROR_VOICE_NOT_FOUND, TTS_CHUNK_SAMPLES
+from sotto.engine.protocol import ERROR_BAD_MESSAGE, ERROR_VOICE_NOT_FOUND
+from sotto.engine.server import TTS_CHUNK_SAMPLES
 from sotto.engine.tts import TextToSpeech, TtsSettings, espeak_executable
 from sotto.link import ConnectionClosedError, LinkKey
 
