@@ -11,7 +11,11 @@ from typing import Final
 
 from homeassistant.components import ffmpeg, intent, tts
 from homeassistant.components.assist_pipeline import PipelineEvent, PipelineEventType
-from homeassistant.components.assist_pipeline.pipeline import PipelineStage, async_get_pipeline
+from homeassistant.components.assist_pipeline.pipeline import (
+    PipelineRunValidationError,
+    PipelineStage,
+    async_get_pipeline,
+)
 from homeassistant.components.assist_satellite import (
     AssistSatelliteAnnouncement,
     AssistSatelliteConfiguration,
@@ -208,6 +212,16 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
                 end_stage=PipelineStage.TTS if pipeline.tts_engine else PipelineStage.INTENT,
                 wake_word_phrase=stream.start.wake_word,
             )
+        except PipelineRunValidationError as err:
+            # The pipeline cannot run (e.g. no speech-to-text chosen): stop the audio now
+            # and say why, instead of leaving the satellite listening.
+            _LOGGER.warning("%s cannot run its Assist pipeline: %s", self.entity_id, err)
+            await self.satellite.connection.async_send(
+                StopStreaming(stream_id=stream.start.stream_id).event()
+            )
+            self.satellite.fire(VoiceEvent.ERROR, code="pipeline-invalid", message=str(err))
+            interaction.outcome = Outcome.ERROR
+            interaction.error_code = "pipeline-invalid"
         finally:
             if stream.stop is not None:
                 interaction.audio_seconds = stream.stop.seconds

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from pathlib import Path
 
 import pytest
+from homeassistant.components.device_automation import DeviceAutomationType
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_get_device_automations,
+)
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.sotto.const import DOMAIN
 from tests.speech import utterance
@@ -128,3 +140,112 @@ async def test_killed_satellite_goes_unavailable_and_comes_back(
     async with run_satellite(tmp_path, key=key, port=port):
         await wait_for_state(hass, MUTE, STATE_OFF, timeout=60)
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_entities_device_automations_and_diagnostics(
+    hass: HomeAssistant, tmp_path: Path, hass_client: ClientSessionGenerator
+) -> None:
+    """Every entity a user reads about exists, the automation editor offers the voice
+    events, and diagnostics leave out the key and the address."""
+    async with run_satellite(tmp_path) as satellite:
+        entry = await pair(hass, satellite)
+        for entity_id in (
+            "assist_satellite.kitchen_satellite",
+            MUTE,
+            RECORDING,
+            "event.kitchen_satellite_voice_events",
+            "select.kitchen_satellite_assistant",
+            "select.kitchen_satellite_finished_speaking_detection",
+            "select.kitchen_satellite_wake_word",
+            "select.kitchen_satellite_wake_word_sensitivity",
+            "number.kitchen_satellite_volume",
+            "sensor.kitchen_satellite_wakes_today",
+            "sensor.kitchen_satellite_audio_sent_today",
+        ):
+            state = hass.states.get(entity_id)
+            assert state is not None, entity_id
+            assert state.state != STATE_UNAVAILABLE, entity_id
+        assert hass.states.get("select.kitchen_satellite_wake_word").state == "okay_nabu"
+        assert (
+            "hey_jarvis"
+            in hass.states.get("select.kitchen_satellite_wake_word").attributes["options"]
+        )
+
+        device = dr.async_get(hass).async_get_device({(DOMAIN, satellite.device_id)})
+        assert device is not None
+        triggers = await async_get_device_automations(hass, DeviceAutomationType.TRIGGER, device.id)
+        assert {t["type"] for t in triggers if t["domain"] == DOMAIN} >= {
+            "wake_word_detected",
+            "listening_started",
+            "not_understood",
+            "muted",
+        }
+        conditions = await async_get_device_automations(
+            hass, DeviceAutomationType.CONDITION, device.id
+        )
+        assert {c["type"] for c in conditions if c["domain"] == DOMAIN} == {
+            "is_muted",
+            "is_not_muted",
+            "is_recording",
+            "is_not_recording",
+        }
+
+        diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+        text = json.dumps(diagnostics)
+        assert satellite.key.to_base64() not in text
+        assert "127.0.0.1" not in text
+        assert diagnostics["link"]["encrypted"] is True
+        assert diagnostics["satellite"]["state"]["muted"] is False
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_wake_word_device_trigger_runs_an_automation(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """An automation on 'Kitchen satellite detected the wake word' runs when it is heard."""
+    async with run_satellite(tmp_path) as satellite:
+        entry = await pair(hass, satellite)
+        device = dr.async_get(hass).async_get_device({(DOMAIN, satellite.device_id)})
+        assert device is not None
+        event_entity = er.async_get(hass).async_get("event.kitchen_satellite_voice_events")
+        assert event_entity is not None
+        calls: list[str] = []
+        fired = asyncio.Event()
+
+        @callback
+        def automation_ran(event: Event) -> None:
+            calls.append(event.data["type"])
+            fired.set()
+
+        hass.bus.async_listen("sotto_test_fired", automation_ran)
+        assert await async_setup_component(
+            hass,
+            "automation",
+            {
+                "automation": {
+                    "triggers": [
+                        {
+                            "trigger": "device",
+                            "domain": DOMAIN,
+                            "device_id": device.id,
+                            "entity_id": event_entity.id,
+                            "type": "wake_word_detected",
+                        }
+                    ],
+                    "actions": [
+                        {
+                            "event": "sotto_test_fired",
+                            "event_data": {"type": "{{ trigger.type }}"},
+                        }
+                    ],
+                }
+            },
+        )
+        satellite.say(utterance(0.3, "okay nabu", 0.4, "turn on the kitchen light", 1.0))
+        async with asyncio.timeout(30):
+            await fired.wait()
+        assert calls == ["wake_word_detected"]
+        # Without speech-to-text in the pipeline the run cannot start: the satellite is
+        # told to stop streaming, so the recording sensor goes off again.
+        await wait_for_state(hass, RECORDING, STATE_OFF)
+        await hass.config_entries.async_unload(entry.entry_id)
