@@ -19,7 +19,8 @@ import argparse
 import asyncio
 import gc
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event, async_read_event, async_write_event
@@ -169,11 +170,11 @@ async def _paced(events: list[Event], *, encrypted: bool) -> int:
     return received
 
 
-def _measure(name: str, run: Callable[[], Awaitable[int]], expected: int) -> float:
+def _measure(name: str, run: Callable[[], Coroutine[Any, Any, int]], expected: int) -> float:
     gc.collect()
     cpu0 = time.process_time()
     wall0 = time.perf_counter()
-    received = asyncio.run(run())  # type: ignore[arg-type]
+    received = asyncio.run(run())
     cpu = time.process_time() - cpu0
     wall = time.perf_counter() - wall0
     if received != expected:
@@ -212,7 +213,7 @@ def main() -> None:
         paced_chunks = int(args.realtime_seconds * 1000 / CHUNK_MS)
         paced = _events(paced_chunks)
         print(f"real time: {args.realtime_seconds:.0f} s of audio at its own pace")
-        runs: list[tuple[str, Callable[[], Awaitable[int]]]] = [
+        runs: list[tuple[str, Callable[[], Coroutine[Any, Any, int]]]] = [
             ("paced plain wyoming", lambda: _paced_plain(paced)),
             ("paced sotto legacy", lambda: _paced(paced, encrypted=False)),
             ("paced sotto encrypted", lambda: _paced(paced, encrypted=True)),
