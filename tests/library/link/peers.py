@@ -104,11 +104,12 @@ async def raw_client(
 
 @contextlib.asynccontextmanager
 async def raw_server(
-    key: LinkKey, identity: PeerIdentity, *, answer: bool = True
+    key: LinkKey, identity: PeerIdentity, *, answer: bool = True, my_hello: bytes | None = None
 ) -> AsyncIterator[tuple[int, asyncio.Queue[RawConnection]]]:
     """Serve the responder's handshake by hand; completed connections go to the queue.
 
-    With answer=False the server accepts and reads but never replies to the handshake.
+    With answer=False the server accepts and reads but never replies to the handshake;
+    my_hello replaces the hello it sends.
     """
     accepted: asyncio.Queue[RawConnection] = asyncio.Queue()
     writers: list[asyncio.StreamWriter] = []
@@ -121,7 +122,8 @@ async def raw_server(
         if not answer:
             await reader.read()  # swallow everything, say nothing
             return
-        writer.write(frame(b"\x00" + bytes(conn.write_message(hello(identity)))))
+        sent_hello = hello(identity) if my_hello is None else my_hello
+        writer.write(frame(b"\x00" + bytes(conn.write_message(sent_hello))))
         plain = conn.decrypt(await read_frame(reader))
         assert plain == bytes((READY,))
         await accepted.put(RawConnection(reader, writer, conn, peer))

@@ -27,7 +27,15 @@ from sotto.link import (
 )
 
 from .conftest import CONTROLLER, FAST, SATELLITE
-from .peers import closed_by_peer, raw_client, raw_server, read_frame, recording_server
+from .peers import (
+    closed_by_peer,
+    frame,
+    noise,
+    raw_client,
+    raw_server,
+    read_frame,
+    recording_server,
+)
 
 
 async def test_wrong_key_is_invalid_key_and_nothing_is_delivered(key: LinkKey) -> None:
@@ -238,3 +246,41 @@ async def test_link_api_shape(echo_server: int, key: LinkKey) -> None:
             await link.read_event()
         with pytest.raises(ConnectionClosedError):
             await link.write_event(Event("late"))
+
+
+@pytest.mark.parametrize(
+    ("bad_hello", "problem"),
+    [
+        (b"not json", "not valid JSON"),
+        (b"[1]", "not a JSON object"),
+        (b'{"hello": 2, "device_id": "x", "name": "", "role": "engine", "version": ""}', "version"),
+        (b'{"hello": 1, "device_id": "x", "name": "", "role": "toaster", "version": ""}', "role"),
+        (b'{"hello": 1, "device_id": 5, "name": "", "role": "engine", "version": ""}', "device_id"),
+        (b'{"hello": 1, "pad": "' + b"a" * 3000 + b'"}', "limit"),
+    ],
+)
+async def test_malformed_server_hello_is_a_handshake_error(
+    key: LinkKey, bad_hello: bytes, problem: str
+) -> None:
+    async with (
+        asyncio.timeout(10),
+        raw_server(key, SATELLITE, my_hello=bad_hello) as (port, accepted),
+    ):
+        with pytest.raises(HandshakeError, match=problem):
+            async with connect("127.0.0.1", port, key=key, identity=CONTROLLER, settings=FAST):
+                pass  # pragma: no cover
+        assert accepted.empty()  # the client never confirmed
+
+
+async def test_malformed_client_hello_is_refused_with_a_reason(key: LinkKey) -> None:
+    async with asyncio.timeout(10), recording_server(key, SATELLITE, FAST) as (port, recorder):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        conn = noise(key, initiator=True)
+        bad = b'{"hello": 1, "device_id": "x", "name": "", "role": "toaster", "version": ""}'
+        writer.write(frame(bytes(conn.write_message(bad))))
+        reply = await read_frame(reader)
+        assert reply[0] == 2  # refused, with a reason the client can show
+        assert b"role" in reply[1:]
+        assert await closed_by_peer(reader)
+        writer.close()
+        assert recorder.links == 0
