@@ -11,7 +11,7 @@ latency, and peak memory.
    start chime reaching the speaker (a `cat > /dev/null` process, as aplay would be).
    Measured with no indicator outputs and with a shell-command output. Target: <= 50 ms.
 
-    .venv/bin/python bench/satellite.py [--idle-seconds 20] [--trials 10]
+    .venv/bin/python bench/satellite.py [--idle-seconds 20] [--trials 10] [--engine micro]
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _room(seconds: float) -> bytes:
     return bytes(mixed)
 
 
-async def _idle_and_rss(idle_seconds: float) -> dict[str, float]:
+async def _idle_and_rss(idle_seconds: float, engine: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="sotto-bench-") as tmp:
         state = Path(tmp)
         pcm = _room(idle_seconds + 4) + utterance(
@@ -96,6 +96,8 @@ async def _idle_and_rss(idle_seconds: float) -> dict[str, float]:
             str(wav),
             "--set",
             "speaker.sink=none",
+            "--set",
+            f"wake.engine={engine}",
             stderr=asyncio.subprocess.DEVNULL,
         )
         try:
@@ -207,9 +209,9 @@ def _summary(values: list[float]) -> str:
 async def main(args: argparse.Namespace) -> None:
     """Run the measurements and print them."""
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    idle: dict[str, Any] = await _idle_and_rss(args.idle_seconds)
+    idle: dict[str, Any] = await _idle_and_rss(args.idle_seconds, args.engine)
     print(
-        f"idle listening: {idle['idle_cpu_percent']:.2f} % of one core "
+        f"idle listening ({args.engine}): {idle['idle_cpu_percent']:.2f} % of one core "
         f"over {args.idle_seconds:.0f} s (target <= 2 %)"
     )
     print(f"RSS while idle: {idle['idle_rss_mb']:.1f} MB")
@@ -229,4 +231,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--idle-seconds", type=float, default=20.0)
     parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--engine", choices=("micro", "openwakeword"), default="micro")
     asyncio.run(main(parser.parse_args()))
