@@ -7,7 +7,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import instance_id
@@ -50,6 +50,41 @@ def backoff_delay(attempt: int, *, rng: random.Random | None = None) -> float:
     # "Equal jitter": at least half the ceiling, so retries never hammer a dead host.
     jitter: float = (rng or _RANDOM).uniform(0, ceiling / 2)
     return ceiling / 2 + jitter
+
+
+class SatelliteTransport(Protocol):
+    """How Home Assistant talks to a satellite, whatever carries it.
+
+    Everything above this (the pipeline bridge, the entities) speaks Sotto's event
+    vocabulary (`sotto.messages` and Wyoming's events). A Sotto satellite's secure link
+    carries those events as they are; another transport (ESPHome's native API)
+    translates them to and from what its devices speak.
+    """
+
+    name: str
+    peer: PeerIdentity | None
+    last_error: str | None
+    attempt: int
+
+    @property
+    def available(self) -> bool:
+        """Whether the satellite is reachable right now."""
+
+    @property
+    def legacy(self) -> bool:
+        """Whether the transport is unencrypted (a repair issue says so)."""
+
+    def subscribe_events(self, listener: EventListener) -> CALLBACK_TYPE:
+        """Call `listener` with every event from the satellite."""
+
+    def subscribe_availability(self, listener: AvailabilityListener) -> CALLBACK_TYPE:
+        """Call `listener` when the satellite comes and goes."""
+
+    def retry_now(self) -> None:
+        """Skip the rest of the reconnect backoff."""
+
+    async def async_send(self, event: Event) -> bool:
+        """Send an event if connected; returns whether it was sent."""
 
 
 class DeviceConnection:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
-from .connection import DeviceConnection
+from .connection import SatelliteTransport
 from .const import DOMAIN, EntryKind
 from .engine import EngineClient
 from .grammar import HomeGrammar
@@ -28,7 +28,7 @@ class SottoData:
     library_version: str
     grammar: HomeGrammar | None = None
     history: InteractionRecorder | None = None
-    connection: DeviceConnection | None = None
+    connection: SatelliteTransport | None = None
     satellite: SatelliteDevice | None = None
     engine: EngineClient | None = None
 

@@ -25,7 +25,7 @@ from sotto.messages import (
     StreamStop,
 )
 
-from .connection import DeviceConnection
+from .connection import SatelliteTransport
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class SatelliteDevice:
     the satellite's own reports.
     """
 
-    def __init__(self, hass: HomeAssistant, connection: DeviceConnection) -> None:
+    def __init__(self, hass: HomeAssistant, connection: SatelliteTransport) -> None:
         """Follow one connection's events."""
         self.hass = hass
         self.connection = connection
