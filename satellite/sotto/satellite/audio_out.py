@@ -107,6 +107,11 @@ class CommandSink:
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
             )
+        except FileNotFoundError as err:
+            raise AudioError(
+                f"the speaker command {argv[0]!r} is not installed"
+                + (" (sudo apt install alsa-utils)" if argv[0] == "aplay" else "")
+            ) from err
         except OSError as err:
             raise AudioError(f"cannot start the speaker command {argv[0]!r}: {err}") from err
         return _ProcessPlayback(process, argv[0])

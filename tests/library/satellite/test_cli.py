@@ -97,7 +97,18 @@ def test_keygen_then_check_config(tmp_path: Path) -> None:
 
     config = tmp_path / "satellite.yaml"
     config.write_text(f"name: Kitchen\nstate_dir: {state}\nwake:\n  model: hey_jarvis\n")
-    checked = run("check-config", "-c", config, "--set", "wake.sensitivity=0.7", cwd=tmp_path)
+    checked = run(
+        "check-config",
+        "-c",
+        config,
+        "--set",
+        "wake.sensitivity=0.7",
+        "--mic-command",
+        "cat /dev/zero",
+        "--speaker-wav-dir",
+        tmp_path / "played",
+        cwd=tmp_path,
+    )
     assert checked.returncode == 0, checked.stderr
     assert "name: Kitchen" in checked.stdout
     assert "hey_jarvis (micro), sensitivity 0.7" in checked.stdout
