@@ -7,7 +7,9 @@ import logging
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.typing import ConfigType
 
 import sotto
 from sotto.link import HandshakeError, InvalidKeyError, KeyFormatError, LinkError, LinkKey
@@ -17,21 +19,33 @@ from .const import CONF_DEVICE_ID, CONF_KEY, CONF_KIND, CONF_LEGACY, DOMAIN, Ent
 from .data import SottoConfigEntry, SottoData, home_data
 from .engine import EngineClient, EngineError
 from .grammar import HomeGrammar
+from .history.lifecycle import async_start_history
 from .satellite import SatelliteDevice
+from .services import async_register_not_for_me_sentences, async_register_services
 
 _LOGGER = logging.getLogger(__name__)
 
-HOME_PLATFORMS: list[Platform] = [Platform.STT]
+HOME_PLATFORMS: list[Platform] = [Platform.BUTTON, Platform.SENSOR, Platform.STT]
 ENGINE_PLATFORMS: list[Platform] = [Platform.STT, Platform.TTS]
 SATELLITE_PLATFORMS: list[Platform] = [
     Platform.ASSIST_SATELLITE,
     Platform.BINARY_SENSOR,
+    Platform.BUTTON,
     Platform.EVENT,
     Platform.NUMBER,
     Platform.SELECT,
     Platform.SENSOR,
     Platform.SWITCH,
 ]
+
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register Sotto's actions, which work on whichever entries are loaded."""
+    async_register_services(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> bool:
@@ -47,6 +61,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> boo
         entry.runtime_data.grammar = grammar
         entry.async_on_unload(grammar.async_stop)
         await grammar.async_start()
+        entry.runtime_data.history = await async_start_history(hass, entry)
+        entry.async_on_unload(async_register_not_for_me_sentences(hass))
     await hass.config_entries.async_forward_entry_setups(entry, _platforms(kind))
     return True
 

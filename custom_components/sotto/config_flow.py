@@ -13,8 +13,18 @@ from homeassistant.config_entries import (
     ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
+    OptionsFlow,
 )
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
+from homeassistant.core import callback
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+)
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from wyoming.info import Describe, Info
 
@@ -42,6 +52,14 @@ from .const import (
     DOMAIN,
     HOME_UNIQUE_ID,
     EntryKind,
+)
+from .history.settings import (
+    MAX_AUDIO_DAYS,
+    OPTION_AUDIO_DAYS,
+    OPTION_KEEP_AUDIO,
+    OPTION_TRANSCRIPT_DAYS,
+    TRANSCRIPT_DAY_CHOICES,
+    Retention,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -392,3 +410,54 @@ class SottoConfigFlow(ConfigFlow, domain=DOMAIN):
             ),
             None,
         )
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """The home entry's options: how long the voice history keeps what."""
+        return SottoHistoryOptionsFlow()
+
+    @classmethod
+    @callback
+    def async_supports_options_flow(cls, config_entry: ConfigEntry) -> bool:
+        """Only the home entry has options (the history's retention)."""
+        return config_entry.unique_id == HOME_UNIQUE_ID
+
+
+class SottoHistoryOptionsFlow(OptionsFlow):
+    """Retention of transcripts and (only if the user opts in) audio."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Choose how long transcripts and audio are kept."""
+        current = Retention.from_options(self.config_entry.options)
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            options = {
+                OPTION_TRANSCRIPT_DAYS: int(user_input[OPTION_TRANSCRIPT_DAYS]),
+                OPTION_KEEP_AUDIO: bool(user_input[OPTION_KEEP_AUDIO]),
+                OPTION_AUDIO_DAYS: int(user_input[OPTION_AUDIO_DAYS]),
+            }
+            if options[OPTION_KEEP_AUDIO] and options[OPTION_TRANSCRIPT_DAYS] == 0:
+                errors[OPTION_KEEP_AUDIO] = "audio_needs_history"
+            else:
+                return self.async_create_entry(data=options)
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    OPTION_TRANSCRIPT_DAYS, default=str(current.transcript_days)
+                ): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[str(days) for days in TRANSCRIPT_DAY_CHOICES],
+                        mode=SelectSelectorMode.DROPDOWN,
+                        translation_key=OPTION_TRANSCRIPT_DAYS,
+                    )
+                ),
+                vol.Required(OPTION_KEEP_AUDIO, default=current.keep_audio): bool,
+                vol.Required(OPTION_AUDIO_DAYS, default=current.audio_days): NumberSelector(
+                    NumberSelectorConfig(
+                        min=1, max=MAX_AUDIO_DAYS, step=1, mode=NumberSelectorMode.BOX
+                    )
+                ),
+            }
+        )
+        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)

@@ -18,8 +18,10 @@ from homeassistant.util import dt as dt_util
 
 from sotto.messages import LedgerDay, SottoLedger
 
+from .const import EntryKind
 from .data import SottoConfigEntry
 from .entity import SottoSatelliteEntity
+from .history_sensors import async_setup_history_sensors
 
 PARALLEL_UPDATES = 0
 
@@ -55,8 +57,11 @@ async def async_setup_entry(
     entry: SottoConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the satellite's ledger sensors."""
-    async_add_entities(SottoLedgerSensor(entry, description) for description in LEDGER_SENSORS)
+    """Add the satellite's ledger sensors (the home entry: its history sensors)."""
+    if entry.runtime_data.kind is EntryKind.HOME:
+        async_setup_history_sensors(entry, async_add_entities)
+    else:
+        async_add_entities(SottoLedgerSensor(entry, desc) for desc in LEDGER_SENSORS)
 
 
 def today(ledger: SottoLedger | None) -> LedgerDay:

@@ -1,0 +1,42 @@
+"""The history's life on the home entry: opened at start, pruned on a schedule."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.event import async_track_time_interval
+
+from .settings import Retention
+from .store import HISTORY_DIR, HistoryStore
+
+# Retention is applied this often, so nothing outlives its window by more than this.
+RETENTION_INTERVAL: Final = timedelta(minutes=10)
+
+
+async def async_start_history(hass: HomeAssistant, entry: ConfigEntry[Any]) -> HistoryStore:
+    """Open the store, drop what is past its retention now and every interval after."""
+    store = HistoryStore(
+        hass, Path(hass.config.path(HISTORY_DIR)), Retention.from_options(entry.options)
+    )
+    await store.async_open()
+    entry.async_on_unload(store.async_close)
+
+    async def apply_retention(_now: Any = None) -> None:
+        await store.async_apply_retention()
+
+    entry.async_on_unload(
+        async_track_time_interval(
+            hass, apply_retention, RETENTION_INTERVAL, name="sotto history retention"
+        )
+    )
+
+    async def options_updated(_hass: HomeAssistant, updated: ConfigEntry[Any]) -> None:
+        store.retention = Retention.from_options(updated.options)
+        await store.async_apply_retention()
+
+    entry.async_on_unload(entry.add_update_listener(options_updated))
+    return store

@@ -1,0 +1,617 @@
+"""The voice history: a SQLite file in HA's config directory, written off the event loop.
+
+One row per interaction, kept only as long as the user's retention allows; kept audio
+lives in separate files, each sealed with its own key in a separate keystore, so a
+purge destroys the key first (crypto-erase) and then the file. Both databases run with
+`secure_delete`, so deleted rows are overwritten inside the files, and the write-ahead
+log is truncated after every purge so no deleted text lingers there either.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+import wave
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.util import dt as dt_util
+
+from .crypto import new_key, open_sealed, seal
+from .errors import HistoryError
+from .model import Interaction, Outcome, Trigger
+from .settings import Retention
+
+HISTORY_DIR: Final = "sotto"
+HISTORY_FILE: Final = "history.db"
+KEYSTORE_FILE: Final = "keys.db"
+AUDIO_DIR: Final = "audio"
+AUDIO_SUFFIX: Final = ".sealed"
+# Kept audio is the 16 kHz mono s16le the satellites send.
+_AUDIO_RATE: Final = 16000
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS interactions (
+    id INTEGER PRIMARY KEY,
+    started_at REAL NOT NULL,
+    satellite_id TEXT NOT NULL,
+    satellite_name TEXT NOT NULL,
+    area TEXT,
+    trigger TEXT NOT NULL,
+    wake_word TEXT,
+    transcript TEXT,
+    intent_response TEXT,
+    targets TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    response_text TEXT,
+    error_code TEXT,
+    audio_seconds REAL,
+    stt_ms REAL,
+    intent_ms REAL,
+    total_ms REAL,
+    recording_id TEXT,
+    audio_until REAL
+);
+CREATE INDEX IF NOT EXISTS interactions_started ON interactions (started_at);
+CREATE INDEX IF NOT EXISTS interactions_satellite ON interactions (satellite_id, started_at);
+CREATE INDEX IF NOT EXISTS interactions_audio ON interactions (audio_until)
+    WHERE recording_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS days (
+    day TEXT PRIMARY KEY,
+    interactions INTEGER NOT NULL DEFAULT 0,
+    false_wakes INTEGER NOT NULL DEFAULT 0,
+    audio_seconds REAL NOT NULL DEFAULT 0
+);
+"""
+_KEY_SCHEMA: Final = "CREATE TABLE IF NOT EXISTS keys (recording_id TEXT PRIMARY KEY, key BLOB)"
+
+_COLUMNS: Final = (
+    "id, started_at, satellite_id, satellite_name, area, trigger, wake_word, transcript, "
+    "intent_response, targets, outcome, response_text, error_code, audio_seconds, stt_ms, "
+    "intent_ms, total_ms, recording_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredInteraction:
+    """One row of the history, as the review view and the export show it."""
+
+    id: int
+    started_at: datetime
+    satellite_id: str
+    satellite_name: str
+    area: str | None
+    trigger: Trigger
+    wake_word: str | None
+    transcript: str | None
+    intent_response: str | None
+    targets: tuple[str, ...]
+    outcome: Outcome
+    response_text: str | None
+    error_code: str | None
+    audio_seconds: float | None
+    stt_ms: float | None
+    intent_ms: float | None
+    total_ms: float | None
+    audio_kept: bool
+    recording_id: str | None = field(default=None, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as JSON-ready data (the export and the review view)."""
+        return {
+            "id": self.id,
+            "started_at": self.started_at.isoformat(),
+            "satellite_id": self.satellite_id,
+            "satellite_name": self.satellite_name,
+            "area": self.area,
+            "trigger": self.trigger.value,
+            "wake_word": self.wake_word,
+            "transcript": self.transcript,
+            "intent_response": self.intent_response,
+            "targets": list(self.targets),
+            "outcome": self.outcome.value,
+            "response_text": self.response_text,
+            "error_code": self.error_code,
+            "audio_seconds": self.audio_seconds,
+            "stt_ms": self.stt_ms,
+            "intent_ms": self.intent_ms,
+            "total_ms": self.total_ms,
+            "audio_kept": self.audio_kept,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """What one purge of the history took away."""
+
+    interactions: int = 0
+    recordings: int = 0
+    texts: frozenset[str] = frozenset()
+    """Transcripts and replies of the removed rows, to find their copies elsewhere."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """The figures the home's history sensors show."""
+
+    interactions_today: int = 0
+    false_wakes_today: int = 0
+    audio_seconds_today: float = 0.0
+    items: int = 0
+    oldest: datetime | None = None
+
+
+def _epoch(moment: datetime) -> float:
+    return dt_util.as_utc(moment).timestamp()
+
+
+def _day(moment: datetime) -> str:
+    return dt_util.as_local(moment).date().isoformat()
+
+
+class HistoryStore:
+    """Keeps interactions as the retention allows; every file operation runs off the loop."""
+
+    def __init__(self, hass: HomeAssistant, directory: Path, retention: Retention) -> None:
+        """Point the store at its directory (nothing is opened until `async_open`)."""
+        self.hass = hass
+        self.directory = directory
+        self.retention = retention
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._keys: sqlite3.Connection | None = None
+        self._listeners: list[Callable[[], None]] = []
+        self._last: tuple[int | None, str, str] | None = None
+        self._skip: set[str] = set()
+        self.stats = Stats()
+
+    @property
+    def database_path(self) -> Path:
+        """The history database file."""
+        return self.directory / HISTORY_FILE
+
+    @property
+    def keystore_path(self) -> Path:
+        """The keystore holding one key per kept recording."""
+        return self.directory / KEYSTORE_FILE
+
+    @property
+    def audio_dir(self) -> Path:
+        """Where sealed recordings are written."""
+        return self.directory / AUDIO_DIR
+
+    @property
+    def keeps_audio(self) -> bool:
+        """Whether the user has opted in to keeping the audio of commands."""
+        return self.retention.audio_kept_days > 0
+
+    # --- life ------------------------------------------------------------------------------
+
+    async def async_open(self) -> None:
+        """Open (or create) the databases, then drop whatever is past its retention."""
+        await self.hass.async_add_executor_job(self._open)
+        await self.async_apply_retention()
+
+    async def async_close(self) -> None:
+        """Close the databases."""
+        await self.hass.async_add_executor_job(self._close)
+
+    @callback
+    def subscribe(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
+        """Call `listener` after the history or its figures change; returns the unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    @callback
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    def _open(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.audio_dir.mkdir(exist_ok=True)
+        with self._lock:
+            self._db = _connect(self.database_path)
+            self._db.executescript(_SCHEMA)
+            self._keys = _connect(self.keystore_path)
+            self._keys.execute(_KEY_SCHEMA)
+
+    def _close(self) -> None:
+        with self._lock:
+            for connection in (self._db, self._keys):
+                if connection is not None:
+                    connection.close()
+            self._db = self._keys = None
+
+    def _conns(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+        if self._db is None or self._keys is None:
+            raise HistoryError("the voice history is not open")
+        return self._db, self._keys
+
+    # --- writing ---------------------------------------------------------------------------
+
+    async def async_add(self, interaction: Interaction) -> None:
+        """Keep the interaction as the retention settings allow (or not at all)."""
+        retention = self.retention
+        if interaction.satellite_id in self._skip:
+            self._skip.discard(interaction.satellite_id)
+            retention = Retention(transcript_days=0)
+        now = dt_util.utcnow()
+        audio = interaction.audio if retention.audio_kept_days else None
+        audio_until = (
+            _epoch(interaction.started_at + timedelta(days=retention.audio_kept_days))
+            if audio
+            else None
+        )
+        row_id = await self.hass.async_add_executor_job(
+            self._add,
+            interaction,
+            _day(interaction.started_at),
+            retention.transcript_days > 0,
+            audio,
+            audio_until,
+            now,
+        )
+        self._last = (row_id, interaction.satellite_id, _day(interaction.started_at))
+        await self.async_refresh()
+
+    def _add(
+        self,
+        interaction: Interaction,
+        day: str,
+        keep_row: bool,
+        audio: bytes | None,
+        audio_until: float | None,
+        now: datetime,
+    ) -> int | None:
+        with self._lock:
+            db, keys = self._conns()
+            with db:
+                db.execute(
+                    "INSERT INTO days (day, interactions, audio_seconds) VALUES (?, 1, ?) "
+                    "ON CONFLICT(day) DO UPDATE SET interactions = interactions + 1, "
+                    "audio_seconds = audio_seconds + excluded.audio_seconds",
+                    (day, interaction.audio_seconds or 0.0),
+                )
+                if not keep_row:
+                    return None
+                recording_id = None
+                if audio:
+                    recording_id = uuid.uuid4().hex
+                    key = new_key()
+                    # The key goes in first: a crash leaves a key without a file,
+                    # never a file nobody can find the key of.
+                    with keys:
+                        keys.execute(
+                            "INSERT INTO keys (recording_id, key) VALUES (?, ?)",
+                            (recording_id, key),
+                        )
+                    path = self.audio_dir / f"{recording_id}{AUDIO_SUFFIX}"
+                    path.write_bytes(seal(key, audio, recording_id=recording_id))
+                cursor = db.execute(
+                    f"INSERT INTO interactions ({_COLUMNS}, audio_until) "
+                    "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        _epoch(interaction.started_at),
+                        interaction.satellite_id,
+                        interaction.satellite_name,
+                        interaction.area,
+                        interaction.trigger.value,
+                        interaction.wake_word,
+                        interaction.transcript,
+                        interaction.intent_response,
+                        json.dumps(interaction.targets),
+                        interaction.outcome.value,
+                        interaction.response_text,
+                        interaction.error_code,
+                        interaction.audio_seconds,
+                        interaction.stt_ms,
+                        interaction.intent_ms,
+                        interaction.total_ms,
+                        recording_id,
+                        audio_until,
+                    ),
+                )
+                return cursor.lastrowid
+
+    def add_many_blocking(self, interactions: Iterable[Interaction]) -> None:
+        """Insert many rows in one transaction, without audio (the benchmark's filler)."""
+        with self._lock:
+            db, _keys = self._conns()
+            with db:
+                db.executemany(
+                    f"INSERT INTO interactions ({_COLUMNS}) "
+                    "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                    (
+                        (
+                            _epoch(i.started_at),
+                            i.satellite_id,
+                            i.satellite_name,
+                            i.area,
+                            i.trigger.value,
+                            i.wake_word,
+                            i.transcript,
+                            i.intent_response,
+                            json.dumps(i.targets),
+                            i.outcome.value,
+                            i.response_text,
+                            i.error_code,
+                            i.audio_seconds,
+                            i.stt_ms,
+                            i.intent_ms,
+                            i.total_ms,
+                        )
+                        for i in interactions
+                    ),
+                )
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def async_refresh(self) -> None:
+        """Re-read the figures the sensors show, then tell the listeners."""
+        self.stats = await self.hass.async_add_executor_job(self._stats, _day(dt_util.utcnow()))
+        self._changed()
+
+    def _stats(self, today: str) -> Stats:
+        with self._lock:
+            db, _keys = self._conns()
+            day = db.execute(
+                "SELECT interactions, false_wakes, audio_seconds FROM days WHERE day = ?",
+                (today,),
+            ).fetchone()
+            items, oldest = db.execute(
+                "SELECT COUNT(*), MIN(started_at) FROM interactions"
+            ).fetchone()
+        return Stats(
+            interactions_today=day[0] if day else 0,
+            false_wakes_today=day[1] if day else 0,
+            audio_seconds_today=round(day[2], 1) if day else 0.0,
+            items=items,
+            oldest=dt_util.utc_from_timestamp(oldest) if oldest is not None else None,
+        )
+
+    async def async_list(
+        self, *, limit: int = 100, satellite_id: str | None = None
+    ) -> list[StoredInteraction]:
+        """The newest interactions first."""
+        return await self.hass.async_add_executor_job(self._list, limit, satellite_id)
+
+    def _list(self, limit: int | None, satellite_id: str | None) -> list[StoredInteraction]:
+        where, args = ("WHERE satellite_id = ?", [satellite_id]) if satellite_id else ("", [])
+        with self._lock:
+            db, _keys = self._conns()
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM interactions {where} "
+                "ORDER BY started_at DESC, id DESC LIMIT ?",
+                (*args, -1 if limit is None else limit),
+            ).fetchall()
+        return [_stored(row) for row in rows]
+
+    async def async_audio(self, interaction_id: int) -> bytes | None:
+        """The decrypted audio of one interaction, if it was kept."""
+        return await self.hass.async_add_executor_job(self._audio, interaction_id)
+
+    def _audio(self, interaction_id: int) -> bytes | None:
+        with self._lock:
+            db, keys = self._conns()
+            row = db.execute(
+                "SELECT recording_id FROM interactions WHERE id = ?", (interaction_id,)
+            ).fetchone()
+            if row is None or row[0] is None:
+                return None
+            return self._open_recording(keys, row[0])
+
+    def _open_recording(self, keys: sqlite3.Connection, recording_id: str) -> bytes:
+        key = keys.execute(
+            "SELECT key FROM keys WHERE recording_id = ?", (recording_id,)
+        ).fetchone()
+        if key is None:
+            raise HistoryError(f"the key of recording {recording_id} has been destroyed")
+        sealed = (self.audio_dir / f"{recording_id}{AUDIO_SUFFIX}").read_bytes()
+        return open_sealed(key[0], sealed, recording_id=recording_id)
+
+    # --- exporting -------------------------------------------------------------------------
+
+    async def async_export(self, directory: Path) -> tuple[int, int]:
+        """Write history.json (and kept audio as WAV) into `directory`; returns the counts."""
+        return await self.hass.async_add_executor_job(self._export, directory)
+
+    def _export(self, directory: Path) -> tuple[int, int]:
+        rows = self._list(None, None)
+        directory.mkdir(parents=True, exist_ok=True)
+        audio_files = 0
+        items = []
+        for row in rows:
+            item = row.as_dict()
+            if row.recording_id is not None:
+                with self._lock:
+                    _db, keys = self._conns()
+                    pcm = self._open_recording(keys, row.recording_id)
+                name = f"interaction-{row.id}.wav"
+                with wave.open(str(directory / name), "wb") as wav:
+                    wav.setnchannels(1)
+                    wav.setsampwidth(2)
+                    wav.setframerate(_AUDIO_RATE)
+                    wav.writeframes(pcm)
+                item["audio_file"] = name
+                audio_files += 1
+            items.append(item)
+        (directory / "history.json").write_text(
+            json.dumps({"interactions": items}, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
+        return len(items), audio_files
+
+    # --- purging ---------------------------------------------------------------------------
+
+    async def async_apply_retention(self) -> Removed:
+        """Drop rows and audio past the user's retention (on start and on a schedule)."""
+        now = dt_util.utcnow()
+        # Audio kept under earlier, longer settings goes as soon as the settings shrink.
+        removed = await self.hass.async_add_executor_job(
+            self._expire,
+            _epoch(now - timedelta(days=self.retention.transcript_days)),
+            _epoch(now),
+            _epoch(now - timedelta(days=self.retention.audio_kept_days)),
+        )
+        await self.async_refresh()
+        return removed
+
+    def _expire(self, rows_before: float, now: float, audio_before: float) -> Removed:
+        with self._lock:
+            db, keys = self._conns()
+            removed = self._delete(db, keys, "started_at < ?", (rows_before,))
+            expired = db.execute(
+                "SELECT id, recording_id FROM interactions "
+                "WHERE recording_id IS NOT NULL AND (audio_until <= ? OR started_at <= ?)",
+                (now, audio_before),
+            ).fetchall()
+            if expired:
+                self._erase_recordings(keys, [rec for _id, rec in expired])
+                with db:
+                    db.executemany(
+                        "UPDATE interactions SET recording_id = NULL, audio_until = NULL "
+                        "WHERE id = ?",
+                        [(row_id,) for row_id, _rec in expired],
+                    )
+            if removed.interactions or expired:
+                _checkpoint(db)
+        return Removed(
+            interactions=removed.interactions,
+            recordings=removed.recordings + len(expired),
+            texts=removed.texts,
+        )
+
+    async def async_purge(
+        self,
+        *,
+        satellite_id: str | None = None,
+        before: datetime | None = None,
+        interaction_id: int | None = None,
+    ) -> Removed:
+        """Delete interactions (all of them when nothing narrows it) and their audio."""
+        clauses: list[str] = []
+        args: list[Any] = []
+        if satellite_id is not None:
+            clauses.append("satellite_id = ?")
+            args.append(satellite_id)
+        if before is not None:
+            clauses.append("started_at < ?")
+            args.append(_epoch(before))
+        if interaction_id is not None:
+            clauses.append("id = ?")
+            args.append(interaction_id)
+        where = " AND ".join(clauses) or "1"
+        removed = await self.hass.async_add_executor_job(self._purge, where, tuple(args))
+        await self.async_refresh()
+        return removed
+
+    def _purge(self, where: str, args: tuple[Any, ...]) -> Removed:
+        with self._lock:
+            db, keys = self._conns()
+            removed = self._delete(db, keys, where, args)
+            _checkpoint(db)
+        return removed
+
+    def _delete(
+        self, db: sqlite3.Connection, keys: sqlite3.Connection, where: str, args: tuple[Any, ...]
+    ) -> Removed:
+        """Delete matching rows: keys of their audio first, then files, then the rows."""
+        rows = db.execute(
+            f"SELECT recording_id, transcript, response_text FROM interactions WHERE {where}",
+            args,
+        ).fetchall()
+        if not rows:
+            return Removed()
+        recordings = [row[0] for row in rows if row[0] is not None]
+        self._erase_recordings(keys, recordings)
+        with db:
+            db.execute(f"DELETE FROM interactions WHERE {where}", args)
+        texts = frozenset(text for row in rows for text in row[1:] if text)
+        return Removed(interactions=len(rows), recordings=len(recordings), texts=texts)
+
+    def _erase_recordings(self, keys: sqlite3.Connection, recordings: list[str]) -> None:
+        """Crypto-erase: destroy each key (overwritten in place), then remove the file."""
+        if not recordings:
+            return
+        with keys:
+            keys.executemany(
+                "DELETE FROM keys WHERE recording_id = ?", [(rec,) for rec in recordings]
+            )
+        _checkpoint(keys)
+        for recording_id in recordings:
+            (self.audio_dir / f"{recording_id}{AUDIO_SUFFIX}").unlink(missing_ok=True)
+
+    # --- "that wasn't for me" ----------------------------------------------------------------
+
+    async def async_forget_last(self, *, satellite_id: str | None = None) -> bool:
+        """Delete the last interaction (of one satellite) and count it as a false wake."""
+        last = self._last
+        if last is None or (satellite_id is not None and last[1] != satellite_id):
+            return False
+        self._last = None
+        row_id, _satellite, day = last
+        await self.hass.async_add_executor_job(self._forget, row_id, day)
+        await self.async_refresh()
+        return True
+
+    @callback
+    def skip_next(self, satellite_id: str) -> None:
+        """Count, but do not keep, the satellite's next interaction (the "never mind")."""
+        self._skip.add(satellite_id)
+
+    def _forget(self, row_id: int | None, day: str) -> None:
+        with self._lock:
+            db, keys = self._conns()
+            if row_id is not None:
+                self._delete(db, keys, "id = ?", (row_id,))
+            with db:
+                db.execute(
+                    "INSERT INTO days (day, false_wakes) VALUES (?, 1) "
+                    "ON CONFLICT(day) DO UPDATE SET false_wakes = false_wakes + 1",
+                    (day,),
+                )
+            _checkpoint(db)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Open a database that overwrites what it deletes."""
+    connection = sqlite3.connect(path, check_same_thread=False)
+    connection.execute("PRAGMA secure_delete = ON")
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = NORMAL")
+    return connection
+
+
+def _checkpoint(connection: sqlite3.Connection) -> None:
+    """Fold the write-ahead log into the file and truncate it, so no deleted page lingers."""
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _stored(row: tuple[Any, ...]) -> StoredInteraction:
+    return StoredInteraction(
+        id=row[0],
+        started_at=dt_util.utc_from_timestamp(row[1]),
+        satellite_id=row[2],
+        satellite_name=row[3],
+        area=row[4],
+        trigger=Trigger(row[5]),
+        wake_word=row[6],
+        transcript=row[7],
+        intent_response=row[8],
+        targets=tuple(json.loads(row[9])),
+        outcome=Outcome(row[10]),
+        response_text=row[11],
+        error_code=row[12],
+        audio_seconds=row[13],
+        stt_ms=row[14],
+        intent_ms=row[15],
+        total_ms=row[16],
+        audio_kept=row[17] is not None,
+        recording_id=row[17],
+    )

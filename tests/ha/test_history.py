@@ -1,0 +1,255 @@
+"""The voice history: what is kept, for how long, and how it is reviewed and exported."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import wave
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import ServiceValidationError
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+from custom_components.sotto.const import DOMAIN
+from custom_components.sotto.history.crypto import open_sealed
+from custom_components.sotto.history.errors import HistoryError
+from custom_components.sotto.history.lifecycle import RETENTION_INTERVAL
+from custom_components.sotto.history.settings import Retention
+from custom_components.sotto.history.store import AUDIO_SUFFIX
+
+from .history_helpers import async_setup_home, files_bytes, interaction
+
+AUDIO = bytes(range(256)) * 200  # 0.8 s of "speech" that is easy to find in a file
+KEEP_AUDIO = {"transcript_days": 7, "keep_audio": True, "audio_days": 1}
+
+
+async def _pass_time(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta) -> None:
+    """Let time pass the way a running HA sees it: the schedule fires on its own."""
+    freezer.tick(delta)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    freezer.tick(RETENTION_INTERVAL)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+
+async def test_default_install_keeps_no_audio_and_no_transcript_after_a_week(
+    hass: HomeAssistant, tmp_path: Path, freezer: FrozenDateTimeFactory
+) -> None:
+    """Out of the box: no audio at all, and transcripts only for the default 7 days."""
+    _home, store = await async_setup_home(hass, tmp_path)
+    assert not store.keeps_audio
+    await store.async_add(interaction("turn on the porcupine light", audio=AUDIO))
+
+    [row] = await store.async_list()
+    assert row.transcript == "turn on the porcupine light"
+    assert not row.audio_kept
+    assert not list(store.audio_dir.iterdir())
+    assert AUDIO[:4096] not in files_bytes(tmp_path)
+
+    await _pass_time(hass, freezer, timedelta(days=6))
+    assert len(await store.async_list()) == 1
+
+    await _pass_time(hass, freezer, timedelta(days=1))
+    assert await store.async_list() == []
+    assert b"porcupine" not in files_bytes(store.directory)
+
+
+async def test_retention_removes_rows_and_audio_without_a_button(
+    hass: HomeAssistant, tmp_path: Path, freezer: FrozenDateTimeFactory
+) -> None:
+    """Audio goes after its own window, the row after the transcript window."""
+    _home, store = await async_setup_home(hass, tmp_path, KEEP_AUDIO)
+    assert store.keeps_audio
+    await store.async_add(interaction("open the walrus blinds", audio=AUDIO))
+    [row] = await store.async_list()
+    assert row.audio_kept
+    assert await store.async_audio(row.id) == AUDIO
+    assert len(list(store.audio_dir.iterdir())) == 1
+
+    await _pass_time(hass, freezer, timedelta(days=1))
+    [row] = await store.async_list()
+    assert not row.audio_kept
+    assert not list(store.audio_dir.iterdir())
+    assert row.transcript == "open the walrus blinds"
+
+    await _pass_time(hass, freezer, timedelta(days=6))
+    assert await store.async_list() == []
+    assert b"walrus" not in files_bytes(store.directory)
+
+
+async def test_old_rows_are_dropped_at_startup(
+    hass: HomeAssistant, tmp_path: Path, freezer: FrozenDateTimeFactory
+) -> None:
+    """A history left behind while HA was off is pruned when the home entry loads."""
+    home, store = await async_setup_home(hass, tmp_path, {"transcript_days": 1})
+    await store.async_add(interaction("dim the narwhal lamp"))
+    assert await hass.config_entries.async_unload(home.entry_id)
+    freezer.tick(timedelta(days=2))
+    assert await hass.config_entries.async_setup(home.entry_id)
+    await hass.async_block_till_done()
+    store = home.runtime_data.history
+    assert await store.async_list() == []
+
+
+async def test_none_keeps_nothing_but_counts(hass: HomeAssistant, tmp_path: Path) -> None:
+    """With transcripts kept for "none" no row is written; today's figures still count."""
+    _home, store = await async_setup_home(hass, tmp_path, {"transcript_days": 0})
+    await store.async_add(interaction("lock the pelican door", audio=AUDIO))
+    assert await store.async_list() == []
+    assert b"pelican" not in files_bytes(store.directory)
+    assert hass.states.get("sensor.sotto_interactions_today").state == "1"
+    assert hass.states.get("sensor.sotto_items_in_history").state == "0"
+
+
+async def test_crypto_erase_leaves_recovered_bytes_unreadable(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """After a purge the key is gone from the keystore file, so a copy of the audio is noise."""
+    _home, store = await async_setup_home(hass, tmp_path, KEEP_AUDIO)
+    await store.async_add(interaction("play the albatross song", audio=AUDIO))
+    [row] = await store.async_list()
+    [sealed_path] = store.audio_dir.iterdir()
+    recording_id = sealed_path.name.removesuffix(AUDIO_SUFFIX)
+    recovered = sealed_path.read_bytes()
+    with sqlite3.connect(store.keystore_path) as keys:
+        [(key,)] = keys.execute("SELECT key FROM keys").fetchall()
+    # The file is sealed: the audio is not in it, and it opens only with its key.
+    assert AUDIO[:64] not in recovered
+    assert open_sealed(key, recovered, recording_id=recording_id) == AUDIO
+
+    await hass.services.async_call(
+        DOMAIN, "purge_history", {"interaction_id": row.id}, blocking=True
+    )
+    assert not sealed_path.exists()
+    keystore = files_bytes(store.directory)
+    assert key not in keystore  # secure_delete overwrote it; the WAL was truncated
+    with sqlite3.connect(store.keystore_path) as keys:
+        assert keys.execute("SELECT COUNT(*) FROM keys").fetchone() == (0,)
+    with pytest.raises(HistoryError):
+        open_sealed(bytes(32), recovered, recording_id=recording_id)
+
+
+async def test_export_writes_json_and_decrypted_audio(hass: HomeAssistant, tmp_path: Path) -> None:
+    """The export holds every kept field and the audio as a playable WAV."""
+    _home, store = await async_setup_home(hass, tmp_path, KEEP_AUDIO)
+    await store.async_add(interaction("start the flamingo fan", audio=AUDIO))
+    await store.async_add(interaction("what time is it", satellite_id="bedroom"))
+
+    response = await hass.services.async_call(
+        DOMAIN, "export_history", {"path": "exports/mine"}, blocking=True, return_response=True
+    )
+    assert response == {
+        "path": str(tmp_path / "exports" / "mine"),
+        "interactions": 2,
+        "audio_files": 1,
+    }
+    exported = json.loads((tmp_path / "exports" / "mine" / "history.json").read_text())
+    first = next(i for i in exported["interactions"] if i["audio_kept"])
+    assert first["transcript"] == "start the flamingo fan"
+    assert first["targets"] == ["light.kitchen_light"]
+    with wave.open(str(tmp_path / "exports" / "mine" / first["audio_file"])) as wav:
+        assert wav.getframerate() == 16000
+        assert wav.readframes(wav.getnframes()) == AUDIO
+
+    for bad in ("../outside", "/etc", "."):
+        with pytest.raises(ServiceValidationError, match="config directory"):
+            await hass.services.async_call(
+                DOMAIN, "export_history", {"path": bad}, blocking=True, return_response=True
+            )
+
+
+async def test_sensors_count_today_and_what_is_kept(hass: HomeAssistant, tmp_path: Path) -> None:
+    """The home's sensors follow the history; "not for me" counts a false wake."""
+    _home, store = await async_setup_home(hass, tmp_path)
+    await store.async_add(interaction("turn on the heron light"))
+    await store.async_add(interaction("turn off the heron light"))
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.sotto_interactions_today").state == "2"
+    assert hass.states.get("sensor.sotto_items_in_history").state == "2"
+    assert float(hass.states.get("sensor.sotto_audio_sent_today").state) == 5.0
+    assert hass.states.get("sensor.sotto_oldest_item_in_history").state not in ("unknown", None)
+    assert hass.states.get("sensor.sotto_false_wakes_today").state == "0"
+
+    response = await hass.services.async_call(
+        DOMAIN, "not_for_me", {}, blocking=True, return_response=True
+    )
+    assert response == {"forgotten": True}
+    await hass.async_block_till_done()
+    assert [row.transcript for row in await store.async_list()] == ["turn on the heron light"]
+    assert hass.states.get("sensor.sotto_false_wakes_today").state == "1"
+    assert hass.states.get("sensor.sotto_items_in_history").state == "1"
+    # Nothing private ever becomes a state or an attribute.
+    for state in hass.states.async_all():
+        assert "heron" not in str(state.state) + json.dumps(state.attributes, default=str)
+
+    # There is no second "last" to forget.
+    response = await hass.services.async_call(
+        DOMAIN, "not_for_me", {}, blocking=True, return_response=True
+    )
+    assert response == {"forgotten": False}
+
+
+async def test_never_mind_sentence_forgets_the_last_command(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """Saying "never mind, that wasn't for you" deletes the last interaction."""
+    _home, store = await async_setup_home(hass, tmp_path)
+    await store.async_add(interaction("call the otter"))
+    result = await hass.services.async_call(
+        "conversation",
+        "process",
+        {"text": "never mind, that wasn't for you", "language": "en"},
+        blocking=True,
+        return_response=True,
+    )
+    assert result["response"]["speech"]["plain"]["speech"] == "OK, forgotten."
+    assert await store.async_list() == []
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.sotto_false_wakes_today").state == "1"
+
+
+async def test_options_flow_sets_retention(hass: HomeAssistant, tmp_path: Path) -> None:
+    """The home entry's options change what the running history keeps."""
+    home, store = await async_setup_home(hass, tmp_path)
+    assert store.retention == Retention()
+
+    flow = await hass.config_entries.options.async_init(home.entry_id)
+    assert flow["type"] is FlowResultType.FORM
+    bad = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {"transcript_days": "0", "keep_audio": True, "audio_days": 3}
+    )
+    assert bad["errors"] == {"keep_audio": "audio_needs_history"}
+    done = await hass.config_entries.options.async_configure(
+        bad["flow_id"], {"transcript_days": "30", "keep_audio": True, "audio_days": 3}
+    )
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert home.options == {"transcript_days": 30, "keep_audio": True, "audio_days": 3}
+    assert store.retention == Retention(transcript_days=30, keep_audio=True, audio_days=3)
+    assert store.keeps_audio
+
+
+async def test_turning_audio_off_erases_kept_audio(hass: HomeAssistant, tmp_path: Path) -> None:
+    """Withdrawing the opt-in removes the audio already kept, at once."""
+    home, store = await async_setup_home(hass, tmp_path, KEEP_AUDIO)
+    await store.async_add(interaction("feed the goldfish", audio=AUDIO))
+    assert len(list(store.audio_dir.iterdir())) == 1
+    hass.config_entries.async_update_entry(home, options={**KEEP_AUDIO, "keep_audio": False})
+    await hass.async_block_till_done()
+    assert not list(store.audio_dir.iterdir())
+    [row] = await store.async_list()
+    assert not row.audio_kept
+
+
+def test_bad_retention_options_name_the_problem() -> None:
+    """Options outside the offered choices are refused with the allowed values."""
+    with pytest.raises(ValueError, match="transcript_days must be one of"):
+        Retention.from_options({"transcript_days": 3})
+    with pytest.raises(ValueError, match="audio_days must be 1 to 90"):
+        Retention.from_options({"audio_days": 0})
