@@ -125,3 +125,12 @@ async def test_without_home_assistant_it_listens_but_sends_nothing(tmp_path: Pat
             assert SottoLedger.from_event(ledger).wakes == 1
             assert SottoLedger.from_event(ledger).streams == 0
         await sat.recorder.wait_for(IndicatorState.ERROR)
+
+
+@pytest.mark.parametrize(("refractory", "wakes"), [(2.5, 1), (0.1, 2)])
+async def test_refractory_period(tmp_path: Path, refractory: float, wakes: int) -> None:
+    """A second wake word within the refractory period is not a new wake."""
+    config = make_config(tmp_path, wake={"refractory_seconds": refractory})
+    async with running_satellite(config) as sat:
+        await sat.feed(utterance(0.5, "okay nabu", 0.3, "okay nabu", 1.0))
+    assert len(sat.wakes) == wakes
