@@ -300,16 +300,7 @@ class Satellite:
         self._running = False
         await self._stop_capture()
         await self._end_stream(StopReason.DISCONNECTED)
-        self._end_playback()
-        for task in (
-            self._grace_task,
-            self._thinking_task,
-            self._playback_task,
-            *self._tasks,
-        ):
-            if task is not None:
-                task.cancel()
-        pending = [
+        tasks = [
             task
             for task in (
                 self._grace_task,
@@ -319,8 +310,11 @@ class Satellite:
             )
             if task is not None
         ]
-        if pending:
-            await asyncio.wait(pending)
+        self._end_playback()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
         self._tasks.clear()
         if self._unsubscribe_speaker is not None:
             self._unsubscribe_speaker()
