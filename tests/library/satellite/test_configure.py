@@ -10,7 +10,7 @@ from wyoming.audio import AudioChunk
 from wyoming.error import Error
 from wyoming.event import Event
 
-from sotto.messages import ERROR_UNKNOWN_WAKE_WORD, Configure, StreamStart
+from sotto.messages import ERROR_UNKNOWN_WAKE_WORD, Configure, IndicatorState, StreamStart
 from sotto.satellite.apa102 import frame
 from tests.speech import utterance
 
@@ -100,3 +100,12 @@ async def test_openwakeword_engine(tmp_path: Path) -> None:
     assert len(sat.wakes) == 1
     offset = pcm.find(ha.audio())
     assert offset >= 32000 * 1.3  # after "okay nabu"
+
+
+async def test_error_from_home_assistant_shows_briefly(tmp_path: Path) -> None:
+    """HA reports a failed run: the light shows the error, then goes back to idle."""
+    async with running_satellite(make_config(tmp_path)) as sat, controller(sat) as ha:
+        await sat.recorder.wait_for(IndicatorState.IDLE)
+        await ha.send(Error(text="speech-to-text failed", code="stt-failed").event())
+        await sat.recorder.wait_for(IndicatorState.ERROR)
+        await sat.recorder.wait_for(IndicatorState.IDLE)
