@@ -1,0 +1,344 @@
+"""A fake ESPHome voice satellite on 127.0.0.1 that the real aioesphomeapi client talks to.
+
+It speaks ESPHome's native API as a device does: the Noise_NNpsk0 handshake (server side,
+written here with the `noise` package), encrypted frames carrying aioesphomeapi's own
+protobuf messages, device info with voice-assistant feature flags, an entity list (a mute
+switch and a wake word select), states, and the voice-assistant conversation: start,
+audio, stop, events and reply audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from aioesphomeapi import api_pb2 as pb
+from aioesphomeapi.core import MESSAGE_TYPE_TO_PROTO
+from aioesphomeapi.model import VoiceAssistantEventType, VoiceAssistantFeature
+from cryptography.exceptions import InvalidTag
+from noise.connection import NoiseConnection
+from noise.exceptions import NoiseInvalidMessage
+
+_PROTO_TO_TYPE: Final = {proto: number for number, proto in MESSAGE_TYPE_TO_PROTO.items()}
+_PROLOGUE: Final = b"NoiseAPIInit\x00\x00"
+_CHUNK: Final = 1024  # 32 ms of 16 kHz s16le mono, as ESPHome's microphone sends
+_MAX_STREAM_SECONDS: Final = 15.0
+
+MUTE_KEY: Final = 101
+WAKE_WORD_KEY: Final = 102
+ALL_FEATURES: Final = (
+    VoiceAssistantFeature.VOICE_ASSISTANT
+    | VoiceAssistantFeature.SPEAKER
+    | VoiceAssistantFeature.API_AUDIO
+)
+
+
+def new_key() -> str:
+    """A fresh ESPHome API encryption key, base64 as in a device's YAML."""
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+@dataclass
+class FakeEsphomeDevice:
+    """One ESPHome device: its identity, entities, and what Home Assistant told it."""
+
+    key: str | None
+    name: str = "kitchen-echo"
+    friendly_name: str = "Kitchen Echo"
+    mac: str = "AA:BB:CC:DD:EE:01"
+    features: int = int(ALL_FEATURES)
+    has_mute_switch: bool = True
+    wake_words: tuple[str, ...] = ("okay_nabu", "hey_jarvis")
+    port: int = 0
+    muted: bool = False
+    wake_word: str = "okay_nabu"
+    events: list[tuple[VoiceAssistantEventType, dict[str, str]]] = field(default_factory=list)
+    reply_audio: bytearray = field(default_factory=bytearray)
+    sent_audio: int = 0
+    handshakes_refused: int = 0
+    _server: asyncio.Server | None = None
+    _writers: list[_Session] = field(default_factory=list)
+    _subscribed: asyncio.Event = field(default_factory=asyncio.Event)
+    _connected: asyncio.Event = field(default_factory=asyncio.Event)
+    _stop_mic: asyncio.Event = field(default_factory=asyncio.Event)
+    _response: asyncio.Queue[pb.VoiceAssistantResponse] = field(default_factory=asyncio.Queue)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    run_ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+    # --- life --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1 (the same port again after a reboot)."""
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Power off: close the listener and every connection."""
+        if self._server is not None:
+            self._server.close()
+        for session in list(self._writers):
+            session.writer.close()
+            with contextlib.suppress(OSError):
+                await session.writer.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+        self._subscribed.clear()
+        self._connected.clear()
+
+    async def __aenter__(self) -> FakeEsphomeDevice:
+        """Start listening."""
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Stop everything."""
+        await self.stop()
+
+    # --- what a person does to the device -----------------------------------------------
+
+    async def wait_subscribed(self) -> None:
+        """Until Home Assistant has subscribed to the voice assistant."""
+        await self._subscribed.wait()
+
+    async def wait_connected(self) -> None:
+        """Until a client has finished the handshake."""
+        await self._connected.wait()
+
+    def press_mute(self) -> None:
+        """The device's own mute button toggles its mute switch."""
+        self.muted = not self.muted
+        self._broadcast(pb.SwitchStateResponse(key=MUTE_KEY, state=self.muted))
+
+    async def speak(self, pcm: bytes, *, wake_word: str | None = "Okay Nabu") -> None:
+        """The on-device wake word fired: stream `pcm` (then silence) until told to stop."""
+        self._stop_mic.clear()
+        self.run_ended.clear()
+        self._broadcast(
+            pb.VoiceAssistantRequest(
+                start=True,
+                conversation_id="",
+                flags=0,
+                wake_word_phrase=wake_word or "",
+            )
+        )
+        response = await self._response.get()
+        if response.error:
+            return
+        audio = pcm
+        limit = int(_MAX_STREAM_SECONDS * 32000)
+        sent = 0
+        while not self._stop_mic.is_set() and sent < limit:
+            chunk = audio[sent : sent + _CHUNK] or bytes(_CHUNK)
+            self._broadcast(pb.VoiceAssistantAudio(data=chunk))
+            sent += len(chunk)
+            self.sent_audio += len(chunk)
+            await asyncio.sleep(0.004)
+        if not self._stop_mic.is_set():
+            self._broadcast(pb.VoiceAssistantAudio(end=True))
+
+    # --- the API server -----------------------------------------------------------------
+
+    def _broadcast(self, message: Any) -> None:
+        for session in self._writers:
+            if session.ready:
+                session.send(message)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        session = _Session(self, reader, writer)
+        self._writers.append(session)
+        try:
+            await session.run()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._writers.remove(session)
+            self._tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    def _handle(self, session: _Session, message: Any) -> None:
+        """Answer one decrypted message as an ESPHome device would."""
+        kind = type(message)
+        if kind is pb.HelloRequest:
+            session.send(
+                pb.HelloResponse(
+                    api_version_major=1,
+                    api_version_minor=10,
+                    server_info="fake-esphome 2025.4.0",
+                    name=self.name,
+                )
+            )
+        elif kind is pb.ConnectRequest:
+            session.send(pb.ConnectResponse(invalid_password=False))
+            self._connected.set()
+        elif kind is pb.PingRequest:
+            session.send(pb.PingResponse())
+        elif kind is pb.DisconnectRequest:
+            session.send(pb.DisconnectResponse())
+            session.writer.close()
+        elif kind is pb.DeviceInfoRequest:
+            session.send(
+                pb.DeviceInfoResponse(
+                    name=self.name,
+                    friendly_name=self.friendly_name,
+                    mac_address=self.mac,
+                    esphome_version="2025.4.0",
+                    model="m5stack-atom",
+                    manufacturer="Espressif",
+                    voice_assistant_feature_flags=self.features,
+                )
+            )
+        elif kind is pb.ListEntitiesRequest:
+            self._list_entities(session)
+        elif kind is pb.SubscribeStatesRequest:
+            if self.has_mute_switch:
+                session.send(pb.SwitchStateResponse(key=MUTE_KEY, state=self.muted))
+            if self.wake_words:
+                session.send(pb.SelectStateResponse(key=WAKE_WORD_KEY, state=self.wake_word))
+        elif kind is pb.SwitchCommandRequest and message.key == MUTE_KEY:
+            self.muted = message.state
+            self._broadcast(pb.SwitchStateResponse(key=MUTE_KEY, state=self.muted))
+        elif kind is pb.SelectCommandRequest and message.key == WAKE_WORD_KEY:
+            if message.state in self.wake_words:
+                self.wake_word = message.state
+            self._broadcast(pb.SelectStateResponse(key=WAKE_WORD_KEY, state=self.wake_word))
+        elif kind is pb.SubscribeVoiceAssistantRequest:
+            if message.subscribe:
+                self._subscribed.set()
+            else:
+                self._subscribed.clear()
+        elif kind is pb.VoiceAssistantResponse:
+            self._response.put_nowait(message)
+        elif kind is pb.VoiceAssistantEventResponse:
+            self._on_event(message)
+        elif kind is pb.VoiceAssistantAudio:
+            self.reply_audio += message.data
+
+    def _list_entities(self, session: _Session) -> None:
+        if self.has_mute_switch:
+            session.send(
+                pb.ListEntitiesSwitchResponse(
+                    object_id="mute", key=MUTE_KEY, name="Mute", unique_id=f"{self.name}mute"
+                )
+            )
+        if self.wake_words:
+            session.send(
+                pb.ListEntitiesSelectResponse(
+                    object_id="wake_word",
+                    key=WAKE_WORD_KEY,
+                    name="Wake word",
+                    unique_id=f"{self.name}wake_word",
+                    options=list(self.wake_words),
+                )
+            )
+        session.send(pb.ListEntitiesDoneResponse())
+
+    def _on_event(self, message: pb.VoiceAssistantEventResponse) -> None:
+        event_type = VoiceAssistantEventType(message.event_type)
+        self.events.append((event_type, {item.name: item.value for item in message.data}))
+        if event_type in (
+            VoiceAssistantEventType.VOICE_ASSISTANT_STT_VAD_END,
+            VoiceAssistantEventType.VOICE_ASSISTANT_STT_END,
+            VoiceAssistantEventType.VOICE_ASSISTANT_ERROR,
+        ):
+            # As ESPHome's voice_assistant does: the microphone stops streaming.
+            self._stop_mic.set()
+        elif event_type is VoiceAssistantEventType.VOICE_ASSISTANT_RUN_END:
+            self._stop_mic.set()
+            self.run_ended.set()
+
+    def event_types(self) -> list[VoiceAssistantEventType]:
+        """The voice-assistant events Home Assistant sent, in order."""
+        return [event_type for event_type, _ in self.events]
+
+
+class _Session:
+    """One client connection: the Noise handshake, then encrypted frames."""
+
+    def __init__(
+        self, device: FakeEsphomeDevice, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.device = device
+        self.reader = reader
+        self.writer = writer
+        self.noise: NoiseConnection | None = None
+        self.ready = False
+
+    async def _read_frame(self) -> bytes:
+        header = await self.reader.readexactly(3)
+        if header[0] != 0x01:
+            raise ConnectionError(f"not a Noise frame: marker {header[0]}")
+        return await self.reader.readexactly((header[1] << 8) | header[2])
+
+    def _write_frame(self, payload: bytes) -> None:
+        self.writer.write(bytes((0x01, len(payload) >> 8, len(payload) & 0xFF)) + payload)
+
+    async def run(self) -> None:
+        """Handshake, then answer messages until the client goes."""
+        if self.device.key is None:
+            raise ConnectionError("plaintext devices are not faked")
+        if await self._read_frame() != b"":
+            raise ConnectionError("expected an empty client hello")
+        handshake = await self._read_frame()
+        # Server hello: protocol 0x01, then the device's name and MAC, NUL-terminated.
+        self._write_frame(
+            b"\x01" + self.device.name.encode() + b"\x00" + self.device.mac.encode() + b"\x00"
+        )
+        noise = NoiseConnection.from_name(b"Noise_NNpsk0_25519_ChaChaPoly_SHA256")
+        noise.set_as_responder()
+        noise.set_psks(base64.b64decode(self.device.key))
+        noise.set_prologue(_PROLOGUE)
+        noise.start_handshake()
+        try:
+            if handshake[:1] != b"\x00":
+                raise NoiseInvalidMessage("bad handshake preamble")
+            noise.read_message(handshake[1:])
+        except (NoiseInvalidMessage, InvalidTag, ValueError):
+            self.device.handshakes_refused += 1
+            self._write_frame(b"\x01Handshake MAC failure")
+            await self.writer.drain()
+            return
+        self._write_frame(b"\x00" + noise.write_message())
+        self.noise = noise
+        self.ready = True
+        while True:
+            frame = noise.decrypt(await self._read_frame())
+            msg_type = (frame[0] << 8) | frame[1]
+            proto = MESSAGE_TYPE_TO_PROTO.get(msg_type)
+            if proto is None:
+                continue
+            message = proto()
+            message.ParseFromString(frame[4:])
+            self.device._handle(self, message)
+            await self.writer.drain()
+
+    def send(self, message: Any) -> None:
+        """Encrypt and write one protobuf message."""
+        assert self.noise is not None
+        data = message.SerializeToString()
+        msg_type = _PROTO_TO_TYPE[type(message)]
+        plain = bytes((msg_type >> 8, msg_type & 0xFF, len(data) >> 8, len(data) & 0xFF)) + data
+        if not self.writer.is_closing():
+            self._write_frame(self.noise.encrypt(plain))
+
+
+@contextlib.asynccontextmanager
+async def running_device(**kwargs: Any) -> AsyncIterator[FakeEsphomeDevice]:
+    """A fake ESPHome device, listening for as long as the block runs."""
+    device = FakeEsphomeDevice(**kwargs)
+    async with device:
+        yield device
