@@ -1,0 +1,221 @@
+"""Sotto's blueprints, loaded in a real Home Assistant and triggered by a real satellite."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from homeassistant.const import STATE_OFF, STATE_ON
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+from homeassistant.util import slugify
+
+from tests.speech import utterance
+from tests.tools.processes import run_satellite
+
+from .test_satellite import MUTE, RECORDING, pair, wait_for_state
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+BLUEPRINTS = Path(__file__).resolve().parents[2] / "blueprints" / "automation" / "sotto"
+
+
+def _blueprint_files() -> list[Path]:
+    return sorted(BLUEPRINTS.glob("*.yaml"))
+
+
+@pytest.fixture(autouse=True)
+async def _automations_off(hass: HomeAssistant) -> AsyncIterator[None]:
+    """Detach the automations' triggers (their timers) when a test ends."""
+    yield
+    if hass.services.has_service("automation", "turn_off"):
+        await hass.services.async_call(
+            "automation", "turn_off", {"entity_id": "all"}, blocking=True
+        )
+
+
+class _BlueprintLoader(yaml.SafeLoader):
+    """Reads `!input name` tags, which only Home Assistant resolves."""
+
+
+_BlueprintLoader.add_constructor("!input", lambda loader, node: ("!input", node.value))
+
+
+@pytest.mark.parametrize("path", _blueprint_files(), ids=lambda p: p.stem)
+def test_blueprint_metadata(path: Path) -> None:
+    """Each blueprint names its source, its minimum HA and gives every input a selector."""
+    data = yaml.load(path.read_text(), Loader=_BlueprintLoader)
+    meta = data["blueprint"]
+    assert meta["domain"] == "automation"
+    assert meta["source_url"].endswith(f"/blueprints/automation/sotto/{path.name}")
+    assert meta["homeassistant"]["min_version"] == "2025.4.0"
+    for name, spec in meta["input"].items():
+        assert "selector" in spec, f"{path.name}: input {name} has no selector"
+        assert spec.get("name"), f"{path.name}: input {name} has no name"
+
+
+async def _use_blueprints(
+    hass: HomeAssistant, tmp_path: Path, *automations: dict[str, Any]
+) -> None:
+    """Install the blueprints in a throwaway config dir and create automations from them."""
+    hass.config.config_dir = str(tmp_path)
+    target = tmp_path / "blueprints" / "automation" / "sotto"
+    shutil.copytree(BLUEPRINTS, target)
+    # Part of default_config in a real install; the blueprints snapshot with scenes.
+    assert await async_setup_component(hass, "scene", {})
+    assert await async_setup_component(hass, "automation", {"automation": list(automations)})
+    await hass.async_block_till_done()
+    for automation in automations:
+        state = hass.states.get(f"automation.{slugify(automation['alias'])}")
+        assert state is not None, f"{automation['alias']} did not load"
+        assert state.state == STATE_ON
+
+
+async def _rgb_light(hass: HomeAssistant, name: str) -> str:
+    """A template colour light whose colour lives in helpers, so HA really sets it."""
+    slug = slugify(name)
+    assert await async_setup_component(
+        hass, "input_boolean", {"input_boolean": {f"{slug}_power": {}}}
+    )
+    assert await async_setup_component(
+        hass, "input_text", {"input_text": {f"{slug}_rgb": {"initial": "255, 255, 255"}}}
+    )
+    power, rgb = f"input_boolean.{slug}_power", f"input_text.{slug}_rgb"
+    assert await async_setup_component(
+        hass,
+        "light",
+        {
+            "light": [
+                {
+                    "platform": "template",
+                    "lights": {
+                        slug: {
+                            "friendly_name": name,
+                            "value_template": f"{{{{ is_state('{power}', 'on') }}}}",
+                            "rgb_template": f"({{{{ states('{rgb}') }}}})",
+                            "turn_on": {
+                                "action": "input_boolean.turn_on",
+                                "target": {"entity_id": power},
+                            },
+                            "turn_off": {
+                                "action": "input_boolean.turn_off",
+                                "target": {"entity_id": power},
+                            },
+                            "set_rgb": [
+                                {
+                                    "action": "input_text.set_value",
+                                    "target": {"entity_id": rgb},
+                                    "data": {"value": "{{ r }}, {{ g }}, {{ b }}"},
+                                },
+                                {"action": "input_boolean.turn_on", "target": {"entity_id": power}},
+                            ],
+                        }
+                    },
+                }
+            ]
+        },
+    )
+    await hass.async_block_till_done()
+    return f"light.{slug}"
+
+
+async def test_recording_light_shows_the_stream_and_restores(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """The hall light turns the chosen colour while the satellite records, then goes back."""
+    hall = await _rgb_light(hass, "Hall")
+    await _use_blueprints(
+        hass,
+        tmp_path,
+        {
+            "alias": "Show recording",
+            "use_blueprint": {
+                "path": "sotto/recording_light.yaml",
+                "input": {
+                    "recording_sensor": RECORDING,
+                    "indicator_light": hall,
+                    "color": [255, 40, 0],
+                },
+            },
+        },
+    )
+    seen: list[tuple[str, Any]] = []
+    hass.bus.async_listen(
+        "state_changed",
+        lambda event: seen.append(
+            (event.data["new_state"].state, event.data["new_state"].attributes.get("rgb_color"))
+        )
+        if event.data["entity_id"] == hall and event.data["new_state"]
+        else None,
+    )
+    async with run_satellite(tmp_path / "satellite") as satellite:
+        entry = await pair(hass, satellite)
+        satellite.say(utterance(0.3, "okay nabu", 0.4, "turn on the lights", 1.0))
+        await wait_for_state(hass, RECORDING, STATE_ON)
+        await wait_for_state(hass, hall, STATE_ON)
+        assert hass.states.get(hall).attributes["rgb_color"] == (255, 40, 0)
+        await wait_for_state(hass, RECORDING, STATE_OFF)
+        await wait_for_state(hass, hall, STATE_OFF)
+        await hass.config_entries.async_unload(entry.entry_id)
+    assert (STATE_ON, (255, 40, 0)) in seen
+
+
+async def test_mute_schedule_follows_guests_and_presence(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """Guest mode mutes the satellite and unmuting follows; so does everyone leaving."""
+    assert await async_setup_component(hass, "zone", {})
+    assert await async_setup_component(hass, "device_tracker", {})
+    assert await async_setup_component(
+        hass,
+        "person",
+        {
+            "person": [
+                {"id": "alice", "name": "Alice", "device_trackers": ["device_tracker.alice_phone"]}
+            ]
+        },
+    )
+    await hass.services.async_call(
+        "device_tracker", "see", {"dev_id": "alice_phone", "location_name": "home"}, blocking=True
+    )
+    await wait_for_state(hass, "zone.home", "1")
+    assert await async_setup_component(hass, "input_boolean", {"input_boolean": {"guests": {}}})
+    async with run_satellite(tmp_path / "satellite") as satellite:
+        entry = await pair(hass, satellite)
+        await _use_blueprints(
+            hass,
+            tmp_path,
+            {
+                "alias": "Quiet satellites",
+                "use_blueprint": {
+                    "path": "sotto/mute_schedule.yaml",
+                    "input": {
+                        "mute_switches": [MUTE],
+                        # Quiet hours that never include now, so only guests and presence count.
+                        "quiet_from": "00:00:00",
+                        "quiet_until": "00:00:00",
+                        "guest_mode": "input_boolean.guests",
+                    },
+                },
+            },
+        )
+        await hass.services.async_call(
+            "input_boolean", "turn_on", {"entity_id": "input_boolean.guests"}, blocking=True
+        )
+        await wait_for_state(hass, MUTE, STATE_ON)
+        await hass.services.async_call(
+            "input_boolean", "turn_off", {"entity_id": "input_boolean.guests"}, blocking=True
+        )
+        await wait_for_state(hass, MUTE, STATE_OFF)
+        await hass.services.async_call(
+            "device_tracker",
+            "see",
+            {"dev_id": "alice_phone", "location_name": "not_home"},
+            blocking=True,
+        )
+        await wait_for_state(hass, MUTE, STATE_ON)
+        await hass.config_entries.async_unload(entry.entry_id)
