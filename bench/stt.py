@@ -1,0 +1,235 @@
+"""Speech-to-text benchmark: accuracy, false accepts, speed and finalisation latency.
+
+    python bench/make_corpus.py --split tune && python bench/make_corpus.py --split test
+    python bench/stt.py --corpus bench/corpus/tune --sweep      # choose the threshold
+    python bench/stt.py --corpus bench/corpus/test              # report with the default
+    python bench/stt.py --corpus bench/corpus/test --extra-entities 500   # grammar at scale
+
+Audio is streamed to the recogniser in 64 ms chunks as a satellite would send it; the
+latency is the time from the last chunk having been decoded to the final result.
+Targets: >= 95% recognised correctly, <= 2% false accepts, p95 latency <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from sotto.engine.stt.fsg import compile_jsgf
+from sotto.engine.stt.grammar import build_grammar, load_templates
+from sotto.engine.stt.home import Area, Entity, Home
+from sotto.engine.stt.recognizer import DEFAULT_THRESHOLD, Recognizer, Result
+from sotto.engine.stt.text import normalise
+
+CHUNK_BYTES = 2048  # 64 ms of 16 kHz 16-bit mono
+
+
+@dataclass
+class Outcome:
+    audio: str
+    transcript: str
+    in_grammar: bool
+    result: Result
+    latency: float
+    decode_seconds: float
+    audio_seconds: float
+
+
+def load_home(corpus: Path, extra: int) -> Home:
+    house = yaml.safe_load((corpus / "house.yaml").read_text())
+    entities: list[Entity] = []
+    areas: list[Area] = []
+    for area, spec in house["areas"].items():
+        areas.append(Area((area,)))
+        for name in spec.get("lights", []):
+            object_id = "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
+            entities.append(Entity(f"light.{object_id}", (name,), area=area))
+    rng = random.Random(500)
+    words = [
+        "desk",
+        "wall",
+        "corner",
+        "hall",
+        "porch",
+        "garden",
+        "garage",
+        "office",
+        "nursery",
+        "attic",
+        "cellar",
+        "patio",
+        "stair",
+        "window",
+        "table",
+        "counter",
+        "shelf",
+        "cabinet",
+        "mirror",
+        "vanity",
+        "pantry",
+        "closet",
+        "balcony",
+        "study",
+        "gym",
+    ]
+    kinds = [
+        "lamp",
+        "light",
+        "spot",
+        "strip",
+        "sconce",
+        "bulb",
+        "pendant",
+        "lantern",
+        "heater",
+        "fan",
+        "plug",
+        "outlet",
+    ]
+    domains = ["light", "light", "switch", "fan", "cover"]
+    for index in range(extra):
+        name = f"{rng.choice(words)} {rng.choice(words)} {rng.choice(kinds)} {index}"
+        domain = domains[index % len(domains)]
+        entities.append(Entity(f"{domain}.extra_{index}", (name,), area=rng.choice(areas).names[0]))
+    return Home(tuple(entities), tuple(areas))
+
+
+def run_case(recognizer: Recognizer, pcm: bytes) -> tuple[Result, float, float]:
+    """Stream one utterance; return result, finalisation latency and total decode time."""
+    decode = 0.0
+    with recognizer.session() as session:
+        for start in range(0, len(pcm), CHUNK_BYTES):
+            began = time.perf_counter()
+            session.feed(pcm[start : start + CHUNK_BYTES])
+            session.partial()  # what a satellite asks after each chunk
+            decode += time.perf_counter() - began
+        began = time.perf_counter()
+        result = session.finish()
+        latency = time.perf_counter() - began
+    return result, latency, decode + latency
+
+
+def read_pcm(path: Path) -> bytes:
+    with wave.open(str(path)) as wav:
+        if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) != (16000, 1, 2):
+            sys.exit(f"{path}: expected 16 kHz mono 16-bit WAV")
+        return wav.readframes(wav.getnframes())
+
+
+def evaluate(corpus: Path, recognizer: Recognizer) -> list[Outcome]:
+    cases = yaml.safe_load((corpus / "cases.yaml").read_text())
+    transcripts = yaml.safe_load((corpus / "transcripts.yaml").read_text())
+    outcomes = []
+    for case in cases:
+        pcm = read_pcm(corpus / case["audio"])
+        result, latency, decode = run_case(recognizer, pcm)
+        outcomes.append(
+            Outcome(
+                audio=case["audio"],
+                transcript=normalise(transcripts[case["audio"]]),
+                in_grammar=case["expect"] != case["initial"],
+                result=result,
+                latency=latency,
+                decode_seconds=decode,
+                audio_seconds=len(pcm) / 32000,
+            )
+        )
+    return outcomes
+
+
+def score(outcomes: list[Outcome], threshold: float) -> tuple[float, float]:
+    """Return (correct rate on commands, false-accept rate on other speech) at a threshold."""
+    commands = [o for o in outcomes if o.in_grammar]
+    other = [o for o in outcomes if not o.in_grammar]
+
+    def accepted(o: Outcome) -> bool:
+        return o.result.hypothesis != "" and o.result.confidence >= threshold
+
+    correct = sum(1 for o in commands if accepted(o) and o.result.hypothesis == o.transcript)
+    false = sum(1 for o in other if accepted(o))
+    return correct / max(len(commands), 1), false / max(len(other), 1)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    parser.add_argument("--sweep", action="store_true", help="print rates over thresholds (tuning)")
+    parser.add_argument("--extra-entities", type=int, default=0, help="add N invented entities")
+    parser.add_argument("--verbose", action="store_true", help="print every case")
+    args = parser.parse_args()
+
+    home = load_home(args.corpus, args.extra_entities)
+    began = time.perf_counter()
+    templates = load_templates("en")
+    grammar = build_grammar(home, templates)
+    built = time.perf_counter()
+    graph = compile_jsgf(grammar.jsgf)
+    compiled = time.perf_counter()
+    recognizer = Recognizer(threshold=args.threshold)
+    recognizer.load(grammar)
+    loaded = time.perf_counter()
+    print(f"home: {len(home.entities)} entities, {len(home.areas)} areas")
+    print(
+        f"grammar: {grammar.sentences} template sentences, "
+        f"{len(grammar.jsgf) / 1024:.1f} KiB JSGF, {len(grammar.words)} words; "
+        f"word graph {len(graph.arcs)} states, {graph.transitions} transitions"
+    )
+    print(
+        f"build {built - began:.2f} s, compile {compiled - built:.2f} s, "
+        f"load into pocketsphinx (incl. pronunciations, compile) {loaded - compiled:.2f} s"
+    )
+
+    outcomes = evaluate(args.corpus, recognizer)
+    if args.verbose:
+        for o in outcomes:
+            mark = "cmd" if o.in_grammar else "oog"
+            print(
+                f"  {o.audio} {mark} {o.result.confidence:7.2f} "
+                f"{o.transcript!r} -> {o.result.hypothesis!r}"
+            )
+    if args.sweep:
+        margins = sorted({round(o.result.confidence, 1) for o in outcomes if o.result.hypothesis})
+        print("threshold  correct  false-accept")
+        best: tuple[float, float] | None = None
+        for threshold in [float("-inf"), *margins]:
+            correct, false = score(outcomes, threshold)
+            if false <= 0.02 and (best is None or correct > best[1]):
+                best = (threshold, correct)
+            print(f"{threshold:9.1f}  {correct:7.1%}  {false:12.1%}")
+        if best is not None:
+            print(f"best threshold with <= 2% false accepts: {best[0]:.1f} ({best[1]:.1%} correct)")
+    correct, false = score(outcomes, args.threshold)
+    latencies = [o.latency * 1000 for o in outcomes]
+    rtf = sum(o.decode_seconds for o in outcomes) / sum(o.audio_seconds for o in outcomes)
+    commands = sum(1 for o in outcomes if o.in_grammar)
+    print(
+        f"cases: {commands} commands, {len(outcomes) - commands} out-of-grammar; "
+        f"threshold {args.threshold}"
+    )
+    print(f"recognised correctly: {correct:.1%}   (target >= 95%)")
+    print(f"false accepts:        {false:.1%}   (target <= 2%)")
+    print(f"real-time factor:     {rtf:.3f}")
+    print(
+        f"end-of-audio to result: p50 {statistics.median(latencies):.1f} ms, "
+        f"p95 {percentile(latencies, 0.95):.1f} ms   (target p95 <= 50 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()

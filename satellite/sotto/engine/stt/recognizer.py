@@ -1,0 +1,394 @@
+"""Streaming pocketsphinx recognition against a grammar, with rejection of other speech.
+
+Two decoders see the same audio: one constrained to the grammar, one a free phone loop.
+Speech that is a command scores about as well on the grammar path as on the phone loop;
+chatter and TV do not, because the grammar forces them into words they do not contain.
+The per-frame score margin between the two is the confidence; its threshold was chosen
+on the tune split of bench/make_corpus.py (see bench/stt.py) and is reported on test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import numpy as np
+from pocketsphinx import Decoder, get_model_path
+
+from .errors import GrammarError, RecognizerError
+from .fsg import WordGraph, compile_jsgf
+from .grammar import Grammar
+from .pronounce import Pronouncer
+
+SAMPLE_RATE: Final = 16000
+SAMPLE_WIDTH: Final = 2
+# Per-frame margin (grammar path score minus phone-loop score, in the decoder's log units)
+# below which a hypothesis is rejected. Chosen on the tune corpus split.
+DEFAULT_THRESHOLD: Final = -5.6
+# A noise floor of about -50 dBFS is mixed into the audio before decoding. Digital silence
+# and very clean synthetic speech (no floor at all) make the acoustic model's silence
+# swallow quiet word endings ("lights" -> "light", "five minutes" -> "five"); every real
+# microphone has such a floor, and against a real floor this addition is negligible.
+NOISE_FLOOR: Final = 100.0
+_NOISE_SEED: Final = 5
+# Compiled grammars kept per decoder; a home rarely alternates between more than two.
+_CACHED_SEARCHES: Final = 4
+# Live cepstral mean normalisation only moves part of the way per utterance; a cold
+# decoder repeats its first utterance until the mean moves less than this (or gives up).
+_COLD_PASSES: Final = 6
+_CMN_SETTLED: Final = 0.3
+# Audio kept for the second pass of a cold decoder's first utterance (about 30 s).
+_MAX_COLD_CHUNKS: Final = 500
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Partial:
+    """The hypothesis so far and whether it already is a whole command."""
+
+    text: str
+    complete: bool
+    """The words so far form a sentence of the grammar: streaming may stop early."""
+    can_continue: bool
+    """A longer sentence could still follow (wait for a short pause before stopping)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The final recognition result."""
+
+    text: str | None
+    """The recognised command, or None when the speech was not a command (rejected)."""
+    hypothesis: str
+    """The best grammar sentence even when rejected (for diagnostics only)."""
+    confidence: float
+    """Per-frame score margin of the grammar path over the free phone loop."""
+    threshold: float
+    frames: int
+    dictation: str | None = None
+    """Free dictation of the same audio, only when the recogniser was asked for it."""
+
+    @property
+    def accepted(self) -> bool:
+        """True if the speech was recognised as a command."""
+        return self.text is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    digest: str
+    jsgf: str
+    pronunciations: dict[str, str]
+    graph: WordGraph
+
+
+class _Decoders:
+    """A grammar decoder and a phone-loop decoder that always see the same audio."""
+
+    def __init__(self, model: Path, dictionary: Path, dictation: bool) -> None:
+        common: dict[str, Any] = {
+            "hmm": str(model),
+            "dict": str(dictionary),
+            "loglevel": "FATAL",
+        }
+        # No lattice best-path pass: on a grammar it costs up to a third of a second at
+        # the end of the utterance and changes nothing the grammar has not already decided.
+        self.grammar = Decoder(lm=None, bestpath=False, **common)
+        self.phones = Decoder(allphone=str(model.parent / "en-us-phone.lm.bin"), lm=None, **common)
+        self.dictation = (
+            Decoder(lm=str(model.parent / "en-us.lm.bin"), **common) if dictation else None
+        )
+        self.searches: list[str] = []
+        self.words: set[str] = set()
+        # Live cepstral mean normalisation starts from a poor default and learns from each
+        # utterance; a decoder that has heard nothing yet decodes its first one twice.
+        self.warm = False
+
+    def warm_from(self, cmn: str | None) -> None:
+        """Start from the cepstral mean another decoder has learned, if any."""
+        if cmn:
+            for decoder in self.all():
+                decoder.set_cmn(cmn)
+            self.warm = True
+
+    def use(self, compiled: _Compiled) -> None:
+        if compiled.digest not in self.searches:
+            for word, phones in compiled.pronunciations.items():
+                if word not in self.words:
+                    self.grammar.add_word(word, phones, False)
+                    self.words.add(word)
+            final, transitions = compiled.graph.fsg_transitions()
+            try:
+                fsg = self.grammar.create_fsg(compiled.digest, 0, final, transitions)
+                self.grammar.add_fsg(compiled.digest, fsg)
+            except (ValueError, RuntimeError) as err:
+                raise GrammarError(f"pocketsphinx rejected the grammar: {err}") from err
+            self.searches.append(compiled.digest)
+            if len(self.searches) > _CACHED_SEARCHES:
+                self.grammar.remove_search(self.searches.pop(0))
+        self.grammar.activate_search(compiled.digest)
+
+    def all(self) -> list[Any]:
+        return [d for d in (self.grammar, self.phones, self.dictation) if d is not None]
+
+
+class Recognizer:
+    """Compiles grammars (once per change) and hands out streaming recognition sessions."""
+
+    def __init__(
+        self,
+        *,
+        model_dir: Path | None = None,
+        threshold: float = DEFAULT_THRESHOLD,
+        dictation: bool = False,
+        pronouncer: Pronouncer | None = None,
+    ) -> None:
+        base = Path(model_dir) if model_dir else Path(get_model_path()) / "en-us"
+        self._model = base / "en-us"
+        self._dictionary = base / "cmudict-en-us.dict"
+        if not self._model.is_dir() or not self._dictionary.is_file():
+            raise RecognizerError(f"no pocketsphinx en-us model in {base}")
+        self.threshold = threshold
+        self._dictation = dictation
+        self._pronouncer = pronouncer or Pronouncer(self._dictionary)
+        self._lock = threading.Lock()
+        self._free: list[_Decoders] = []
+        self._compiled: dict[str, _Compiled] = {}
+        self._current: _Compiled | None = None
+        self._cmn: str | None = None
+
+    @property
+    def digest(self) -> str | None:
+        """Digest of the grammar sessions use now, None before one is loaded."""
+        return self._current.digest if self._current else None
+
+    def load(self, grammar: Grammar) -> str:
+        """Make this grammar current (compiling it unless cached) and return its digest."""
+        digest = grammar.digest
+        with self._lock:
+            compiled = self._compiled.get(digest)
+        if compiled is None:
+            pronunciations = self._pronouncer.pronounce(grammar.words)
+            graph = compile_jsgf(grammar.jsgf)
+            compiled = _Compiled(digest, grammar.jsgf, pronunciations, graph)
+            decoders = self._take()
+            try:
+                decoders.use(compiled)  # fail here, not in the first session
+            finally:
+                self._give(decoders)
+            with self._lock:
+                self._compiled[digest] = compiled
+                while len(self._compiled) > _CACHED_SEARCHES:
+                    self._compiled.pop(next(iter(self._compiled)))
+        with self._lock:
+            self._current = compiled
+        return digest
+
+    def session(self) -> RecognitionSession:
+        """Start recognising one utterance with the current grammar."""
+        with self._lock:
+            compiled = self._current
+        if compiled is None:
+            raise RecognizerError("no grammar loaded: call load(grammar) first")
+        decoders = self._take()
+        try:
+            decoders.use(compiled)
+        except BaseException:
+            self._give(decoders)
+            raise
+        return RecognitionSession(self, decoders, compiled)
+
+    def transcribe(self, pcm: bytes) -> Result:
+        """Recognise one complete utterance (16 kHz mono s16le)."""
+        with self.session() as session:
+            session.feed(pcm)
+            return session.finish()
+
+    def _take(self) -> _Decoders:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        decoders = _Decoders(self._model, self._dictionary, self._dictation)
+        decoders.warm_from(self._cmn)
+        return decoders
+
+    def _give(self, decoders: _Decoders, cmn: str | None = None) -> None:
+        with self._lock:
+            if cmn:
+                self._cmn = cmn
+            self._free.append(decoders)
+
+
+class RecognitionSession:
+    """One utterance: feed audio as it arrives, ask for partials, finish for the result."""
+
+    def __init__(self, owner: Recognizer, decoders: _Decoders, compiled: _Compiled) -> None:
+        self._owner = owner
+        self._decoders: _Decoders | None = decoders
+        self._compiled = compiled
+        self._odd = b""
+        self._noise = np.random.default_rng(_NOISE_SEED)
+        self._cold: list[bytes] | None = None if decoders.warm else []
+        self._cmn: str | None = None
+        for decoder in decoders.all():
+            decoder.start_utt()
+
+    def __enter__(self) -> RecognitionSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _active(self) -> _Decoders:
+        if self._decoders is None:
+            raise RecognizerError("this recognition session is already finished")
+        return self._decoders
+
+    def feed(self, pcm: bytes) -> None:
+        """Decode a chunk of 16 kHz mono s16le audio (blocking: call from a worker thread)."""
+        decoders = self._active()
+        data = self._odd + pcm
+        usable = len(data) - len(data) % SAMPLE_WIDTH
+        self._odd = data[usable:]
+        if usable:
+            samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32)
+            samples += self._noise.normal(0.0, NOISE_FLOOR, samples.shape[0]).astype(np.float32)
+            chunk = np.clip(samples, -32768, 32767).astype("<i2").tobytes()
+            for decoder in decoders.all():
+                decoder.process_raw(chunk, False, False)
+            if self._cold is not None and len(self._cold) < _MAX_COLD_CHUNKS:
+                self._cold.append(chunk)
+
+    def partial(self) -> Partial:
+        """Return the hypothesis so far and whether it completes a grammar sentence."""
+        hyp = self._active().grammar.hyp()
+        text = hyp.hypstr if hyp is not None else ""
+        words = text.split()
+        if not words:
+            return Partial("", complete=False, can_continue=True)
+        completion = self._compiled.graph.check(words)
+        return Partial(text, completion.complete, completion.can_continue)
+
+    def finish(self) -> Result:
+        """End the utterance and return the result, rejected if it is not a command."""
+        decoders = self._active()
+        try:
+            for decoder in decoders.all():
+                decoder.end_utt()
+            if self._cold is not None:
+                self._rerun_cold(decoders, b"".join(self._cold))
+            self._cmn = decoders.grammar.get_cmn(False)
+            return self._result(decoders)
+        finally:
+            self._release()
+
+    @staticmethod
+    def _rerun_cold(decoders: _Decoders, audio: bytes) -> None:
+        """Decode a cold decoder's first utterance again until its normalisation settles."""
+        previous = _cmn_vector(decoders.grammar.get_cmn(False))
+        for _ in range(_COLD_PASSES):
+            for decoder in decoders.all():
+                decoder.start_utt()
+                decoder.process_raw(audio, False, False)
+                decoder.end_utt()
+            current = _cmn_vector(decoders.grammar.get_cmn(False))
+            settled = (
+                max(abs(a - b) for a, b in zip(current, previous, strict=False)) < _CMN_SETTLED
+            )
+            previous = current
+            if settled:
+                break
+        decoders.warm = True
+
+    def close(self) -> None:
+        """Abandon the utterance (no result) and give the decoders back."""
+        decoders = self._decoders
+        if decoders is None:
+            return
+        for decoder in decoders.all():
+            with contextlib.suppress(RuntimeError):  # the utterance already ended
+                decoder.end_utt()
+        self._release()
+
+    def _release(self) -> None:
+        decoders, self._decoders = self._decoders, None
+        if decoders is not None:
+            self._owner._give(decoders, self._cmn)
+
+    def _result(self, decoders: _Decoders) -> Result:
+        frames = max(decoders.grammar.n_frames(), 1)
+        threshold = self._owner.threshold
+        dictation = None
+        if decoders.dictation is not None:
+            dictated = decoders.dictation.hyp()
+            dictation = dictated.hypstr if dictated is not None else ""
+        hyp = decoders.grammar.hyp()
+        phones = decoders.phones.hyp()
+        text = hyp.hypstr if hyp is not None else ""
+        if not text or phones is None or not self._compiled.graph.check(text.split()).complete:
+            return Result(None, text, float("-inf"), threshold, frames, dictation)
+        logmath = decoders.grammar.get_logmath()
+        margin = (_log(logmath, hyp.best_score) - _log(logmath, phones.best_score)) / frames
+        accepted = text if margin >= threshold else None
+        return Result(accepted, text, margin, threshold, frames, dictation)
+
+
+def _cmn_vector(text: str) -> list[float]:
+    return [float(value) for value in text.split(",") if value.strip()]
+
+
+def _log(logmath: Any, value: float) -> float:
+    if value <= 0.0:
+        return -1e12
+    return float(logmath.log(value))
+
+
+class AsyncRecognitionSession:
+    """Async wrapper: every decoder call runs in an executor, never on the event loop."""
+
+    def __init__(self, session: RecognitionSession, executor: Executor | None = None) -> None:
+        self._session = session
+        self._executor = executor
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def start(
+        cls, recognizer: Recognizer, executor: Executor | None = None
+    ) -> AsyncRecognitionSession:
+        """Open a session without blocking the loop (decoder creation takes ~0.2 s)."""
+        loop = asyncio.get_running_loop()
+        session = await loop.run_in_executor(executor, recognizer.session)
+        return cls(session, executor)
+
+    async def __aenter__(self) -> AsyncRecognitionSession:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _run(self, call: Callable[..., _T], *args: Any) -> _T:
+        async with self._lock:  # keep decoder calls in order
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
+
+    async def feed(self, pcm: bytes) -> None:
+        """Decode a chunk of audio in the executor."""
+        await self._run(self._session.feed, pcm)
+
+    async def partial(self) -> Partial:
+        """Return the partial hypothesis and whether it completes a sentence."""
+        return await self._run(self._session.partial)
+
+    async def finish(self) -> Result:
+        """End the utterance and return the result."""
+        return await self._run(self._session.finish)
+
+    async def close(self) -> None:
+        """Abandon the utterance."""
+        await self._run(self._session.close)

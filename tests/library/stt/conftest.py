@@ -1,0 +1,48 @@
+"""Shared fixtures for the speech-to-text tests: one small home and its grammar."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sotto.engine.stt.grammar import Grammar, build_grammar, load_templates
+from sotto.engine.stt.home import Home
+from sotto.engine.stt.recognizer import Recognizer
+
+HOME = {
+    "entities": [
+        {"entity_id": "light.island_pendants", "names": ["Island Pendants"], "area": "Kitchen"},
+        {"entity_id": "light.floor_lamp", "names": ["Floor Lamp"], "area": "Living Room"},
+        {"entity_id": "light.sonos_lamp", "names": ["Sonos Lamp"], "area": "Living Room"},
+        {"entity_id": "cover.blinds", "names": ["Blinds"], "area": "Living Room"},
+    ],
+    "areas": [{"name": "Kitchen"}, {"name": "Living Room", "aliases": ["Lounge"]}],
+    "floors": [{"name": "Ground"}],
+}
+
+
+@pytest.fixture(scope="session")
+def templates() -> dict[str, Any]:
+    """The real home-assistant-intents English templates."""
+    return load_templates("en")
+
+
+@pytest.fixture(scope="session")
+def home() -> Home:
+    """A small home with an out-of-dictionary light name."""
+    return Home.from_dict(HOME)
+
+
+@pytest.fixture(scope="session")
+def grammar(home: Home, templates: dict[str, Any]) -> Grammar:
+    """The grammar of the small home."""
+    return build_grammar(home, templates)
+
+
+@pytest.fixture(scope="module")
+def recognizer(grammar: Grammar) -> Recognizer:
+    """A recogniser with the small home's grammar loaded (decoders are reused)."""
+    recognizer = Recognizer()
+    recognizer.load(grammar)
+    return recognizer

@@ -1,0 +1,41 @@
+"""Pronunciations for words the dictionary lacks come from espeak-ng, mapped to model phones."""
+
+from __future__ import annotations
+
+import pytest
+
+from sotto.engine.stt.errors import PronunciationError
+from sotto.engine.stt.grammar import Grammar
+from sotto.engine.stt.pronounce import PHONES, Pronouncer, ipa_to_phones
+from sotto.engine.stt.recognizer import Recognizer
+
+
+def test_out_of_dictionary_words_get_model_phones() -> None:
+    pronouncer = Pronouncer()
+    assert pronouncer.known("hue")  # in cmudict already
+    assert not pronouncer.known("pendants")
+    generated = pronouncer.pronounce(["hue", "pendants", "sonos", "nanoleaf"])
+    assert set(generated) == {"pendants", "sonos", "nanoleaf"}
+    assert generated["pendants"] == "P EH N D AH N T S"
+    assert generated["sonos"].startswith("S OW N")
+    for phones in generated.values():
+        assert set(phones.split()) <= PHONES
+
+
+def test_unknown_espeak_phoneme_names_the_word() -> None:
+    with pytest.raises(PronunciationError, match=r"'blorp'.*ʘ"):
+        ipa_to_phones("blorp", "b_l_ˈʘ_p")
+
+
+def test_word_that_cannot_be_pronounced_is_an_error() -> None:
+    with pytest.raises(PronunciationError, match="lamp_2"):
+        Pronouncer().pronounce(["lamp_2"])
+
+
+def test_grammar_with_an_unpronounceable_word_does_not_load() -> None:
+    grammar = Grammar(
+        jsgf="#JSGF V1.0;\ngrammar g;\npublic <command> = turn on lamp_2;\n",
+        words=("turn", "on", "lamp_2"),
+    )
+    with pytest.raises(PronunciationError, match="lamp_2"):
+        Recognizer().load(grammar)

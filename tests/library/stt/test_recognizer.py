@@ -1,0 +1,72 @@
+"""Recognition of real espeak-ng speech against the home's grammar, streaming and async."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from sotto.engine.stt.errors import RecognizerError
+from sotto.engine.stt.recognizer import AsyncRecognitionSession, Recognizer
+from tests.speech import silence, utterance
+
+CHUNK = 2048  # 64 ms
+
+
+def test_out_of_dictionary_light_is_recognised(recognizer: Recognizer) -> None:
+    result = recognizer.transcribe(utterance(0.3, "turn on the island pendants", 0.3))
+    assert result.accepted
+    assert result.text == "turn on the island pendants"
+
+
+def test_chatter_is_rejected(recognizer: Recognizer) -> None:
+    result = recognizer.transcribe(utterance(0.3, "what time does the game start", 0.3))
+    assert result.text is None
+    assert not result.accepted
+
+
+def test_silence_is_rejected(recognizer: Recognizer) -> None:
+    assert recognizer.transcribe(silence(1.0)).text is None
+
+
+def test_partial_reports_a_complete_sentence_while_streaming(recognizer: Recognizer) -> None:
+    speech = utterance(0.3, "open the blinds")
+    stream = speech + silence(0.4)
+    with recognizer.session() as session:
+        session.feed(stream[: len(speech) // 3])
+        early = session.partial()
+        assert not early.complete
+        for start in range(len(speech) // 3, len(stream), CHUNK):
+            session.feed(stream[start : start + CHUNK])
+        late = session.partial()
+        assert late.text == "open the blinds"
+        assert late.complete
+        assert session.finish().text == "open the blinds"
+
+
+def test_finished_session_refuses_more_audio(recognizer: Recognizer) -> None:
+    session = recognizer.session()
+    session.feed(silence(0.2))
+    session.finish()
+    with pytest.raises(RecognizerError, match="already finished"):
+        session.feed(silence(0.1))
+
+
+def test_session_needs_a_grammar() -> None:
+    with pytest.raises(RecognizerError, match="no grammar loaded"):
+        Recognizer().session()
+
+
+async def test_async_session_decodes_off_the_event_loop(recognizer: Recognizer) -> None:
+    audio = utterance(0.3, "turn off the floor lamp", 0.3)
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sotto-stt-test")
+    try:
+        async with asyncio.timeout(30):
+            async with await AsyncRecognitionSession.start(recognizer, executor) as session:
+                for start in range(0, len(audio), CHUNK):
+                    await session.feed(audio[start : start + CHUNK])
+                result = await session.finish()
+    finally:
+        executor.shutdown(wait=True)
+    assert result.text == "turn off the floor lamp"
