@@ -76,11 +76,12 @@ def satellite_links(hass: HomeAssistant) -> dict[str, SatelliteLink]:
     return links
 
 
-def satellite_key(hass: HomeAssistant, device_id: str) -> str:
-    """A satellite's device key from its HA device ID (or the key itself)."""
+async def async_satellite_key(hass: HomeAssistant, device_id: str) -> str:
+    """A satellite's device key from its HA device ID (or the key itself, as the history has it)."""
     device = dr.async_get(hass).async_get(device_id)
     if device is None:
-        if device_id in satellite_links(hass):
+        known = satellite_links(hass).keys() | await history_store(hass).async_satellite_ids()
+        if device_id in known:
             return device_id
         raise ServiceValidationError(
             translation_domain=DOMAIN,
@@ -117,7 +118,7 @@ def async_register_services(hass: HomeAssistant) -> None:
         device = call.data.get(ATTR_SATELLITE)
         older_than = call.data.get(ATTR_OLDER_THAN)
         scope = PurgeScope(
-            satellite_id=satellite_key(hass, device) if device else None,
+            satellite_id=await async_satellite_key(hass, device) if device else None,
             before=dt_util.as_utc(older_than) if older_than else None,
             interaction_id=call.data.get(ATTR_INTERACTION_ID),
         )
@@ -137,7 +138,7 @@ def async_register_services(hass: HomeAssistant) -> None:
 
     async def not_for_me(call: ServiceCall) -> ServiceResponse:
         device = call.data.get(ATTR_SATELLITE)
-        key = satellite_key(hass, device) if device else None
+        key = await async_satellite_key(hass, device) if device else None
         return {"forgotten": await async_not_for_me(hass, satellite_id=key)}
 
     hass.services.async_register(

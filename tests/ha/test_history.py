@@ -30,6 +30,7 @@ async def async_setup_home(
     hass: HomeAssistant, config_dir: Path, options: dict[str, Any] | None = None
 ) -> tuple[MockConfigEntry, HistoryStore]:
     """Load the home entry with its history in `config_dir`."""
+    config_dir.mkdir(parents=True, exist_ok=True)
     hass.config.config_dir = str(config_dir)
     home = MockConfigEntry(
         domain=DOMAIN, unique_id=HOME_UNIQUE_ID, data={"kind": "home"}, options=options or {}

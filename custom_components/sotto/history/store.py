@@ -393,6 +393,15 @@ class HistoryStore:
             ).fetchall()
         return [_stored(row) for row in rows]
 
+    async def async_satellite_ids(self) -> set[str]:
+        """The satellites the history holds interactions of."""
+        return await self.hass.async_add_executor_job(self._satellite_ids)
+
+    def _satellite_ids(self) -> set[str]:
+        with self._lock:
+            db, _keys = self._conns()
+            return {row[0] for row in db.execute("SELECT DISTINCT satellite_id FROM interactions")}
+
     async def async_audio(self, interaction_id: int) -> bytes | None:
         """The decrypted audio of one interaction, if it was kept."""
         return await self.hass.async_add_executor_job(self._audio, interaction_id)
