@@ -145,6 +145,7 @@ async def test_purge_all_reaches_every_store(hass: HomeAssistant, tmp_path: Path
 
     assert result["history"] == {"interactions": 1, "recordings": 0}
     assert result["pipeline_debug"] == {"runs": 1}
+    assert result["chat_logs"] == {"conversations": 1}
     assert result["tts_cache"]["entries"] >= 1
     assert result["debug_recordings"] == {"directories": 1}
     assert result["recorder"]["entities"] >= 5

@@ -2,6 +2,7 @@
 
 Besides the history store, Home Assistant may hold a command in its recorder (the
 states of Sotto's entities), in the assist pipeline's debug runs (transcript and reply),
+in the conversation agent's chat logs (kept in memory for a few minutes),
 in the TTS cache (the spoken reply, keyed by a hash of its text) and in debug
 recordings; and the satellite holds its own ledger and audio buffers.
 """
@@ -27,6 +28,7 @@ from homeassistant.components.assist_pipeline.pipeline import (
     KEY_ASSIST_PIPELINE,
     async_get_pipelines,
 )
+from homeassistant.components.conversation.chat_log import DATA_CHAT_LOGS
 from homeassistant.components.tts.const import DATA_TTS_MANAGER
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant
 from homeassistant.helpers import device_registry as dr
@@ -88,6 +90,7 @@ async def async_purge_everywhere(
     result: dict[str, Any] = {
         "history": {"interactions": removed.interactions, "recordings": removed.recordings},
         "pipeline_debug": {"runs": _purge_pipeline_debug(hass, removed, sotto_entities, scope)},
+        "chat_logs": {"conversations": _purge_chat_logs(hass, removed)},
         "tts_cache": {"entries": await _async_purge_tts_cache(hass, removed, sotto_entities)},
         "debug_recordings": {
             "directories": await _async_purge_debug_recordings(hass, domain, scope)
@@ -143,6 +146,21 @@ def _purge_pipeline_debug(
                 del runs[run_id]
                 count += 1
     return count
+
+
+def _purge_chat_logs(hass: HomeAssistant, removed: Removed) -> int:
+    """Drop the conversation agent's in-memory chat logs that hold a purged text."""
+    logs = hass.data.get(DATA_CHAT_LOGS)
+    if not logs or not removed.texts:
+        return 0
+    gone = [
+        conversation_id
+        for conversation_id, log in logs.items()
+        if _mentions([getattr(content, "content", None) for content in log.content], removed.texts)
+    ]
+    for conversation_id in gone:
+        del logs[conversation_id]
+    return len(gone)
 
 
 async def _async_purge_tts_cache(
