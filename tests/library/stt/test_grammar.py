@@ -8,7 +8,7 @@ import pytest
 
 from sotto.engine.stt.errors import GrammarError, HomeError
 from sotto.engine.stt.fsg import compile_jsgf
-from sotto.engine.stt.grammar import NOT_FOR_ME_INTENT, Grammar, build_grammar
+from sotto.engine.stt.grammar import NOT_FOR_ME_INTENT, Grammar, build_grammar, is_not_for_me
 from sotto.engine.stt.home import Home
 from sotto.engine.stt.recognizer import Recognizer
 from sotto.engine.stt.text import normalise, number_words
@@ -163,3 +163,10 @@ def test_text_normalisation() -> None:
     assert normalise("Café-Lamp 100%") == "cafe lamp one hundred percent"
     assert number_words(47) == "forty seven"
     assert normalise("What's on?") == "what's on"
+
+
+def test_not_for_me_phrase_is_told_apart() -> None:
+    assert is_not_for_me("Never mind, that wasn't for you.")
+    assert is_not_for_me("i was not talking to you")
+    assert not is_not_for_me("never mind")
+    assert not is_not_for_me("turn on the lights")

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from sotto.engine.stt.errors import RecognizerError
+from sotto.engine.stt.grammar import Grammar
 from sotto.engine.stt.recognizer import AsyncRecognitionSession, Recognizer
 from tests.speech import silence, utterance
 
@@ -24,6 +25,7 @@ def test_chatter_is_rejected(recognizer: Recognizer) -> None:
     result = recognizer.transcribe(utterance(0.3, "what time does the game start", 0.3))
     assert result.text is None
     assert not result.accepted
+    assert result.dictation is None  # no free dictation unless asked for
 
 
 def test_silence_is_rejected(recognizer: Recognizer) -> None:
@@ -70,3 +72,13 @@ async def test_async_session_decodes_off_the_event_loop(recognizer: Recognizer) 
     finally:
         executor.shutdown(wait=True)
     assert result.text == "turn off the floor lamp"
+
+
+def test_free_dictation_only_when_asked(grammar: Grammar) -> None:
+    chatter = utterance(0.3, "what time does the game start", 0.3)
+    dictating = Recognizer(dictation=True)
+    dictating.load(grammar)
+    result = dictating.transcribe(chatter)
+    assert result.text is None  # dictation never turns chatter into a command
+    assert result.dictation  # but the free transcript is there for whoever asked
+    assert "game" in result.dictation.split()

@@ -30,7 +30,7 @@ SAMPLE_RATE: Final = 16000
 SAMPLE_WIDTH: Final = 2
 # Per-frame margin (grammar path score minus phone-loop score, in the decoder's log units)
 # below which a hypothesis is rejected. Chosen on the tune corpus split.
-DEFAULT_THRESHOLD: Final = -5.6
+DEFAULT_THRESHOLD: Final = -3.9
 # A noise floor of about -50 dBFS is mixed into the audio before decoding. Digital silence
 # and very clean synthetic speech (no floor at all) make the acoustic model's silence
 # swallow quiet word endings ("lights" -> "light", "five minutes" -> "five"); every real
@@ -41,7 +41,7 @@ _NOISE_SEED: Final = 5
 _CACHED_SEARCHES: Final = 4
 # Live cepstral mean normalisation only moves part of the way per utterance; a cold
 # decoder repeats its first utterance until the mean moves less than this (or gives up).
-_COLD_PASSES: Final = 6
+_COLD_PASSES: Final = 10
 _CMN_SETTLED: Final = 0.3
 # Audio kept for the second pass of a cold decoder's first utterance (about 30 s).
 _MAX_COLD_CHUNKS: Final = 500
@@ -291,20 +291,24 @@ class RecognitionSession:
 
     @staticmethod
     def _rerun_cold(decoders: _Decoders, audio: bytes) -> None:
-        """Decode a cold decoder's first utterance again until its normalisation settles."""
-        previous = _cmn_vector(decoders.grammar.get_cmn(False))
+        """Settle a cold decoder's normalisation on its first utterance, then decode it again."""
+        grammar = decoders.grammar
+        previous = _cmn_vector(grammar.get_cmn(False))
         for _ in range(_COLD_PASSES):
-            for decoder in decoders.all():
-                decoder.start_utt()
-                decoder.process_raw(audio, False, False)
-                decoder.end_utt()
-            current = _cmn_vector(decoders.grammar.get_cmn(False))
-            settled = (
-                max(abs(a - b) for a, b in zip(current, previous, strict=False)) < _CMN_SETTLED
-            )
+            grammar.start_utt()
+            grammar.process_raw(audio, True, False)  # features only: cheap, updates the mean
+            grammar.end_utt()
+            current = _cmn_vector(grammar.get_cmn(False))
+            moved = max(abs(a - b) for a, b in zip(current, previous, strict=False))
             previous = current
-            if settled:
+            if moved < _CMN_SETTLED:
                 break
+        settled = grammar.get_cmn(False)
+        for decoder in decoders.all():
+            decoder.set_cmn(settled)
+            decoder.start_utt()
+            decoder.process_raw(audio, False, False)
+            decoder.end_utt()
         decoders.warm = True
 
     def close(self) -> None:
