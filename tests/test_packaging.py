@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +76,12 @@ def test_manifest_has_every_key_hassfest_and_hacs_need(manifest: dict[str, Any])
     assert manifest["domain"] == "sotto"
     assert manifest["config_flow"] is True
     assert manifest["iot_class"] == "local_push"
-    assert manifest["zeroconf"] == ["_sotto._tcp.local."]
+    assert manifest["zeroconf"][0] == "_sotto._tcp.local."
+    # ESPHome devices are discovered only when their firmware is Sotto's (TXT project_name):
+    # a flow for every ESPHome device on the network would nag about lights and plugs.
+    assert manifest["zeroconf"][1:] == [
+        {"type": "_esphomelib._tcp.local.", "properties": {"project_name": "sotto.*"}}
+    ]
     assert manifest["codeowners"], "manifest.json needs at least one code owner"
 
 
@@ -96,10 +103,36 @@ def test_manifest_dependencies_are_real_integrations(manifest: dict[str, Any]) -
 def test_manifest_requires_the_library_version_pyproject_builds(
     manifest: dict[str, Any], pyproject: dict[str, Any]
 ) -> None:
-    """HA must install exactly the library this repository builds, with speech-to-text."""
+    """HA installs exactly the library this repository builds; anything else in a range."""
     version = pyproject["project"]["version"]
-    assert manifest["requirements"] == [f"sotto[stt]=={version}"]
+    requirements = manifest["requirements"]
+    assert f"sotto[stt]=={version}" in requirements
     assert manifest["version"] == version
+    for requirement in requirements:
+        parsed = Requirement(requirement)
+        operators = {spec.operator for spec in parsed.specifier}
+        assert "==" in operators or {">=", "<"} <= operators, (
+            f"{requirement}: pin it, or give both a lower and an upper bound"
+        )
+
+
+def test_manifest_requirements_accept_what_home_assistant_pins(manifest: dict[str, Any]) -> None:
+    """A requirement HA's own integrations pin must accept HA's version, or HA refuses it."""
+    pinned: dict[str, str] = {}
+    for ha_manifest in HA_COMPONENTS.glob("*/manifest.json"):
+        for requirement in load_json(ha_manifest).get("requirements", []):
+            parsed = Requirement(requirement)
+            for spec in parsed.specifier:
+                if spec.operator == "==":
+                    pinned[canonicalize_name(parsed.name)] = spec.version
+    assert pinned["aioesphomeapi"], "HA's esphome integration pins aioesphomeapi"
+    for requirement in manifest["requirements"]:
+        parsed = Requirement(requirement)
+        name = canonicalize_name(parsed.name)
+        if name in pinned:
+            assert parsed.specifier.contains(pinned[name], prereleases=True), (
+                f"{requirement} excludes {name}=={pinned[name]}, which Home Assistant pins"
+            )
 
 
 def test_library_extras_keep_heavy_engines_out_of_home_assistant(

@@ -18,6 +18,7 @@ from .connection import DeviceConnection
 from .const import CONF_DEVICE_ID, CONF_KEY, CONF_KIND, CONF_LEGACY, DOMAIN, EntryKind
 from .data import SottoConfigEntry, SottoData, home_data
 from .engine import EngineClient, EngineError
+from .esphome import async_remove_esphome_issues, async_setup_esphome_entry
 from .grammar import HomeGrammar
 from .history.lifecycle import async_start_history
 from .satellite import SatelliteDevice
@@ -56,6 +57,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> boo
         await _async_setup_satellite(hass, entry)
     elif kind is EntryKind.ENGINE:
         await _async_setup_engine(hass, entry)
+    elif kind is EntryKind.ESPHOME:
+        await async_setup_esphome_entry(hass, entry)
     else:
         grammar = HomeGrammar(hass)
         entry.runtime_data.grammar = grammar
@@ -69,7 +72,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> boo
 
 def _platforms(kind: EntryKind) -> list[Platform]:
     """The platforms an entry of this kind sets up."""
-    if kind is EntryKind.SATELLITE:
+    if kind in (EntryKind.SATELLITE, EntryKind.ESPHOME):
         return SATELLITE_PLATFORMS
     return ENGINE_PLATFORMS if kind is EntryKind.ENGINE else HOME_PLATFORMS
 
@@ -190,3 +193,4 @@ async def async_unload_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> bo
 async def async_remove_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> None:
     """Forget the repair issue of a removed satellite."""
     ir.async_delete_issue(hass, DOMAIN, f"legacy_unencrypted_{entry.entry_id}")
+    async_remove_esphome_issues(hass, entry.entry_id)

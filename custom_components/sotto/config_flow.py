@@ -53,6 +53,7 @@ from .const import (
     HOME_UNIQUE_ID,
     EntryKind,
 )
+from .esphome import ESPHOME_SERVICE_TYPE, EsphomeFlowSteps
 from .history.settings import (
     MAX_AUDIO_DAYS,
     OPTION_AUDIO_DAYS,
@@ -133,7 +134,7 @@ def _require_role(peer: PeerIdentity, role: str) -> None:
         raise PairingError("not_a_satellite" if role == ROLE_SATELLITE else "not_an_engine")
 
 
-class SottoConfigFlow(ConfigFlow, domain=DOMAIN):
+class SottoConfigFlow(EsphomeFlowSteps, domain=DOMAIN):
     """Set up Sotto from the UI."""
 
     VERSION = 1
@@ -151,7 +152,9 @@ class SottoConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Create the home entry first; once it exists, offer what can be added."""
         if self._home_entry() is not None:
-            return self.async_show_menu(step_id="user", menu_options=["satellite", "engine"])
+            return self.async_show_menu(
+                step_id="user", menu_options=["satellite", "esphome", "engine"]
+            )
         return await self.async_step_home()
 
     async def async_step_home(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -268,6 +271,8 @@ class SottoConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_zeroconf(self, discovery_info: ZeroconfServiceInfo) -> ConfigFlowResult:
         """A satellite announced itself; ask the user before talking to it."""
+        if discovery_info.type == ESPHOME_SERVICE_TYPE:
+            return await self.async_step_esphome_discovery(discovery_info)
         properties = discovery_info.properties
         device_id = properties.get("id")
         if not device_id:
@@ -324,6 +329,8 @@ class SottoConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """The satellite refused our key: ask for the new one."""
+        if entry_data.get(CONF_KIND) == EntryKind.ESPHOME:
+            return await self.async_step_esphome_reauth()
         return await self.async_step_reauth_confirm()
 
     async def async_step_reauth_confirm(

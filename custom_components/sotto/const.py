@@ -32,3 +32,4 @@ class EntryKind(StrEnum):
     HOME = "home"
     SATELLITE = "satellite"
     ENGINE = "engine"
+    ESPHOME = "esphome"

@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_KEY
 from .data import SottoConfigEntry
+from .esphome import unsupported_features
 
 TO_REDACT = {CONF_KEY, CONF_HOST, "device_id", "last_error"}
 
@@ -43,5 +44,7 @@ async def async_get_config_entry_diagnostics(
             "state": asdict(satellite.state) if satellite.state else None,
             "streaming": satellite.streaming,
             "ledger": asdict(satellite.ledger) if satellite.ledger else None,
+            # Entities not created because the device cannot honour them, and why.
+            "unsupported": dict(unsupported_features(connection)),
         }
     return data

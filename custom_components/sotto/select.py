@@ -19,6 +19,7 @@ from sotto.messages import Configure
 from .const import DOMAIN
 from .data import SottoConfigEntry
 from .entity import SottoSatelliteEntity
+from .esphome import unsupported_features
 
 PARALLEL_UPDATES = 1
 
@@ -47,15 +48,17 @@ async def async_setup_entry(
     entry: SottoConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the satellite's selects."""
-    async_add_entities(
-        [
-            SottoPipelineSelect(hass, entry),
-            SottoVadSensitivitySelect(hass, entry),
-            SottoWakeWordSelect(entry, WAKE_WORD),
-            SottoSensitivitySelect(entry, SENSITIVITY),
-        ]
-    )
+    """Add the satellite's selects (those its device can honour; diagnostics say why not)."""
+    unsupported = unsupported_features(entry.runtime_data.connection)
+    entities: list[SelectEntity] = [
+        SottoPipelineSelect(hass, entry),
+        SottoVadSensitivitySelect(hass, entry),
+    ]
+    if WAKE_WORD.key not in unsupported:
+        entities.append(SottoWakeWordSelect(entry, WAKE_WORD))
+    if SENSITIVITY.key not in unsupported:
+        entities.append(SottoSensitivitySelect(entry, SENSITIVITY))
+    async_add_entities(entities)
 
 
 class SottoPipelineSelect(SottoSatelliteEntity, AssistPipelineSelect):

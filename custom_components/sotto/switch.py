@@ -15,6 +15,7 @@ from sotto.messages import MuteSource, SetMute
 from .const import DOMAIN
 from .data import SottoConfigEntry
 from .entity import SottoSatelliteEntity
+from .esphome import unsupported_features
 
 PARALLEL_UPDATES = 1
 
@@ -28,8 +29,9 @@ async def async_setup_entry(
     entry: SottoConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the satellite's mute switch."""
-    async_add_entities([SottoMuteSwitch(entry, MUTE)])
+    """Add the satellite's mute switch, if it has one (diagnostics say why not)."""
+    if MUTE.key not in unsupported_features(entry.runtime_data.connection):
+        async_add_entities([SottoMuteSwitch(entry, MUTE)])
 
 
 class SottoMuteSwitch(SottoSatelliteEntity, SwitchEntity):

@@ -41,5 +41,5 @@ async def test_once_home_exists_the_flow_offers_devices(hass: HomeAssistant) -> 
         DOMAIN, context={"source": config_entries.SOURCE_USER}
     )
     assert second["type"] is FlowResultType.MENU
-    assert second["menu_options"] == ["satellite", "engine"]
+    assert second["menu_options"] == ["satellite", "esphome", "engine"]
     assert len(hass.config_entries.async_entries(DOMAIN)) == 1

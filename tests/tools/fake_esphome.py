@@ -48,6 +48,8 @@ class FakeEsphomeDevice:
     """One ESPHome device: its identity, entities, and what Home Assistant told it."""
 
     key: str | None
+    """The API encryption key (base64); None for a device without encryption."""
+
     name: str = "kitchen-echo"
     friendly_name: str = "Kitchen Echo"
     mac: str = "AA:BB:CC:DD:EE:01"
@@ -110,9 +112,10 @@ class FakeEsphomeDevice:
         """Until Home Assistant has subscribed to the voice assistant."""
         await self._subscribed.wait()
 
-    async def wait_connected(self) -> None:
-        """Until a client has finished the handshake."""
-        await self._connected.wait()
+    @property
+    def connected(self) -> bool:
+        """Whether a client has logged in since the device started."""
+        return self._connected.is_set()
 
     def press_mute(self) -> None:
         """The device's own mute button toggles its mute switch."""
@@ -142,7 +145,8 @@ class FakeEsphomeDevice:
             self._broadcast(pb.VoiceAssistantAudio(data=chunk))
             sent += len(chunk)
             self.sent_audio += len(chunk)
-            await asyncio.sleep(0.004)
+            # Paced like a microphone: what HA hears when is what a real device sends.
+            await asyncio.sleep(len(chunk) / 32000)
         if not self._stop_mic.is_set():
             self._broadcast(pb.VoiceAssistantAudio(end=True))
 
@@ -289,9 +293,23 @@ class _Session:
 
     async def run(self) -> None:
         """Handshake, then answer messages until the client goes."""
+        first = await self.reader.readexactly(1)
         if self.device.key is None:
-            raise ConnectionError("plaintext devices are not faked")
-        if await self._read_frame() != b"":
+            if first != b"\x00":
+                # A Noise hello to a plaintext device: a plaintext-marked answer tells the
+                # client that this device has no encryption.
+                self.writer.write(b"\x00\x00\x00")
+                await self.writer.drain()
+                return
+            await self._run_plaintext()
+            return
+        if first != b"\x01":
+            # A plaintext hello to an encrypted device: answer with a Noise frame.
+            self.writer.write(b"\x01\x00\x00")
+            await self.writer.drain()
+            return
+        header = first + await self.reader.readexactly(2)
+        if header != b"\x01\x00\x00":
             raise ConnectionError("expected an empty client hello")
         handshake = await self._read_frame()
         # Server hello: protocol 0x01, then the device's name and MAC, NUL-terminated.
@@ -326,14 +344,54 @@ class _Session:
             self.device._handle(self, message)
             await self.writer.drain()
 
+    async def _read_varint(self) -> int:
+        value = shift = 0
+        while True:
+            byte = (await self.reader.readexactly(1))[0]
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return value
+            shift += 7
+
+    async def _run_plaintext(self) -> None:
+        """An unencrypted device: preamble 0, varint length, varint type, message."""
+        self.ready = True
+        first = True
+        while True:
+            if not first and await self.reader.readexactly(1) != b"\x00":
+                raise ConnectionError("bad plaintext preamble")
+            first = False
+            length = await self._read_varint()
+            msg_type = await self._read_varint()
+            data = await self.reader.readexactly(length)
+            proto = MESSAGE_TYPE_TO_PROTO.get(msg_type)
+            if proto is None:
+                continue
+            message = proto()
+            message.ParseFromString(data)
+            self.device._handle(self, message)
+            await self.writer.drain()
+
     def send(self, message: Any) -> None:
-        """Encrypt and write one protobuf message."""
-        assert self.noise is not None
+        """Encrypt (unless the device is plaintext) and write one protobuf message."""
         data = message.SerializeToString()
         msg_type = _PROTO_TO_TYPE[type(message)]
+        if self.writer.is_closing():
+            return
+        if self.noise is None:
+            self.writer.write(b"\x00" + _varint(len(data)) + _varint(msg_type) + data)
+            return
         plain = bytes((msg_type >> 8, msg_type & 0xFF, len(data) >> 8, len(data) & 0xFF)) + data
-        if not self.writer.is_closing():
-            self._write_frame(self.noise.encrypt(plain))
+        self._write_frame(self.noise.encrypt(plain))
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 @contextlib.asynccontextmanager

@@ -1,0 +1,85 @@
+"""Setting up an ESPHome satellite's entry, and the repair issues it may need."""
+
+from __future__ import annotations
+
+from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.device_registry import format_mac
+
+from ..const import CONF_DEVICE_ID, CONF_KEY, DOMAIN  # noqa: TID252
+from ..data import SottoConfigEntry  # noqa: TID252
+from ..satellite import SatelliteDevice  # noqa: TID252
+from .transport import EsphomeAuthError, EsphomeError, EsphomeTransport, async_esphome_conflict
+
+
+async def async_setup_esphome_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> None:
+    """Connect once (so setup fails clearly), then keep the API connection up."""
+    name = entry.data.get(CONF_NAME) or entry.title
+    key: str | None = entry.data.get(CONF_KEY) or None
+    transport = EsphomeTransport(
+        hass,
+        host=entry.data[CONF_HOST],
+        port=entry.data[CONF_PORT],
+        key=key,
+        mac=entry.data.get(CONF_DEVICE_ID),
+        name=name,
+        on_auth_failed=lambda: entry.async_start_reauth(hass),
+    )
+    try:
+        first = await transport.async_open()
+    except EsphomeAuthError as err:
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN,
+            translation_key="invalid_key",
+            translation_placeholders={"name": name},
+        ) from err
+    except EsphomeError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
+            translation_placeholders={"name": name, "error": str(err)},
+        ) from err
+    satellite = SatelliteDevice(hass, transport)
+    entry.runtime_data.connection = transport
+    entry.runtime_data.satellite = satellite
+    entry.async_on_unload(satellite.close)
+    entry.async_create_background_task(
+        hass, transport.async_run(first), f"sotto esphome {name}", eager_start=True
+    )
+    placeholders = {"name": name, "host": entry.data[CONF_HOST]}
+    _async_set_issue(hass, f"esphome_unencrypted_{entry.entry_id}", key is None, placeholders)
+    conflict = async_esphome_conflict(hass, format_mac(first.info.mac_address))
+    _async_set_issue(
+        hass,
+        f"esphome_voice_conflict_{entry.entry_id}",
+        conflict is not None,
+        {**placeholders, "esphome_entry": conflict or ""},
+    )
+
+
+@callback
+def _async_set_issue(
+    hass: HomeAssistant, issue_id: str, active: bool, placeholders: dict[str, str]
+) -> None:
+    """Open the repair issue while `active`, close it otherwise."""
+    if active:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=issue_id.rsplit("_", 1)[0],
+            translation_placeholders=placeholders,
+        )
+    else:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+@callback
+def async_remove_esphome_issues(hass: HomeAssistant, entry_id: str) -> None:
+    """Forget a removed ESPHome satellite's repair issues."""
+    for prefix in ("esphome_unencrypted", "esphome_voice_conflict"):
+        ir.async_delete_issue(hass, DOMAIN, f"{prefix}_{entry_id}")

@@ -1,0 +1,708 @@
+"""The ESPHome transport: the second transport behind the one pipeline bridge.
+
+`EsphomeTransport` speaks ESPHome's native API with aioesphomeapi and translates it into
+Sotto's event vocabulary, so `SatelliteDevice`, the entities and the Assist satellite
+entity serve an ESP32 exactly as they serve a Pi:
+
+- voice-assistant start -> `detection` (when the device heard its wake word) and
+  `StreamStart`; its audio -> `audio-chunk`; its stop -> `StreamStop`;
+- the device's mute switch -> `SottoState`; device info and entities -> `SottoInfo`;
+- the privacy ledger, which the device does not keep, is counted here -> `SottoLedger`;
+- `SetMute`, `Configure`, `StopStreaming`, `RunEnded` and reply audio -> switch and
+  select commands, voice-assistant events and streamed audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from aioesphomeapi.client import APIClient
+from aioesphomeapi.core import (
+    APIConnectionError,
+    EncryptionPlaintextAPIError,
+    InvalidEncryptionKeyAPIError,
+    RequiresEncryptionAPIError,
+)
+from aioesphomeapi.model import (
+    DeviceInfo,
+    EntityState,
+    SelectInfo,
+    SelectState,
+    SwitchInfo,
+    SwitchState,
+    VoiceAssistantAudioSettings,
+    VoiceAssistantCommandFlag,
+    VoiceAssistantEventType,
+    VoiceAssistantFeature,
+)
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.device_registry import format_mac
+from homeassistant.util import dt as dt_util
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import Describe
+from wyoming.snd import Played
+from wyoming.wake import Detection
+
+from sotto.link import PeerIdentity
+from sotto.messages import (
+    ERROR_MUTED,
+    ERROR_NO_SPEAKER,
+    Configure,
+    IndicatorState,
+    LedgerDay,
+    MuteSource,
+    Purge,
+    Purged,
+    RunEnded,
+    SetMute,
+    SottoInfo,
+    SottoLedger,
+    SottoState,
+    StopReason,
+    StopStreaming,
+    StreamStart,
+    StreamStop,
+    StreamTrigger,
+)
+
+from ..connection import AvailabilityListener, EventListener, backoff_delay  # noqa: TID252
+
+_LOGGER = logging.getLogger(__name__)
+
+ESPHOME_DOMAIN: Final = "esphome"
+DEFAULT_ESPHOME_PORT: Final = 6053
+
+# ESPHome microphones stream 16 kHz, 16-bit mono, as Sotto's own satellites do.
+_RATE: Final = 16000
+_WIDTH: Final = 2
+_CHANNELS: Final = 1
+_BYTES_PER_SECOND: Final = _RATE * _WIDTH * _CHANNELS
+# Reply audio goes out in ESPHome's own chunk size and is paced a little faster than it
+# plays, as HA's ESPHome integration does, so the device's buffer never overflows.
+_REPLY_CHUNK: Final = 1024
+_REPLY_PACE: Final = 0.9
+_LEDGER_DAYS: Final = 14
+_CLIENT_INFO: Final = "Sotto"
+
+# Why an entity is missing, by the Sotto feature it would have offered.
+UNSUPPORTED_NO_MUTE: Final = "the device has no switch named 'mute' in its ESPHome YAML"
+UNSUPPORTED_NO_WAKE_WORD: Final = (
+    "the device has no select named 'wake_word' in its ESPHome YAML"
+    " (micro_wake_word models are chosen there)"
+)
+UNSUPPORTED_SENSITIVITY: Final = (
+    "ESPHome's micro_wake_word sets each model's cutoff in the device's YAML"
+)
+UNSUPPORTED_VOLUME: Final = "ESPHome sets its speaker volume on the device's media player"
+UNSUPPORTED_PURGE_BUTTON: Final = "the device keeps no ledger or audio to purge"
+UNSUPPORTED_SPEAKER: Final = (
+    "the device cannot play streamed audio (no API audio speaker); Sotto does not"
+    " serve replies by URL"
+)
+
+# Project names (zeroconf TXT `project_name`) of firmware known to run a voice assistant.
+# ESPHome announces no voice-assistant flag in mDNS, and without the key nothing more can
+# be asked, so discovery trusts only these hints and is confirmed after connecting.
+VOICE_PROJECT_PREFIXES: Final = (
+    "sotto.",
+    "esphome.voice-assistant",
+    "esphome.home-assistant-voice",
+)
+
+
+class EsphomeError(Exception):
+    """Talking to an ESPHome device failed; `reason` is the form error's translation key."""
+
+    reason = "cannot_connect"
+
+
+class EsphomeAuthError(EsphomeError):
+    """The device refused the key, or wants one and none was given."""
+
+    reason = "invalid_key"
+
+
+class EsphomeKeyRequiredError(EsphomeAuthError):
+    """The device encrypts its API and no key was given."""
+
+    reason = "esphome_key_required"
+
+
+class EsphomePlaintextError(EsphomeError):
+    """A key was given but the device does not encrypt its API."""
+
+    reason = "device_not_encrypted"
+
+
+class EsphomeNotVoiceError(EsphomeError):
+    """The device has no voice assistant (or cannot stream its audio over the API)."""
+
+    reason = "not_a_voice_device"
+
+
+class EsphomeWrongDeviceError(EsphomeError):
+    """Another device answered at the entry's address."""
+
+    reason = "wrong_device"
+
+
+@dataclass(slots=True)
+class EsphomeSession:
+    """One open API connection and what the device reported on it."""
+
+    client: APIClient
+    info: DeviceInfo
+    mute: SwitchInfo | None
+    wake_word: SelectInfo | None
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def features(self) -> VoiceAssistantFeature:
+        """The voice-assistant features the device reports."""
+        api_version = self.client.api_version
+        assert api_version is not None
+        return VoiceAssistantFeature(self.info.voice_assistant_feature_flags_compat(api_version))
+
+
+async def async_open_session(
+    host: str, port: int, key: str | None, *, expected_mac: str | None = None
+) -> EsphomeSession:
+    """Connect, log in and read device info and entities; raises `EsphomeError`s."""
+    closed = asyncio.Event()
+
+    async def on_stop(expected_disconnect: bool) -> None:
+        closed.set()
+
+    client = APIClient(host, port, None, noise_psk=key or None, client_info=_CLIENT_INFO)
+    try:
+        await client.connect(on_stop=on_stop, login=True)
+        info = await client.device_info()
+        entities, _services = await client.list_entities_services()
+    except InvalidEncryptionKeyAPIError as err:
+        await client.disconnect(force=True)
+        raise EsphomeAuthError(str(err)) from err
+    except RequiresEncryptionAPIError as err:
+        await client.disconnect(force=True)
+        raise EsphomeKeyRequiredError(str(err)) from err
+    except EncryptionPlaintextAPIError as err:
+        await client.disconnect(force=True)
+        raise EsphomePlaintextError(str(err)) from err
+    except (APIConnectionError, OSError, TimeoutError) as err:
+        await client.disconnect(force=True)
+        raise EsphomeError(f"{type(err).__name__}: {err}") from err
+    session = EsphomeSession(
+        client=client,
+        info=info,
+        mute=next(
+            (e for e in entities if isinstance(e, SwitchInfo) and "mute" in e.object_id), None
+        ),
+        wake_word=next(
+            (e for e in entities if isinstance(e, SelectInfo) and "wake_word" in e.object_id),
+            None,
+        ),
+        closed=closed,
+    )
+    try:
+        if expected_mac is not None and format_mac(info.mac_address) != expected_mac:
+            raise EsphomeWrongDeviceError(
+                f"{host}:{port} is {info.name} ({format_mac(info.mac_address)}), not {expected_mac}"
+            )
+        features = session.features
+        if not features & VoiceAssistantFeature.VOICE_ASSISTANT:
+            raise EsphomeNotVoiceError(f"{info.name} has no voice_assistant component")
+        if not features & VoiceAssistantFeature.API_AUDIO:
+            raise EsphomeNotVoiceError(f"{info.name} cannot stream audio over the API")
+    except EsphomeError:
+        await client.disconnect(force=True)
+        raise
+    return session
+
+
+@callback
+def async_esphome_conflict(hass: HomeAssistant, mac: str) -> str | None:
+    """The title of HA's own ESPHome entry that also runs this device's voice assistant.
+
+    ESPHome serves its voice assistant to one API client only, so the device cannot be in
+    both. An entry that is disabled, or loaded without a voice assistant, does not count.
+    """
+    for entry in hass.config_entries.async_entries(ESPHOME_DOMAIN, include_disabled=False):
+        if entry.unique_id is None or format_mac(entry.unique_id) != mac:
+            continue
+        if entry.state is ConfigEntryState.LOADED:
+            runtime = getattr(entry, "runtime_data", None)
+            device_info = getattr(runtime, "device_info", None)
+            api_version = getattr(runtime, "api_version", None)
+            if isinstance(device_info, DeviceInfo) and api_version is not None:
+                flags = device_info.voice_assistant_feature_flags_compat(api_version)
+                if not flags & VoiceAssistantFeature.VOICE_ASSISTANT:
+                    continue
+        return entry.title
+    return None
+
+
+@dataclass(slots=True)
+class _Ledger:
+    """What this device sent Home Assistant, counted here since the device keeps none."""
+
+    wakes: int = 0
+    push_to_talk: int = 0
+    streams: int = 0
+    seconds_sent: float = 0.0
+    last_stream: float | None = None
+    days: dict[str, LedgerDay] = field(default_factory=dict)
+
+    def count(
+        self, *, wake: bool = False, push_to_talk: bool = False, seconds: float = 0.0
+    ) -> None:
+        """Add to today's page and the totals."""
+        date = dt_util.now().date().isoformat()
+        day = self.days.get(date, LedgerDay(date=date))
+        started = wake or push_to_talk
+        self.days[date] = LedgerDay(
+            date=date,
+            wakes=day.wakes + wake,
+            push_to_talk=day.push_to_talk + push_to_talk,
+            streams=day.streams + started,
+            seconds_sent=day.seconds_sent + seconds,
+        )
+        for old in sorted(self.days)[:-_LEDGER_DAYS]:
+            del self.days[old]
+        self.wakes += wake
+        self.push_to_talk += push_to_talk
+        self.streams += started
+        self.seconds_sent += seconds
+        if seconds:
+            self.last_stream = time.time()
+
+    def message(self) -> SottoLedger:
+        """The ledger as Sotto's message."""
+        return SottoLedger(
+            wakes=self.wakes,
+            push_to_talk=self.push_to_talk,
+            streams=self.streams,
+            seconds_sent=self.seconds_sent,
+            last_stream=self.last_stream,
+            days=tuple(self.days[date] for date in sorted(self.days)),
+        )
+
+
+class EsphomeTransport:
+    """Keeps an ESPHome device's API connection up and translates it to Sotto's events."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        *,
+        host: str,
+        port: int,
+        key: str | None,
+        mac: str | None,
+        name: str,
+        on_auth_failed: Callable[[], None],
+    ) -> None:
+        """Describe the device; nothing connects until `async_open`."""
+        self.hass = hass
+        self.host = host
+        self.port = port
+        self.name = name
+        self._key = key
+        self._mac = mac
+        self._on_auth_failed = on_auth_failed
+        self._session: EsphomeSession | None = None
+        self._event_listeners: list[EventListener] = []
+        self._availability_listeners: list[AvailabilityListener] = []
+        self._retry_now = asyncio.Event()
+        self._was_available = True
+        self._ledger = _Ledger()
+        self._muted = False
+        self._wake_word = ""
+        self._stream: StreamStart | None = None
+        self._stream_bytes = 0
+        self._stream_id = 0
+        self._run_started = False
+        self._replying = False
+        self.peer: PeerIdentity | None = None
+        self.last_error: str | None = None
+        self.attempt = 0
+        self.unsupported: dict[str, str] = {}
+
+    @property
+    def available(self) -> bool:
+        """Whether the API connection is up right now."""
+        return self._session is not None and not self._session.closed.is_set()
+
+    @property
+    def legacy(self) -> bool:
+        """Whether the API is unencrypted (the user opted in; a repair issue says so)."""
+        return not self._key
+
+    @property
+    def streaming(self) -> bool:
+        """Whether the device is sending a command's audio right now."""
+        return self._stream is not None
+
+    async def async_open(self) -> EsphomeSession:
+        """Open one connection now, raising `EsphomeError`s."""
+        session = await async_open_session(self.host, self.port, self._key, expected_mac=self._mac)
+        self._describe(session)
+        return session
+
+    @callback
+    def subscribe_events(self, listener: EventListener) -> CALLBACK_TYPE:
+        """Call `listener` with every (translated) event from the device."""
+        self._event_listeners.append(listener)
+        return lambda: self._event_listeners.remove(listener)
+
+    @callback
+    def subscribe_availability(self, listener: AvailabilityListener) -> CALLBACK_TYPE:
+        """Call `listener` when the device comes and goes."""
+        self._availability_listeners.append(listener)
+        return lambda: self._availability_listeners.remove(listener)
+
+    @callback
+    def retry_now(self) -> None:
+        """Skip the rest of the backoff: the device was seen again."""
+        self._retry_now.set()
+
+    # --- the connection loop -----------------------------------------------------------
+
+    async def async_run(self, first: EsphomeSession | None) -> None:
+        """Keep the connection up until cancelled; `first` was opened during setup."""
+        session = first
+        while True:
+            if session is None:
+                session = await self._async_reconnect()
+                if session is None:
+                    return  # the key was refused: the re-auth flow has started
+            try:
+                await self._async_serve(session)
+            finally:
+                self._session = None
+                self._end_stream(StopReason.DISCONNECTED)
+                with contextlib.suppress(APIConnectionError, OSError):
+                    await session.client.disconnect(force=True)
+                self._set_available(False)
+            session = None
+
+    async def _async_reconnect(self) -> EsphomeSession | None:
+        """Try until a connection opens, waiting with backoff between attempts."""
+        self.attempt = 0
+        while True:
+            delay = backoff_delay(self.attempt)
+            self._retry_now.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._retry_now.wait()
+            try:
+                return await self.async_open()
+            except EsphomeAuthError as err:
+                _LOGGER.error("%s refused Home Assistant's key: %s", self.name, err)
+                self.last_error = f"{type(err).__name__}: {err}"
+                self._on_auth_failed()
+                return None
+            except EsphomeError as err:
+                self.last_error = f"{type(err).__name__}: {err}"
+                _LOGGER.debug("%s: %s", self.name, err)
+            self.attempt += 1
+
+    async def _async_serve(self, session: EsphomeSession) -> None:
+        """Follow the device's states and voice assistant until the connection ends."""
+        client = session.client
+        self._session = session
+        self.last_error = None
+        client.subscribe_states(self._on_state)
+        unsubscribe = client.subscribe_voice_assistant(
+            handle_start=self._handle_start,
+            handle_stop=self._handle_stop,
+            handle_audio=self._handle_audio,
+            handle_announcement_finished=self._handle_announcement_finished,
+        )
+        try:
+            self._emit(self._info(session).event())
+            self._emit(self._state().event())
+            self._emit(self._ledger.message().event())
+            self._set_available(True)
+            await session.closed.wait()
+            self.last_error = self.last_error or "the device closed the connection"
+        finally:
+            if not session.closed.is_set():
+                with contextlib.suppress(APIConnectionError):
+                    unsubscribe()
+
+    @callback
+    def _describe(self, session: EsphomeSession) -> None:
+        """Learn who the device is and which Sotto features it lacks."""
+        info = session.info
+        self.peer = PeerIdentity(
+            device_id=format_mac(info.mac_address),
+            name=info.friendly_name or info.name,
+            role="satellite",
+            version=info.esphome_version,
+        )
+        unsupported = {
+            "wake_word_sensitivity": UNSUPPORTED_SENSITIVITY,
+            "volume": UNSUPPORTED_VOLUME,
+            "purge": UNSUPPORTED_PURGE_BUTTON,
+        }
+        if session.mute is None:
+            unsupported["mute"] = UNSUPPORTED_NO_MUTE
+        if session.wake_word is None:
+            unsupported["wake_word"] = UNSUPPORTED_NO_WAKE_WORD
+        if not session.features & VoiceAssistantFeature.SPEAKER:
+            unsupported["speaker"] = UNSUPPORTED_SPEAKER
+        self.unsupported = unsupported
+
+    def _info(self, session: EsphomeSession) -> SottoInfo:
+        info = session.info
+        return SottoInfo(
+            device_id=format_mac(info.mac_address),
+            name=info.friendly_name or info.name,
+            version=info.esphome_version,
+            wake_word_engine="micro",
+            wake_words=tuple(session.wake_word.options) if session.wake_word else (),
+            has_hardware_mute=False,
+            has_speaker=bool(session.features & VoiceAssistantFeature.SPEAKER),
+            remote_wake=False,
+            # Home Assistant's own speech detection decides when an ESPHome command ends.
+            vad_silence_seconds=0.0,
+            max_command_seconds=0.0,
+        )
+
+    def _state(self) -> SottoState:
+        if self._muted:
+            indicator = IndicatorState.MUTED
+        elif self._stream is not None:
+            indicator = IndicatorState.LISTENING
+        elif self._replying:
+            indicator = IndicatorState.SPEAKING
+        else:
+            indicator = IndicatorState.IDLE
+        return SottoState(
+            muted=self._muted,
+            mute_source=MuteSource.HA if self._muted else None,
+            indicator=indicator,
+            streaming=self._stream is not None,
+            wake_word=self._wake_word,
+            sensitivity=0.5,
+            volume=1.0,
+        )
+
+    # --- from the device -----------------------------------------------------------------
+
+    @callback
+    def _emit(self, event: Event) -> None:
+        for listener in list(self._event_listeners):
+            listener(event)
+
+    @callback
+    def _on_state(self, state: EntityState) -> None:
+        session = self._session
+        if session is None:
+            return
+        if isinstance(state, SwitchState) and session.mute and state.key == session.mute.key:
+            if state.state == self._muted:
+                return
+            self._muted = state.state
+            if self._muted:
+                self._end_stream(StopReason.MUTED)
+        elif (
+            isinstance(state, SelectState)
+            and session.wake_word
+            and state.key == session.wake_word.key
+        ):
+            self._wake_word = state.state
+        else:
+            return
+        self._emit(self._state().event())
+
+    async def _handle_start(
+        self,
+        conversation_id: str,
+        flags: int,
+        audio_settings: VoiceAssistantAudioSettings,
+        wake_word_phrase: str | None,
+    ) -> int | None:
+        """The device wants to send a command; 0 means "over the API connection"."""
+        if flags & VoiceAssistantCommandFlag.USE_WAKE_WORD:
+            # The device asks Home Assistant to find the wake word in a constant stream:
+            # audio would leave the room before any wake word. Sotto refuses.
+            _LOGGER.warning(
+                "%s asked to stream for a wake word in Home Assistant; enable"
+                " micro_wake_word on the device instead",
+                self.name,
+            )
+            self._emit(Error(text="remote wake word refused", code="remote-wake").event())
+            return None
+        if self._muted:
+            self._emit(Error(text="the device is muted", code=ERROR_MUTED).event())
+            return None
+        self._end_stream(StopReason.ERROR)
+        self._stream_id += 1
+        self._stream_bytes = 0
+        self._run_started = False
+        trigger = StreamTrigger.WAKE_WORD if wake_word_phrase else StreamTrigger.PUSH_TO_TALK
+        self._ledger.count(wake=bool(wake_word_phrase), push_to_talk=not wake_word_phrase)
+        if wake_word_phrase:
+            self._emit(Detection(name=wake_word_phrase).event())
+        self._stream = StreamStart(
+            rate=_RATE,
+            width=_WIDTH,
+            channels=_CHANNELS,
+            trigger=trigger,
+            stream_id=self._stream_id,
+            wake_word=wake_word_phrase,
+        )
+        self._emit(self._stream.event())
+        self._emit(self._state().event())
+        return 0
+
+    async def _handle_audio(self, data: bytes) -> None:
+        """A chunk of the command, passed on only while a stream is open."""
+        if self._stream is None:
+            return  # in flight after Home Assistant stopped the stream: dropped
+        if not self._run_started:
+            # The device has its answer and streams: the run has begun, as it expects.
+            self._run_started = True
+            self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_RUN_START)
+            self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_STT_START)
+        self._stream_bytes += len(data)
+        self._emit(AudioChunk(rate=_RATE, width=_WIDTH, channels=_CHANNELS, audio=data).event())
+
+    async def _handle_stop(self, abort: bool) -> None:
+        """The device stopped sending (its button, its own end of speech, or an abort)."""
+        self._end_stream(StopReason.ERROR if abort else StopReason.END_OF_SPEECH)
+
+    async def _handle_announcement_finished(self, finished: object) -> None:
+        self._emit(Played().event())
+
+    @callback
+    def _end_stream(self, reason: StopReason) -> None:
+        stream = self._stream
+        if stream is None:
+            return
+        self._stream = None
+        seconds = self._stream_bytes / _BYTES_PER_SECOND
+        self._ledger.count(seconds=seconds)
+        self._emit(StreamStop(reason=reason, stream_id=stream.stream_id, seconds=seconds).event())
+        self._emit(self._state().event())
+        self._emit(self._ledger.message().event())
+
+    # --- to the device -------------------------------------------------------------------
+
+    def _send_va_event(
+        self, event_type: VoiceAssistantEventType, data: dict[str, str] | None = None
+    ) -> bool:
+        session = self._session
+        if session is None or session.closed.is_set():
+            return False
+        try:
+            session.client.send_voice_assistant_event(event_type, data or {})
+        except APIConnectionError:
+            return False
+        return True
+
+    async def async_send(self, event: Event) -> bool:
+        """Translate a Sotto or Wyoming event for the device; returns whether it was sent."""
+        session = self._session
+        if session is None or session.closed.is_set():
+            return False
+        try:
+            return await self._async_translate(session, event)
+        except APIConnectionError as err:
+            _LOGGER.debug("Sending %s to %s failed: %s", event.type, self.name, err)
+            return False
+
+    async def _async_translate(self, session: EsphomeSession, event: Event) -> bool:
+        client = session.client
+        if SetMute.is_type(event.type):
+            if session.mute is None:
+                return False
+            client.switch_command(session.mute.key, SetMute.from_event(event).muted)
+            return True
+        if Configure.is_type(event.type):
+            wake_word = Configure.from_event(event).wake_word
+            if wake_word is None or session.wake_word is None:
+                return False
+            client.select_command(session.wake_word.key, wake_word)
+            return True
+        if StopStreaming.is_type(event.type):
+            stop = StopStreaming.from_event(event)
+            stream = self._stream
+            if stream is None or stop.stream_id not in (None, stream.stream_id):
+                return True
+            # ESPHome's voice assistant closes its microphone on the end of speech.
+            self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_STT_VAD_END)
+            self._end_stream(StopReason.HA_COMPLETE)
+            return True
+        if RunEnded.is_type(event.type):
+            self._end_stream(StopReason.HA_COMPLETE)
+            self._replying = False
+            return self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_RUN_END)
+        if AudioStart.is_type(event.type) and not StreamStart.is_stream_start(event):
+            return self._start_reply(session)
+        if AudioChunk.is_type(event.type):
+            return await self._async_reply_chunk(session, AudioChunk.from_event(event))
+        if AudioStop.is_type(event.type) and not StreamStop.is_stream_stop(event):
+            if session.features & VoiceAssistantFeature.SPEAKER:
+                self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_TTS_STREAM_END)
+            self._replying = False
+            self._emit(Played().event())
+            return True
+        if Describe.is_type(event.type):
+            self._emit(self._info(session).event())
+            self._emit(self._state().event())
+            self._emit(self._ledger.message().event())
+            return True
+        if Purge.is_type(event.type):
+            self._ledger = _Ledger()
+            self._emit(self._ledger.message().event())
+            self._emit(Purged(cleared=("ledger",)).event())
+            return True
+        # Timers and remote push-to-talk have no ESPHome counterpart here.
+        return False
+
+    def _start_reply(self, session: EsphomeSession) -> bool:
+        if not session.features & VoiceAssistantFeature.SPEAKER:
+            self._emit(Error(text=UNSUPPORTED_SPEAKER, code=ERROR_NO_SPEAKER).event())
+            return True
+        self._replying = True
+        return self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_TTS_STREAM_START)
+
+    async def _async_reply_chunk(self, session: EsphomeSession, chunk: AudioChunk) -> bool:
+        if not session.features & VoiceAssistantFeature.SPEAKER:
+            return True  # nothing to play it on; said once at the start
+        if (chunk.rate, chunk.width, chunk.channels) != (_RATE, _WIDTH, _CHANNELS):
+            _LOGGER.warning("%s plays only 16 kHz 16-bit mono audio", self.name)
+            return False
+        audio = chunk.audio
+        for start in range(0, len(audio), _REPLY_CHUNK):
+            session.client.send_voice_assistant_audio(audio[start : start + _REPLY_CHUNK])
+        await asyncio.sleep(len(audio) / _BYTES_PER_SECOND * _REPLY_PACE)
+        return True
+
+    @callback
+    def _set_available(self, available: bool) -> None:
+        """Tell listeners, and log once per change."""
+        if available == self._was_available:
+            return
+        self._was_available = available
+        if available:
+            _LOGGER.info("%s is available again", self.name)
+        else:
+            _LOGGER.info("%s is unavailable: %s", self.name, self.last_error or "closed")
+        for listener in list(self._availability_listeners):
+            listener(available)
+
+
+def unsupported_features(connection: object) -> Mapping[str, str]:
+    """What a satellite's transport cannot offer, and why (empty for Sotto satellites)."""
+    return connection.unsupported if isinstance(connection, EsphomeTransport) else {}
