@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -84,7 +84,10 @@ async def async_purge_everywhere(
 ) -> dict[str, Any]:
     """Purge the history and every copy HA or a satellite holds; returns what went, by store."""
     removed = await store.async_purge(
-        satellite_id=scope.satellite_id, before=scope.before, interaction_id=scope.interaction_id
+        satellite_id=scope.satellite_id,
+        before=scope.before,
+        interaction_id=scope.interaction_id,
+        candidates=_texts_held_by_ha(hass),
     )
     sotto_entities = _sotto_entity_ids(hass, domain, scope.satellite_id)
     result: dict[str, Any] = {
@@ -115,6 +118,31 @@ def _sotto_entity_ids(hass: HomeAssistant, domain: str, satellite_id: str | None
     if device is None:
         return []
     return [e.entity_id for e in er.async_entries_for_device(registry, device.id)]
+
+
+def _strings(data: Any) -> Iterator[str]:
+    """Every string inside nested event data."""
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, Mapping):
+        for value in data.values():
+            yield from _strings(value)
+    elif isinstance(data, list | tuple):
+        for value in data:
+            yield from _strings(value)
+
+
+def _texts_held_by_ha(hass: HomeAssistant) -> frozenset[str]:
+    """Texts in HA's debug runs and chat logs, to ask the history which it held."""
+    texts: set[str] = set()
+    if (data := hass.data.get(KEY_ASSIST_PIPELINE)) is not None:
+        for runs in data.pipeline_debug.values():
+            for run in runs.values():
+                for event in run.events:
+                    texts.update(_strings(event.data))
+    for log in (hass.data.get(DATA_CHAT_LOGS) or {}).values():
+        texts.update(_strings([getattr(content, "content", None) for content in log.content]))
+    return frozenset(text for text in texts if text.strip())
 
 
 def _mentions(data: Any, texts: frozenset[str]) -> bool:

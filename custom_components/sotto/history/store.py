@@ -502,8 +502,13 @@ class HistoryStore:
         satellite_id: str | None = None,
         before: datetime | None = None,
         interaction_id: int | None = None,
+        candidates: frozenset[str] = frozenset(),
     ) -> Removed:
-        """Delete interactions (all of them when nothing narrows it) and their audio."""
+        """Delete interactions (all of them when nothing narrows it) and their audio.
+
+        `candidates` are texts found in HA's other stores; the result names those the
+        purged rows held, so their copies can be removed too.
+        """
         clauses: list[str] = []
         args: list[Any] = []
         if satellite_id is not None:
@@ -515,34 +520,65 @@ class HistoryStore:
         if interaction_id is not None:
             clauses.append("id = ?")
             args.append(interaction_id)
-        where = " AND ".join(clauses) or "1"
-        removed = await self.hass.async_add_executor_job(self._purge, where, tuple(args))
+        where = " AND ".join(clauses) or None
+        removed = await self.hass.async_add_executor_job(
+            self._purge, where, tuple(args), candidates
+        )
         await self.async_refresh()
         return removed
 
-    def _purge(self, where: str, args: tuple[Any, ...]) -> Removed:
+    def _purge(
+        self, where: str | None, args: tuple[Any, ...], candidates: frozenset[str]
+    ) -> Removed:
         with self._lock:
             db, keys = self._conns()
-            removed = self._delete(db, keys, where, args)
+            removed = self._delete(db, keys, where, args, candidates)
             _checkpoint(db)
         return removed
 
     def _delete(
-        self, db: sqlite3.Connection, keys: sqlite3.Connection, where: str, args: tuple[Any, ...]
+        self,
+        db: sqlite3.Connection,
+        keys: sqlite3.Connection,
+        where: str | None,
+        args: tuple[Any, ...],
+        candidates: frozenset[str] = frozenset(),
     ) -> Removed:
-        """Delete matching rows: keys of their audio first, then files, then the rows."""
-        rows = db.execute(
-            f"SELECT recording_id, transcript, response_text FROM interactions WHERE {where}",
-            args,
-        ).fetchall()
-        if not rows:
+        """Delete matching rows: keys of their audio first, then files, then the rows.
+
+        Only what must be found elsewhere is read back: the distinct replies (the TTS
+        cache is keyed by their hash) and which of `candidates` (texts HA holds now) the
+        rows contain. Reading every transcript of a big purge would only churn memory.
+        """
+        clause = f"WHERE {where}" if where else ""
+        count = db.execute(f"SELECT COUNT(*) FROM interactions {clause}", args).fetchone()[0]
+        if not count:
             return Removed()
-        recordings = [row[0] for row in rows if row[0] is not None]
+        recordings = [
+            row[0]
+            for row in db.execute(
+                f"SELECT recording_id FROM interactions {clause} "
+                f"{'AND' if where else 'WHERE'} recording_id IS NOT NULL",
+                args,
+            )
+        ]
+        texts = {
+            row[0]
+            for row in db.execute(f"SELECT DISTINCT response_text FROM interactions {clause}", args)
+            if row[0]
+        }
+        for text in candidates - texts:
+            if db.execute(
+                f"SELECT 1 FROM interactions {clause} {'AND' if where else 'WHERE'} "
+                "(transcript = ? OR response_text = ?) LIMIT 1",
+                (*args, text, text),
+            ).fetchone():
+                texts.add(text)
         self._erase_recordings(keys, recordings)
         with db:
-            db.execute(f"DELETE FROM interactions WHERE {where}", args)
-        texts = frozenset(text for row in rows for text in row[1:] if text)
-        return Removed(interactions=len(rows), recordings=len(recordings), texts=texts)
+            # Without a WHERE clause SQLite drops the table's pages at once (still zeroed).
+            db.execute(f"DELETE FROM interactions {clause}", args)
+        return Removed(interactions=count, recordings=len(recordings), texts=frozenset(texts))
 
     def _erase_recordings(self, keys: sqlite3.Connection, recordings: list[str]) -> None:
         """Crypto-erase: destroy each key (overwritten in place), then remove the file."""
