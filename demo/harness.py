@@ -1,0 +1,100 @@
+"""A real Home Assistant booted inside the demo's own event loop, from a throwaway config."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+from homeassistant import bootstrap
+from homeassistant.core import HomeAssistant
+from homeassistant.runner import RuntimeConfig
+
+REPO: Final = Path(__file__).resolve().parent.parent
+INTEGRATION: Final = REPO / "custom_components" / "sotto"
+LOG_NAME: Final = "home-assistant.log"
+
+
+class HarnessError(RuntimeError):
+    """Home Assistant did not start as configured."""
+
+
+def configuration(*, port: int, serve: bool, extra: dict[str, Any]) -> dict[str, Any]:
+    """configuration.yaml: only what the demo uses; the web UI only when serving."""
+    config: dict[str, Any] = {
+        "homeassistant": {
+            "name": "Sotto demo",
+            "latitude": 52.37,
+            "longitude": 4.89,
+            "elevation": 0,
+            "unit_system": "metric",
+            "time_zone": "UTC",
+            "country": "NL",
+            "currency": "EUR",
+            "language": "en",
+        },
+        "http": {"server_host": "127.0.0.1", "server_port": port},
+        "conversation": {},
+        "assist_pipeline": {},
+        "recorder": {"commit_interval": 1},
+        "history": {},
+        "logbook": {},
+    }
+    config.update(extra)
+    if serve:
+        for web in ("frontend", "config", "onboarding"):
+            config[web] = {}
+    return config
+
+
+def _log_to_file(path: Path) -> None:
+    """Send every log record to a file, so stdout carries only the timeline."""
+    # Home Assistant calls logging.basicConfig, which adds a console handler only when
+    # the root logger has none yet.
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+@contextlib.asynccontextmanager
+async def running_home_assistant(
+    config_dir: Path, *, port: int, serve: bool = False, extra: dict[str, Any] | None = None
+) -> AsyncIterator[HomeAssistant]:
+    """Boot Home Assistant with Sotto installed as a custom integration; stop it after."""
+    if serve:
+        try:
+            import hass_frontend  # noqa: F401
+        except ImportError as err:
+            raise HarnessError(
+                "--serve needs the web UI: "
+                ".venv/bin/pip install home-assistant-frontend==20250411.0"
+            ) from err
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "configuration.yaml").write_text(
+        yaml.safe_dump(configuration(port=port, serve=serve, extra=extra or {}), sort_keys=False)
+    )
+    # Served at /local/ (only if it exists when HA starts); --screenshot logs in from it.
+    (config_dir / "www").mkdir(exist_ok=True)
+    custom = config_dir / "custom_components"
+    custom.mkdir(exist_ok=True)
+    (custom / "sotto").symlink_to(INTEGRATION, target_is_directory=True)
+    log = config_dir / LOG_NAME
+    _log_to_file(log)
+    runtime = RuntimeConfig(config_dir=str(config_dir), skip_pip=True, log_file=str(log))
+    hass = await bootstrap.async_setup_hass(runtime)
+    if hass is None:
+        raise HarnessError(f"Home Assistant did not start: see {log}")
+    try:
+        if hass.config.recovery_mode:
+            raise HarnessError(f"Home Assistant started in recovery mode: see {log}")
+        await hass.async_start()
+        yield hass
+    finally:
+        await hass.async_stop()

@@ -1,0 +1,133 @@
+"""Sotto set up in the demo's Home Assistant through its real config flows."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Final
+
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.const import CONF_HOST, CONF_PORT, STATE_OFF
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import area_registry as ar
+from homeassistant.helpers import device_registry as dr
+
+from .processes import EngineProcess, SatelliteProcess
+
+DOMAIN: Final = "sotto"
+STT_ENTITY: Final = "stt.sotto_speech_to_text"
+# Renaming and moving things rebuilds the speech grammar after a short cool-down.
+GRAMMAR_SETTLE: Final = 3.0
+
+
+class SetupError(RuntimeError):
+    """Sotto could not be set up in the demo's Home Assistant."""
+
+
+async def wait_for_state(
+    hass: HomeAssistant, entity_id: str, state: str, timeout: float = 60
+) -> None:
+    """Wait until the entity has the state; a clear error if it does not in time."""
+    reached = asyncio.Event()
+
+    @callback
+    def check(_event: Event[EventStateChangedData] | None = None) -> None:
+        current = hass.states.get(entity_id)
+        if current is not None and current.state == state:
+            reached.set()
+
+    unsub = hass.bus.async_listen("state_changed", check)
+    try:
+        check()
+        async with asyncio.timeout(timeout):
+            await reached.wait()
+    except TimeoutError as err:
+        current = hass.states.get(entity_id)
+        raise SetupError(
+            f"{entity_id} did not become {state} within {timeout:.0f} s "
+            f"(it is {current.state if current else 'missing'})"
+        ) from err
+    finally:
+        unsub()
+
+
+async def _finish_flow(hass: HomeAssistant, result: Any, user_input: dict[str, Any]) -> str:
+    """Submit a form and return the created entry's ID."""
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
+    if result["type"] is not FlowResultType.CREATE_ENTRY:
+        raise SetupError(f"the Sotto config flow did not create an entry: {result}")
+    return str(result["result"].entry_id)
+
+
+async def async_add_home(hass: HomeAssistant) -> str:
+    """Add the home entry, as the first run of the config flow does."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    if result.get("step_id") != "home":
+        raise SetupError(f"expected the home step first, got {result}")
+    return await _finish_flow(hass, result, {})
+
+
+async def _add_by_menu(hass: HomeAssistant, step: str, user_input: dict[str, Any]) -> str:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    if result["type"] is not FlowResultType.MENU:
+        raise SetupError(f"expected the Sotto menu, got {result}")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": step}
+    )
+    return await _finish_flow(hass, result, user_input)
+
+
+async def async_add_engine(hass: HomeAssistant, engine: EngineProcess) -> str:
+    """Pair the engine by address and key, as a person would in the UI."""
+    return await _add_by_menu(
+        hass,
+        "engine",
+        {CONF_HOST: "127.0.0.1", CONF_PORT: engine.port, "key": engine.key.to_base64()},
+    )
+
+
+async def async_add_satellite(hass: HomeAssistant, satellite: SatelliteProcess, area: str) -> str:
+    """Pair a satellite, put its device in the area, and wait until it reports in."""
+    entry_id = await _add_by_menu(
+        hass,
+        "satellite",
+        {CONF_HOST: "127.0.0.1", CONF_PORT: satellite.port, "key": satellite.key.to_base64()},
+    )
+    devices = dr.async_get(hass)
+    device = devices.async_get_device({(DOMAIN, satellite.device_id)})
+    if device is None:
+        raise SetupError(f"no device for {satellite.name}")
+    room = ar.async_get(hass).async_get_or_create(area)
+    devices.async_update_device(device.id, area_id=room.id)
+    await wait_for_state(hass, mute_entity(satellite), STATE_OFF)
+    return entry_id
+
+
+async def async_wait_for_grammar(hass: HomeAssistant) -> None:
+    """Wait until Sotto's speech-to-text has a grammar for this home."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 120
+    while loop.time() < deadline:
+        state = hass.states.get(STT_ENTITY)
+        if state is not None and not state.attributes.get("grammar_error"):
+            await asyncio.sleep(GRAMMAR_SETTLE)
+            return
+        await asyncio.sleep(0.2)
+    state = hass.states.get(STT_ENTITY)
+    why = state.attributes.get("grammar_error") if state else "the entity is missing"
+    raise SetupError(f"{STT_ENTITY} has no grammar: {why}")
+
+
+def entity_prefix(satellite: SatelliteProcess) -> str:
+    """The object-ID prefix of a satellite's entities (e.g. kitchen_satellite)."""
+    return satellite.name.lower().replace(" ", "_")
+
+
+def mute_entity(satellite: SatelliteProcess) -> str:
+    """The satellite's mute switch."""
+    return f"switch.{entity_prefix(satellite)}_mute"
+
+
+def recording_entity(satellite: SatelliteProcess) -> str:
+    """The satellite's recording sensor."""
+    return f"binary_sensor.{entity_prefix(satellite)}_recording"

@@ -1,0 +1,93 @@
+"""Speech made on the fly with Debian's espeak-ng and sox, as 16 kHz 16-bit mono PCM."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import wave
+from pathlib import Path
+from typing import Final
+
+RATE: Final = 16000
+WIDTH: Final = 2
+
+
+class SpeechError(RuntimeError):
+    """Speech could not be made (a tool is missing or failed)."""
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise SpeechError(f"{name} is not installed: run ./scripts/setup (apt-get install {name})")
+    return path
+
+
+def silence(seconds: float) -> bytes:
+    """Digital silence of the given length."""
+    return bytes(int(seconds * RATE) * WIDTH)
+
+
+def speak(text: str, *, voice: str = "en-us", rate: int = 150) -> bytes:
+    """Speak `text` with espeak-ng; raw 16 kHz s16le mono PCM."""
+    espeak, sox = _tool("espeak-ng"), _tool("sox")
+    with tempfile.TemporaryDirectory(prefix="sotto-demo-speech-") as tmp:
+        spoken = Path(tmp) / "espeak.wav"
+        raw = Path(tmp) / "speech.raw"
+        try:
+            subprocess.run(
+                [espeak, "-v", voice, "-s", str(rate), "-w", str(spoken), text],
+                check=True,
+                capture_output=True,
+            )
+            subprocess.run(
+                [
+                    sox,
+                    str(spoken),
+                    "-r",
+                    str(RATE),
+                    "-c",
+                    "1",
+                    "-b",
+                    "16",
+                    "-e",
+                    "signed-integer",
+                    "-t",
+                    "raw",
+                    str(raw),
+                ],
+                check=True,
+                capture_output=True,
+            )
+        except subprocess.CalledProcessError as err:
+            raise SpeechError(f"could not speak {text!r}: {err.stderr.decode()[-300:]}") from err
+        return raw.read_bytes()
+
+
+def utterance(*parts: str | float) -> bytes:
+    """Join phrases (str) and pauses (float seconds) into one PCM stream."""
+    out = bytearray()
+    for part in parts:
+        out += silence(part) if isinstance(part, float | int) else speak(part)
+    return bytes(out)
+
+
+def write_wav(path: Path, pcm: bytes) -> Path:
+    """Write 16 kHz mono PCM as a WAV file."""
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(WIDTH)
+        wav.setframerate(RATE)
+        wav.writeframes(pcm)
+    return path
+
+
+def wav_seconds(path: Path) -> float | None:
+    """The length of a complete WAV file, or None while it is still being written."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            frames, rate = wav.getnframes(), wav.getframerate()
+    except (OSError, EOFError, wave.Error):
+        return None
+    return frames / rate if rate else None
