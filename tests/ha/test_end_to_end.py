@@ -20,7 +20,7 @@ from tests.tools.processes import SatelliteProcess, run_engine, run_satellite
 
 from .house import async_build_house, async_use_sotto_pipeline
 from .test_engine import pair_engine
-from .test_satellite import wait_for_state
+from .test_satellite import pair, wait_for_state
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -40,31 +40,16 @@ def _spoken_replies(satellite: SatelliteProcess) -> list[Path]:
 
 
 async def _pair(hass: HomeAssistant, satellite: SatelliteProcess, area: str) -> MockConfigEntry:
+    """The home entry (speech-to-text), then the satellite, placed in `area`."""
     home = MockConfigEntry(domain=DOMAIN, unique_id=HOME_UNIQUE_ID, data={"kind": "home"})
     home.add_to_hass(hass)
     assert await hass.config_entries.async_setup(home.entry_id)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=satellite.device_id,
-        title=satellite.name,
-        data={
-            "kind": "satellite",
-            "host": "127.0.0.1",
-            "port": satellite.port,
-            "key": satellite.key.to_base64(),
-            "device_id": satellite.device_id,
-            "name": satellite.name,
-        },
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await pair(hass, satellite)
     device = dr.async_get(hass).async_get_device({(DOMAIN, satellite.device_id)})
     assert device is not None
-    kitchen = ar.async_get(hass).async_get_area_by_name(area)
-    assert kitchen is not None
-    dr.async_get(hass).async_update_device(device.id, area_id=kitchen.id)
-    await wait_for_state(hass, MUTE, STATE_OFF)
+    place = ar.async_get(hass).async_get_area_by_name(area)
+    assert place is not None
+    dr.async_get(hass).async_update_device(device.id, area_id=place.id)
     return entry
 
 
