@@ -1,0 +1,83 @@
+"""Sotto's in-process speech-to-text entity, through Home Assistant's real STT API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from homeassistant.components import stt
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
+from tests.speech import utterance
+
+from .house import async_build_house
+
+LOCAL_STT = "stt.sotto_speech_to_text"
+METADATA = stt.SpeechMetadata(
+    language="en",
+    format=stt.AudioFormats.WAV,
+    codec=stt.AudioCodecs.PCM,
+    bit_rate=stt.AudioBitRates.BITRATE_16,
+    sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
+    channel=stt.AudioChannels.CHANNEL_MONO,
+)
+
+
+async def _stream(pcm: bytes) -> AsyncIterator[bytes]:
+    """Deliver audio in 20 ms chunks, as a satellite does."""
+    for start in range(0, len(pcm), 640):
+        yield pcm[start : start + 640]
+
+
+async def _hear(hass: HomeAssistant, *parts: str | float) -> str | None:
+    entity = stt.async_get_speech_to_text_entity(hass, LOCAL_STT)
+    assert entity is not None
+    result = await entity.async_process_audio_stream(METADATA, _stream(utterance(*parts)))
+    assert result.result is stt.SpeechResultState.SUCCESS
+    return result.text
+
+
+async def _home(hass: HomeAssistant) -> MockConfigEntry:
+    assert await async_setup_component(hass, "conversation", {})
+    await async_build_house(
+        hass, {"Kitchen": ["Island Pendants", "Kitchen Light"], "Bedroom": ["Bedroom Lamp"]}
+    )
+    home = MockConfigEntry(domain=DOMAIN, unique_id=HOME_UNIQUE_ID, data={"kind": "home"})
+    home.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(home.entry_id)
+    await hass.async_block_till_done()
+    return home
+
+
+async def test_out_of_dictionary_name_is_recognised_and_chatter_rejected(
+    hass: HomeAssistant,
+) -> None:
+    """'Pendants' is not in pocketsphinx's dictionary, yet the command is heard exactly;
+    a question that is not a command comes back as not recognised."""
+    home = await _home(hass)
+    assert await _hear(hass, 0.3, "turn on the island pendants", 0.6) == (
+        "turn on the island pendants"
+    )
+    assert await _hear(hass, 0.3, "what time does the game start", 0.6) is None
+    assert "grammar_error" not in hass.states.get(LOCAL_STT).attributes
+    await hass.config_entries.async_unload(home.entry_id)
+
+
+async def test_grammar_follows_a_new_alias(hass: HomeAssistant) -> None:
+    """An alias added in HA is understood after the grammar rebuilds, without a restart."""
+    home = await _home(hass)
+    er.async_get(hass).async_update_entity("light.bedroom_lamp", aliases={"reading light"})
+    grammar = home.runtime_data.grammar
+    assert grammar is not None
+    before = grammar.grammar
+    async with asyncio.timeout(30):
+        while grammar.grammar is before:
+            await asyncio.sleep(0.1)
+    assert await _hear(hass, 0.3, "turn off the reading light", 0.6) == (
+        "turn off the reading light"
+    )
+    await hass.config_entries.async_unload(home.entry_id)
