@@ -96,6 +96,8 @@ class _Dfa:
 
     arcs: list[dict[int, int]]
     finals: set[int]
+    owned: bool = True
+    """False for a rule's automaton, which every reference shares and nobody may change."""
 
 
 class _Compiler:
@@ -122,7 +124,8 @@ class _Compiler:
                         f"rule <{node.rule}> refers to itself; commands cannot recurse"
                     )
                 self._expanding.add(node.rule)
-                done = self.node(self._rules[node.rule])
+                built = self.node(self._rules[node.rule])
+                done = _Dfa(built.arcs, built.finals, owned=False)
                 self._expanding.discard(node.rule)
                 self._done[node.rule] = done
             return done
@@ -168,7 +171,8 @@ def _append(first: _Dfa, second: _Dfa) -> _Dfa:
             def place(state: int) -> int:
                 return end if state == 0 else base + state
 
-            arcs = [dict(moves) for moves in first.arcs]
+            # A sequence grows its own automaton in place instead of copying it per item.
+            arcs = first.arcs if first.owned else [dict(moves) for moves in first.arcs]
             arcs[end] = {wid: place(t) for wid, t in second.arcs[0].items()}
             arcs.extend({wid: place(t) for wid, t in moves.items()} for moves in second.arcs[1:])
             return _Dfa(arcs, {place(final) for final in second.finals})
@@ -182,8 +186,13 @@ def _append(first: _Dfa, second: _Dfa) -> _Dfa:
 
 def _union(parts: Sequence[_Dfa], *, optional: bool) -> _Dfa:
     """Any one of the parts (or nothing, when optional)."""
-    if len(parts) == 1 and not optional:
-        return parts[0]
+    if len(parts) == 1:
+        (part,) = parts
+        if not optional or 0 in part.finals:
+            return part
+        # "[x]": the start state has no way in (acyclic), so making it final is enough.
+        arcs = part.arcs if part.owned else list(part.arcs)
+        return _Dfa(arcs, part.finals | {0})
     nfa = _Nfa()
     start = nfa.state()
     accept: set[int] = {start} if optional else set()

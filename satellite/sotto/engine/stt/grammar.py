@@ -134,6 +134,8 @@ class _Builder:
         self._skipped: list[str] = []
         self._phrases: dict[str, str | None] = {}
         self._unsupported: dict[str, str] = {}
+        self._entities = [(entity, entity.domain) for entity in home.entities]
+        self._domain_of = {entity.entity_id: domain for entity, domain in self._entities}
 
     # -- building ---------------------------------------------------------------------------
 
@@ -216,18 +218,21 @@ class _Builder:
         classes = _as_set(requires.get("device_class"))
         excluded = _as_set(excludes.get("domain"))
 
+        domain_of = self._domain_of
+
         def wanted(entity: Entity) -> bool:
+            domain = domain_of[entity.entity_id]
             return (
-                (not domains or entity.domain in domains)
+                (not domains or domain in domains)
                 and (not classes or entity.device_class in classes)
-                and entity.domain not in excluded
+                and domain not in excluded
             )
 
-        matching = [entity for entity in self._home.entities if wanted(entity)]
+        matching = [entity for entity, _ in self._entities if wanted(entity)]
         if (domains or classes) and not matching:
             return None
         slot_domains = _as_set(slots.get("domain"))
-        if slot_domains and not any(e.domain in slot_domains for e in self._home.entities):
+        if slot_domains and not any(domain in slot_domains for _, domain in self._entities):
             return None
         name_rule = self._name_rule(matching) if matching else None
         return _Block(name_rule, block.get("expansion_rules", {}) or {})
