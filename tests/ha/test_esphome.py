@@ -6,7 +6,12 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from aioesphomeapi.model import VoiceAssistantEventType, VoiceAssistantFeature
+from aioesphomeapi.model import (
+    VoiceAssistantCommandFlag,
+    VoiceAssistantEventType,
+    VoiceAssistantFeature,
+    VoiceAssistantTimerEventType,
+)
 from homeassistant import config_entries
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
@@ -15,6 +20,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import area_registry as ar
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import intent
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -365,5 +371,80 @@ async def test_zeroconf_offers_only_voice_firmware(hass: HomeAssistant) -> None:
         assert not ir.async_get(hass).async_get_issue(
             DOMAIN, f"esphome_unencrypted_{entry.entry_id}"
         )
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+async def test_remote_wake_word_is_refused(hass: HomeAssistant) -> None:
+    """A device asking HA to find the wake word in its stream sends nothing: refused."""
+    await _add_home(hass)
+    async with running_device(key=new_key()) as device:
+        entry = await _pair(hass, device)
+        await wait_for_state(hass, MUTE, STATE_OFF)
+        await device.speak(
+            utterance(0.2, "okay nabu turn on the lights", 0.5),
+            wake_word=None,
+            flags=int(VoiceAssistantCommandFlag.USE_WAKE_WORD),
+        )
+        assert device.sent_audio == 0
+        await wait_for_state(hass, RECORDING, STATE_OFF)
+        events = hass.states.get(VOICE_EVENTS)
+        assert events.attributes["event_type"] == "error"
+        assert events.attributes["code"] == "remote-wake"
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+async def test_voice_timers_reach_the_device(hass: HomeAssistant) -> None:
+    """A timer set for this satellite's device is shown by the ESPHome device."""
+    assert await async_setup_component(hass, "intent", {})
+    await _add_home(hass)
+    async with running_device(key=new_key()) as device:
+        entry = await _pair(hass, device)
+        await wait_for_state(hass, MUTE, STATE_OFF)
+        ha_device = dr.async_get(hass).async_get_device({(DOMAIN, MAC)})
+        assert ha_device is not None
+        response = await intent.async_handle(
+            hass,
+            "test",
+            intent.INTENT_START_TIMER,
+            {"minutes": {"value": 5}, "name": {"value": "tea"}},
+            device_id=ha_device.id,
+        )
+        assert response.response_type is intent.IntentResponseType.ACTION_DONE
+        await intent.async_handle(
+            hass,
+            "test",
+            intent.INTENT_CANCEL_TIMER,
+            {"name": {"value": "tea"}},
+            device_id=ha_device.id,
+        )
+        async with asyncio.timeout(10):
+            while len(device.timers) < 2:
+                await asyncio.sleep(0.05)
+        started, cancelled = device.timers
+        assert started.event_type == VoiceAssistantTimerEventType.VOICE_ASSISTANT_TIMER_STARTED
+        assert (started.name, started.total_seconds, started.is_active) == ("tea", 300, True)
+        assert cancelled.event_type == (
+            VoiceAssistantTimerEventType.VOICE_ASSISTANT_TIMER_CANCELLED
+        )
+        assert cancelled.timer_id == started.timer_id
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+async def test_conflict_found_later_opens_a_repair_issue(hass: HomeAssistant) -> None:
+    """Added to HA's ESPHome integration after Sotto: a repair issue names both."""
+    await _add_home(hass)
+    async with running_device(key=new_key()) as device:
+        entry = await _pair(hass, device)
+        issue_id = f"esphome_voice_conflict_{entry.entry_id}"
+        assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+        MockConfigEntry(domain="esphome", unique_id=MAC, title="Echo in ESPHome").add_to_hass(hass)
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done()
+        issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+        assert issue is not None
+        assert issue.translation_placeholders["esphome_entry"] == "Echo in ESPHome"
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()

@@ -35,6 +35,7 @@ ALL_FEATURES: Final = (
     VoiceAssistantFeature.VOICE_ASSISTANT
     | VoiceAssistantFeature.SPEAKER
     | VoiceAssistantFeature.API_AUDIO
+    | VoiceAssistantFeature.TIMERS
 )
 
 
@@ -61,6 +62,7 @@ class FakeEsphomeDevice:
     wake_word: str = "okay_nabu"
     events: list[tuple[VoiceAssistantEventType, dict[str, str]]] = field(default_factory=list)
     reply_audio: bytearray = field(default_factory=bytearray)
+    timers: list[pb.VoiceAssistantTimerEventResponse] = field(default_factory=list)
     sent_audio: int = 0
     handshakes_refused: int = 0
     _server: asyncio.Server | None = None
@@ -122,15 +124,21 @@ class FakeEsphomeDevice:
         self.muted = not self.muted
         self._broadcast(pb.SwitchStateResponse(key=MUTE_KEY, state=self.muted))
 
-    async def speak(self, pcm: bytes, *, wake_word: str | None = "Okay Nabu") -> None:
-        """The on-device wake word fired: stream `pcm` (then silence) until told to stop."""
+    async def speak(
+        self, pcm: bytes, *, wake_word: str | None = "Okay Nabu", flags: int = 0
+    ) -> None:
+        """The on-device wake word fired: stream `pcm` (then silence) until told to stop.
+
+        `flags` are the request's command flags (USE_WAKE_WORD asks the server to find
+        the wake word in the audio, as a device without micro_wake_word does).
+        """
         self._stop_mic.clear()
         self.run_ended.clear()
         self._broadcast(
             pb.VoiceAssistantRequest(
                 start=True,
                 conversation_id="",
-                flags=0,
+                flags=flags,
                 wake_word_phrase=wake_word or "",
             )
         )
@@ -231,6 +239,8 @@ class FakeEsphomeDevice:
             self._on_event(message)
         elif kind is pb.VoiceAssistantAudio:
             self.reply_audio += message.data
+        elif kind is pb.VoiceAssistantTimerEventResponse:
+            self.timers.append(message)
 
     def _list_entities(self, session: _Session) -> None:
         if self.has_mute_switch:

@@ -40,6 +40,7 @@ from aioesphomeapi.model import (
     VoiceAssistantCommandFlag,
     VoiceAssistantEventType,
     VoiceAssistantFeature,
+    VoiceAssistantTimerEventType,
 )
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -50,6 +51,7 @@ from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Describe
 from wyoming.snd import Played
+from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 from wyoming.wake import Detection
 
 from sotto.link import PeerIdentity
@@ -92,6 +94,9 @@ _REPLY_CHUNK: Final = 1024
 _REPLY_PACE: Final = 0.9
 _LEDGER_DAYS: Final = 14
 _CLIENT_INFO: Final = "Sotto"
+_TIMER_TYPES: Final = frozenset(
+    {"timer-started", "timer-updated", "timer-cancelled", "timer-finished"}
+)
 
 # Why an entity is missing, by the Sotto feature it would have offered.
 UNSUPPORTED_NO_MUTE: Final = "the device has no switch named 'mute' in its ESPHome YAML"
@@ -334,6 +339,8 @@ class EsphomeTransport:
         self.last_error: str | None = None
         self.attempt = 0
         self.unsupported: dict[str, str] = {}
+        # Timers set by voice on this device: ESPHome wants name and length on every event.
+        self._timers: dict[str, tuple[str | None, int]] = {}
 
     @property
     def available(self) -> bool:
@@ -657,6 +664,8 @@ class EsphomeTransport:
             self._replying = False
             self._emit(Played().event())
             return True
+        if event.type in _TIMER_TYPES:
+            return self._send_timer(session, event)
         if Describe.is_type(event.type):
             self._emit(self._info(session).event())
             self._emit(self._state().event())
@@ -667,8 +676,42 @@ class EsphomeTransport:
             self._emit(self._ledger.message().event())
             self._emit(Purged(cleared=("ledger",)).event())
             return True
-        # Timers and remote push-to-talk have no ESPHome counterpart here.
+        # Remote push-to-talk has no ESPHome counterpart here.
         return False
+
+    def _send_timer(self, session: EsphomeSession, event: Event) -> bool:
+        """Forward a voice timer's life, if the device shows timers."""
+        if not session.features & VoiceAssistantFeature.TIMERS:
+            return False
+        kind = VoiceAssistantTimerEventType
+        active = True
+        if TimerStarted.is_type(event.type):
+            started = TimerStarted.from_event(event)
+            timer_id, event_type = started.id, kind.VOICE_ASSISTANT_TIMER_STARTED
+            self._timers[timer_id] = (started.name, started.total_seconds)
+            left = started.total_seconds
+        elif TimerUpdated.is_type(event.type):
+            updated = TimerUpdated.from_event(event)
+            timer_id, event_type = updated.id, kind.VOICE_ASSISTANT_TIMER_UPDATED
+            name, _total = self._timers.get(timer_id, (None, updated.total_seconds))
+            self._timers[timer_id] = (name, updated.total_seconds)
+            left, active = updated.total_seconds, updated.is_active
+        else:
+            cancelled = TimerCancelled.is_type(event.type)
+            timer_id = (TimerCancelled if cancelled else TimerFinished).from_event(event).id
+            event_type = (
+                kind.VOICE_ASSISTANT_TIMER_CANCELLED
+                if cancelled
+                else kind.VOICE_ASSISTANT_TIMER_FINISHED
+            )
+            left, active = 0, False
+        name, total = self._timers.get(timer_id, (None, left))
+        if not active and left == 0:
+            self._timers.pop(timer_id, None)
+        session.client.send_voice_assistant_timer_event(
+            event_type, timer_id, name, total, left, active
+        )
+        return True
 
     def _start_reply(self, session: EsphomeSession) -> bool:
         if not session.features & VoiceAssistantFeature.SPEAKER:
