@@ -170,8 +170,10 @@ async def _main(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     current = asyncio.current_task()
     if current is not None:
-        # SIGTERM stops like Ctrl-C: every process is stopped on the way out.
-        loop.add_signal_handler(signal.SIGTERM, current.cancel)
+        # Ctrl-C and SIGTERM stop everything on the way out, even when the shell that
+        # started the demo in the background set SIGINT to be ignored.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, current.cancel)
     workdir = Path(tempfile.mkdtemp(prefix="sotto-demo-"))
     try:
         return await run(args, workdir)
