@@ -6,13 +6,8 @@ from typing import Any
 
 import pytest
 
-# Grammars are built where Home Assistant runs (it ships hassil and the templates); a
-# bare Pi environment without them skips these tests instead of failing to import.
-pytest.importorskip("hassil")
-pytest.importorskip("home_assistant_intents")
-
-from sotto.engine.stt.grammar import Grammar, build_grammar, load_templates
 from sotto.engine.stt.home import Home
+from sotto.engine.stt.model import Grammar
 from sotto.engine.stt.recognizer import Recognizer
 
 HOME = {
@@ -30,6 +25,12 @@ HOME = {
 @pytest.fixture(scope="session")
 def templates() -> dict[str, Any]:
     """The real home-assistant-intents English templates."""
+    # Grammars are built where Home Assistant runs (it ships hassil and the templates);
+    # a bare Pi environment without them skips the tests that need one.
+    pytest.importorskip("hassil")
+    pytest.importorskip("home_assistant_intents")
+    from sotto.engine.stt.grammar import load_templates
+
     return load_templates("en")
 
 
@@ -42,6 +43,8 @@ def home() -> Home:
 @pytest.fixture(scope="session")
 def grammar(home: Home, templates: dict[str, Any]) -> Grammar:
     """The grammar of the small home."""
+    from sotto.engine.stt.grammar import build_grammar
+
     return build_grammar(home, templates)
 
 

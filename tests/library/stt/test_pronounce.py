@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sotto.engine.stt.errors import PronunciationError
-from sotto.engine.stt.grammar import Grammar
+from sotto.engine.stt.model import Grammar
 from sotto.engine.stt.pronounce import PHONES, Pronouncer, ipa_to_phones
 from sotto.engine.stt.recognizer import Recognizer
 

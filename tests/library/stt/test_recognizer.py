@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from sotto.engine.stt.errors import RecognizerError
-from sotto.engine.stt.grammar import Grammar
+from sotto.engine.stt.model import Grammar
 from sotto.engine.stt.recognizer import AsyncRecognitionSession, Recognizer
 from tests.speech import silence, utterance
 

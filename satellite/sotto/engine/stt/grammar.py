@@ -11,7 +11,7 @@ import functools
 import hashlib
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from hassil.expression import Expression, ListReference, RuleReference, SequenceType, TextChunk
@@ -22,6 +22,7 @@ from . import text as spoken
 from .errors import GrammarError, HomeError
 from .fsg import WordGraph, compile_jsgf
 from .home import Area, Entity, Home
+from .model import Grammar
 
 SUPPORTED_INTENTS: Final = (
     "HassTurnOn",
@@ -58,35 +59,6 @@ _EMPTY: Final = "empty"
 
 class _Unsupported(Exception):
     """A template needs something a grammar cannot hold here (wildcard, unknown list)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Grammar:
-    """A compiled-to-text grammar: JSGF plus every word it uses, ready to send over the link."""
-
-    jsgf: str
-    words: tuple[str, ...]
-    sentences: int = 0
-    skipped: tuple[str, ...] = field(default=(), compare=False)
-
-    @property
-    def digest(self) -> str:
-        """A stable hash of the grammar, the key the recogniser caches compiled searches by."""
-        return hashlib.sha256(self.jsgf.encode()).hexdigest()[:16]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form of the grammar."""
-        return {"jsgf": self.jsgf, "words": list(self.words)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Grammar:
-        """Rebuild a grammar from its JSON form."""
-        jsgf, words = data.get("jsgf"), data.get("words")
-        if not isinstance(jsgf, str) or not jsgf.startswith("#JSGF"):
-            raise GrammarError("grammar has no JSGF text")
-        if not isinstance(words, list) or not all(isinstance(word, str) for word in words):
-            raise GrammarError("grammar words must be a list of strings")
-        return cls(jsgf=jsgf, words=tuple(words))
 
 
 def load_templates(language: str = "en") -> dict[str, Any]:
