@@ -448,3 +448,43 @@ async def test_conflict_found_later_opens_a_repair_issue(hass: HomeAssistant) ->
         assert issue.translation_placeholders["esphome_entry"] == "Echo in ESPHome"
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
+
+
+async def test_muting_on_the_device_ends_the_stream(hass: HomeAssistant) -> None:
+    """The device's mute button mid-command: recording goes off, and HA shows it muted."""
+    assert await async_setup_component(hass, "conversation", {})
+    await async_build_house(hass, {"Kitchen": ["Kitchen Light"]})
+    await _add_home(hass)
+    await async_use_sotto_pipeline(hass)
+    async with running_device(key=new_key()) as device:
+        entry = await _pair(hass, device)
+        await wait_for_state(hass, MUTE, STATE_OFF)
+        voice: list[dict[str, object]] = []
+
+        @callback
+        def follow(event: Event[EventStateChangedData]) -> None:
+            new = event.data["new_state"]
+            if new is not None and new.entity_id == VOICE_EVENTS:
+                voice.append(dict(new.attributes))
+
+        unsub = hass.bus.async_listen("state_changed", follow)
+        # A long command, so the button is pressed while audio is still leaving.
+        speaking = asyncio.create_task(device.speak(utterance(0.3, "turn on the lights", 8.0)))
+        try:
+            async with asyncio.timeout(10):
+                await device.wait_streaming()
+            assert hass.states.get(RECORDING).state == STATE_ON
+            device.press_mute()
+        finally:
+            await speaking
+        await wait_for_state(hass, RECORDING, STATE_OFF)
+        await wait_for_state(hass, MUTE, STATE_ON)
+        unsub()
+        kinds = [event["event_type"] for event in voice]
+        assert kinds.index("listening_started") < kinds.index("listening_finished")
+        assert "muted" in kinds
+        sent = entry.runtime_data.satellite.ledger
+        assert sent is not None
+        assert sent.seconds_sent == pytest.approx(device.sent_audio / 32000, abs=0.001)
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()

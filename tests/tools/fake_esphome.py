@@ -65,6 +65,7 @@ class FakeEsphomeDevice:
     timers: list[pb.VoiceAssistantTimerEventResponse] = field(default_factory=list)
     sent_audio: int = 0
     handshakes_refused: int = 0
+    streaming: bool = False
     _server: asyncio.Server | None = None
     _writers: list[_Session] = field(default_factory=list)
     _subscribed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -73,6 +74,7 @@ class FakeEsphomeDevice:
     _response: asyncio.Queue[pb.VoiceAssistantResponse] = field(default_factory=asyncio.Queue)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     run_ended: asyncio.Event = field(default_factory=asyncio.Event)
+    _streaming: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- life --------------------------------------------------------------------------
 
@@ -114,14 +116,25 @@ class FakeEsphomeDevice:
         """Until Home Assistant has subscribed to the voice assistant."""
         await self._subscribed.wait()
 
+    async def wait_streaming(self) -> None:
+        """Until the microphone's audio is going out."""
+        await self._streaming.wait()
+
     @property
     def connected(self) -> bool:
         """Whether a client has logged in since the device started."""
         return self._connected.is_set()
 
     def press_mute(self) -> None:
-        """The device's own mute button toggles its mute switch."""
+        """The device's own mute button toggles its mute switch.
+
+        As Sotto's YAML does: muting stops the voice assistant first (the microphone
+        closes and the device tells HA the run is over), then reports the switch.
+        """
         self.muted = not self.muted
+        if self.muted and self.streaming:
+            self._stop_mic.set()
+            self._broadcast(pb.VoiceAssistantRequest(start=False))
         self._broadcast(pb.SwitchStateResponse(key=MUTE_KEY, state=self.muted))
 
     async def speak(
@@ -148,15 +161,21 @@ class FakeEsphomeDevice:
         audio = pcm
         limit = int(_MAX_STREAM_SECONDS * 32000)
         sent = 0
-        while not self._stop_mic.is_set() and sent < limit:
-            chunk = audio[sent : sent + _CHUNK] or bytes(_CHUNK)
-            self._broadcast(pb.VoiceAssistantAudio(data=chunk))
-            sent += len(chunk)
-            self.sent_audio += len(chunk)
-            # Paced like a microphone: what HA hears when is what a real device sends.
-            await asyncio.sleep(len(chunk) / 32000)
-        if not self._stop_mic.is_set():
-            self._broadcast(pb.VoiceAssistantAudio(end=True))
+        self.streaming = True
+        self._streaming.set()
+        try:
+            while not self._stop_mic.is_set() and sent < limit:
+                chunk = audio[sent : sent + _CHUNK] or bytes(_CHUNK)
+                self._broadcast(pb.VoiceAssistantAudio(data=chunk))
+                sent += len(chunk)
+                self.sent_audio += len(chunk)
+                # Paced like a microphone: what HA hears when is what a real device sends.
+                await asyncio.sleep(len(chunk) / 32000)
+            if not self._stop_mic.is_set():
+                self._broadcast(pb.VoiceAssistantAudio(end=True))
+        finally:
+            self.streaming = False
+            self._streaming.clear()
 
     # --- the API server -----------------------------------------------------------------
 

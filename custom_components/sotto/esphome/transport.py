@@ -585,8 +585,8 @@ class EsphomeTransport:
         self._emit(AudioChunk(rate=_RATE, width=_WIDTH, channels=_CHANNELS, audio=data).event())
 
     async def _handle_stop(self, abort: bool) -> None:
-        """The device stopped sending (its button, its own end of speech, or an abort)."""
-        self._end_stream(StopReason.ERROR if abort else StopReason.END_OF_SPEECH)
+        """The device stopped sending: its own end of speech, its button, or its mute."""
+        self._end_stream(StopReason.END_OF_SPEECH)
 
     async def _handle_announcement_finished(self, finished: object) -> None:
         self._emit(Played().event())
