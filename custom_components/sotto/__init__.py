@@ -21,6 +21,7 @@ from .engine import EngineClient, EngineError
 from .esphome import async_remove_esphome_issues, async_setup_esphome_entry
 from .grammar import HomeGrammar
 from .history.lifecycle import async_start_history
+from .history.panel import async_serve_frontend
 from .satellite import SatelliteDevice
 from .services import async_register_not_for_me_sentences, async_register_services
 
@@ -46,6 +47,8 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register Sotto's actions, which work on whichever entries are loaded."""
     async_register_services(hass)
+    if "http" in hass.config.components:
+        await async_serve_frontend(hass)
     return True
 
 

@@ -25,6 +25,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, EntryKind
 from .data import SottoConfigEntry, home_data
+from .history.panel import async_register_history_commands
 from .history.purge import PurgeScope, SatelliteLink, async_purge_everywhere
 from .history.store import HistoryStore
 
@@ -163,6 +164,11 @@ def async_register_services(hass: HomeAssistant) -> None:
         supports_response=SupportsResponse.OPTIONAL,
     )
     intent.async_register(hass, NotForMeIntent())
+
+    async def delete(interaction_id: int | None) -> dict[str, Any]:
+        return await async_purge(hass, PurgeScope(interaction_id=interaction_id))
+
+    async_register_history_commands(hass, store=lambda: history_store(hass), delete=delete)
 
 
 class NotForMeIntent(intent.IntentHandler):

@@ -10,6 +10,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.event import async_track_time_interval
 
+from .panel import async_register_panel
 from .settings import Retention
 from .store import HISTORY_DIR, HistoryStore
 
@@ -39,4 +40,6 @@ async def async_start_history(hass: HomeAssistant, entry: ConfigEntry[Any]) -> H
         await store.async_apply_retention()
 
     entry.async_on_unload(entry.add_update_listener(options_updated))
+    if "frontend" in hass.config.components:
+        entry.async_on_unload(await async_register_panel(hass))
     return store
