@@ -29,9 +29,9 @@ from .pronounce import Pronouncer
 SAMPLE_RATE: Final = 16000
 SAMPLE_WIDTH: Final = 2
 # Per-frame margin (grammar path score minus phone-loop score, in the decoder's log units)
-# below which a hypothesis is rejected. Chosen on the tune split of bench/make_corpus.py:
-# the middle of the range (-5.85 .. -1.86) where the most commands were right with no
-# false accepts; figures are reported on the test split (bench/stt.py).
+# below which a hypothesis is rejected. Chosen on the tune split of bench/make_corpus.py,
+# inside the range (-5.12 .. -2.27 on the last sweep) where the most commands were right
+# with no false accepts; figures are reported on the test split (bench/stt.py).
 DEFAULT_THRESHOLD: Final = -3.9
 # A noise floor of about -50 dBFS is mixed into the audio before decoding. Digital silence
 # and very clean synthetic speech (no floor at all) make the acoustic model's silence
