@@ -12,7 +12,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 
 import sotto
-from sotto.link import HandshakeError, InvalidKeyError, KeyFormatError, LinkError, LinkKey
+from sotto.link import InvalidKeyError, KeyFormatError, LinkError, LinkKey
 
 from .connection import DeviceConnection
 from .const import CONF_DEVICE_ID, CONF_KEY, CONF_KIND, CONF_LEGACY, DOMAIN, EntryKind
@@ -88,12 +88,8 @@ def home_grammar(hass: HomeAssistant) -> HomeGrammar | None:
 
 async def _async_setup_engine(hass: HomeAssistant, entry: SottoConfigEntry) -> None:
     """Reach the engine once (so setup fails clearly); later requests open their own link."""
-    try:
-        key = LinkKey.from_base64(entry.data[CONF_KEY])
-    except KeyFormatError as err:
-        raise ConfigEntryAuthFailed(
-            translation_domain=DOMAIN, translation_key="bad_stored_key"
-        ) from err
+    key = _stored_key(entry)
+    assert key is not None
     name = entry.data.get(CONF_NAME) or entry.title
     engine = EngineClient(
         hass,
@@ -107,29 +103,41 @@ async def _async_setup_engine(hass: HomeAssistant, entry: SottoConfigEntry) -> N
     try:
         await engine.describe()
     except EngineError as err:
-        if isinstance(err.__cause__, InvalidKeyError):
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN,
-                translation_key="invalid_key",
-                translation_placeholders={"name": name},
-            ) from err
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"name": name, "error": str(err)},
-        ) from err
+        raise _not_set_up(name, err.__cause__ or err) from err
     entry.runtime_data.engine = engine
+
+
+def _stored_key(entry: SottoConfigEntry) -> LinkKey | None:
+    """The entry's pairing key (None for a legacy satellite); a damaged one needs re-pairing."""
+    if entry.data.get(CONF_LEGACY):
+        return None
+    try:
+        return LinkKey.from_base64(entry.data[CONF_KEY])
+    except KeyFormatError as err:
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="bad_stored_key"
+        ) from err
+
+
+def _not_set_up(name: str, err: BaseException) -> ConfigEntryAuthFailed | ConfigEntryNotReady:
+    """Why a device's entry cannot load: a refused key (re-auth) or not reachable (retry)."""
+    if isinstance(err, InvalidKeyError):
+        return ConfigEntryAuthFailed(
+            translation_domain=DOMAIN,
+            translation_key="invalid_key",
+            translation_placeholders={"name": name},
+        )
+    return ConfigEntryNotReady(
+        translation_domain=DOMAIN,
+        translation_key="cannot_connect",
+        translation_placeholders={"name": name, "error": str(err)},
+    )
 
 
 async def _async_setup_satellite(hass: HomeAssistant, entry: SottoConfigEntry) -> None:
     """Connect once (so setup fails clearly), then keep the link up in the background."""
     legacy = bool(entry.data.get(CONF_LEGACY))
-    try:
-        key = None if legacy else LinkKey.from_base64(entry.data[CONF_KEY])
-    except KeyFormatError as err:
-        raise ConfigEntryAuthFailed(
-            translation_domain=DOMAIN, translation_key="bad_stored_key"
-        ) from err
+    key = _stored_key(entry)
 
     name = entry.data.get(CONF_NAME) or entry.title
     connection = DeviceConnection(
@@ -143,18 +151,8 @@ async def _async_setup_satellite(hass: HomeAssistant, entry: SottoConfigEntry) -
     )
     try:
         first = await connection.async_open()
-    except InvalidKeyError as err:
-        raise ConfigEntryAuthFailed(
-            translation_domain=DOMAIN,
-            translation_key="invalid_key",
-            translation_placeholders={"name": name},
-        ) from err
-    except (LinkError, HandshakeError, OSError, TimeoutError) as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"name": name, "error": str(err)},
-        ) from err
+    except (LinkError, OSError, TimeoutError) as err:
+        raise _not_set_up(name, err) from err
 
     satellite = SatelliteDevice(hass, connection)
     entry.runtime_data.connection = connection
