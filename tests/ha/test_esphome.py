@@ -486,5 +486,10 @@ async def test_muting_on_the_device_ends_the_stream(hass: HomeAssistant) -> None
         sent = entry.runtime_data.satellite.ledger
         assert sent is not None
         assert sent.seconds_sent == pytest.approx(device.sent_audio / 32000, abs=0.001)
+        assert (sent.wakes, sent.streams) == (1, 1)
+        # The device keeps no ledger: Home Assistant's count survives a reload (a restart).
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done()
+        assert entry.runtime_data.satellite.ledger == sent
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()

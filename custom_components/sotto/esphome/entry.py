@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any, Final
+
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.device_registry import format_mac
+from homeassistant.helpers.storage import Store
 
 from ..const import CONF_DEVICE_ID, CONF_KEY, DOMAIN  # noqa: TID252
 from ..data import SottoConfigEntry  # noqa: TID252
 from ..satellite import SatelliteDevice  # noqa: TID252
 from .transport import EsphomeAuthError, EsphomeError, EsphomeTransport, async_esphome_conflict
+
+_LEDGER_VERSION: Final = 1
+_LEDGER_SAVE_DELAY: Final = 10.0
 
 
 async def async_setup_esphome_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> None:
@@ -41,6 +47,15 @@ async def async_setup_esphome_entry(hass: HomeAssistant, entry: SottoConfigEntry
             translation_key="cannot_connect",
             translation_placeholders={"name": name, "error": str(err)},
         ) from err
+    # The device keeps no ledger, so Home Assistant keeps its counts across restarts.
+    store: Store[dict[str, Any]] = Store(hass, _LEDGER_VERSION, _ledger_key(entry.entry_id))
+    transport.restore_ledger(await store.async_load())
+    transport.on_ledger = lambda data: store.async_delay_save(lambda: data, _LEDGER_SAVE_DELAY)
+
+    async def _async_save_ledger() -> None:
+        await store.async_save(transport.ledger_data())
+
+    entry.async_on_unload(_async_save_ledger)
     satellite = SatelliteDevice(hass, transport)
     entry.runtime_data.connection = transport
     entry.runtime_data.satellite = satellite
@@ -78,8 +93,14 @@ def _async_set_issue(
         ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
+def _ledger_key(entry_id: str) -> str:
+    return f"{DOMAIN}.esphome_ledger.{entry_id}"
+
+
 @callback
 def async_remove_esphome_issues(hass: HomeAssistant, entry_id: str) -> None:
-    """Forget a removed ESPHome satellite's repair issues."""
+    """Forget a removed ESPHome satellite: its repair issues and its stored ledger."""
+    store: Store[dict[str, Any]] = Store(hass, _LEDGER_VERSION, _ledger_key(entry_id))
+    hass.async_create_task(store.async_remove(), f"sotto remove ledger {entry_id}")
     for prefix in ("esphome_unencrypted", "esphome_voice_conflict"):
         ir.async_delete_issue(hass, DOMAIN, f"{prefix}_{entry_id}")

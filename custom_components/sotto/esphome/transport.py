@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from aioesphomeapi.client import APIClient
 from aioesphomeapi.core import (
@@ -58,9 +58,11 @@ from sotto.link import PeerIdentity
 from sotto.messages import (
     ERROR_MUTED,
     ERROR_NO_SPEAKER,
+    LEDGER_TYPE,
     Configure,
     IndicatorState,
     LedgerDay,
+    MessageError,
     MuteSource,
     Purge,
     Purged,
@@ -288,6 +290,29 @@ class _Ledger:
         if seconds:
             self.last_stream = time.time()
 
+    def as_dict(self) -> dict[str, Any]:
+        """The ledger as JSON-ready data, for Home Assistant's storage."""
+        return self.message().event().data or {}
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any] | None) -> _Ledger:
+        """A stored ledger; an empty one if there is none or it is damaged."""
+        if not data:
+            return _Ledger()
+        try:
+            saved = SottoLedger.from_event(Event(LEDGER_TYPE, dict(data)))
+        except MessageError as err:
+            _LOGGER.warning("The stored ESPHome ledger is damaged and starts again: %s", err)
+            return _Ledger()
+        return _Ledger(
+            wakes=saved.wakes,
+            push_to_talk=saved.push_to_talk,
+            streams=saved.streams,
+            seconds_sent=saved.seconds_sent,
+            last_stream=saved.last_stream,
+            days={day.date: day for day in saved.days},
+        )
+
     def message(self) -> SottoLedger:
         """The ledger as Sotto's message."""
         return SottoLedger(
@@ -328,6 +353,8 @@ class EsphomeTransport:
         self._retry_now = asyncio.Event()
         self._was_available = True
         self._ledger = _Ledger()
+        # Called with the ledger's data after each change, so it can be kept across restarts.
+        self.on_ledger: Callable[[dict[str, Any]], None] | None = None
         self._muted = False
         self._wake_word = ""
         self._stream: StreamStart | None = None
@@ -362,6 +389,20 @@ class EsphomeTransport:
         session = await async_open_session(self.host, self.port, self._key, expected_mac=self._mac)
         self._describe(session)
         return session
+
+    def restore_ledger(self, data: Mapping[str, Any] | None) -> None:
+        """Continue the ledger kept before Home Assistant restarted."""
+        self._ledger = _Ledger.from_dict(data)
+
+    def ledger_data(self) -> dict[str, Any]:
+        """The ledger as JSON-ready data."""
+        return self._ledger.as_dict()
+
+    @callback
+    def _ledger_changed(self) -> None:
+        self._emit(self._ledger.message().event())
+        if self.on_ledger is not None:
+            self.on_ledger(self._ledger.as_dict())
 
     @callback
     def subscribe_events(self, listener: EventListener) -> CALLBACK_TYPE:
@@ -601,7 +642,7 @@ class EsphomeTransport:
         self._ledger.count(seconds=seconds)
         self._emit(StreamStop(reason=reason, stream_id=stream.stream_id, seconds=seconds).event())
         self._emit(self._state().event())
-        self._emit(self._ledger.message().event())
+        self._ledger_changed()
 
     # --- to the device -------------------------------------------------------------------
 
@@ -673,7 +714,7 @@ class EsphomeTransport:
             return True
         if Purge.is_type(event.type):
             self._ledger = _Ledger()
-            self._emit(self._ledger.message().event())
+            self._ledger_changed()
             self._emit(Purged(cleared=("ledger",)).event())
             return True
         # Remote push-to-talk has no ESPHome counterpart here.
