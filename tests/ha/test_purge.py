@@ -4,10 +4,12 @@ cache, debug recordings, and the satellite's own buffers."""
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import tts
 from homeassistant.components.assist_pipeline import (
     PipelineEvent,
@@ -30,13 +32,14 @@ from homeassistant.helpers import chat_session
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 from sqlalchemy import text
 
 from custom_components.sotto.const import DOMAIN
+from custom_components.sotto.history.lifecycle import RETENTION_INTERVAL
 from tests.tools.processes import run_satellite
 
 from .test_history import async_setup_home, files_bytes, interaction
@@ -236,3 +239,31 @@ async def test_purge_buttons_clear_the_satellite_too(hass: HomeAssistant, tmp_pa
         assert await store.async_list() == []
         assert await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
+
+
+async def test_retention_also_clears_ha_copies(
+    hass: HomeAssistant, tmp_path: Path, freezer: FrozenDateTimeFactory
+) -> None:
+    """When a row ages out, its reply leaves the TTS cache and its debug run goes too."""
+    hass.config.config_dir = str(tmp_path)
+    assert await async_setup_component(hass, "tts", {"tts": {"platform": "demo"}})
+    await hass.async_block_till_done()
+    assert await async_setup_component(hass, "conversation", {})
+    _home, store = await async_setup_home(hass, tmp_path, {"transcript_days": 1})
+    await async_update_pipeline(
+        hass, async_get_pipeline(hass), tts_engine="demo", tts_language="en"
+    )
+    sentence = "what time is it in wombat town"
+    reply, _token = await run_text_pipeline(hass, sentence)
+    await store.async_add(interaction(sentence, response=reply))
+    reply_hash = hashlib.sha1(reply.encode()).hexdigest()
+    assert any(p.name.startswith(reply_hash) for p in (tmp_path / "tts").iterdir())
+    assert _debug_runs_mentioning(hass, "wombat") == 1
+
+    freezer.tick(timedelta(days=1) + RETENTION_INTERVAL)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+    assert await store.async_list() == []
+    assert _debug_runs_mentioning(hass, "wombat") == 0
+    assert not any(p.name.startswith(reply_hash) for p in (tmp_path / "tts").iterdir())

@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.event import async_track_time_interval
 
 from .panel import async_register_panel
+from .purge import async_expire_everywhere
 from .settings import Retention
 from .store import HISTORY_DIR, HistoryStore
 
@@ -27,7 +28,7 @@ async def async_start_history(hass: HomeAssistant, entry: ConfigEntry[Any]) -> H
     entry.async_on_unload(store.async_close)
 
     async def apply_retention(_now: Any = None) -> None:
-        await store.async_apply_retention()
+        await async_expire_everywhere(hass, store)
 
     entry.async_on_unload(
         async_track_time_interval(
@@ -37,7 +38,7 @@ async def async_start_history(hass: HomeAssistant, entry: ConfigEntry[Any]) -> H
 
     async def options_updated(_hass: HomeAssistant, updated: ConfigEntry[Any]) -> None:
         store.retention = Retention.from_options(updated.options)
-        await store.async_apply_retention()
+        await async_expire_everywhere(hass, store)
 
     entry.async_on_unload(entry.add_update_listener(options_updated))
     if "frontend" in hass.config.components:

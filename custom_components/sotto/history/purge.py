@@ -109,6 +109,17 @@ async def async_purge_everywhere(
     return result
 
 
+async def async_expire_everywhere(hass: HomeAssistant, store: HistoryStore) -> Removed:
+    """Apply the retention, and drop HA's copies (debug runs, chat logs, cached replies)
+    of what it removed, so nothing outlives its window elsewhere."""
+    removed = await store.async_apply_retention(_texts_held_by_ha(hass))
+    if removed.texts:
+        _purge_pipeline_debug(hass, removed, [], PurgeScope())
+        _purge_chat_logs(hass, removed)
+        await _async_purge_tts_cache(hass, removed, [])
+    return removed
+
+
 def _sotto_entity_ids(hass: HomeAssistant, domain: str, satellite_id: str | None) -> list[str]:
     """Sotto's entities: all of them, or one satellite's."""
     registry = er.async_get(hass)

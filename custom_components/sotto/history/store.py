@@ -458,8 +458,11 @@ class HistoryStore:
 
     # --- purging ---------------------------------------------------------------------------
 
-    async def async_apply_retention(self) -> Removed:
-        """Drop rows and audio past the user's retention (on start and on a schedule)."""
+    async def async_apply_retention(self, candidates: frozenset[str] = frozenset()) -> Removed:
+        """Drop rows and audio past the user's retention (on start and on a schedule).
+
+        `candidates` are texts HA holds elsewhere; the result names those the rows held.
+        """
         now = dt_util.utcnow()
         # Audio kept under earlier, longer settings goes as soon as the settings shrink.
         removed = await self.hass.async_add_executor_job(
@@ -467,14 +470,17 @@ class HistoryStore:
             _epoch(now - timedelta(days=self.retention.transcript_days)),
             _epoch(now),
             _epoch(now - timedelta(days=self.retention.audio_kept_days)),
+            candidates,
         )
         await self.async_refresh()
         return removed
 
-    def _expire(self, rows_before: float, now: float, audio_before: float) -> Removed:
+    def _expire(
+        self, rows_before: float, now: float, audio_before: float, candidates: frozenset[str]
+    ) -> Removed:
         with self._lock:
             db, keys = self._conns()
-            removed = self._delete(db, keys, "started_at < ?", (rows_before,))
+            removed = self._delete(db, keys, "started_at < ?", (rows_before,), candidates)
             expired = db.execute(
                 "SELECT id, recording_id FROM interactions "
                 "WHERE recording_id IS NOT NULL AND (audio_until <= ? OR started_at <= ?)",
