@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -492,8 +492,3 @@ def _as_set(raw: Any) -> frozenset[str]:
     if isinstance(raw, Iterable):
         return frozenset(str(item) for item in raw)
     return frozenset()
-
-
-def iter_words(grammar: Grammar) -> Iterator[str]:
-    """Yield the grammar's words (helper for callers that stream them)."""
-    yield from grammar.words

@@ -1,13 +1,13 @@
-"""Read back the JSGF this package writes, to tell whether words form a whole sentence.
+"""Read back the JSGF this package writes (the form a grammar travels in over the link).
 
-The satellite stops streaming early when the partial transcript already completes a
-sentence of the grammar; the recogniser only has the JSGF text, so it parses that.
+The recogniser only receives JSGF text; it parses it here and compiles it (fsg.py) into
+the word graph pocketsphinx decodes with and partial transcripts are checked against.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -127,68 +127,3 @@ class _Parser:
         if not items:
             raise GrammarError(f"rule <{self._rule}>: empty alternative")
         return items[0] if len(items) == 1 else Seq(tuple(items))
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """How a word sequence relates to the grammar."""
-
-    complete: bool
-    """The words are a whole sentence of the grammar."""
-    can_continue: bool
-    """The words are also the start of a longer sentence."""
-
-
-class SentenceMatcher:
-    """Tells whether a word sequence is a sentence (or the start of one) of a JSGF grammar."""
-
-    def __init__(self, jsgf: str) -> None:
-        self._public, self._rules = parse_jsgf(jsgf)
-
-    def check(self, words: Sequence[str]) -> Completion:
-        """Match the words against the public rule."""
-        ends = _Match(self._rules, tuple(words)).ends(Ref(self._public), 0)
-        beyond = len(words) + 1
-        return Completion(complete=len(words) in ends, can_continue=beyond in ends)
-
-
-class _Match:
-    """Memoised matching; position len(words)+1 means "ran out of words mid-sentence"."""
-
-    def __init__(self, rules: Mapping[str, Node], words: tuple[str, ...]) -> None:
-        self._rules = rules
-        self._words = words
-        self._beyond = len(words) + 1
-        self._memo: dict[tuple[int, int], frozenset[int]] = {}
-
-    def ends(self, node: Node, start: int) -> frozenset[int]:
-        key = (id(node), start)
-        found = self._memo.get(key)
-        if found is None:
-            found = self._ends(node, start)
-            self._memo[key] = found
-        return found
-
-    def _ends(self, node: Node, start: int) -> frozenset[int]:
-        if start == self._beyond:
-            return frozenset({start})
-        if isinstance(node, Word):
-            if start == len(self._words):
-                return frozenset({self._beyond})
-            return frozenset({start + 1}) if self._words[start] == node.text else frozenset()
-        if isinstance(node, Ref):
-            return self.ends(self._rules[node.rule], start)
-        if isinstance(node, Alt):
-            out: set[int] = {start} if node.optional else set()
-            for item in node.items:
-                out |= self.ends(item, start)
-            return frozenset(out)
-        positions = frozenset({start})
-        for item in node.items:
-            nxt: set[int] = set()
-            for position in positions:
-                nxt |= self.ends(item, position)
-            positions = frozenset(nxt)
-            if not positions:
-                break
-        return positions
