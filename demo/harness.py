@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -41,8 +42,10 @@ def configuration(*, port: int, serve: bool, extra: dict[str, Any]) -> dict[str,
         "assist_pipeline": {},
         "recorder": {"commit_interval": 1},
         "history": {},
-        "logbook": {},
     }
+    if has_web_ui():
+        # The logbook needs the frontend; without it Home Assistant boots in recovery mode.
+        config["logbook"] = {}
     config.update(extra)
     if serve:
         for web in ("frontend", "config", "onboarding"):
@@ -50,17 +53,19 @@ def configuration(*, port: int, serve: bool, extra: dict[str, Any]) -> dict[str,
     return config
 
 
-def _log_to_file(path: Path) -> None:
-    """Send every log record to a file, so stdout carries only the timeline."""
+def _keep_logs_off_stdout() -> None:
+    """Leave stdout to the timeline; Home Assistant logs to its file in the config dir."""
     # Home Assistant calls logging.basicConfig, which adds a console handler only when
-    # the root logger has none yet.
-    handler = logging.FileHandler(path)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # the root logger has none yet; its own file handler is added either way.
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.addHandler(logging.NullHandler())
+
+
+def has_web_ui() -> bool:
+    """Whether the home-assistant-frontend package is installed."""
+    return importlib.util.find_spec("hass_frontend") is not None
 
 
 @contextlib.asynccontextmanager
@@ -68,14 +73,10 @@ async def running_home_assistant(
     config_dir: Path, *, port: int, serve: bool = False, extra: dict[str, Any] | None = None
 ) -> AsyncIterator[HomeAssistant]:
     """Boot Home Assistant with Sotto installed as a custom integration; stop it after."""
-    if serve:
-        try:
-            import hass_frontend  # noqa: F401
-        except ImportError as err:
-            raise HarnessError(
-                "--serve needs the web UI: "
-                ".venv/bin/pip install home-assistant-frontend==20250411.0"
-            ) from err
+    if serve and not has_web_ui():
+        raise HarnessError(
+            "--serve needs the web UI: .venv/bin/pip install home-assistant-frontend==20250411.0"
+        )
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "configuration.yaml").write_text(
         yaml.safe_dump(configuration(port=port, serve=serve, extra=extra or {}), sort_keys=False)
@@ -86,7 +87,7 @@ async def running_home_assistant(
     custom.mkdir(exist_ok=True)
     (custom / "sotto").symlink_to(INTEGRATION, target_is_directory=True)
     log = config_dir / LOG_NAME
-    _log_to_file(log)
+    _keep_logs_off_stdout()
     runtime = RuntimeConfig(config_dir=str(config_dir), skip_pip=True, log_file=str(log))
     hass = await bootstrap.async_setup_hass(runtime)
     if hass is None:

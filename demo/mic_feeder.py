@@ -36,6 +36,7 @@ def main() -> None:
     """Write microphone audio to stdout until the satellite closes the pipe."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("spool", type=Path)
+    parser.add_argument("--speed", type=float, default=1.0, help="faster than real time")
     args = parser.parse_args()
     out = sys.stdout.buffer
     pending = b""
@@ -50,7 +51,7 @@ def main() -> None:
             out.write(chunk)
             out.flush()
             sent += 1
-            delay = started + sent * CHUNK_SAMPLES / RATE - time.monotonic()
+            delay = started + sent * CHUNK_SAMPLES / RATE / args.speed - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
     except (BrokenPipeError, KeyboardInterrupt):

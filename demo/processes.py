@@ -58,6 +58,11 @@ class SatelliteProcess:
         staging.rename(target)
         return target
 
+    def press(self, word: str) -> None:
+        """Press the satellite's mute button: `mute`, `unmute` or `toggle`."""
+        with (self.spool.parent / "button").open("a") as button:
+            button.write(word + "\n")
+
     def replies(self) -> list[Path]:
         """WAV files the satellite's speaker has written, oldest first."""
         return sorted(self.speaker_dir.glob("*.wav"))
@@ -84,24 +89,37 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def run_satellite(
-    workdir: Path, *, device_id: str, name: str, live: bool = False
+    workdir: Path,
+    *,
+    device_id: str = "kitchen-satellite",
+    name: str = "Kitchen satellite",
+    live: bool = False,
+    speed: float = 1.0,
+    extra: dict[str, object] | None = None,
+    key: LinkKey | None = None,
+    port: int | None = None,
 ) -> AsyncIterator[SatelliteProcess]:
-    """Start `sotto-satellite run`; live uses arecord/aplay on the default sound card."""
+    """Start `sotto-satellite run`; live uses arecord/aplay on the default sound card.
+
+    `extra` overrides top-level config keys; `key` and `port` let a restarted satellite
+    keep its pairing and address.
+    """
     spool = workdir / "mic"
     speaker = workdir / "speaker"
     for directory in (workdir, spool, speaker):
         directory.mkdir(parents=True, exist_ok=True)
-    key = LinkKey.generate()
+    key = key or LinkKey.generate()
     key_file = workdir / "link.key"
     write_key_file(key_file, key, overwrite=True)
-    port = free_port()
+    port = port or free_port()
     mic: dict[str, object]
     out: dict[str, object]
     if live:
         mic = {"source": "arecord", "device": "default"}
         out = {"sink": "aplay", "device": "default"}
     else:
-        mic = {"source": "command", "command": [sys.executable, str(FEEDER), str(spool)]}
+        feeder = [sys.executable, str(FEEDER), str(spool), "--speed", str(speed)]
+        mic = {"source": "command", "command": feeder}
         out = {"sink": "wav", "directory": str(speaker)}
     config: dict[str, object] = {
         "name": name,
@@ -111,6 +129,9 @@ async def run_satellite(
         "discovery": {"enabled": False},
         "mic": mic,
         "speaker": out,
+        # A mute button: each line appended to this file is a press (see `press`).
+        "mute": {"command": ["tail", "-n", "0", "-F", str(workdir / "button")]},
+        **(extra or {}),
     }
     async with _running(
         [str(SATELLITE), "run", "--config"], workdir / "satellite", config, port
@@ -122,7 +143,9 @@ async def run_satellite(
 
 
 @contextlib.asynccontextmanager
-async def run_engine(workdir: Path, *, device_id: str, name: str) -> AsyncIterator[EngineProcess]:
+async def run_engine(
+    workdir: Path, *, device_id: str = "living-room-engine", name: str = "Engine"
+) -> AsyncIterator[EngineProcess]:
     """Start `sotto-engine run` with no piper voice, so espeak-ng speaks the replies."""
     workdir.mkdir(parents=True, exist_ok=True)
     key = LinkKey.generate()
