@@ -93,13 +93,11 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
             )
             how = "microphone and speaker" if live else "WAV microphone and WAV speaker"
             timeline.say(label, f"listening on 127.0.0.1:{satellites[label].port} ({how})")
-        if args.serve:
-            serve.mark_onboarded(config_dir)
+        # Onboarding done and no user: nobody can claim this HA unless --serve adds a login.
+        serve.mark_onboarded(config_dir)
         timeline.say("HA", f"starting Home Assistant {HA_VERSION} on 127.0.0.1:{port}")
         hass = await stack.enter_async_context(
-            running_home_assistant(
-                config_dir, port=port, serve=args.serve, extra=house.house_configuration(LIGHTS)
-            )
+            running_home_assistant(config_dir, port=port, extra=house.house_configuration(LIGHTS))
         )
         await house.async_place_house(hass, LIGHTS)
         await home.async_add_home(hass)

@@ -23,8 +23,8 @@ class HarnessError(RuntimeError):
     """Home Assistant did not start as configured."""
 
 
-def configuration(*, port: int, serve: bool, extra: dict[str, Any]) -> dict[str, Any]:
-    """configuration.yaml: only what the demo uses; the web UI only when serving."""
+def configuration(*, port: int, extra: dict[str, Any]) -> dict[str, Any]:
+    """configuration.yaml: only what the demo uses (HA adds its defaults, the web UI too)."""
     config: dict[str, Any] = {
         "homeassistant": {
             "name": "Sotto demo",
@@ -42,14 +42,9 @@ def configuration(*, port: int, serve: bool, extra: dict[str, Any]) -> dict[str,
         "assist_pipeline": {},
         "recorder": {"commit_interval": 1},
         "history": {},
+        "logbook": {},
     }
-    if has_web_ui():
-        # The logbook needs the frontend; without it Home Assistant boots in recovery mode.
-        config["logbook"] = {}
     config.update(extra)
-    if serve:
-        for web in ("frontend", "config", "onboarding"):
-            config[web] = {}
     return config
 
 
@@ -70,16 +65,19 @@ def has_web_ui() -> bool:
 
 @contextlib.asynccontextmanager
 async def running_home_assistant(
-    config_dir: Path, *, port: int, serve: bool = False, extra: dict[str, Any] | None = None
+    config_dir: Path, *, port: int, extra: dict[str, Any] | None = None
 ) -> AsyncIterator[HomeAssistant]:
     """Boot Home Assistant with Sotto installed as a custom integration; stop it after."""
-    if serve and not has_web_ui():
+    if not has_web_ui():
+        # Home Assistant always loads its frontend and starts in recovery mode without it.
         raise HarnessError(
-            "--serve needs the web UI: .venv/bin/pip install home-assistant-frontend==20250411.0"
+            "Home Assistant needs its web UI package: run ./scripts/demo, or "
+            ".venv/bin/pip install home-assistant-frontend (the version HA's frontend "
+            "manifest names)"
         )
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "configuration.yaml").write_text(
-        yaml.safe_dump(configuration(port=port, serve=serve, extra=extra or {}), sort_keys=False)
+        yaml.safe_dump(configuration(port=port, extra=extra or {}), sort_keys=False)
     )
     # Served at /local/ (only if it exists when HA starts); --screenshot logs in from it.
     (config_dir / "www").mkdir(exist_ok=True)
