@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from pathlib import Path
 
 import pytest
 from homeassistant.core import HomeAssistant
@@ -11,8 +11,13 @@ from homeassistant.setup import async_setup_component
 
 @pytest.fixture(autouse=True)
 async def _home_assistant_core(
-    hass: HomeAssistant, enable_custom_integrations: None
-) -> AsyncGenerator[None]:
-    """Load custom_components/sotto and HA's core integration, as a real install has."""
+    hass: HomeAssistant, enable_custom_integrations: None, tmp_path: Path
+) -> None:
+    """Load custom_components/sotto and HA's core integration, as a real install has.
+
+    Each test gets its own config directory, so what one test stores (voice history,
+    TTS cache) is never seen by another, and nothing is written into the test plugin.
+    """
+    hass.config.config_dir = str(tmp_path / "config")
+    Path(hass.config.config_dir).mkdir()
     assert await async_setup_component(hass, "homeassistant", {})
-    return
