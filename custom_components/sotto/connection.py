@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final, Protocol
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -67,6 +67,14 @@ class SatelliteTransport(Protocol):
     attempt: int
 
     @property
+    def model(self) -> str:
+        """What kind of satellite this is, for the device page."""
+
+    @property
+    def unsupported(self) -> Mapping[str, str]:
+        """Features the satellite lacks (entity key -> why); their entities are not created."""
+
+    @property
     def available(self) -> bool:
         """Whether the satellite is reachable right now."""
 
@@ -85,6 +93,11 @@ class SatelliteTransport(Protocol):
 
     async def async_send(self, event: Event) -> bool:
         """Send an event if connected; returns whether it was sent."""
+
+
+def unsupported_features(connection: SatelliteTransport | None) -> Mapping[str, str]:
+    """What a satellite cannot offer (entity key -> why); nothing before it is known."""
+    return connection.unsupported if connection is not None else {}
 
 
 class DeviceConnection:
@@ -121,6 +134,9 @@ class DeviceConnection:
         self.peer: PeerIdentity | None = None
         self.last_error: str | None = None
         self.attempt = 0
+        self.model = "Satellite"
+        # A Sotto satellite reports every feature itself.
+        self.unsupported: Mapping[str, str] = {}
 
     @property
     def available(self) -> bool:

@@ -9,9 +9,9 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 
+from .connection import unsupported_features
 from .const import CONF_KEY
 from .data import SottoConfigEntry
-from .esphome import unsupported_features
 
 TO_REDACT = {CONF_KEY, CONF_HOST, "device_id", "last_error"}
 

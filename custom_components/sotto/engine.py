@@ -22,7 +22,7 @@ from sotto.engine.protocol import (
     GrammarReady,
     PartialTranscript,
 )
-from sotto.engine.stt.grammar import Grammar
+from sotto.engine.stt.model import Grammar
 from sotto.link import Link, LinkError, LinkKey, connect
 
 from .audio import PcmFormat

@@ -28,7 +28,7 @@ class SottoSatelliteEntity(Entity):
             identifiers={(DOMAIN, device_key)},
             name=entry.title,
             manufacturer="Sotto",
-            model="Satellite",
+            model=satellite.connection.model,
             sw_version=satellite.connection.peer.version if satellite.connection.peer else None,
         )
 

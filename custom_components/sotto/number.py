@@ -10,6 +10,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from sotto.messages import Configure
 
+from .connection import unsupported_features
 from .const import DOMAIN
 from .data import SottoConfigEntry
 from .entity import SottoSatelliteEntity
@@ -32,8 +33,10 @@ async def async_setup_entry(
     entry: SottoConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the volume number if the satellite has a speaker."""
-    async_add_entities([SottoVolume(entry, VOLUME)])
+    """Add the volume number if the satellite has a speaker (diagnostics say why not)."""
+    unsupported = unsupported_features(entry.runtime_data.connection)
+    if VOLUME.key not in unsupported and "speaker" not in unsupported:
+        async_add_entities([SottoVolume(entry, VOLUME)])
 
 
 class SottoVolume(SottoSatelliteEntity, NumberEntity):

@@ -16,10 +16,10 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from sotto.messages import Configure
 
+from .connection import unsupported_features
 from .const import DOMAIN
 from .data import SottoConfigEntry
 from .entity import SottoSatelliteEntity
-from .esphome import unsupported_features
 
 PARALLEL_UPDATES = 1
 

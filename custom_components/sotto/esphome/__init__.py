@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .entry import async_remove_esphome_issues, async_setup_esphome_entry
 from .flow import ESPHOME_SERVICE_TYPE, EsphomeFlowSteps
-from .transport import EsphomeTransport, unsupported_features
+from .transport import EsphomeTransport
 
 __all__ = [
     "ESPHOME_SERVICE_TYPE",
@@ -16,5 +16,4 @@ __all__ = [
     "EsphomeTransport",
     "async_remove_esphome_issues",
     "async_setup_esphome_entry",
-    "unsupported_features",
 ]

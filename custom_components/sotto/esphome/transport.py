@@ -366,6 +366,7 @@ class EsphomeTransport:
         self.last_error: str | None = None
         self.attempt = 0
         self.unsupported: dict[str, str] = {}
+        self.model = "ESPHome satellite"
         # Timers set by voice on this device: ESPHome wants name and length on every event.
         self._timers: dict[str, tuple[str | None, int]] = {}
 
@@ -785,8 +786,3 @@ class EsphomeTransport:
             _LOGGER.info("%s is unavailable: %s", self.name, self.last_error or "closed")
         for listener in list(self._availability_listeners):
             listener(available)
-
-
-def unsupported_features(connection: object) -> Mapping[str, str]:
-    """What a satellite's transport cannot offer, and why (empty for Sotto satellites)."""
-    return connection.unsupported if isinstance(connection, EsphomeTransport) else {}
