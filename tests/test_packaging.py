@@ -258,3 +258,19 @@ def test_integration_default_ports_match_the_library() -> None:
     from sotto.satellite.config import DEFAULT_PORT as SATELLITE_PORT
 
     assert (DEFAULT_PORT, DEFAULT_ENGINE_PORT) == (SATELLITE_PORT, ENGINE_PORT)
+
+
+def test_every_entity_and_action_has_an_icon() -> None:
+    """HA's icon-translations rule: icons come from icons.json, keyed like translations."""
+    icons = load_json(COMPONENT / "icons.json")
+    strings = load_json(COMPONENT / "translations" / "en.json")
+    missing = [
+        f"{platform}.{key}"
+        for platform, keys in strings["entity"].items()
+        for key in keys
+        if platform not in ("assist_satellite", "stt", "tts", "select")
+        and key not in icons["entity"].get(platform, {})
+    ]
+    assert not missing, f"icons.json lacks {missing}"
+    services = yaml.safe_load((COMPONENT / "services.yaml").read_text(encoding="utf-8"))
+    assert set(services) <= set(icons["services"]), "an action has no icon"
