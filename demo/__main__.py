@@ -178,6 +178,8 @@ async def _main(args: argparse.Namespace) -> int:
     except (HarnessError, ProcessError, SpeechError, home.SetupError, house.HouseError) as err:
         print(f"demo could not start: {err}", file=sys.stderr)
         return EXIT_SETUP
+    finally:
+        print(f"\nreplies and logs are kept in {workdir} (rm -rf it when done)", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

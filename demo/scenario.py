@@ -308,7 +308,7 @@ class Scenario:
 
 def _said(row: StoredInteraction) -> str:
     """What an interaction heard, quoted, for the timeline."""
-    return f'"{row.transcript}"' if row.transcript else f"(nothing understood, {row.outcome.value})"
+    return f'"{row.transcript}"' if row.transcript else f"({row.outcome.value.replace('_', ' ')})"
 
 
 def _files_containing(directory: Path, texts: list[str]) -> list[str]:
