@@ -15,7 +15,15 @@ import sotto
 from sotto.link import InvalidKeyError, KeyFormatError, LinkError, LinkKey
 
 from .connection import DeviceConnection
-from .const import CONF_DEVICE_ID, CONF_KEY, CONF_KIND, CONF_LEGACY, DOMAIN, EntryKind
+from .const import (
+    CONF_DEVICE_ID,
+    CONF_KEY,
+    CONF_KIND,
+    CONF_LEGACY,
+    DOMAIN,
+    SATELLITE_KINDS,
+    EntryKind,
+)
 from .data import SottoConfigEntry, SottoData, home_data
 from .engine import EngineClient, EngineError
 from .esphome import async_remove_esphome_issues, async_setup_esphome_entry
@@ -75,7 +83,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> boo
 
 def _platforms(kind: EntryKind) -> list[Platform]:
     """The platforms an entry of this kind sets up."""
-    if kind in (EntryKind.SATELLITE, EntryKind.ESPHOME):
+    if kind in SATELLITE_KINDS:
         return SATELLITE_PLATFORMS
     return ENGINE_PLATFORMS if kind is EntryKind.ENGINE else HOME_PLATFORMS
 

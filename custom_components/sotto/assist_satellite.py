@@ -268,11 +268,13 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         _LOGGER.debug("%s: pipeline %s %s", self.entity_id, event.type, data.get("code", ""))
         self._marks[event.type] = time.monotonic()
         interaction = self._interaction
-        if event.type is PipelineEventType.STT_END:
-            # The pipeline has the command: audio stops leaving the room now.
+        if event.type in (PipelineEventType.STT_VAD_END, PipelineEventType.STT_END):
+            # HA heard the end of speech, or has the command: audio stops leaving the
+            # room now (a satellite ignores the second stop).
             self.hass.async_create_task(
                 self.satellite.connection.async_send(StopStreaming(stream_id=stream_id).event())
             )
+        if event.type is PipelineEventType.STT_END:
             if interaction is not None:
                 interaction.transcript = (data.get("stt_output") or {}).get("text")
                 interaction.stt_ms = _ms_since(self._marks.get(PipelineEventType.STT_START))

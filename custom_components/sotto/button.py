@@ -7,7 +7,7 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import EntryKind
+from .const import SATELLITE_KINDS, EntryKind
 from .data import SottoConfigEntry
 from .entity import SottoSatelliteEntity
 from .history.purge import PurgeScope
@@ -29,7 +29,7 @@ async def async_setup_entry(
     """Add the purge button of the home or of a satellite."""
     if entry.runtime_data.kind is EntryKind.HOME:
         async_add_entities([SottoHomePurgeButton(entry, PURGE)])
-    elif entry.runtime_data.kind is EntryKind.SATELLITE:
+    elif entry.runtime_data.kind in SATELLITE_KINDS:
         async_add_entities([SottoSatellitePurgeButton(entry, PURGE)])
 
 

@@ -33,3 +33,7 @@ class EntryKind(StrEnum):
     SATELLITE = "satellite"
     ENGINE = "engine"
     ESPHOME = "esphome"
+
+
+# Entry kinds that are satellites, whatever transport carries them.
+SATELLITE_KINDS: Final = frozenset({EntryKind.SATELLITE, EntryKind.ESPHOME})

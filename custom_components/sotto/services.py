@@ -23,7 +23,7 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import intent
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, EntryKind
+from .const import DOMAIN, SATELLITE_KINDS
 from .data import SottoConfigEntry, home_data
 from .history.panel import async_register_history_commands
 from .history.purge import PurgeScope, SatelliteLink, async_purge_everywhere
@@ -72,7 +72,7 @@ def satellite_links(hass: HomeAssistant) -> dict[str, SatelliteLink]:
     entry: SottoConfigEntry
     for entry in hass.config_entries.async_loaded_entries(DOMAIN):
         data = entry.runtime_data
-        if data.kind is EntryKind.SATELLITE and data.connection is not None:
+        if data.kind in SATELLITE_KINDS and data.connection is not None:
             links[entry.unique_id or entry.entry_id] = data.connection
     return links
 
