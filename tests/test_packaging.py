@@ -141,7 +141,7 @@ def test_library_extras_keep_heavy_engines_out_of_home_assistant(
     """HA installs core + stt only: piper, onnxruntime and audio packages stay elsewhere."""
     project = pyproject["project"]
     names = " ".join(project["dependencies"] + project["optional-dependencies"]["stt"]).lower()
-    for heavy in ("piper", "onnxruntime", "pymicro-wakeword", "pysilero", "numpy"):
+    for heavy in ("piper", "onnxruntime", "pymicro-wakeword", "pyopen-wakeword", "pysilero"):
         assert heavy not in names, f"{heavy} would be installed into Home Assistant"
     wyoming = next(dep for dep in project["dependencies"] if dep.startswith("wyoming"))
     assert ">=1.5.4" in wyoming, "the wyoming range must include 1.5.4, which HA 2025.4 pins"
