@@ -23,6 +23,8 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import intent
 from homeassistant.util import dt as dt_util
 
+from sotto.engine.stt.grammar import NOT_FOR_ME_SENTENCES
+
 from .const import DOMAIN, SATELLITE_KINDS
 from .data import SottoConfigEntry, home_data
 from .history.panel import async_register_history_commands
@@ -40,12 +42,6 @@ ATTR_INTERACTION_ID: Final = "interaction_id"
 ATTR_PATH: Final = "path"
 
 # Spoken to a satellite right after a false wake (also matched as typed text).
-NOT_FOR_ME_SENTENCES: Final = [
-    "never mind[,] that wasn't for you",
-    "never mind[,] that was not for you",
-    "that wasn't for you",
-    "that was not for you",
-]
 
 PURGE_SCHEMA: Final = vol.Schema(
     {
@@ -208,4 +204,4 @@ def async_register_not_for_me_sentences(hass: HomeAssistant) -> CALLBACK_TYPE:
             store.skip_next(key)
         return "OK, forgotten."
 
-    return hass.data[DATA_DEFAULT_ENTITY].register_trigger(NOT_FOR_ME_SENTENCES, on_sentence)
+    return hass.data[DATA_DEFAULT_ENTITY].register_trigger(list(NOT_FOR_ME_SENTENCES), on_sentence)
