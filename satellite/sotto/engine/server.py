@@ -83,7 +83,7 @@ from .tts import TextToSpeech, TtsError, TtsSettings, VoiceInfo, split_audio
 from .tts.errors import InvalidVoiceNameError, SynthesisError, VoiceNotFoundError
 
 if TYPE_CHECKING:
-    from .stt.grammar import Grammar
+    from .stt.model import Grammar
     from .stt.recognizer import Partial, Recognizer, Result
 
 _LOGGER = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class RecognizerService:
 
     async def load_grammar(self, message: GrammarMessage) -> str:
         """Compile the grammar (once per change) and return its digest."""
-        from .stt.grammar import Grammar
+        from .stt.model import Grammar
 
         if message.jsgf is None:
             raise BadMessageError(f"{GRAMMAR_TYPE}: the grammar's 'jsgf' is missing")

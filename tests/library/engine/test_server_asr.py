@@ -23,7 +23,7 @@ from sotto.engine.protocol import (
     GrammarReady,
     PartialTranscript,
 )
-from sotto.engine.stt.grammar import Grammar
+from sotto.engine.stt.model import Grammar
 from sotto.link import ConnectionClosedError, Link, LinkKey
 from tests.speech import RATE, utterance
 

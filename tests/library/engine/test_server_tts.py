@@ -196,7 +196,7 @@ async def test_client_hanging_up_mid_reply_stops_synthesis(
             assert (await link.read_event()).type == "audio-chunk"
         # The engine notices the closed link and stops espeak-ng.
         async with asyncio.timeout(10):
-            while espeak_children():  # noqa: ASYNC110 - an outside process: nothing to await
+            while espeak_children():
                 await asyncio.sleep(0.05)
         async with client(engine, key) as link:
             events = await reply(link, Synthesize(text="Still here.").event())
