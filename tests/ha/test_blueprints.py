@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 from homeassistant.util import slugify
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from tests.speech import utterance
-from tests.tools.processes import run_satellite
+from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
+from demo.processes import run_satellite
+from demo.speech import utterance
 
+from .house import async_build_house, async_use_sotto_pipeline
+from .test_history import async_setup_home
+from .test_history import interaction as history_interaction
 from .test_satellite import MUTE, RECORDING, pair, wait_for_state
+
+ITEMS = "sensor.sotto_items_in_history"
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -219,3 +230,81 @@ async def test_mute_schedule_follows_guests_and_presence(
         )
         await wait_for_state(hass, MUTE, STATE_ON)
         await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_nightly_purge_keeps_only_the_last_days(
+    hass: HomeAssistant, tmp_path: Path, freezer: FrozenDateTimeFactory
+) -> None:
+    """At the chosen time, interactions older than the kept days are purged."""
+    freezer.move_to(dt_util.as_utc(dt_util.now().replace(hour=3, minute=29, second=50)))
+    home, store = await async_setup_home(hass, tmp_path / "config")
+    old = dt_util.utcnow() - timedelta(days=10)
+    await store.async_add(history_interaction("turn on the kitchen light", started_at=old))
+    await store.async_add(history_interaction("turn off the kitchen light"))
+    await hass.async_block_till_done()
+    await _use_blueprints(
+        hass,
+        tmp_path,
+        {
+            "alias": "Purge voice history",
+            "use_blueprint": {
+                "path": "sotto/purge_nightly.yaml",
+                "input": {"at": "03:30:00", "keep_days": 7},
+            },
+        },
+    )
+    await hass.services.async_call(
+        "homeassistant", "update_entity", {"entity_id": ITEMS}, blocking=True
+    )
+    assert hass.states.get(ITEMS).state == "2"
+    freezer.tick(timedelta(seconds=15))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    await hass.services.async_call(
+        "homeassistant", "update_entity", {"entity_id": ITEMS}, blocking=True
+    )
+    assert hass.states.get(ITEMS).state == "1"
+    await hass.config_entries.async_unload(home.entry_id)
+
+
+async def test_false_wakes_notify_after_the_limit(hass: HomeAssistant, tmp_path: Path) -> None:
+    """A wake word followed by chatter counts as a false wake; the limit runs the action."""
+    assert await async_setup_component(hass, "conversation", {})
+    await async_build_house(hass, {"Kitchen": ["Kitchen Light"]})
+    assert await async_setup_component(hass, "counter", {"counter": {"kitchen_false_wakes": {}}})
+    notified: list[str] = []
+    hass.bus.async_listen("sotto_test_notified", lambda event: notified.append(event.data["who"]))
+    async with run_satellite(tmp_path / "satellite") as satellite:
+        home = MockConfigEntry(domain=DOMAIN, unique_id=HOME_UNIQUE_ID, data={"kind": "home"})
+        home.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(home.entry_id)
+        entry = await pair(hass, satellite)
+        await async_use_sotto_pipeline(hass)
+        await _use_blueprints(
+            hass,
+            tmp_path,
+            {
+                "alias": "False wakes",
+                "use_blueprint": {
+                    "path": "sotto/false_wakes.yaml",
+                    "input": {
+                        "voice_events": "event.kitchen_satellite_voice_events",
+                        "counter": "counter.kitchen_false_wakes",
+                        "limit": 1,
+                        "notify": [
+                            {"event": "sotto_test_notified", "event_data": {"who": "kitchen"}}
+                        ],
+                    },
+                },
+            },
+        )
+        satellite.say(
+            utterance(0.3, "okay nabu", 0.4, "my sister is coming for dinner on friday", 1.0)
+        )
+        async with asyncio.timeout(40):
+            while not notified:
+                await asyncio.sleep(0.1)
+        assert notified == ["kitchen"]
+        assert hass.states.get("light.kitchen_light").state == STATE_OFF
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.config_entries.async_unload(home.entry_id)
