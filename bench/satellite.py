@@ -31,13 +31,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from demo.speech import silence, utterance, write_wav
 from sotto.link import LinkKey, PeerIdentity, connect, load_key_file, write_key_file
 from sotto.messages import StreamStop
 from sotto.satellite.app import build, serve
 from sotto.satellite.audio import RATE, SOON_BYTES
 from sotto.satellite.audio_in import PushSource
 from sotto.satellite.config import validate
-from tests.speech import silence, utterance, write_wav
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CONTROLLER = PeerIdentity(device_id="bench-ha", name="bench", role="controller")

@@ -77,8 +77,9 @@ async def async_place_house(hass: HomeAssistant, lights: dict[str, list[str]]) -
     await hass.async_block_till_done()
 
 
-async def async_use_sotto_pipeline(hass: HomeAssistant, *, tts_engine: str) -> None:
-    """Point the preferred pipeline at Sotto's speech-to-text, HA's agent and the engine."""
+async def async_use_sotto_pipeline(hass: HomeAssistant, *, tts_engine: str | None = None) -> None:
+    """Point the preferred pipeline at Sotto's speech-to-text, HA's agent and the engine
+    (without a TTS engine the satellite confirms with its chime)."""
     await async_update_pipeline(
         hass,
         async_get_pipeline(hass),
@@ -89,5 +90,5 @@ async def async_use_sotto_pipeline(hass: HomeAssistant, *, tts_engine: str) -> N
         stt_engine="stt.sotto_speech_to_text",
         stt_language="en",
         tts_engine=tts_engine,
-        tts_language="en",
+        tts_language="en" if tts_engine else None,
     )

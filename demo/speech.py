@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import tempfile
@@ -29,15 +30,16 @@ def silence(seconds: float) -> bytes:
     return bytes(int(seconds * RATE) * WIDTH)
 
 
-def speak(text: str, *, voice: str = "en-us", rate: int = 150) -> bytes:
-    """Speak `text` with espeak-ng; raw 16 kHz s16le mono PCM."""
+@functools.lru_cache(maxsize=256)
+def speak(text: str, *, voice: str = "en-us", rate: int = 150, pitch: int = 50) -> bytes:
+    """Speak `text` with espeak-ng; raw 16 kHz s16le mono PCM (cached: tests repeat phrases)."""
     espeak, sox = _tool("espeak-ng"), _tool("sox")
     with tempfile.TemporaryDirectory(prefix="sotto-demo-speech-") as tmp:
         spoken = Path(tmp) / "espeak.wav"
         raw = Path(tmp) / "speech.raw"
         try:
             subprocess.run(
-                [espeak, "-v", voice, "-s", str(rate), "-w", str(spoken), text],
+                [espeak, "-v", voice, "-s", str(rate), "-p", str(pitch), "-w", str(spoken), text],
                 check=True,
                 capture_output=True,
             )
@@ -65,11 +67,14 @@ def speak(text: str, *, voice: str = "en-us", rate: int = 150) -> bytes:
         return raw.read_bytes()
 
 
-def utterance(*parts: str | float) -> bytes:
+def utterance(*parts: str | float, voice: str = "en-us", rate: int = 150) -> bytes:
     """Join phrases (str) and pauses (float seconds) into one PCM stream."""
     out = bytearray()
     for part in parts:
-        out += silence(part) if isinstance(part, float | int) else speak(part)
+        if isinstance(part, float | int):
+            out += silence(part)
+        else:
+            out += speak(part, voice=voice, rate=rate)
     return bytes(out)
 
 

@@ -1,89 +1,17 @@
-"""A small real home for end-to-end tests: areas, template lights, and a Sotto pipeline."""
+"""The demo's small home (areas, template lights, a Sotto pipeline), in a test's hass."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from homeassistant.components.assist_pipeline import async_get_pipeline, async_update_pipeline
-from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import area_registry as ar
-from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers import floor_registry as fr
 from homeassistant.setup import async_setup_component
-from homeassistant.util import slugify
 
+from demo.house import async_place_house, async_use_sotto_pipeline, house_configuration
 
-def _template_light(name: str) -> dict[str, Any]:
-    """A light whose power and brightness live in helpers, so HA really switches it."""
-    slug = slugify(name)
-    power = f"input_boolean.{slug}_power"
-    level = f"input_number.{slug}_level"
-    return {
-        "unique_id": slug,
-        "friendly_name": name,
-        "value_template": f"{{{{ is_state('{power}', 'on') }}}}",
-        "level_template": f"{{{{ states('{level}') | int }}}}",
-        "turn_on": {"action": "input_boolean.turn_on", "target": {"entity_id": power}},
-        "turn_off": {"action": "input_boolean.turn_off", "target": {"entity_id": power}},
-        "set_level": [
-            {
-                "action": "input_number.set_value",
-                "target": {"entity_id": level},
-                "data": {"value": "{{ brightness }}"},
-            },
-            {"action": "input_boolean.turn_on", "target": {"entity_id": power}},
-        ],
-    }
+__all__ = ["async_build_house", "async_use_sotto_pipeline"]
 
 
 async def async_build_house(hass: HomeAssistant, lights: dict[str, list[str]]) -> None:
     """Create areas with template lights in them, exposed to Assist (helpers are not)."""
-    names = [name for area_lights in lights.values() for name in area_lights]
-    helpers_boolean = {f"{slugify(n)}_power": {"name": f"{n} power"} for n in names}
-    helpers_number = {
-        f"{slugify(n)}_level": {"min": 0, "max": 255, "step": 1, "initial": 0} for n in names
-    }
-    assert await async_setup_component(hass, "input_boolean", {"input_boolean": helpers_boolean})
-    assert await async_setup_component(hass, "input_number", {"input_number": helpers_number})
-    assert await async_setup_component(
-        hass,
-        "light",
-        {
-            "light": [
-                {
-                    "platform": "template",
-                    "lights": {slugify(n): _template_light(n) for n in names},
-                }
-            ]
-        },
-    )
-    await hass.async_block_till_done()
-    areas = ar.async_get(hass)
-    entities = er.async_get(hass)
-    floor = fr.async_get(hass).async_create("Ground floor")
-    for area_name, area_lights in lights.items():
-        area = areas.async_get_or_create(area_name)
-        areas.async_update(area.id, floor_id=floor.floor_id)
-        for name in area_lights:
-            entity_id = entities.async_get_entity_id("light", "template", slugify(name))
-            assert entity_id is not None, name
-            entities.async_update_entity(entity_id, area_id=area.id)
-    for state in hass.states.async_all(("input_boolean", "input_number")):
-        async_expose_entity(hass, "conversation", state.entity_id, False)
-    await hass.async_block_till_done()
-
-
-async def async_use_sotto_pipeline(hass: HomeAssistant, *, tts_engine: str | None = None) -> None:
-    """Point the preferred pipeline at Sotto's speech-to-text and HA's own agent."""
-    await async_update_pipeline(
-        hass,
-        async_get_pipeline(hass),
-        conversation_engine="conversation.home_assistant",
-        conversation_language="en",
-        language="en",
-        stt_engine="stt.sotto_speech_to_text",
-        stt_language="en",
-        tts_engine=tts_engine,
-        tts_language="en" if tts_engine else None,
-    )
+    for domain, config in house_configuration(lights).items():
+        assert await async_setup_component(hass, domain, {domain: config})
+    await async_place_house(hass, lights)

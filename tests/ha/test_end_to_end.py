@@ -9,14 +9,12 @@ from pathlib import Path
 import pytest
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
-from homeassistant.helpers import area_registry as ar
-from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
-from tests.speech import utterance
-from tests.tools.processes import SatelliteProcess, run_engine, run_satellite
+from demo.processes import SatelliteProcess, run_engine, run_satellite
+from demo.speech import utterance
 
 from .house import async_build_house, async_use_sotto_pipeline
 from .test_engine import pair_engine
@@ -44,13 +42,7 @@ async def _pair(hass: HomeAssistant, satellite: SatelliteProcess, area: str) -> 
     home = MockConfigEntry(domain=DOMAIN, unique_id=HOME_UNIQUE_ID, data={"kind": "home"})
     home.add_to_hass(hass)
     assert await hass.config_entries.async_setup(home.entry_id)
-    entry = await pair(hass, satellite)
-    device = dr.async_get(hass).async_get_device({(DOMAIN, satellite.device_id)})
-    assert device is not None
-    place = ar.async_get(hass).async_get_area_by_name(area)
-    assert place is not None
-    dr.async_get(hass).async_update_device(device.id, area_id=place.id)
-    return entry
+    return await pair(hass, satellite, area)
 
 
 async def test_turn_on_the_lights_in_the_kitchen(hass: HomeAssistant, tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
-from tests.speech import utterance
-from tests.tools.processes import EngineProcess, run_engine
+from demo.processes import EngineProcess, run_engine
+from demo.speech import utterance
 
 from .house import async_build_house
 

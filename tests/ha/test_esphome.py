@@ -27,9 +27,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
 from custom_components.sotto.diagnostics import async_get_config_entry_diagnostics
-from tests.speech import utterance
+from demo.processes import run_engine
+from demo.speech import utterance
 from tests.tools.fake_esphome import FakeEsphomeDevice, new_key, running_device
-from tests.tools.processes import run_engine
 
 from .house import async_build_house, async_use_sotto_pipeline
 from .test_engine import pair_engine

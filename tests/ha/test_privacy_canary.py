@@ -18,24 +18,21 @@ from homeassistant.components.assist_pipeline.pipeline import KEY_ASSIST_PIPELIN
 from homeassistant.components.conversation.chat_log import DATA_CHAT_LOGS
 from homeassistant.components.recorder import Recorder
 from homeassistant.components.tts.const import DATA_TTS_MANAGER
-from homeassistant.const import STATE_OFF, STATE_ON
+from homeassistant.const import STATE_ON
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import area_registry as ar
-from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
 from custom_components.sotto.const import DOMAIN
-from tests.speech import utterance
-from tests.tools.processes import run_engine, run_satellite
+from demo.processes import run_engine, run_satellite
+from demo.speech import utterance
 
 from .house import async_build_house, async_use_sotto_pipeline
 from .test_engine import pair_engine
 from .test_history import async_setup_home, files_bytes
-from .test_satellite import wait_for_state
+from .test_satellite import pair, wait_for_state
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -69,28 +66,7 @@ async def test_canary_is_nowhere_after_a_purge(
         run_engine(tmp_path / "engine") as engine,
         run_satellite(tmp_path / "kitchen") as satellite,
     ):
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            unique_id=satellite.device_id,
-            title=satellite.name,
-            data={
-                "kind": "satellite",
-                "host": "127.0.0.1",
-                "port": satellite.port,
-                "key": satellite.key.to_base64(),
-                "device_id": satellite.device_id,
-                "name": satellite.name,
-            },
-        )
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        device = dr.async_get(hass).async_get_device({(DOMAIN, satellite.device_id)})
-        kitchen = ar.async_get(hass).async_get_area_by_name("Kitchen")
-        assert device is not None
-        assert kitchen is not None
-        dr.async_get(hass).async_update_device(device.id, area_id=kitchen.id)
-        await wait_for_state(hass, "switch.kitchen_satellite_mute", STATE_OFF)
+        entry = await pair(hass, satellite, "Kitchen")
         engine_entry = await pair_engine(hass, engine)
         await async_use_sotto_pipeline(hass, tts_engine="tts.engine_text_to_speech")
         await hass.async_block_till_done()

@@ -26,13 +26,12 @@ from homeassistant.components.assist_pipeline.pipeline import (
 from homeassistant.components.recorder import Recorder
 from homeassistant.components.recorder.util import session_scope
 from homeassistant.components.tts.const import DATA_TTS_MANAGER
-from homeassistant.const import STATE_OFF
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import chat_session
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
@@ -40,10 +39,10 @@ from sqlalchemy import text
 
 from custom_components.sotto.const import DOMAIN
 from custom_components.sotto.history.lifecycle import RETENTION_INTERVAL
-from tests.tools.processes import run_satellite
+from demo.processes import run_satellite
 
 from .test_history import async_setup_home, files_bytes, interaction
-from .test_satellite import wait_for_state
+from .test_satellite import pair
 
 
 @pytest.fixture(autouse=True)
@@ -193,22 +192,7 @@ async def test_purge_buttons_clear_the_satellite_too(hass: HomeAssistant, tmp_pa
     """The satellite's button purges its interactions and the satellite confirms its own."""
     _home, store = await async_setup_home(hass, tmp_path / "config")
     async with run_satellite(tmp_path / "kitchen") as satellite:
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            unique_id=satellite.device_id,
-            title=satellite.name,
-            data={
-                "kind": "satellite",
-                "host": "127.0.0.1",
-                "port": satellite.port,
-                "key": satellite.key.to_base64(),
-                "device_id": satellite.device_id,
-                "name": satellite.name,
-            },
-        )
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await wait_for_state(hass, "switch.kitchen_satellite_mute", STATE_OFF)
+        entry = await pair(hass, satellite)
         await store.async_add(interaction("kitchen command", satellite_id=satellite.device_id))
         await store.async_add(interaction("bedroom command", satellite_id="bedroom"))
 

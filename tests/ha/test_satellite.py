@@ -12,6 +12,7 @@ from homeassistant.components.device_automation import DeviceAutomationType
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import area_registry as ar
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
@@ -25,8 +26,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.sotto.const import DOMAIN
-from tests.speech import utterance
-from tests.tools.processes import SatelliteProcess, run_satellite
+from demo.processes import SatelliteProcess, run_satellite
+from demo.speech import utterance
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -55,8 +56,10 @@ async def wait_for_state(
         unsub()
 
 
-async def pair(hass: HomeAssistant, satellite: SatelliteProcess) -> MockConfigEntry:
-    """Add the satellite's entry as the config flow would have, and wait for its report."""
+async def pair(
+    hass: HomeAssistant, satellite: SatelliteProcess, area: str | None = None
+) -> MockConfigEntry:
+    """Add the satellite's entry as the config flow would have (in `area`), wait for its report."""
     entry = MockConfigEntry(
         domain=DOMAIN,
         unique_id=satellite.device_id,
@@ -72,6 +75,12 @@ async def pair(hass: HomeAssistant, satellite: SatelliteProcess) -> MockConfigEn
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
+    if area is not None:
+        device = dr.async_get(hass).async_get_device({(DOMAIN, satellite.device_id)})
+        place = ar.async_get(hass).async_get_area_by_name(area)
+        assert device is not None
+        assert place is not None
+        dr.async_get(hass).async_update_device(device.id, area_id=place.id)
     await wait_for_state(hass, MUTE, STATE_OFF)
     return entry
 

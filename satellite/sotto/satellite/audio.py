@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
+
+from sotto.audio import PcmFormat
 
 RATE: Final = 16000
 """Samples per second of everything the microphone captures."""
@@ -26,25 +27,6 @@ SOON_BYTES: Final = 512 * WIDTH
 """What the satellite reads when it wants audio sooner: right after a wake word that ended
 exactly at the end of a chunk, so the first audio leaves 32 ms later, not 64."""
 BYTES_PER_SECOND: Final = RATE * WIDTH * CHANNELS
-
-
-@dataclass(frozen=True, slots=True)
-class PcmFormat:
-    """Raw PCM format: samples per second, bytes per sample, channels."""
-
-    rate: int
-    width: int
-    channels: int
-
-    @property
-    def bytes_per_second(self) -> int:
-        """Bytes of PCM per second of audio."""
-        return self.rate * self.width * self.channels
-
-    @property
-    def frame_bytes(self) -> int:
-        """Bytes in one frame (one sample for every channel)."""
-        return self.width * self.channels
 
 
 MIC_FORMAT: Final = PcmFormat(RATE, WIDTH, CHANNELS)

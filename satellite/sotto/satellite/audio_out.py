@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Final, Protocol
 
-from .audio import PcmFormat, scale_volume
+from sotto.audio import PcmFormat
+
+from .audio import scale_volume
 from .errors import AudioError
 
 _LOGGER = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ from typing import Final
 
 import numpy as np
 
-from .audio import PcmFormat
+from sotto.audio import PcmFormat
+
 from .errors import AudioError
 
 SOUNDS_DIR: Final = Path(__file__).parent / "sounds"

@@ -30,6 +30,7 @@ from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.snd import Played
 from wyoming.wake import Detection
 
+from sotto.audio import PcmFormat
 from sotto.messages import (
     ERROR_BAD_MESSAGE,
     ERROR_BUSY,
@@ -59,7 +60,6 @@ from .audio import (
     CHUNK_BYTES,
     MIC_FORMAT,
     SOON_BYTES,
-    PcmFormat,
     seconds_of,
 )
 from .audio_in import AudioSource, EndOfAudio

@@ -16,6 +16,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
 
+from demo.speech import RATE, utterance
 from sotto.engine.protocol import (
     ERROR_BAD_MESSAGE,
     ERROR_NO_GRAMMAR,
@@ -25,7 +26,6 @@ from sotto.engine.protocol import (
 )
 from sotto.engine.stt.model import Grammar
 from sotto.link import ConnectionClosedError, Link, LinkKey
-from tests.speech import RATE, utterance
 
 from .conftest import EngineFactory, client, reply
 

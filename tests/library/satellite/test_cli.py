@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from demo.speech import utterance, write_wav
 from sotto.link import ConnectionFailedError, LinkKey, PeerIdentity, connect, load_key_file
 from sotto.messages import MuteSource, SetMute, StreamStop
 from sotto.satellite.store import StateStore
-from tests.speech import utterance, write_wav
 
 SCRIPT = Path(sys.executable).with_name("sotto-satellite")
 

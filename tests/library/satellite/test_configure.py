@@ -10,9 +10,9 @@ from wyoming.audio import AudioChunk
 from wyoming.error import Error
 from wyoming.event import Event
 
+from demo.speech import utterance
 from sotto.messages import ERROR_UNKNOWN_WAKE_WORD, Configure, IndicatorState, StreamStart
 from sotto.satellite.apa102 import frame
-from tests.speech import utterance
 
 from .harness import controller, make_config, running_satellite
 

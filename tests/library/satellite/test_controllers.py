@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from wyoming.error import Error
 
+from demo.speech import utterance
 from sotto.link import InvalidKeyError, LinkKey, PeerIdentity, connect
 from sotto.messages import ERROR_BUSY, IndicatorState, SottoInfo, SottoLedger
 from sotto.satellite.server import ERROR_NOT_CONTROLLER
-from tests.speech import utterance
 
 from .harness import TEST_LINK, controller, make_config, running_satellite
 

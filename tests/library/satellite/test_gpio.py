@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from wyoming.error import Error
 
+from demo.speech import utterance
 from sotto.messages import ERROR_HARDWARE_MUTE, MuteSource, SetMute, StopStreaming, StreamStart
-from tests.speech import utterance
 
 from .harness import controller, make_config, running_satellite
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from wyoming.error import Error
 
+from demo.speech import utterance
 from sotto.messages import (
     ERROR_HARDWARE_MUTE,
     IndicatorState,
@@ -19,7 +20,6 @@ from sotto.messages import (
     SottoInfo,
 )
 from sotto.satellite.audio_in import CommandSource
-from tests.speech import utterance
 
 from .harness import controller, make_config, running_satellite
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from wyoming.audio import AudioChunk
 from wyoming.event import Event
 
+from demo.speech import silence, utterance
 from sotto.messages import (
     Configure,
     IndicatorState,
@@ -23,7 +24,6 @@ from sotto.messages import (
     StreamStart,
     StreamStop,
 )
-from tests.speech import silence, utterance
 
 from .harness import Controller, RunningSatellite, controller, make_config, running_satellite
 

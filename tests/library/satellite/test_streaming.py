@@ -9,6 +9,7 @@ from pathlib import Path
 from wyoming.audio import AudioChunk
 from wyoming.event import Event
 
+from demo.speech import silence, speak, utterance
 from sotto.messages import (
     IndicatorState,
     MuteSource,
@@ -21,7 +22,6 @@ from sotto.messages import (
     StreamTrigger,
 )
 from sotto.satellite.audio import BYTES_PER_SECOND, CHUNK_BYTES
-from tests.speech import silence, speak, utterance
 
 from .harness import controller, make_config, running_satellite, voiced_span
 

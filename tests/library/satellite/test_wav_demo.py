@@ -9,6 +9,7 @@ from pathlib import Path
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
+from demo.speech import utterance, write_wav
 from sotto.messages import (
     IndicatorState,
     MuteSource,
@@ -23,7 +24,6 @@ from sotto.messages import (
 from sotto.satellite.chimes import builtin, load_wav
 from sotto.satellite.discovery import SERVICE_TYPE
 from sotto.satellite.store import StateStore
-from tests.speech import utterance, write_wav
 
 from .harness import controller, make_config, running_satellite
 

@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from demo.speech import silence, utterance
 from sotto.engine.stt.errors import RecognizerError
 from sotto.engine.stt.model import Grammar
 from sotto.engine.stt.recognizer import AsyncRecognitionSession, Recognizer
-from tests.speech import silence, utterance
 
 CHUNK = 2048  # 64 ms
 

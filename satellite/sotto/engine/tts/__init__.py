@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .audio import AudioFormat, SpeechAudio, SpeechChunk, split_audio
+from sotto.audio import PcmFormat
+
+from .audio import SpeechAudio, SpeechChunk, split_audio
 from .download import DEFAULT_VOICES_URL, download_voice, download_voice_blocking
 from .errors import (
     DownloadError,
@@ -20,10 +22,10 @@ __all__ = [
     "DEFAULT_VOICES_URL",
     "ESPEAK_VOICE_PREFIX",
     "MAX_TEXT_CHARS",
-    "AudioFormat",
     "DownloadError",
     "InstalledVoice",
     "InvalidVoiceNameError",
+    "PcmFormat",
     "SpeechAudio",
     "SpeechChunk",
     "SynthesisError",

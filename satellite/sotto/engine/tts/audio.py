@@ -4,24 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True, slots=True)
-class AudioFormat:
-    """Raw PCM format: samples per second, bytes per sample, channels."""
-
-    rate: int
-    width: int
-    channels: int
-
-    @property
-    def bytes_per_second(self) -> int:
-        """Bytes of PCM per second of audio."""
-        return self.rate * self.width * self.channels
-
-    @property
-    def frame_bytes(self) -> int:
-        """Bytes in one frame (one sample for every channel)."""
-        return self.width * self.channels
+from sotto.audio import PcmFormat
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +12,7 @@ class SpeechChunk:
     """A piece of synthesised speech (usually one sentence), little-endian PCM."""
 
     audio: bytes
-    format: AudioFormat
+    format: PcmFormat
 
     @property
     def seconds(self) -> float:
@@ -42,7 +25,7 @@ class SpeechAudio:
     """A whole synthesised reply."""
 
     audio: bytes
-    format: AudioFormat
+    format: PcmFormat
     voice: str
 
     @property
@@ -51,7 +34,7 @@ class SpeechAudio:
         return len(self.audio) / self.format.bytes_per_second
 
 
-def split_audio(audio: bytes, fmt: AudioFormat, max_bytes: int) -> list[bytes]:
+def split_audio(audio: bytes, fmt: PcmFormat, max_bytes: int) -> list[bytes]:
     """Split PCM into pieces of at most max_bytes that never cut a frame in two."""
     step = max(fmt.frame_bytes, max_bytes - max_bytes % fmt.frame_bytes)
     return [audio[start : start + step] for start in range(0, len(audio), step)]

@@ -10,7 +10,9 @@ import struct
 from collections.abc import AsyncGenerator
 from typing import Final
 
-from .audio import AudioFormat, SpeechChunk
+from sotto.audio import PcmFormat
+
+from .audio import SpeechChunk
 from .errors import SynthesisError, VoiceNotFoundError
 
 ESPEAK_VOICE_PREFIX: Final = "espeak-ng"
@@ -46,7 +48,7 @@ class _WavReader:
 
     def __init__(self) -> None:
         self._buffer = bytearray()
-        self.format: AudioFormat | None = None
+        self.format: PcmFormat | None = None
         self._in_data = False
         self._remainder = b""
 
@@ -91,7 +93,7 @@ class _WavReader:
                 )
                 if bits % 8 or not channels or not rate:
                     raise SynthesisError("espeak-ng wrote an unexpected WAV format")
-                self.format = AudioFormat(rate=rate, width=bits // 8, channels=channels)
+                self.format = PcmFormat(rate=rate, width=bits // 8, channels=channels)
             offset = body + size + (size & 1)
         return False
 

@@ -7,7 +7,9 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-from .audio import AudioFormat, SpeechChunk
+from sotto.audio import PcmFormat
+
+from .audio import SpeechChunk
 from .errors import SynthesisError, VoiceLoadError, VoiceNotFoundError
 from .voices import InstalledVoice
 
@@ -45,9 +47,9 @@ class PiperSynthesizer:
         return cls(voice=voice, piper=loaded)
 
     @property
-    def format(self) -> AudioFormat:
+    def format(self) -> PcmFormat:
         """Format of the audio this voice produces."""
-        return AudioFormat(rate=self.voice.sample_rate, width=_SAMPLE_WIDTH, channels=1)
+        return PcmFormat(rate=self.voice.sample_rate, width=_SAMPLE_WIDTH, channels=1)
 
     def _speaker_id(self, speaker: str | None) -> int | None:
         if speaker is None:
