@@ -13,6 +13,7 @@ from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import area_registry as ar
+from homeassistant.helpers import condition
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
@@ -27,7 +28,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.sotto.const import DOMAIN
 from demo.processes import SatelliteProcess, run_satellite
-from demo.speech import utterance
+from demo.speech import speak, utterance, wav_seconds, write_wav
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -257,4 +258,51 @@ async def test_wake_word_device_trigger_runs_an_automation(
         # Without speech-to-text in the pipeline the run cannot start: the satellite is
         # told to stop streaming, so the recording sensor goes off again.
         await wait_for_state(hass, RECORDING, STATE_OFF)
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_announcement_from_a_media_url_is_played(hass: HomeAssistant, tmp_path: Path) -> None:
+    """An announcement's audio (decoded by ffmpeg) is played by the satellite's speaker."""
+    message = speak("dinner is ready")
+    clip = write_wav(tmp_path / "dinner.wav", message)
+    async with run_satellite(tmp_path / "satellite") as satellite:
+        entry = await pair(hass, satellite)
+        before = set(satellite.replies())
+        await hass.services.async_call(
+            "assist_satellite",
+            "announce",
+            {
+                "entity_id": "assist_satellite.kitchen_satellite",
+                "media_id": clip.as_uri(),
+                "preannounce": False,
+            },
+            blocking=True,
+        )
+        played = [path for path in satellite.replies() if path not in before]
+        seconds = [wav_seconds(path) or 0.0 for path in played]
+        # The whole clip was played (the satellite's chimes are far shorter).
+        assert max(seconds) >= len(message) / 32000 - 0.1
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_device_conditions_follow_mute(hass: HomeAssistant, tmp_path: Path) -> None:
+    """'Kitchen satellite is muted' is true exactly while the satellite reports muted."""
+    async with run_satellite(tmp_path) as satellite:
+        entry = await pair(hass, satellite)
+        device = dr.async_get(hass).async_get_device({(DOMAIN, satellite.device_id)})
+        assert device is not None
+        conditions = {
+            c["type"]: await condition.async_from_config(hass, c)
+            for c in await async_get_device_automations(
+                hass, DeviceAutomationType.CONDITION, device.id
+            )
+            if c["domain"] == DOMAIN
+        }
+        assert conditions["is_not_muted"](hass, {})
+        assert not conditions["is_muted"](hass, {})
+        assert conditions["is_not_recording"](hass, {})
+        await hass.services.async_call("switch", "turn_on", {"entity_id": MUTE}, blocking=True)
+        await wait_for_state(hass, MUTE, STATE_ON)
+        assert conditions["is_muted"](hass, {})
+        assert not conditions["is_not_muted"](hass, {})
         await hass.config_entries.async_unload(entry.entry_id)
