@@ -14,13 +14,11 @@ from homeassistant.helpers import instance_id
 from wyoming.event import Event
 
 from sotto.link import (
-    HandshakeError,
     InvalidKeyError,
     Link,
     LinkError,
     LinkKey,
     PeerIdentity,
-    WrongDeviceError,
     connect,
 )
 
@@ -100,7 +98,128 @@ def unsupported_features(connection: SatelliteTransport | None) -> Mapping[str, 
     return connection.unsupported if connection is not None else {}
 
 
-class DeviceConnection:
+class ReconnectingTransport[S]:
+    """What every satellite transport shares: listeners, availability and reconnecting.
+
+    A subclass opens a session (`async_open`), serves it until it ends (`_async_serve`),
+    closes it (`_async_close`) and says which errors mean "the key was refused".
+    """
+
+    model = "Satellite"
+    retryable: tuple[type[BaseException], ...] = (OSError, TimeoutError)
+    """Errors opening or serving a session that mean: try again later."""
+
+    def __init__(
+        self, hass: HomeAssistant, *, name: str, on_auth_failed: Callable[[], None]
+    ) -> None:
+        """Nothing connects until `async_run`."""
+        self.hass = hass
+        self.name = name
+        self._on_auth_failed = on_auth_failed
+        self._event_listeners: list[EventListener] = []
+        self._availability_listeners: list[AvailabilityListener] = []
+        self._retry_now = asyncio.Event()
+        self._was_available = True
+        self.peer: PeerIdentity | None = None
+        self.last_error: str | None = None
+        self.attempt = 0
+        self.unsupported: Mapping[str, str] = {}
+
+    async def async_open(self) -> S:
+        """Open one session now, raising on failure."""
+        raise NotImplementedError
+
+    async def _async_serve(self, session: S) -> None:
+        """Deliver the device's events until the session ends."""
+        raise NotImplementedError
+
+    async def _async_close(self, session: S) -> None:
+        """Close a session that ended (or was cancelled)."""
+        raise NotImplementedError
+
+    def _auth_refused(self, err: BaseException) -> bool:
+        """Whether an error opening a session means the device refused our key."""
+        raise NotImplementedError
+
+    @callback
+    def subscribe_events(self, listener: EventListener) -> CALLBACK_TYPE:
+        """Call `listener` with every event from the device; returns the unsubscribe."""
+        self._event_listeners.append(listener)
+        return lambda: self._event_listeners.remove(listener)
+
+    @callback
+    def subscribe_availability(self, listener: AvailabilityListener) -> CALLBACK_TYPE:
+        """Call `listener` when the device comes and goes; returns the unsubscribe."""
+        self._availability_listeners.append(listener)
+        return lambda: self._availability_listeners.remove(listener)
+
+    @callback
+    def retry_now(self) -> None:
+        """Skip the rest of the backoff: the device was seen again (zeroconf)."""
+        self._retry_now.set()
+
+    @callback
+    def _emit(self, event: Event) -> None:
+        """Hand an event from the device to every listener."""
+        for listener in list(self._event_listeners):
+            listener(event)
+
+    async def async_run(self, first: S | None) -> None:
+        """Keep a session up until cancelled; `first` is one opened during setup."""
+        session = first
+        while True:
+            if session is None:
+                session = await self._async_reconnect()
+                if session is None:
+                    return  # the key was refused: the re-auth flow has started
+            try:
+                await self._async_serve(session)
+            except self.retryable as err:
+                self.last_error = f"{type(err).__name__}: {err}"
+            finally:
+                with contextlib.suppress(*self.retryable):
+                    await self._async_close(session)
+                self._set_available(False)
+            session = None
+
+    async def _async_reconnect(self) -> S | None:
+        """Try until a session opens, waiting with capped, jittered backoff in between."""
+        self.attempt = 0
+        while True:
+            delay = backoff_delay(self.attempt)
+            self._retry_now.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._retry_now.wait()
+            try:
+                return await self.async_open()
+            except self.retryable as err:
+                self.last_error = f"{type(err).__name__}: {err}"
+                if self._auth_refused(err):
+                    _LOGGER.error("%s refused Home Assistant's key: re-pair it", self.name)
+                    self._on_auth_failed()
+                    return None
+                _LOGGER.debug("%s: %s", self.name, err)
+            self.attempt += 1
+
+    @callback
+    def _set_available(self, available: bool) -> None:
+        """Tell listeners, and log once per change (HA's log-when-unavailable rule)."""
+        if available == self._was_available:
+            return
+        self._was_available = available
+        if available:
+            _LOGGER.info("%s is available again", self.name)
+        else:
+            _LOGGER.info("%s is unavailable: %s", self.name, self.last_error or "link closed")
+        for listener in list(self._availability_listeners):
+            listener(available)
+
+
+type _OpenLink = tuple[Link, contextlib.AsyncExitStack]
+
+
+class DeviceConnection(ReconnectingTransport[_OpenLink]):
     """Keeps a link to one device open, reconnecting with capped exponential backoff.
 
     Listeners receive every event the device sends and every change of availability;
@@ -118,25 +237,13 @@ class DeviceConnection:
         name: str,
         on_auth_failed: Callable[[], None],
     ) -> None:
-        """Describe the device; nothing connects until `async_start`."""
-        self.hass = hass
+        """Describe the device; nothing connects until `async_run`."""
+        super().__init__(hass, name=name, on_auth_failed=on_auth_failed)
         self.host = host
         self.port = port
-        self.name = name
         self._key = key
         self._device_id = device_id
-        self._on_auth_failed = on_auth_failed
         self._link: Link | None = None
-        self._event_listeners: list[EventListener] = []
-        self._availability_listeners: list[AvailabilityListener] = []
-        self._retry_now = asyncio.Event()
-        self._was_available = True
-        self.peer: PeerIdentity | None = None
-        self.last_error: str | None = None
-        self.attempt = 0
-        self.model = "Satellite"
-        # A Sotto satellite reports every feature itself.
-        self.unsupported: Mapping[str, str] = {}
 
     @property
     def available(self) -> bool:
@@ -164,23 +271,6 @@ class DeviceConnection:
         )
         return link, stack
 
-    @callback
-    def subscribe_events(self, listener: EventListener) -> CALLBACK_TYPE:
-        """Call `listener` with every event from the device; returns the unsubscribe."""
-        self._event_listeners.append(listener)
-        return lambda: self._event_listeners.remove(listener)
-
-    @callback
-    def subscribe_availability(self, listener: AvailabilityListener) -> CALLBACK_TYPE:
-        """Call `listener` when the device comes and goes; returns the unsubscribe."""
-        self._availability_listeners.append(listener)
-        return lambda: self._availability_listeners.remove(listener)
-
-    @callback
-    def retry_now(self) -> None:
-        """Skip the rest of the backoff: the device was seen again (zeroconf)."""
-        self._retry_now.set()
-
     async def async_send(self, event: Event) -> bool:
         """Send an event if connected; returns whether it was written."""
         link = self._link
@@ -193,69 +283,20 @@ class DeviceConnection:
             return False
         return True
 
-    async def async_run(self, first: tuple[Link, contextlib.AsyncExitStack] | None) -> None:
-        """Keep the link up until cancelled; `first` is a link opened during setup."""
-        opened = first
-        while True:
-            if opened is None:
-                opened = await self._async_reconnect()
-                if opened is None:
-                    return  # authentication failed: the re-auth flow has started
-            link, stack = opened
-            try:
-                await self._async_serve(link)
-            except _CONNECT_ERRORS as err:
-                self.last_error = f"{type(err).__name__}: {err}"
-            finally:
-                self._link = None
-                with contextlib.suppress(*_CONNECT_ERRORS):
-                    await stack.aclose()
-                self._set_available(False)
-            opened = None
+    retryable = (LinkError, OSError, TimeoutError)
 
-    async def _async_reconnect(self) -> tuple[Link, contextlib.AsyncExitStack] | None:
-        """Try until a link opens, waiting with backoff between attempts."""
-        self.attempt = 0
-        while True:
-            delay = backoff_delay(self.attempt)
-            self._retry_now.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._retry_now.wait()
-            try:
-                return await self.async_open()
-            except InvalidKeyError:
-                _LOGGER.error("%s refused Home Assistant's key: re-pair it", self.name)
-                self._on_auth_failed()
-                return None
-            except WrongDeviceError as err:
-                self.last_error = str(err)
-                _LOGGER.debug("%s: %s", self.name, err)
-            except HandshakeError as err:
-                self.last_error = f"{type(err).__name__}: {err}"
-            except _CONNECT_ERRORS as err:
-                self.last_error = f"{type(err).__name__}: {err}"
-            self.attempt += 1
+    def _auth_refused(self, err: BaseException) -> bool:
+        return isinstance(err, InvalidKeyError)
 
-    async def _async_serve(self, link: Link) -> None:
+    async def _async_close(self, session: _OpenLink) -> None:
+        self._link = None
+        await session[1].aclose()
+
+    async def _async_serve(self, session: _OpenLink) -> None:
         """Deliver the device's events to listeners until the link ends."""
-        self._link = link
+        link = self._link = session[0]
         self.peer = link.peer
         self.last_error = None
         self._set_available(True)
         async for event in link:
-            for listener in list(self._event_listeners):
-                listener(event)
-
-    @callback
-    def _set_available(self, available: bool) -> None:
-        """Tell listeners, and log once per change (HA's log-when-unavailable rule)."""
-        if available == self._was_available:
-            return
-        self._was_available = available
-        if available:
-            _LOGGER.info("%s is available again", self.name)
-        else:
-            _LOGGER.info("%s is unavailable: %s", self.name, self.last_error or "link closed")
-        for listener in list(self._availability_listeners):
-            listener(available)
+            self._emit(event)

@@ -43,7 +43,7 @@ from aioesphomeapi.model import (
     VoiceAssistantTimerEventType,
 )
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import format_mac
 from homeassistant.util import dt as dt_util
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -78,7 +78,7 @@ from sotto.messages import (
     StreamTrigger,
 )
 
-from ..connection import AvailabilityListener, EventListener, backoff_delay  # noqa: TID252
+from ..connection import ReconnectingTransport  # noqa: TID252
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -325,8 +325,10 @@ class _Ledger:
         )
 
 
-class EsphomeTransport:
+class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
     """Keeps an ESPHome device's API connection up and translates it to Sotto's events."""
+
+    model = "ESPHome satellite"
 
     def __init__(
         self,
@@ -339,19 +341,13 @@ class EsphomeTransport:
         name: str,
         on_auth_failed: Callable[[], None],
     ) -> None:
-        """Describe the device; nothing connects until `async_open`."""
-        self.hass = hass
+        """Describe the device; nothing connects until `async_run`."""
+        super().__init__(hass, name=name, on_auth_failed=on_auth_failed)
         self.host = host
         self.port = port
-        self.name = name
         self._key = key
         self._mac = mac
-        self._on_auth_failed = on_auth_failed
         self._session: EsphomeSession | None = None
-        self._event_listeners: list[EventListener] = []
-        self._availability_listeners: list[AvailabilityListener] = []
-        self._retry_now = asyncio.Event()
-        self._was_available = True
         self._ledger = _Ledger()
         # Called with the ledger's data after each change, so it can be kept across restarts.
         self.on_ledger: Callable[[dict[str, Any]], None] | None = None
@@ -362,11 +358,6 @@ class EsphomeTransport:
         self._stream_id = 0
         self._run_started = False
         self._replying = False
-        self.peer: PeerIdentity | None = None
-        self.last_error: str | None = None
-        self.attempt = 0
-        self.unsupported: dict[str, str] = {}
-        self.model = "ESPHome satellite"
         # Timers set by voice on this device: ESPHome wants name and length on every event.
         self._timers: dict[str, tuple[str | None, int]] = {}
 
@@ -405,63 +396,17 @@ class EsphomeTransport:
         if self.on_ledger is not None:
             self.on_ledger(self._ledger.as_dict())
 
-    @callback
-    def subscribe_events(self, listener: EventListener) -> CALLBACK_TYPE:
-        """Call `listener` with every (translated) event from the device."""
-        self._event_listeners.append(listener)
-        return lambda: self._event_listeners.remove(listener)
-
-    @callback
-    def subscribe_availability(self, listener: AvailabilityListener) -> CALLBACK_TYPE:
-        """Call `listener` when the device comes and goes."""
-        self._availability_listeners.append(listener)
-        return lambda: self._availability_listeners.remove(listener)
-
-    @callback
-    def retry_now(self) -> None:
-        """Skip the rest of the backoff: the device was seen again."""
-        self._retry_now.set()
-
     # --- the connection loop -----------------------------------------------------------
 
-    async def async_run(self, first: EsphomeSession | None) -> None:
-        """Keep the connection up until cancelled; `first` was opened during setup."""
-        session = first
-        while True:
-            if session is None:
-                session = await self._async_reconnect()
-                if session is None:
-                    return  # the key was refused: the re-auth flow has started
-            try:
-                await self._async_serve(session)
-            finally:
-                self._session = None
-                self._end_stream(StopReason.DISCONNECTED)
-                with contextlib.suppress(APIConnectionError, OSError):
-                    await session.client.disconnect(force=True)
-                self._set_available(False)
-            session = None
+    retryable = (EsphomeError, APIConnectionError, OSError, TimeoutError)
 
-    async def _async_reconnect(self) -> EsphomeSession | None:
-        """Try until a connection opens, waiting with backoff between attempts."""
-        self.attempt = 0
-        while True:
-            delay = backoff_delay(self.attempt)
-            self._retry_now.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._retry_now.wait()
-            try:
-                return await self.async_open()
-            except EsphomeAuthError as err:
-                _LOGGER.error("%s refused Home Assistant's key: %s", self.name, err)
-                self.last_error = f"{type(err).__name__}: {err}"
-                self._on_auth_failed()
-                return None
-            except EsphomeError as err:
-                self.last_error = f"{type(err).__name__}: {err}"
-                _LOGGER.debug("%s: %s", self.name, err)
-            self.attempt += 1
+    def _auth_refused(self, err: BaseException) -> bool:
+        return isinstance(err, EsphomeAuthError)
+
+    async def _async_close(self, session: EsphomeSession) -> None:
+        self._session = None
+        self._end_stream(StopReason.DISCONNECTED)
+        await session.client.disconnect(force=True)
 
     async def _async_serve(self, session: EsphomeSession) -> None:
         """Follow the device's states and voice assistant until the connection ends."""
@@ -548,10 +493,6 @@ class EsphomeTransport:
     # --- from the device -----------------------------------------------------------------
 
     @callback
-    def _emit(self, event: Event) -> None:
-        for listener in list(self._event_listeners):
-            listener(event)
-
     @callback
     def _on_state(self, state: EntityState) -> None:
         session = self._session
@@ -773,16 +714,3 @@ class EsphomeTransport:
             session.client.send_voice_assistant_audio(audio[start : start + _REPLY_CHUNK])
         await asyncio.sleep(len(audio) / _BYTES_PER_SECOND * _REPLY_PACE)
         return True
-
-    @callback
-    def _set_available(self, available: bool) -> None:
-        """Tell listeners, and log once per change."""
-        if available == self._was_available:
-            return
-        self._was_available = available
-        if available:
-            _LOGGER.info("%s is available again", self.name)
-        else:
-            _LOGGER.info("%s is unavailable: %s", self.name, self.last_error or "closed")
-        for listener in list(self._availability_listeners):
-            listener(available)
