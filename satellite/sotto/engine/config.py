@@ -9,12 +9,14 @@ import contextlib
 import os
 import secrets
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import voluptuous as vol
+
+from sotto import configfile
 
 from .tts.download import DEFAULT_VOICES_URL
 from .tts.errors import InvalidVoiceNameError, VoiceNotFoundError
@@ -25,20 +27,10 @@ DEFAULT_CONFIG_PATH: Final = Path("/etc/sotto/engine.yaml")
 # The satellite listens on 10800; an engine may share its host.
 DEFAULT_PORT: Final = 10810
 _DEVICE_ID_FILE: Final = "device_id"
-_MAX_DEVICE_ID: Final = 64
 
 
 class EngineConfigError(Exception):
     """The engine's configuration is missing, unreadable or invalid."""
-
-
-def default_state_dir() -> Path:
-    """Return where state lives: systemd's STATE_DIRECTORY, else ~/.local/state."""
-    systemd_dir = os.environ.get("STATE_DIRECTORY")
-    if systemd_dir:
-        return Path(systemd_dir.split(":")[0])
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "sotto-engine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,37 +103,10 @@ class EngineConfig:
 # --- schema ---------------------------------------------------------------------------------
 
 
-def _path(value: Any) -> Path:
-    if not isinstance(value, str) or not value.strip():
-        raise vol.Invalid("must be a file or directory path")
-    return Path(value).expanduser()
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise vol.Invalid("must be true or false")
-
-
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise vol.Invalid("must be a non-empty string")
     return value.strip()
-
-
-def _name(value: Any) -> str:
-    text = _text(value)
-    if len(text) > 64 or not text.isprintable():
-        raise vol.Invalid("must be at most 64 printable characters")
-    return text
-
-
-def _device_id(value: Any) -> str:
-    if not isinstance(value, str) or not value or len(value) > _MAX_DEVICE_ID:
-        raise vol.Invalid(f"must be 1 to {_MAX_DEVICE_ID} characters")
-    if not all(ch.isalnum() or ch in "-_" for ch in value):
-        raise vol.Invalid("may contain only letters, digits, '-' and '_'")
-    return value
 
 
 def _port(value: Any) -> int:
@@ -181,8 +146,26 @@ def _url(value: Any) -> str:
     return text.rstrip("/")
 
 
-def _one_of(*choices: str) -> vol.All:
-    return vol.All(str, vol.In(choices, msg=f"must be one of: {', '.join(choices)}"))
+# Validators and error wording shared with the other program's configuration.
+_path = configfile.path
+_bool = configfile.boolean
+_name = configfile.name
+_device_id = configfile.device_id
+_one_of = configfile.one_of
+_describe = configfile.describe
+
+
+def default_state_dir() -> Path:
+    """Return where state lives: systemd's STATE_DIRECTORY, else ~/.local/state."""
+    return configfile.default_state_dir("sotto-engine")
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML config file into a dict, with clear errors."""
+    try:
+        return configfile.read_yaml(path)
+    except configfile.ConfigFileError as err:
+        raise EngineConfigError(str(err)) from None
 
 
 _LINK = vol.Schema(
@@ -231,51 +214,6 @@ SCHEMA: Final = vol.Schema(
 
 
 # --- loading --------------------------------------------------------------------------------
-
-
-def _key_path(path: Sequence[Any]) -> str:
-    parts: list[str] = []
-    for part in path:
-        key = getattr(part, "schema", part)  # voluptuous markers wrap the key
-        parts.append(f"[{key}]" if isinstance(key, int) else ("." if parts else "") + str(key))
-    return "".join(parts) or "(top level)"
-
-
-def _describe(error: vol.Invalid, data: Any) -> str:
-    where = _key_path(error.path)
-    message = error.msg
-    if message == "extra keys not allowed":
-        return f"{where}: unknown key (check the spelling and the nesting)"
-    if message.startswith(("expected a dictionary", "expected dict")):
-        return f"{where}: must be a mapping of keys to values"
-    value: Any = data
-    try:
-        for part in error.path:
-            value = value[getattr(part, "schema", part)]
-    except (KeyError, IndexError, TypeError):
-        return f"{where}: {message}"
-    return f"{where}: {message} (got {value!r})"
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML config file into a dict, with clear errors."""
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise EngineConfigError(f"{path}: no such configuration file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise EngineConfigError(f"{path}: cannot read the configuration file ({err})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise EngineConfigError(f"{path}: not valid YAML: {err}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise EngineConfigError(f"{path}: the top level must be a mapping of keys to values")
-    return data
 
 
 def validate(raw: Mapping[str, Any], *, source: str = "configuration") -> EngineConfig:

@@ -5,7 +5,6 @@ Every error names the key (as a dotted path, e.g. `wake.sensitivity`) and what i
 
 from __future__ import annotations
 
-import os
 import shlex
 import socket
 from collections.abc import Mapping, Sequence
@@ -16,6 +15,8 @@ from typing import Any, Final
 import voluptuous as vol
 import yaml
 
+from sotto import configfile
+
 from .errors import ConfigError
 
 DEFAULT_CONFIG_PATH: Final = Path("/etc/sotto/satellite.yaml")
@@ -24,15 +25,6 @@ MICRO_WAKE_WORDS: Final = ("okay_nabu", "hey_jarvis", "hey_mycroft", "alexa")
 OPEN_WAKE_WORDS: Final = ("okay_nabu", "hey_jarvis", "hey_mycroft", "alexa", "hey_rhasspy")
 WAKE_ENGINES: Final = {"micro": MICRO_WAKE_WORDS, "openwakeword": OPEN_WAKE_WORDS}
 INDICATOR_STATES: Final = ("idle", "listening", "thinking", "speaking", "muted", "error")
-
-
-def default_state_dir() -> Path:
-    """Return where state lives: systemd's STATE_DIRECTORY, else ~/.local/state."""
-    systemd_dir = os.environ.get("STATE_DIRECTORY")
-    if systemd_dir:
-        return Path(systemd_dir.split(":")[0])
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "sotto-satellite"
 
 
 # --- models ---------------------------------------------------------------------------------
@@ -235,42 +227,32 @@ def _command(value: Any) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def _path(value: Any) -> Path:
-    if not isinstance(value, str) or not value.strip():
-        raise vol.Invalid("must be a file or directory path")
-    return Path(value).expanduser()
-
-
 def _number(low: float, high: float | None = None) -> vol.All:
     checks: list[Any] = [vol.Coerce(float)]
     checks.append(vol.Range(min=low, max=high))
     return vol.All(vol.Any(int, float, msg="must be a number"), *checks)
 
 
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise vol.Invalid("must be true or false")
+# Validators and error wording shared with the other program's configuration.
+_path = configfile.path
+_bool = configfile.boolean
+_name = configfile.name
+_device_id = configfile.device_id
+_one_of = configfile.one_of
+_describe = configfile.describe
 
 
-def _name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise vol.Invalid("must be a non-empty name")
-    if len(value) > 64 or not value.isprintable():
-        raise vol.Invalid("must be at most 64 printable characters")
-    return value.strip()
+def default_state_dir() -> Path:
+    """Return where state lives: systemd's STATE_DIRECTORY, else ~/.local/state."""
+    return configfile.default_state_dir("sotto-satellite")
 
 
-def _device_id(value: Any) -> str:
-    if not isinstance(value, str) or not value or len(value) > 64:
-        raise vol.Invalid("must be 1 to 64 characters")
-    if not all(ch.isalnum() or ch in "-_" for ch in value):
-        raise vol.Invalid("may contain only letters, digits, '-' and '_'")
-    return value
-
-
-def _one_of(*choices: str) -> vol.All:
-    return vol.All(str, vol.In(choices, msg=f"must be one of: {', '.join(choices)}"))
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML config file into a dict, with clear errors."""
+    try:
+        return configfile.read_yaml(path)
+    except configfile.ConfigFileError as err:
+        raise ConfigError(str(err)) from None
 
 
 _LINK = vol.Schema(
@@ -407,35 +389,6 @@ SCHEMA: Final = vol.Schema(
 # --- loading --------------------------------------------------------------------------------
 
 
-def _key_path(path: Sequence[Any]) -> str:
-    parts: list[str] = []
-    for part in path:
-        key = getattr(part, "schema", part)  # voluptuous markers wrap the key
-        if isinstance(key, int):
-            parts.append(f"[{key}]")
-        else:
-            parts.append(("." if parts else "") + str(key))
-    return "".join(parts) or "(top level)"
-
-
-def _describe(error: vol.Invalid, data: Any) -> str:
-    where = _key_path(error.path)
-    message = error.msg
-    if message == "extra keys not allowed":
-        return f"{where}: unknown key (check the spelling and the nesting)"
-    if message.startswith("expected a dictionary") or message.startswith("expected dict"):
-        return f"{where}: must be a mapping of keys to values"
-    if message == "required key not provided":
-        return f"{where}: is required"
-    value: Any = data
-    try:
-        for part in error.path:
-            value = value[getattr(part, "schema", part)]
-    except (KeyError, IndexError, TypeError):
-        return f"{where}: {message}"
-    return f"{where}: {message} (got {value!r})"
-
-
 def _check_combinations(conf: Mapping[str, Any]) -> list[str]:
     """Return errors that involve more than one key."""
     errors: list[str] = []
@@ -513,29 +466,6 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
         keys, value = _parse_override(text)
         merged = set_key(merged, ".".join(keys), value)
     return merged
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML config file into a dict, with clear errors."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such configuration file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read the configuration file ({err})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(f"{path}: not valid YAML: {where}{err.problem}") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
-    return data
 
 
 def validate(raw: Mapping[str, Any], *, source: str = "configuration") -> SatelliteConfig:

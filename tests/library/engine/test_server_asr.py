@@ -142,7 +142,7 @@ async def test_stop_streaming_when_the_command_is_complete(
 
         sender = asyncio.create_task(stream())
         try:
-            async with asyncio.timeout(20):
+            async with asyncio.timeout(60):
                 while (event := await link.read_event()).type != "transcript":
                     if event.type == "sotto-partial" and event.data["complete"]:
                         complete.set()
