@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from homeassistant import config_entries
 from homeassistant.components import stt, tts
+from homeassistant.components.tts.const import DATA_COMPONENT as TTS_ENTITIES
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.setup import async_setup_component
@@ -65,6 +66,13 @@ async def test_engine_speaks_and_recognises(hass: HomeAssistant, tmp_path: Path)
         assert extension == "wav"
         assert len(audio) > 16000  # more than half a second of 16 kHz speech
 
+        speaker = hass.data[TTS_ENTITIES].get_entity("tts.engine_text_to_speech")
+        assert speaker is not None
+        assert "en" in speaker.supported_languages
+        voices = speaker.async_get_supported_voices("en") or []
+        # No piper voice installed: the engine offers its espeak-ng fallback.
+        assert any(voice.voice_id.startswith("espeak-ng") for voice in voices)
+
         engine_stt = stt.async_get_speech_to_text_entity(hass, "stt.engine_speech_to_text")
         assert engine_stt is not None
 
@@ -89,6 +97,11 @@ async def test_engine_speaks_and_recognises(hass: HomeAssistant, tmp_path: Path)
             metadata, speech(utterance(0.3, "what time does the game start", 0.6))
         )
         assert rejected.text is None
+
+        engine.process.terminate()
+        await engine.process.wait()
+        # The engine is gone: speaking fails cleanly (no audio), it does not hang or raise.
+        assert await speaker.async_get_tts_audio("Hello", "en", {}) == (None, None)
 
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.config_entries.async_unload(home.entry_id)
