@@ -254,6 +254,13 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="print rates over thresholds (tuning)")
     parser.add_argument("--extra-entities", type=int, default=0, help="add N invented entities")
     parser.add_argument("--verbose", action="store_true", help="print every case")
+    parser.add_argument(
+        "--decoder-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra pocketsphinx setting for tuning, e.g. lw=2 or warp_type=inverse_linear",
+    )
     args = parser.parse_args()
 
     home = load_home(args.corpus, args.extra_entities)
@@ -264,7 +271,10 @@ def main() -> None:
     built = time.process_time()
     graph = compile_jsgf(grammar.jsgf)
     compiled = time.process_time()
-    recognizer = Recognizer(threshold=args.threshold)
+    options = dict(option.split("=", 1) for option in args.decoder_option if "=" in option)
+    if len(options) != len(args.decoder_option):
+        sys.exit("--decoder-option takes KEY=VALUE")
+    recognizer = Recognizer(threshold=args.threshold, decoder_options=options)
     recognizer.load(grammar)
     loaded = time.process_time()
     print(f"home: {len(home.entities)} entities, {len(home.areas)} areas")

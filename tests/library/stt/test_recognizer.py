@@ -55,6 +55,24 @@ def test_finished_session_refuses_more_audio(recognizer: Recognizer) -> None:
         session.feed(silence(0.1))
 
 
+def test_misspelt_decoder_option_is_refused_at_construction() -> None:
+    with pytest.raises(RecognizerError, match="decoder option.*languge_weight"):
+        Recognizer(decoder_options={"languge_weight": 2.0})
+
+
+def test_decoder_options_reach_the_decoders(grammar: Grammar) -> None:
+    # A frequency warp is a tuning knob (bench/stt.py --decoder-option): it must change the
+    # scores of a fresh recogniser (same audio, same noise) and a mild one still recognise.
+    speech = utterance(0.3, "open the blinds", 0.3)
+    plain = Recognizer()
+    plain.load(grammar)
+    warped = Recognizer(decoder_options={"warp_type": "inverse_linear", "warp_params": "1.06"})
+    warped.load(grammar)
+    before, after = plain.transcribe(speech), warped.transcribe(speech)
+    assert after.hypothesis == "open the blinds"
+    assert after.confidence != before.confidence
+
+
 def test_session_needs_a_grammar() -> None:
     with pytest.raises(RecognizerError, match="no grammar loaded"):
         Recognizer().session()

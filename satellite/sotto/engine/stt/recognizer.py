@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,11 +94,18 @@ class _Compiled:
 class _Decoders:
     """A grammar decoder and a phone-loop decoder that always see the same audio."""
 
-    def __init__(self, model: Path, dictionary: Path, dictation: bool) -> None:
+    def __init__(
+        self,
+        model: Path,
+        dictionary: Path,
+        dictation: bool,
+        options: Mapping[str, str | float | bool] | None = None,
+    ) -> None:
         common: dict[str, Any] = {
             "hmm": str(model),
             "dict": str(dictionary),
             "loglevel": "FATAL",
+            **(options or {}),
         }
         # No lattice best-path pass: on a grammar it costs up to a third of a second at
         # the end of the utterance and changes nothing the grammar has not already decided.
@@ -151,7 +158,9 @@ class Recognizer:
         threshold: float = DEFAULT_THRESHOLD,
         dictation: bool = False,
         pronouncer: Pronouncer | None = None,
+        decoder_options: Mapping[str, str | float | bool] | None = None,
     ) -> None:
+        """decoder_options are extra pocketsphinx settings (lw, beam, warp_type...) for tuning."""
         base = Path(model_dir) if model_dir else Path(get_model_path()) / "en-us"
         self._model = base / "en-us"
         self._dictionary = base / "cmudict-en-us.dict"
@@ -160,8 +169,16 @@ class Recognizer:
         self.threshold = threshold
         self._dictation = dictation
         self._pronouncer = pronouncer or Pronouncer(self._dictionary)
+        self._options = dict(decoder_options or {})
         self._lock = threading.Lock()
         self._free: list[_Decoders] = []
+        if self._options:
+            try:  # a misspelt option should fail here, not in the first session
+                self._free.append(
+                    _Decoders(self._model, self._dictionary, self._dictation, self._options)
+                )
+            except (KeyError, ValueError, RuntimeError) as err:
+                raise RecognizerError(f"bad pocketsphinx decoder option: {err}") from err
         self._compiled: dict[str, _Compiled] = {}
         self._current: _Compiled | None = None
         self._cmn: str | None = None
@@ -217,7 +234,7 @@ class Recognizer:
         with self._lock:
             if self._free:
                 return self._free.pop()
-        decoders = _Decoders(self._model, self._dictionary, self._dictation)
+        decoders = _Decoders(self._model, self._dictionary, self._dictation, self._options)
         decoders.warm_from(self._cmn)
         return decoders
 
