@@ -10,7 +10,8 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.debounce import Debouncer
 
 from sotto.engine.stt.errors import SttError
-from sotto.engine.stt.grammar import Grammar, build_grammar, load_templates
+from sotto.engine.stt.grammar import build_grammar, load_templates
+from sotto.engine.stt.model import Grammar
 
 from .vocabulary import async_home_vocabulary, async_track_vocabulary
 

@@ -35,7 +35,7 @@ class Apa102Output:
 
     def __init__(self, *, leds: int = 3, brightness: float = 0.2, bus: int = 0, device: int = 1):
         try:
-            import spidev  # type: ignore[import-not-found]
+            import spidev
         except ImportError as err:
             raise MissingExtraError(
                 "APA102 LEDs (ReSpeaker HAT)",

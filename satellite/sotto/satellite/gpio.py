@@ -21,7 +21,7 @@ _HINT = (
 
 def _gpiozero() -> Any:
     try:
-        import gpiozero  # type: ignore[import-not-found]
+        import gpiozero
     except ImportError as err:
         raise MissingExtraError("GPIO", "gpiozero", _HINT) from err
     return gpiozero
