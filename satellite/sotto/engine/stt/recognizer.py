@@ -303,10 +303,17 @@ class RecognitionSession:
         try:
             for decoder in decoders.all():
                 decoder.end_utt()
+            first: Result | None = None
             if self._cold is not None:
+                first = self._result(decoders)
                 self._rerun_cold(decoders, b"".join(self._cold))
             self._cmn = decoders.grammar.get_cmn(False)
-            return self._result(decoders)
+            result = self._result(decoders)
+            # A command cut short by early stopping can lose its last word in the second,
+            # settled pass; the live pass already heard a whole sentence: keep that one.
+            if first is not None and first.accepted and not result.accepted:
+                return first
+            return result
         finally:
             self._release()
 
