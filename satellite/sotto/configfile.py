@@ -6,7 +6,7 @@ Every error names the key (as a dotted path, e.g. `link.port`) and what is wrong
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,6 +27,43 @@ def default_state_dir(program: str) -> Path:
         return Path(systemd_dir.split(":")[0])
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / program
+
+
+def text(value: Any) -> str:
+    """A non-empty string (surrounding spaces dropped)."""
+    if not isinstance(value, str) or not value.strip():
+        raise vol.Invalid("must be a non-empty string")
+    return value.strip()
+
+
+def port(value: Any) -> int:
+    """A TCP port; 0 asks the system for any free one."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise vol.Invalid("must be a whole number")
+    if not 0 <= value <= 65535:
+        raise vol.Invalid("must be between 1 and 65535 (0: any free port)")
+    return int(value)
+
+
+def link_schema(default_port: int) -> vol.Schema:
+    """The `link:` section both programs have: where to listen and the key file."""
+    return vol.Schema(
+        {
+            vol.Optional("host", default="0.0.0.0"): text,
+            vol.Optional("port", default=default_port): port,
+            vol.Optional("key_file"): path,
+        }
+    )
+
+
+def discovery_schema(*, enabled: bool) -> vol.Schema:
+    """The `discovery:` section: zeroconf on or off, and the address to announce."""
+    return vol.Schema(
+        {
+            vol.Optional("enabled", default=enabled): boolean,
+            vol.Optional("address"): text,
+        }
+    )
 
 
 def path(value: Any) -> Path:
@@ -94,26 +131,40 @@ def describe(error: vol.Invalid, data: Any) -> str:
     return f"{where}: {message} (got {value!r})"
 
 
-def read_yaml(file: Path) -> dict[str, Any]:
-    """Read a YAML configuration file into a dict (raises ConfigFileError, naming the file)."""
+def check(
+    schema: vol.Schema, raw: Mapping[str, Any], *, source: str, error: type[Exception]
+) -> dict[str, Any]:
+    """Validate raw data; every problem goes into one `error`, each naming its key."""
+    try:
+        conf: dict[str, Any] = schema(dict(raw))
+    except vol.MultipleInvalid as err:
+        lines = sorted({describe(problem, raw) for problem in err.errors})
+        raise error(f"{source}: " + "; ".join(lines)) from None
+    except vol.Invalid as err:
+        raise error(f"{source}: {describe(err, raw)}") from None
+    return conf
+
+
+def read_yaml(file: Path, *, error: type[Exception] = ConfigFileError) -> dict[str, Any]:
+    """Read a YAML configuration file into a dict (raises `error`, naming the file)."""
     import yaml  # only the programs that read config files need PyYAML
 
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigFileError(f"{file}: no such configuration file") from None
+        raise error(f"{file}: no such configuration file") from None
     except (OSError, UnicodeDecodeError) as err:
-        raise ConfigFileError(f"{file}: cannot read the configuration file ({err})") from None
+        raise error(f"{file}: cannot read the configuration file ({err})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigFileError(f"{file}: not valid YAML: {where}{err.problem}") from None
+        raise error(f"{file}: not valid YAML: {where}{err.problem}") from None
     except yaml.YAMLError as err:
-        raise ConfigFileError(f"{file}: not valid YAML: {err}") from None
+        raise error(f"{file}: not valid YAML: {err}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigFileError(f"{file}: the top level must be a mapping of keys to values")
+        raise error(f"{file}: the top level must be a mapping of keys to values")
     return data

@@ -103,22 +103,8 @@ class EngineConfig:
 # --- schema ---------------------------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise vol.Invalid("must be a non-empty string")
-    return value.strip()
-
-
-def _port(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise vol.Invalid("must be a whole number")
-    if not 0 <= value <= 65535:
-        raise vol.Invalid("must be between 1 and 65535 (0: any free port)")
-    return int(value)
-
-
 def _voice(value: Any) -> str:
-    text = _text(value)
+    text = configfile.text(value)
     if text == ESPEAK_VOICE_PREFIX:
         return text
     if text.startswith(ESPEAK_VOICE_PREFIX + ":"):
@@ -132,7 +118,7 @@ def _voice(value: Any) -> str:
 
 
 def _espeak_voice(value: Any) -> str:
-    text = _text(value)
+    text = configfile.text(value)
     try:
         return check_espeak_voice(text)
     except VoiceNotFoundError:
@@ -140,19 +126,10 @@ def _espeak_voice(value: Any) -> str:
 
 
 def _url(value: Any) -> str:
-    text = _text(value)
+    text = configfile.text(value)
     if not text.startswith(("http://", "https://")):
         raise vol.Invalid("must be an http:// or https:// URL")
     return text.rstrip("/")
-
-
-# Validators and error wording shared with the other program's configuration.
-_path = configfile.path
-_bool = configfile.boolean
-_name = configfile.name
-_device_id = configfile.device_id
-_one_of = configfile.one_of
-_describe = configfile.describe
 
 
 def default_state_dir() -> Path:
@@ -162,37 +139,23 @@ def default_state_dir() -> Path:
 
 def read_yaml(path: Path) -> dict[str, Any]:
     """Read a YAML config file into a dict, with clear errors."""
-    try:
-        return configfile.read_yaml(path)
-    except configfile.ConfigFileError as err:
-        raise EngineConfigError(str(err)) from None
+    return configfile.read_yaml(path, error=EngineConfigError)
 
 
-_LINK = vol.Schema(
-    {
-        vol.Optional("host", default="0.0.0.0"): _text,
-        vol.Optional("port", default=DEFAULT_PORT): _port,
-        vol.Optional("key_file"): _path,
-    }
-)
-_DISCOVERY = vol.Schema(
-    {
-        vol.Optional("enabled", default=False): _bool,
-        vol.Optional("address"): _text,
-    }
-)
+_LINK = configfile.link_schema(DEFAULT_PORT)
+_DISCOVERY = configfile.discovery_schema(enabled=False)
 _TTS = vol.Schema(
     {
-        vol.Optional("voices_dir"): _path,
+        vol.Optional("voices_dir"): configfile.path,
         vol.Optional("default_voice"): vol.Any(None, _voice),
         vol.Optional("espeak_voice", default=DEFAULT_ESPEAK_VOICE): _espeak_voice,
         vol.Optional("voices_url", default=DEFAULT_VOICES_URL): _url,
-        vol.Optional("preload", default=True): _bool,
+        vol.Optional("preload", default=True): configfile.boolean,
     }
 )
 _STT = vol.Schema(
     {
-        vol.Optional("enabled", default=True): _bool,
+        vol.Optional("enabled", default=True): configfile.boolean,
         # pocketsphinx ships an en-us model only.
         vol.Optional("language", default="en"): vol.All(
             str, vol.In(("en",), msg="must be en (the pocketsphinx model is en-us)")
@@ -201,14 +164,16 @@ _STT = vol.Schema(
 )
 SCHEMA: Final = vol.Schema(
     {
-        vol.Optional("name"): _name,
-        vol.Optional("device_id"): _device_id,
-        vol.Optional("state_dir"): _path,
+        vol.Optional("name"): configfile.name,
+        vol.Optional("device_id"): configfile.device_id,
+        vol.Optional("state_dir"): configfile.path,
         vol.Optional("link", default=dict): _LINK,
         vol.Optional("discovery", default=dict): _DISCOVERY,
         vol.Optional("tts", default=dict): _TTS,
         vol.Optional("stt", default=dict): _STT,
-        vol.Optional("log_level", default="info"): _one_of("debug", "info", "warning", "error"),
+        vol.Optional("log_level", default="info"): configfile.one_of(
+            "debug", "info", "warning", "error"
+        ),
     }
 )
 
@@ -218,13 +183,7 @@ SCHEMA: Final = vol.Schema(
 
 def validate(raw: Mapping[str, Any], *, source: str = "configuration") -> EngineConfig:
     """Validate raw configuration data and return the config (raises EngineConfigError)."""
-    try:
-        conf = SCHEMA(dict(raw))
-    except vol.MultipleInvalid as err:
-        lines = sorted({_describe(error, raw) for error in err.errors})
-        raise EngineConfigError(f"{source}: " + "; ".join(lines)) from None
-    except vol.Invalid as err:
-        raise EngineConfigError(f"{source}: {_describe(err, raw)}") from None
+    conf = configfile.check(SCHEMA, raw, source=source, error=EngineConfigError)
     link, discovery, tts, stt = conf["link"], conf["discovery"], conf["tts"], conf["stt"]
     return EngineConfig(
         name=conf.get("name") or f"Sotto engine on {socket.gethostname() or 'this host'}",
@@ -259,7 +218,7 @@ def resolve_device_id(config: EngineConfig) -> str:
     with contextlib.suppress(FileNotFoundError):
         stored = id_file.read_text(encoding="utf-8").strip()
         try:
-            return _device_id(stored)
+            return configfile.device_id(stored)
         except vol.Invalid as err:
             raise EngineConfigError(f"{id_file}: stored device id {err.msg}") from None
     device_id = f"engine-{secrets.token_hex(6)}"

@@ -233,15 +233,6 @@ def _number(low: float, high: float | None = None) -> vol.All:
     return vol.All(vol.Any(int, float, msg="must be a number"), *checks)
 
 
-# Validators and error wording shared with the other program's configuration.
-_path = configfile.path
-_bool = configfile.boolean
-_name = configfile.name
-_device_id = configfile.device_id
-_one_of = configfile.one_of
-_describe = configfile.describe
-
-
 def default_state_dir() -> Path:
     """Return where state lives: systemd's STATE_DIRECTORY, else ~/.local/state."""
     return configfile.default_state_dir("sotto-satellite")
@@ -249,53 +240,37 @@ def default_state_dir() -> Path:
 
 def read_yaml(path: Path) -> dict[str, Any]:
     """Read a YAML config file into a dict, with clear errors."""
-    try:
-        return configfile.read_yaml(path)
-    except configfile.ConfigFileError as err:
-        raise ConfigError(str(err)) from None
+    return configfile.read_yaml(path, error=ConfigError)
 
 
-_LINK = vol.Schema(
-    {
-        vol.Optional("host", default="0.0.0.0"): vol.All(str, vol.Length(min=1)),
-        vol.Optional("port", default=DEFAULT_PORT): vol.All(
-            vol.Any(int, msg="must be a whole number"), vol.Range(min=0, max=65535)
-        ),
-        vol.Optional("key_file"): _path,
-    }
-)
-_DISCOVERY = vol.Schema(
-    {
-        vol.Optional("enabled", default=True): _bool,
-        vol.Optional("address"): vol.All(str, vol.Length(min=1)),
-    }
-)
+_LINK = configfile.link_schema(DEFAULT_PORT)
+_DISCOVERY = configfile.discovery_schema(enabled=True)
 _MIC = vol.Schema(
     {
-        vol.Optional("source", default="arecord"): _one_of("arecord", "command", "wav"),
+        vol.Optional("source", default="arecord"): configfile.one_of("arecord", "command", "wav"),
         vol.Optional("device", default="default"): vol.All(str, vol.Length(min=1)),
         vol.Optional("command"): _command,
-        vol.Optional("file"): _path,
+        vol.Optional("file"): configfile.path,
         vol.Optional("speed", default=1.0): _number(0.0, 100.0),
-        vol.Optional("after_end", default="silence"): _one_of("silence", "stop"),
+        vol.Optional("after_end", default="silence"): configfile.one_of("silence", "stop"),
     }
 )
 _SPEAKER = vol.Schema(
     {
-        vol.Optional("sink", default="aplay"): _one_of("aplay", "command", "wav", "none"),
+        vol.Optional("sink", default="aplay"): configfile.one_of("aplay", "command", "wav", "none"),
         vol.Optional("device", default="default"): vol.All(str, vol.Length(min=1)),
         vol.Optional("command"): _command,
-        vol.Optional("directory"): _path,
+        vol.Optional("directory"): configfile.path,
         vol.Optional("volume", default=1.0): _number(0.0, 1.0),
     }
 )
 _WAKE = vol.Schema(
     {
-        vol.Optional("engine", default="micro"): _one_of(*WAKE_ENGINES),
+        vol.Optional("engine", default="micro"): configfile.one_of(*WAKE_ENGINES),
         vol.Optional("model", default="okay_nabu"): vol.All(str, vol.Length(min=1)),
         vol.Optional("sensitivity", default=0.5): _number(0.0, 1.0),
         vol.Optional("refractory_seconds", default=2.0): _number(0.0, 60.0),
-        vol.Optional("remote", default=False): _bool,
+        vol.Optional("remote", default=False): configfile.boolean,
     }
 )
 _VAD = vol.Schema(
@@ -309,9 +284,9 @@ _VAD = vol.Schema(
 )
 _CHIMES = vol.Schema(
     {
-        vol.Optional("enabled", default=True): _bool,
-        vol.Optional("start"): _path,
-        vol.Optional("stop"): _path,
+        vol.Optional("enabled", default=True): configfile.boolean,
+        vol.Optional("start"): configfile.path,
+        vol.Optional("stop"): configfile.path,
     }
 )
 _GPIO_BUTTON = vol.Schema(
@@ -319,8 +294,8 @@ _GPIO_BUTTON = vol.Schema(
         vol.Required("pin"): vol.All(
             vol.Any(int, msg="must be a GPIO number"), vol.Range(min=0, max=63)
         ),
-        vol.Optional("mode", default="toggle"): _one_of("toggle", "switch"),
-        vol.Optional("pull_up", default=True): _bool,
+        vol.Optional("mode", default="toggle"): configfile.one_of("toggle", "switch"),
+        vol.Optional("pull_up", default=True): configfile.boolean,
     }
 )
 _MUTE = vol.Schema(
@@ -336,7 +311,7 @@ _PUSH_TO_TALK = vol.Schema(
                 vol.Required("pin"): vol.All(
                     vol.Any(int, msg="must be a GPIO number"), vol.Range(min=0, max=63)
                 ),
-                vol.Optional("pull_up", default=True): _bool,
+                vol.Optional("pull_up", default=True): configfile.boolean,
             }
         ),
         vol.Optional("command"): _command,
@@ -344,12 +319,12 @@ _PUSH_TO_TALK = vol.Schema(
 )
 _OUTPUT = vol.Schema(
     {
-        vol.Required("type"): _one_of("command", "gpio_led", "apa102"),
+        vol.Required("type"): configfile.one_of("command", "gpio_led", "apa102"),
         vol.Optional("command"): _command,
         vol.Optional("pin", default=0): vol.All(
             vol.Any(int, msg="must be a GPIO number"), vol.Range(min=0, max=63)
         ),
-        vol.Optional("active_high", default=True): _bool,
+        vol.Optional("active_high", default=True): configfile.boolean,
         vol.Optional("leds", default=3): vol.All(
             vol.Any(int, msg="must be a whole number"), vol.Range(min=1, max=255)
         ),
@@ -368,9 +343,9 @@ _INDICATOR = vol.Schema(
 )
 SCHEMA: Final = vol.Schema(
     {
-        vol.Optional("name"): _name,
-        vol.Optional("device_id"): _device_id,
-        vol.Optional("state_dir"): _path,
+        vol.Optional("name"): configfile.name,
+        vol.Optional("device_id"): configfile.device_id,
+        vol.Optional("state_dir"): configfile.path,
         vol.Optional("link", default=dict): _LINK,
         vol.Optional("discovery", default=dict): _DISCOVERY,
         vol.Optional("mic", default=dict): _MIC,
@@ -381,7 +356,9 @@ SCHEMA: Final = vol.Schema(
         vol.Optional("mute", default=dict): _MUTE,
         vol.Optional("push_to_talk", default=dict): _PUSH_TO_TALK,
         vol.Optional("indicator", default=dict): _INDICATOR,
-        vol.Optional("log_level", default="info"): _one_of("debug", "info", "warning", "error"),
+        vol.Optional("log_level", default="info"): configfile.one_of(
+            "debug", "info", "warning", "error"
+        ),
     }
 )
 
@@ -470,13 +447,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
 
 def validate(raw: Mapping[str, Any], *, source: str = "configuration") -> SatelliteConfig:
     """Validate raw configuration data and return the config (raises ConfigError)."""
-    try:
-        conf = SCHEMA(dict(raw))
-    except vol.MultipleInvalid as err:
-        lines = sorted({_describe(error, raw) for error in err.errors})
-        raise ConfigError(f"{source}: " + "; ".join(lines)) from None
-    except vol.Invalid as err:
-        raise ConfigError(f"{source}: {_describe(err, raw)}") from None
+    conf = configfile.check(SCHEMA, raw, source=source, error=ConfigError)
     problems = _check_combinations(conf)
     if problems:
         raise ConfigError(f"{source}: " + "; ".join(problems))

@@ -45,7 +45,7 @@ def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
         ("mic:\n  source: usb\n", "mic.source", "must be one of: arecord, command, wav"),
         ("mic:\n  source: command\n", "mic.command", "is required when mic.source is 'command'"),
         ("wake:\n  model: hey_siri\n", "wake.model", "not a micro model"),
-        ("link:\n  port: 70000\n", "link.port", "at most 65535"),
+        ("link:\n  port: 70000\n", "link.port", "between 1 and 65535"),
         ("indicator:\n  outputs:\n    - type: laser\n", "indicator.outputs[0].type", "one of"),
         ("wake: [okay_nabu\n", "line 2", "not valid YAML"),
     ],
