@@ -27,6 +27,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.sotto.const import DOMAIN
+from demo.home import wait_for_state
 from demo.processes import SatelliteProcess, run_satellite
 from demo.speech import speak, utterance, wav_seconds, write_wav
 
@@ -34,27 +35,6 @@ pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 MUTE = "switch.kitchen_satellite_mute"
 RECORDING = "binary_sensor.kitchen_satellite_recording"
-
-
-async def wait_for_state(
-    hass: HomeAssistant, entity_id: str, state: str, timeout: float = 30
-) -> None:
-    """Wait until the entity has the state (a safety timeout, not a speed assertion)."""
-    reached = asyncio.Event()
-
-    @callback
-    def check(_event: Event[EventStateChangedData] | None = None) -> None:
-        current = hass.states.get(entity_id)
-        if current is not None and current.state == state:
-            reached.set()
-
-    unsub = hass.bus.async_listen("state_changed", check)
-    try:
-        check()
-        async with asyncio.timeout(timeout):
-            await reached.wait()
-    finally:
-        unsub()
 
 
 async def pair(
