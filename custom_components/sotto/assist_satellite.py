@@ -267,6 +267,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         # Event type and error code only: transcripts never go to the log.
         _LOGGER.debug("%s: pipeline %s %s", self.entity_id, event.type, data.get("code", ""))
         self._marks[event.type] = time.monotonic()
+        self.satellite.connection.pipeline_event(event)
         interaction = self._interaction
         if event.type in (PipelineEventType.STT_VAD_END, PipelineEventType.STT_END):
             # HA heard the end of speech, or has the command: audio stops leaving the
@@ -375,6 +376,8 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
 
     async def async_announce(self, announcement: AssistSatelliteAnnouncement) -> None:
         """Play an announcement (the satellite chimes on its own; no pre-announce sound)."""
+        if await self.satellite.connection.async_announce(announcement, start_conversation=False):
+            return
         if announcement.tts_token:
             await self._async_play(*await self._tts_audio(announcement.tts_token))
         else:
@@ -386,5 +389,8 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         self, start_announcement: AssistSatelliteAnnouncement
     ) -> None:
         """Say the opening line, then listen as if the user had pressed push-to-talk."""
+        connection = self.satellite.connection
+        if await connection.async_announce(start_announcement, start_conversation=True):
+            return  # the device listens by itself once the line is played
         await self.async_announce(start_announcement)
         await self.satellite.connection.async_send(PushToTalk().event())

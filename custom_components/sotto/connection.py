@@ -7,7 +7,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Mapping
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import instance_id
@@ -23,6 +23,10 @@ from sotto.link import (
 )
 
 from .const import BACKOFF_CAP_SECONDS, BACKOFF_FIRST_SECONDS
+
+if TYPE_CHECKING:
+    from homeassistant.components.assist_pipeline import PipelineEvent
+    from homeassistant.components.assist_satellite import AssistSatelliteAnnouncement
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -92,6 +96,14 @@ class SatelliteTransport(Protocol):
     async def async_send(self, event: Event) -> bool:
         """Send an event if connected; returns whether it was sent."""
 
+    def pipeline_event(self, event: PipelineEvent) -> None:
+        """Follow the Assist pipeline's progress (for devices that show each stage)."""
+
+    async def async_announce(
+        self, announcement: AssistSatelliteAnnouncement, *, start_conversation: bool
+    ) -> bool:
+        """Have the device fetch and play an announcement; False: stream it to it instead."""
+
 
 def unsupported_features(connection: SatelliteTransport | None) -> Mapping[str, str]:
     """What a satellite cannot offer (entity key -> why); nothing before it is known."""
@@ -157,6 +169,16 @@ class ReconnectingTransport[S]:
     def retry_now(self) -> None:
         """Skip the rest of the backoff: the device was seen again (zeroconf)."""
         self._retry_now.set()
+
+    @callback
+    def pipeline_event(self, event: PipelineEvent) -> None:
+        """Sotto's own satellites follow the run through the stream's events alone."""
+
+    async def async_announce(
+        self, announcement: AssistSatelliteAnnouncement, *, start_conversation: bool
+    ) -> bool:
+        """Announcements are streamed to Sotto's own satellites."""
+        return False
 
     @callback
     def _emit(self, event: Event) -> None:
