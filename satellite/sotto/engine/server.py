@@ -56,6 +56,7 @@ from sotto.link import (
     LinkServer,
     LinkSettings,
     PeerIdentity,
+    PeerLog,
     load_key_file,
 )
 
@@ -307,13 +308,13 @@ class _Session:
             try:
                 await self._dispatch(event)
             except BadMessageError as err:
-                _LOGGER.warning("Closing link from %s: %s", self._link.remote, err)
+                self._link.report_problem(f"closing the link from {self._link.remote}: {err}")
                 await self._error(str(err), ERROR_BAD_MESSAGE)
                 return
             except (KeyError, TypeError, ValueError) as err:
                 # A Wyoming from_event() met a field of the wrong shape.
                 message = f"{event.type}: malformed event ({type(err).__name__}: {err})"
-                _LOGGER.warning("Closing link from %s: %s", self._link.remote, message)
+                self._link.report_problem(f"closing the link from {self._link.remote}: {message}")
                 await self._error(message, ERROR_BAD_MESSAGE)
                 return
 
@@ -574,6 +575,7 @@ async def running_engine(
     *,
     key: LinkKey | None = None,
     link_settings: LinkSettings = DEFAULT_SETTINGS,
+    peer_log: PeerLog | None = None,
 ) -> AsyncIterator[RunningEngine]:
     """Start everything the configuration asks for; stop it all on leaving the block."""
     link_key = key or read_key(config)
@@ -595,7 +597,11 @@ async def running_engine(
             stack.callback(stt.close)
         server = EngineServer(tts=tts, stt=stt)
         link_server = LinkServer(
-            server.handle, key=link_key, identity=identity, settings=link_settings
+            server.handle,
+            key=link_key,
+            identity=identity,
+            settings=link_settings,
+            peer_log=peer_log,
         )
         port = await stack.enter_async_context(
             link_server.serving(config.link.host, config.link.port)

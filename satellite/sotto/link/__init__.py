@@ -43,6 +43,10 @@ Usage::
     server = LinkServer(handle, key=key, identity=me)
     async with server.serving("127.0.0.1", 0) as port:
         ...
+
+A server logs every problem a peer causes (scan, garbage, wrong key, handshake flood,
+broken events) as one warning naming the address, at most one per peer (IP address) per
+minute through its PeerLog; the connection is closed every time.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ from .errors import (
 from .identity import ROLE_CONTROLLER, ROLE_ENGINE, ROLE_SATELLITE, ROLES, PeerIdentity
 from .keys import LinkKey, load_key_file, write_key_file
 from .link import Link
+from .peerlog import PeerLog
 from .server import LinkHandler, LinkServer
 from .settings import DEFAULT_SETTINGS, LinkSettings
 
@@ -101,6 +106,7 @@ __all__ = [
     "NestingTooDeepError",
     "PeerDeadError",
     "PeerIdentity",
+    "PeerLog",
     "ProtocolError",
     "SlowPeerError",
     "TruncatedFrameError",

@@ -116,7 +116,10 @@ async def server_handshake(
     """Run the responder's side; return the cipher and the client's identity."""
     first = await frames.read_frame()
     if first is None:
-        raise HandshakeError(f"{where} closed the connection before the handshake")
+        raise HandshakeError(
+            f"{where} closed the connection without sending anything (a port scan, or a "
+            "client that gave up)"
+        )
     noise = _new_noise(key, initiator=False)
     try:
         hello = bytes(noise.read_message(first))

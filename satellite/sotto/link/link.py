@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from collections.abc import Callable
 from typing import Final
 
 from wyoming.event import Event
@@ -57,8 +58,10 @@ class Link:
         cipher: Cipher | None = None,
         frames: FrameReader | None = None,
         reader: asyncio.StreamReader | None = None,
+        problems: Callable[[str], None] | None = None,
     ) -> None:
         self._writer = writer
+        self._problems = problems
         self._transport = writer.transport
         self._settings = settings
         self._where = where
@@ -110,6 +113,13 @@ class Link:
     def remote(self) -> str:
         """The peer's address, for logs."""
         return self._where
+
+    def report_problem(self, text: str) -> None:
+        """Log a problem with the peer: a warning, rate-limited per peer on a server."""
+        if self._problems is not None:
+            self._problems(text)
+        else:
+            _LOGGER.warning("%s", text)
 
     def __repr__(self) -> str:
         mode = "encrypted" if self.encrypted else "legacy"
@@ -277,9 +287,13 @@ class Link:
             _LOGGER.debug("%s", error)
             self._transport.close()
         else:
-            level = logging.WARNING if isinstance(error, ProtocolError | PeerDeadError) else 0
-            _LOGGER.log(level or logging.INFO, "link to %s failed: %s", self._where, error)
+            # Closed first: a rate-limited log line must never keep a bad peer connected.
             self._transport.abort()
+            if self._problems is not None:
+                self._problems(f"link from {self._where} failed: {error}")
+            else:
+                level = logging.WARNING if isinstance(error, ProtocolError | PeerDeadError) else 0
+                _LOGGER.log(level or logging.INFO, "link to %s failed: %s", self._where, error)
         self._readable.set()
         self._space.set()
 

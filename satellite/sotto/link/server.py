@@ -1,4 +1,9 @@
-"""Serving links: one handler task per connection, a cap on connections in the handshake."""
+"""Serving links: one handler task per connection, a cap on connections in the handshake.
+
+Every problem a peer causes (a scan, garbage, a wrong key, a flood, a broken event) is
+logged through a PeerLog: one clear line per peer per minute, naming the address and the
+problem; the connection is closed every time.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from .handshake import server_handshake
 from .identity import PeerIdentity
 from .keys import LinkKey
 from .link import Link
+from .peerlog import PeerLog, peer_host
 from .settings import DEFAULT_SETTINGS, LinkSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -51,8 +57,10 @@ class LinkServer:
         identity: PeerIdentity,
         legacy: bool = False,
         settings: LinkSettings = DEFAULT_SETTINGS,
+        peer_log: PeerLog | None = None,
     ) -> None:
         check_mode(key, legacy=legacy)
+        self._peer_log = peer_log or PeerLog(logger=_LOGGER)
         self._handler = handler
         self._key = key
         self._identity = identity
@@ -70,6 +78,11 @@ class LinkServer:
         if self._port is None:
             raise RuntimeError("LinkServer is not serving")
         return self._port
+
+    @property
+    def peer_log(self) -> PeerLog:
+        """Where problems with peers are logged (rate-limited per peer)."""
+        return self._peer_log
 
     @property
     def connections(self) -> int:
@@ -118,16 +131,17 @@ class LinkServer:
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername")
         where = f"{peername[0]}:{peername[1]}" if peername else "unknown peer"
+        host = peer_host(peername)
         if not self._legacy and self._handshaking >= self._settings.max_handshaking:
-            _LOGGER.warning(
-                "refusing %s: %d connections already in the handshake",
-                where,
-                self._handshaking,
-            )
             writer.transport.abort()
+            self._peer_log.report(
+                host,
+                f"refused {where}: {self._handshaking} connections are already in the "
+                "handshake (a handshake flood?)",
+            )
             return
         task = asyncio.get_running_loop().create_task(
-            self._serve(reader, writer, where), name=f"sotto link {where}"
+            self._serve(reader, writer, where, host), name=f"sotto link {where}"
         )
         self._tasks.add(task)
         self._writers.add(writer)
@@ -139,17 +153,28 @@ class LinkServer:
         task.add_done_callback(_done)
 
     async def _serve(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, where: str
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, where: str, host: str
     ) -> None:
+        peer_log = self._peer_log
+        reported = False
+
+        def problem(text: str) -> None:
+            nonlocal reported
+            reported = True
+            peer_log.report(host, text)
+
         try:
-            link = await self._open(reader, writer, where)
+            link = await self._open(reader, writer, where, problem)
         except LinkError as err:
-            _LOGGER.warning("link from %s refused: %s", where, err)
+            # Logged before closing: whoever sees the connection end can find the line.
+            peer_log.report(host, f"refused {where}: {err}")
             await _close_quickly(writer)
             return
         except (ConnectionError, OSError) as err:
-            _LOGGER.debug("link from %s lost in the handshake: %s", where, err)
             writer.transport.abort()
+            peer_log.report(
+                host, f"refused {where}: the connection was lost in the handshake ({err})"
+            )
             return
         except BaseException:
             writer.transport.abort()
@@ -159,18 +184,23 @@ class LinkServer:
         except ConnectionClosedError as err:
             _LOGGER.debug("link from %s ended: %s", where, err)
         except LinkError as err:
-            _LOGGER.warning("link from %s failed: %s", where, err)
+            if not reported:  # the link reported its own failure already
+                peer_log.report(host, f"link from {where} failed: {err}")
         except Exception:
             _LOGGER.exception("link handler for %s failed", where)
         finally:
             await link.close()
 
     async def _open(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, where: str
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        where: str,
+        problem: Callable[[str], None],
     ) -> Link:
         settings = self._settings
         if self._legacy:
-            return Link(writer, settings=settings, where=where, reader=reader)
+            return Link(writer, settings=settings, where=where, reader=reader, problems=problem)
         assert self._key is not None  # checked by check_mode
         frames = FrameReader(reader, settings)
         self._handshaking += 1
@@ -186,4 +216,12 @@ class LinkServer:
         finally:
             self._handshaking -= 1
         _LOGGER.debug("link from %s: %s (%s)", where, peer.device_id, peer.name)
-        return Link(writer, settings=settings, where=where, peer=peer, cipher=cipher, frames=frames)
+        return Link(
+            writer,
+            settings=settings,
+            where=where,
+            peer=peer,
+            cipher=cipher,
+            frames=frames,
+            problems=problem,
+        )

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sotto import __version__
-from sotto.link import ROLE_SATELLITE, KeyFormatError, LinkKey, PeerIdentity, load_key_file
+from sotto.link import (
+    ROLE_SATELLITE,
+    KeyFormatError,
+    LinkKey,
+    PeerIdentity,
+    PeerLog,
+    load_key_file,
+)
 from sotto.link.settings import DEFAULT_SETTINGS, LinkSettings
 
 from .audio_in import AudioSource, CommandSource, WavFileSource, arecord_source
@@ -207,12 +214,17 @@ async def serve(
     link_settings: LinkSettings = DEFAULT_SETTINGS,
     started: Callable[[int], None] | None = None,
     stop: asyncio.Event | None = None,
+    peer_log: PeerLog | None = None,
 ) -> None:
     """Run the satellite until stop is set (or forever): mic, link server, discovery."""
     parts = parts or build(config)
     satellite = parts.satellite
     server = SatelliteServer(
-        satellite, key=parts.key, identity=parts.identity, settings=link_settings
+        satellite,
+        key=parts.key,
+        identity=parts.identity,
+        settings=link_settings,
+        peer_log=peer_log,
     )
     stop = stop or asyncio.Event()
     async with contextlib.AsyncExitStack() as stack:

@@ -24,6 +24,7 @@ from sotto.link import (
     LinkServer,
     LinkSettings,
     PeerIdentity,
+    PeerLog,
 )
 from sotto.link.settings import DEFAULT_SETTINGS
 from sotto.messages import ERROR_BUSY
@@ -60,9 +61,12 @@ class SatelliteServer:
         key: LinkKey,
         identity: PeerIdentity,
         settings: LinkSettings = DEFAULT_SETTINGS,
+        peer_log: PeerLog | None = None,
     ) -> None:
         self._satellite = satellite
-        self._server = LinkServer(self._handle, key=key, identity=identity, settings=settings)
+        self._server = LinkServer(
+            self._handle, key=key, identity=identity, settings=settings, peer_log=peer_log
+        )
         self._owner: Link | None = None
         self._free = asyncio.Event()
         self._free.set()
@@ -82,7 +86,7 @@ class SatelliteServer:
         peer = link.peer
         if peer is None or peer.role != ROLE_CONTROLLER:
             role = peer.role if peer else "unknown"
-            _LOGGER.warning("refusing %s: a %s may not control a satellite", link.remote, role)
+            link.report_problem(f"refused {link.remote}: a {role} may not control a satellite")
             await link.write_event(
                 Error(
                     text=f"only a controller may connect to a satellite, not a {role}",
