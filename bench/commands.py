@@ -1,0 +1,647 @@
+"""Spoken commands end to end: does the right light change, and how soon after speech ends.
+
+    .venv/bin/python bench/commands.py --corpus bench/corpus/commands [--json OUT] [--speed 1.0]
+
+A real Home Assistant (demo/harness.py) with Sotto, the corpus's areas and template lights
+(they honour brightness), and one real `sotto-satellite` process per satellite of the
+corpus, paired through Sotto's config flow and placed in its area. The pipeline is Sotto's
+speech-to-text and HA's own conversation agent, without text-to-speech (the satellite
+confirms with its chime), so the run ends at the intent.
+
+For each case: the lights are set to `initial` (lights it does not list start off), the
+satellite's push-to-talk button is pressed (its `push_to_talk` command input), the WAV is
+dropped into its microphone spool (demo/mic_feeder.py plays it at --speed times real time
+and silence before and after, like a quiet room), and the bench waits until the pipeline
+run is over (the run's history row is written) before comparing every light with `expect`.
+
+Timing, all on the wall clock Home Assistant stamps its events with:
+- the WAV starts when the microphone feeder takes it from the spool (polled every 1 ms);
+- end of speech = that moment + the end of the last 10 ms frame of the WAV whose RMS is
+  above the speech threshold, divided by --speed. The threshold is the larger of
+  -40 dBFS and 12 dB above the file's noise floor (its 10th-percentile frame RMS), so
+  pink room noise or a recording's hiss is not taken for speech, and espeak-ng's quiet
+  trailing consonants are;
+- action = the first light state change (state or brightness) Home Assistant fires after
+  the WAV started.
+Latency percentiles are over the correct cases that changed a light (nearest rank).
+
+Corpus format (see bench/corpus/commands/README.md): house.yaml, cases.yaml, WAVs, and
+optionally transcripts.yaml, used only to report transcript accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import re
+import sys
+import tempfile
+import time
+import wave
+from array import array
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+from homeassistant.components.conversation import async_converse
+from homeassistant.const import STATE_OFF, STATE_ON
+from homeassistant.core import Context, Event, EventStateChangedData, HomeAssistant, callback
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from demo import home as demo_home  # noqa: E402
+from demo.harness import running_home_assistant  # noqa: E402
+from demo.house import (  # noqa: E402
+    async_place_house,
+    async_use_sotto_pipeline,
+    house_configuration,
+)
+from demo.processes import SatelliteProcess, free_port, run_satellite  # noqa: E402
+
+RATE: Final = 16000
+FRAME: Final = 160  # 10 ms
+FLOOR_DBFS: Final = -40.0
+ABOVE_NOISE_DB: Final = 12.0
+LEVEL_TOLERANCE: Final = 2
+# Safety nets, not targets: a busy two-core machine can be slow.
+PTT_TIMEOUT: Final = 10.0
+RUN_TIMEOUT: Final = 40.0
+SETTLE_TIMEOUT: Final = 10.0
+SETTLE: Final = 0.3
+
+
+class CorpusError(ValueError):
+    """The corpus directory is not usable; the message names the file and the problem."""
+
+
+# --- the corpus ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LightState:
+    """A light as a case states it: on or off, and on at N % brightness if given."""
+
+    on: bool
+    level: int | None = None
+
+    def __str__(self) -> str:
+        if not self.on:
+            return "off"
+        return "on" if self.level is None else f"on@{self.level}"
+
+
+@dataclass(frozen=True, slots=True)
+class Satellite:
+    """A satellite of the house: its name and area."""
+
+    name: str
+    area: str
+
+
+@dataclass(frozen=True, slots=True)
+class House:
+    """Areas with their lights, and the satellites."""
+
+    areas: dict[str, list[str]]
+    satellites: list[Satellite]
+
+    @property
+    def lights(self) -> dict[str, str]:
+        """Entity ID -> light name, for every light."""
+        return {light_entity_id(n): n for names in self.areas.values() for n in names}
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One WAV said to one satellite, the lights before, and every light after."""
+
+    audio: str
+    satellite: str
+    initial: dict[str, LightState]
+    expect: dict[str, LightState]
+
+    @property
+    def out_of_grammar(self) -> bool:
+        """A case that expects no change: any change is a false action."""
+        return all(self.initial.get(e, LightState(False)) == s for e, s in self.expect.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    """A loaded corpus directory."""
+
+    directory: Path
+    house: House
+    cases: list[Case]
+    transcripts: dict[str, str]
+
+
+def light_entity_id(name: str) -> str:
+    """HA's entity ID for a light name: "Floor Lamp" -> light.floor_lamp."""
+    return "light." + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+_STATE = re.compile(r"^(on|off)(?:@(\d{1,3}))?$")
+
+
+def parse_state(text: object, where: str) -> LightState:
+    """Parse "on", "off" or "on@N"; a CorpusError saying where if it is none of them."""
+    match = _STATE.match(text) if isinstance(text, str) else None
+    if match is None or (match[1] == "off" and match[2] is not None):
+        raise CorpusError(f'{where}: state {text!r} is not "on", "off" or "on@N"')
+    level = int(match[2]) if match[2] is not None else None
+    if level is not None and not 1 <= level <= 100:
+        raise CorpusError(f"{where}: brightness {level} is not 1 to 100")
+    return LightState(match[1] == "on", level)
+
+
+def _yaml(path: Path) -> Any:
+    if not path.is_file():
+        raise CorpusError(f"{path}: missing")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise CorpusError(f"{path}: not valid YAML: {err}") from err
+
+
+def _load_house(path: Path) -> House:
+    data = _yaml(path)
+    if not isinstance(data, dict) or not isinstance(data.get("areas"), dict):
+        raise CorpusError(f"{path}: needs `areas:` mapping area names to {{lights: [...]}}")
+    areas: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for area, body in data["areas"].items():
+        lights = body.get("lights") if isinstance(body, dict) else None
+        if not isinstance(lights, list) or not all(isinstance(n, str) and n for n in lights):
+            raise CorpusError(f"{path}: area {area!r} needs `lights:`, a list of light names")
+        for name in lights:
+            entity = light_entity_id(name)
+            if entity in seen:
+                raise CorpusError(f"{path}: two lights are both {entity}")
+            seen.add(entity)
+        areas[str(area)] = list(lights)
+    satellites: list[Satellite] = []
+    raw = data.get("satellites")
+    if not isinstance(raw, list) or not raw:
+        raise CorpusError(f"{path}: needs `satellites:`, a list of {{name, area}}")
+    for entry in raw:
+        if not isinstance(entry, dict) or not entry.get("name") or not entry.get("area"):
+            raise CorpusError(f"{path}: satellite {entry!r} needs a name and an area")
+        if entry["area"] not in areas:
+            raise CorpusError(f"{path}: satellite {entry['name']!r}: no area {entry['area']!r}")
+        satellites.append(Satellite(str(entry["name"]), str(entry["area"])))
+    names = [s.name for s in satellites]
+    if len(set(names)) != len(names):
+        raise CorpusError(f"{path}: satellite names must differ")
+    return House(areas, satellites)
+
+
+def _check_wav(path: Path, where: str) -> None:
+    if not path.is_file():
+        raise CorpusError(f"{where}: audio file {path.name} is missing from {path.parent}")
+    try:
+        with wave.open(str(path), "rb") as wav:
+            shape = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
+    except (wave.Error, EOFError) as err:
+        raise CorpusError(f"{where}: {path.name} is not a WAV file: {err}") from err
+    if shape != (RATE, 1, 2):
+        raise CorpusError(
+            f"{where}: {path.name} is {shape[0]} Hz, {shape[1]} channel(s), "
+            f"{shape[2] * 8}-bit; it must be 16000 Hz mono 16-bit"
+        )
+
+
+def _states(raw: object, where: str, lights: Mapping[str, str]) -> dict[str, LightState]:
+    if not isinstance(raw, dict):
+        raise CorpusError(f"{where}: must map entity IDs to states")
+    states: dict[str, LightState] = {}
+    for entity, text in raw.items():
+        if entity not in lights:
+            raise CorpusError(f"{where}: {entity} is not a light of house.yaml")
+        states[entity] = parse_state(text, f"{where}: {entity}")
+    return states
+
+
+def _load_cases(path: Path, house: House, check_audio: bool) -> list[Case]:
+    data = _yaml(path)
+    if not isinstance(data, list) or not data:
+        raise CorpusError(f"{path}: must be a non-empty list of cases")
+    lights = house.lights
+    satellites = {s.name for s in house.satellites}
+    cases: list[Case] = []
+    for number, raw in enumerate(data, 1):
+        where = f"{path}: case {number}"
+        if not isinstance(raw, dict):
+            raise CorpusError(f"{where}: must be a mapping with audio, satellite, initial, expect")
+        missing = [k for k in ("audio", "satellite", "initial", "expect") if k not in raw]
+        if missing:
+            raise CorpusError(f"{where}: missing {', '.join(missing)}")
+        audio = str(raw["audio"])
+        where = f"{path}: case {number} ({audio})"
+        if raw["satellite"] not in satellites:
+            raise CorpusError(f"{where}: no satellite {raw['satellite']!r} in house.yaml")
+        initial = _states(raw["initial"], f"{where} initial", lights)
+        expect = _states(raw["expect"], f"{where} expect", lights)
+        unlisted = sorted(set(lights) - set(expect))
+        if unlisted:
+            raise CorpusError(f"{where} expect: must list every light; missing {unlisted}")
+        if check_audio:
+            _check_wav(path.parent / audio, where)
+        cases.append(Case(audio, str(raw["satellite"]), initial, expect))
+    return cases
+
+
+def load_corpus(directory: Path, *, check_audio: bool = True) -> Corpus:
+    """Read and check a corpus directory; a CorpusError names the file and the problem."""
+    if not directory.is_dir():
+        raise CorpusError(f"{directory}: not a directory")
+    house = _load_house(directory / "house.yaml")
+    cases = _load_cases(directory / "cases.yaml", house, check_audio)
+    transcripts: dict[str, str] = {}
+    path = directory / "transcripts.yaml"
+    if path.exists():
+        data = _yaml(path)
+        if not isinstance(data, dict):
+            raise CorpusError(f"{path}: must map WAV file names to what they say")
+        transcripts = {str(k): str(v) for k, v in data.items()}
+    return Corpus(directory, house, cases, transcripts)
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+
+def speech_end_seconds(pcm: bytes) -> float:
+    """Where speech ends in 16 kHz mono PCM: the end of the last 10 ms frame above the
+    threshold (see the module docstring); 0.0 if nothing is."""
+    samples = array("h", pcm[: len(pcm) - len(pcm) % 2])
+    levels: list[float] = []
+    for start in range(0, len(samples) - FRAME + 1, FRAME):
+        frame = samples[start : start + FRAME]
+        rms = math.sqrt(sum(s * s for s in frame) / FRAME)
+        levels.append(20 * math.log10(max(rms, 1.0) / 32768))
+    if not levels:
+        return 0.0
+    floor = sorted(levels)[len(levels) // 10]
+    threshold = max(FLOOR_DBFS, floor + ABOVE_NOISE_DB)
+    loud = [i for i, level in enumerate(levels) if level > threshold]
+    return (loud[-1] + 1) * FRAME / RATE if loud else 0.0
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def normalise(text: str) -> str:
+    """Text for transcript comparison: lower case, words only, "%" said as "percent"."""
+    text = text.lower().replace("%", " percent")
+    return " ".join(re.findall(r"[a-z0-9']+", text))
+
+
+@dataclass(slots=True)
+class CaseResult:
+    """What happened in one case."""
+
+    audio: str
+    satellite: str
+    correct: bool
+    out_of_grammar: bool
+    changed: bool
+    latency_ms: float | None
+    transcript: str | None
+    said: str | None
+    mismatches: list[str] = field(default_factory=list)
+    error: str | None = None
+    stream_stop_ms: float | None = None
+    """From the end of speech to the satellite's recording indicator going off."""
+    stt_ms: float | None = None
+    intent_ms: float | None = None
+
+    @property
+    def false_action(self) -> bool:
+        """An out-of-grammar case that changed a light."""
+        return self.out_of_grammar and self.changed
+
+    def line(self) -> str:
+        """One line for the report."""
+        verdict = "ok  " if self.correct else ("FALSE" if self.false_action else "FAIL")
+        latency = f"{self.latency_ms:6.0f} ms" if self.latency_ms is not None else "     - ms"
+        heard = f'heard "{self.transcript}"' if self.transcript is not None else "heard nothing"
+        said = f' (said "{self.said}")' if self.said and self.said != self.transcript else ""
+        extra = f"; {'; '.join(self.mismatches)}" if self.mismatches else ""
+        error = f"; error: {self.error}" if self.error else ""
+        parts = [
+            f"audio stop {self.stream_stop_ms:.0f}" if self.stream_stop_ms is not None else "",
+            f"stt {self.stt_ms:.0f}" if self.stt_ms is not None else "",
+            f"intent {self.intent_ms:.0f}" if self.intent_ms is not None else "",
+        ]
+        detail = f" ({', '.join(p for p in parts if p)} ms)" if any(parts) else ""
+        head = f"{verdict} {self.audio:<14} {self.satellite:<22} {latency}{detail}"
+        return f"{head}  {heard}{said}{extra}{error}"
+
+
+def compare(expect: Mapping[str, LightState], actual: Mapping[str, LightState]) -> list[str]:
+    """Every light that did not end as expected, as "entity expected X, is Y"."""
+    wrong: list[str] = []
+    for entity, want in expect.items():
+        have = actual.get(entity)
+        ok = have is not None and have.on == want.on
+        if ok and want.level is not None:
+            ok = have is not None and have.level is not None
+            ok = ok and abs(have.level - want.level) <= LEVEL_TOLERANCE  # type: ignore[operator]
+        if not ok:
+            wrong.append(f"{entity} expected {want}, is {have if have else 'missing'}")
+    return wrong
+
+
+def summary_line(results: Sequence[CaseResult]) -> str:
+    """The last line of the report, in the issue's exact format."""
+    correct = sum(r.correct for r in results)
+    oog = [r for r in results if r.out_of_grammar]
+    false = sum(r.false_action for r in oog)
+    latencies = [r.latency_ms for r in results if r.correct and r.latency_ms is not None]
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    fmt = lambda v: "n/a" if v is None else f"{v:.0f}"  # noqa: E731
+    return (
+        f"commands: {correct}/{len(results)} correct, {false}/{len(oog)} false actions, "
+        f"end-of-speech to action p50 {fmt(p50)} ms p95 {fmt(p95)} ms"
+    )
+
+
+# --- Home Assistant and the satellites -----------------------------------------------------
+
+
+def device_id_for(name: str) -> str:
+    """A satellite's device ID from its name: "Kitchen satellite" -> kitchen-satellite."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def push_to_talk_config(workdir: Path) -> dict[str, object]:
+    """Satellite config for a push-to-talk button: each line `talk` in workdir/ptt."""
+    button = workdir / "ptt"
+    workdir.mkdir(parents=True, exist_ok=True)
+    button.touch()
+    return {"push_to_talk": {"command": ["tail", "-n", "0", "-F", str(button)]}}
+
+
+def press_push_to_talk(satellite: SatelliteProcess) -> None:
+    """Press the satellite's push-to-talk button."""
+    with (satellite.spool.parent / "ptt").open("a") as button:
+        button.write("talk\n")
+
+
+@contextlib.asynccontextmanager
+async def running_satellites(
+    workdir: Path, house: House, *, speed: float
+) -> AsyncIterator[dict[str, SatelliteProcess]]:
+    """One real satellite process per satellite of the house, with push-to-talk."""
+    async with contextlib.AsyncExitStack() as stack:
+        started: dict[str, SatelliteProcess] = {}
+        for satellite in house.satellites:
+            dev = device_id_for(satellite.name)
+            started[satellite.name] = await stack.enter_async_context(
+                run_satellite(
+                    workdir / dev,
+                    device_id=dev,
+                    name=satellite.name,
+                    speed=speed,
+                    extra=push_to_talk_config(workdir / dev),
+                )
+            )
+        yield started
+
+
+async def async_pair_satellites(
+    hass: HomeAssistant, house: House, satellites: Mapping[str, SatelliteProcess]
+) -> None:
+    """Add Sotto's home entry and every satellite (in its area), use Sotto's pipeline."""
+    await demo_home.async_add_home(hass)
+    for satellite in house.satellites:
+        await demo_home.async_add_satellite(hass, satellites[satellite.name], satellite.area)
+    await async_use_sotto_pipeline(hass)
+    await demo_home.async_wait_for_grammar(hass)
+    await async_warm_up(hass, house)
+
+
+async def async_warm_up(hass: HomeAssistant, house: House) -> None:
+    """Have HA's agent handle one typed command: its first loads the language's intents
+    (seconds), which a home that has been up for a while has long done."""
+    first = next(iter(house.lights.values()))
+    await async_converse(hass, f"turn off the {first}", None, Context(), language="en")
+    await hass.async_block_till_done()
+
+
+def light_state(hass: HomeAssistant, entity_id: str) -> LightState | None:
+    """A light's state as the corpus writes it (brightness as a percentage)."""
+    state = hass.states.get(entity_id)
+    if state is None:
+        return None
+    if state.state != STATE_ON:
+        return LightState(False)
+    brightness = state.attributes.get("brightness")
+    return LightState(True, round(brightness * 100 / 255) if brightness is not None else None)
+
+
+async def async_set_lights(
+    hass: HomeAssistant, lights: Sequence[str], initial: Mapping[str, LightState]
+) -> None:
+    """Set every light: as `initial` says, off if it says nothing; "on" is full brightness."""
+    wanted = {e: initial.get(e, LightState(False)) for e in lights}
+    for entity, state in wanted.items():
+        if not state.on:
+            await hass.services.async_call(
+                "light", "turn_off", {"entity_id": entity}, blocking=True
+            )
+        else:
+            level = 100 if state.level is None else state.level
+            await hass.services.async_call(
+                "light", "turn_on", {"entity_id": entity, "brightness_pct": level}, blocking=True
+            )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_TIMEOUT
+    while True:
+        await hass.async_block_till_done()
+        actual = {e: s for e in lights if (s := light_state(hass, e)) is not None}
+        if not compare(wanted, actual):
+            return
+        if loop.time() > deadline:
+            raise RuntimeError(
+                f"lights did not reach the initial states: {compare(wanted, actual)}"
+            )
+        await asyncio.sleep(0.05)
+
+
+def _wait_taken(path: Path, timeout: float) -> float | None:
+    """Poll until the microphone feeder takes the file; the wall-clock time it did."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not path.exists():
+            return time.time()
+        time.sleep(0.001)
+    return None
+
+
+async def async_run_case(
+    hass: HomeAssistant,
+    corpus: Corpus,
+    case: Case,
+    satellite: SatelliteProcess,
+    *,
+    speed: float,
+) -> CaseResult:
+    """Play one case through the satellite and judge the lights."""
+    from custom_components.sotto.services import history_store
+
+    lights = list(corpus.house.lights)
+    said = corpus.transcripts.get(case.audio)
+    result = CaseResult(
+        case.audio, case.satellite, False, case.out_of_grammar, False, None, None, said
+    )
+    with wave.open(str(corpus.directory / case.audio), "rb") as wav:
+        pcm = wav.readframes(wav.getnframes())
+    speech_end = speech_end_seconds(pcm) / speed
+    await async_set_lights(hass, lights, case.initial)
+    store = history_store(hass)
+    known = {row.id for row in await store.async_list(satellite_id=satellite.device_id)}
+    changes: list[float] = []
+    recording = demo_home.recording_entity(satellite)
+    stops: list[float] = []
+
+    @callback
+    def on_change(event: Event[EventStateChangedData]) -> None:
+        old, new = event.data["old_state"], event.data["new_state"]
+        if new is not None and new.entity_id == recording and new.state == STATE_OFF:
+            stops.append(event.time_fired_timestamp)
+        if new is None or not new.entity_id.startswith("light."):
+            return
+        before = (old.state, old.attributes.get("brightness")) if old else None
+        if before != (new.state, new.attributes.get("brightness")):
+            changes.append(event.time_fired_timestamp)
+
+    unsub = hass.bus.async_listen("state_changed", on_change)
+    try:
+        press_push_to_talk(satellite)
+        await demo_home.wait_for_state(hass, recording, STATE_ON, timeout=PTT_TIMEOUT)
+        changes.clear()
+        stops.clear()
+        path = await asyncio.to_thread(satellite.say, pcm)
+        started = await asyncio.to_thread(_wait_taken, path, PTT_TIMEOUT)
+        if started is None:
+            raise RuntimeError("the microphone did not take the WAV file")
+        row = None
+        async with asyncio.timeout(RUN_TIMEOUT):
+            while row is None:
+                rows = await store.async_list(satellite_id=satellite.device_id, limit=5)
+                row = next((r for r in rows if r.id not in known), None)
+                if row is None:
+                    await asyncio.sleep(0.1)
+        await demo_home.wait_for_state(hass, recording, STATE_OFF, timeout=PTT_TIMEOUT)
+        await asyncio.sleep(SETTLE)
+        await hass.async_block_till_done()
+        result.transcript = row.transcript
+        result.stt_ms, result.intent_ms = row.stt_ms, row.intent_ms
+    except (TimeoutError, RuntimeError, demo_home.SetupError) as err:
+        result.error = str(err) or type(err).__name__
+        started = None
+    finally:
+        unsub()
+    actual = {e: s for e in lights if (s := light_state(hass, e)) is not None}
+    result.mismatches = compare(case.expect, actual)
+    result.changed = bool(
+        compare({e: case.initial.get(e, LightState(False)) for e in lights}, actual)
+    )
+    result.correct = not result.mismatches and result.error is None
+    if started is not None and changes:
+        result.latency_ms = (changes[0] - (started + speech_end)) * 1000
+    if started is not None and stops:
+        result.stream_stop_ms = (stops[0] - (started + speech_end)) * 1000
+    return result
+
+
+async def async_run_cases(
+    hass: HomeAssistant,
+    corpus: Corpus,
+    satellites: Mapping[str, SatelliteProcess],
+    *,
+    speed: float,
+    cases: Sequence[Case] | None = None,
+) -> list[CaseResult]:
+    """Run cases (all by default) one after another, printing a line for each."""
+    results: list[CaseResult] = []
+    for case in corpus.cases if cases is None else cases:
+        result = await async_run_case(hass, corpus, case, satellites[case.satellite], speed=speed)
+        print(result.line(), flush=True)
+        results.append(result)
+    return results
+
+
+def transcript_line(results: Sequence[CaseResult]) -> str | None:
+    """How many transcripts were exactly what was said (reporting only)."""
+    known = [r for r in results if r.said is not None and not r.out_of_grammar]
+    if not known:
+        return None
+    same = sum(normalise(r.transcript or "") == normalise(r.said or "") for r in known)
+    return f"transcripts: {same}/{len(known)} commands heard exactly as said"
+
+
+async def async_bench(corpus: Corpus, *, speed: float, workdir: Path) -> list[CaseResult]:
+    """Start HA, the lights and the satellites; run every case."""
+    lights = corpus.house.areas
+    async with (
+        running_satellites(workdir / "satellites", corpus.house, speed=speed) as satellites,
+        running_home_assistant(
+            workdir / "config", port=free_port(), extra=house_configuration(lights)
+        ) as hass,
+    ):
+        await async_place_house(hass, lights)
+        await async_pair_satellites(hass, corpus.house, satellites)
+        print(
+            f"{len(corpus.cases)} cases, {len(satellites)} satellites, speed {speed}x; "
+            f"HA log: {workdir / 'config' / 'home-assistant.log'}",
+            flush=True,
+        )
+        return await async_run_cases(hass, corpus, satellites, speed=speed)
+
+
+def main() -> int:
+    """Run the benchmark; exit status 0 if it ran (the figures say how well)."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--json", type=Path, metavar="OUT", help="write per-case results")
+    parser.add_argument("--speed", type=float, default=1.0, help="times real time")
+    parser.add_argument("--limit", type=int, help="only the first N cases (a quick look)")
+    args = parser.parse_args()
+    if args.speed <= 0:
+        parser.error("--speed must be above 0")
+    try:
+        corpus = load_corpus(args.corpus)
+    except CorpusError as err:
+        print(f"commands: bad corpus: {err}", file=sys.stderr)
+        return 2
+    if args.limit:
+        corpus = replace(corpus, cases=corpus.cases[: args.limit])
+    with tempfile.TemporaryDirectory(prefix="sotto-bench-commands-") as tmp:
+        results = asyncio.run(async_bench(corpus, speed=args.speed, workdir=Path(tmp)))
+    if args.json:
+        args.json.write_text(
+            json.dumps([asdict(r) | {"false_action": r.false_action} for r in results], indent=2)
+        )
+    if (line := transcript_line(results)) is not None:
+        print(line)
+    print(summary_line(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
