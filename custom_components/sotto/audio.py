@@ -8,6 +8,8 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Final
 
+from homeassistant.exceptions import HomeAssistantError
+
 RATE: Final = 16000
 WIDTH: Final = 2
 CHANNELS: Final = 1
@@ -15,8 +17,12 @@ CHUNK_BYTES: Final = 2048  # 64 ms at 16 kHz: small enough to start playing at o
 _MAX_WAV_HEADER: Final = 64 * 1024
 
 
-class AudioFormatError(ValueError):
-    """Reply audio that is not a PCM WAV stream."""
+class AudioFormatError(HomeAssistantError, ValueError):
+    """Reply or announcement audio a satellite cannot play; the message says why.
+
+    A HomeAssistantError, so an action that fails on it shows the reason in the UI
+    rather than "Unknown error".
+    """
 
 
 @dataclass(frozen=True, slots=True)
