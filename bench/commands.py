@@ -480,6 +480,12 @@ async def async_set_lights(
         await asyncio.sleep(0.05)
 
 
+def read_pcm(path: Path) -> bytes:
+    """The samples of a WAV file."""
+    with wave.open(str(path), "rb") as wav:
+        return wav.readframes(wav.getnframes())
+
+
 def _wait_taken(path: Path, timeout: float) -> float | None:
     """Poll until the microphone feeder takes the file; the wall-clock time it did."""
     deadline = time.monotonic() + timeout
@@ -506,8 +512,7 @@ async def async_run_case(
     result = CaseResult(
         case.audio, case.satellite, False, case.out_of_grammar, False, None, None, said
     )
-    with wave.open(str(corpus.directory / case.audio), "rb") as wav:
-        pcm = wav.readframes(wav.getnframes())
+    pcm = await asyncio.to_thread(read_pcm, corpus.directory / case.audio)
     speech_end = speech_end_seconds(pcm) / speed
     await async_set_lights(hass, lights, case.initial)
     store = history_store(hass)
@@ -529,7 +534,7 @@ async def async_run_case(
 
     unsub = hass.bus.async_listen("state_changed", on_change)
     try:
-        press_push_to_talk(satellite)
+        await asyncio.to_thread(press_push_to_talk, satellite)
         await demo_home.wait_for_state(hass, recording, STATE_ON, timeout=PTT_TIMEOUT)
         changes.clear()
         stops.clear()

@@ -1,0 +1,174 @@
+"""bench/commands.py: its corpus loader, its end-of-speech measure, and its cases run
+through a real satellite process, Sotto and HA's agent against real template lights."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from bench.commands import (
+    Case,
+    Corpus,
+    CorpusError,
+    House,
+    LightState,
+    Satellite,
+    async_run_cases,
+    async_warm_up,
+    load_corpus,
+    running_satellites,
+    speech_end_seconds,
+    summary_line,
+)
+from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
+from demo.home import async_wait_for_grammar
+from demo.speech import silence, speak, utterance, write_wav
+
+from .house import async_build_house, async_use_sotto_pipeline
+from .test_satellite import pair
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+HOUSE = {
+    "areas": {"Kitchen": {"lights": ["Kitchen Light"]}, "Bedroom": {"lights": ["Bedroom Lamp"]}},
+    "satellites": [{"name": "Kitchen satellite", "area": "Kitchen"}],
+}
+GOOD_CASE = {
+    "audio": "one.wav",
+    "satellite": "Kitchen satellite",
+    "initial": {"light.kitchen_light": "off"},
+    "expect": {"light.kitchen_light": "on@40", "light.bedroom_lamp": "off"},
+}
+
+
+def _corpus_dir(tmp_path: Path, cases: object, house: object = HOUSE) -> Path:
+    directory = tmp_path / "corpus"
+    directory.mkdir(exist_ok=True)
+    (directory / "house.yaml").write_text(yaml.safe_dump(house))
+    (directory / "cases.yaml").write_text(yaml.safe_dump(cases))
+    write_wav(directory / "one.wav", silence(0.5))
+    return directory
+
+
+def test_loader_reads_a_good_corpus(tmp_path: Path) -> None:
+    """Light names become HA entity IDs; states parse; the case is not out-of-grammar."""
+    corpus = load_corpus(_corpus_dir(tmp_path, [GOOD_CASE]))
+    assert set(corpus.house.lights) == {"light.kitchen_light", "light.bedroom_lamp"}
+    (case,) = corpus.cases
+    assert case.expect["light.kitchen_light"] == LightState(True, 40)
+    assert not case.out_of_grammar
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"expect": {"light.kitchen_light": "dim", "light.bedroom_lamp": "off"}}, "'dim'"),
+        ({"expect": {"light.kitchen_light": "on"}}, "must list every light"),
+        ({"initial": {"light.garage": "on"}}, "light.garage is not a light of house.yaml"),
+        ({"satellite": "Attic satellite"}, "no satellite 'Attic satellite'"),
+        ({"audio": "missing.wav"}, "missing.wav is missing"),
+        ({"expect": {"light.kitchen_light": "on@140", "light.bedroom_lamp": "off"}}, "140"),
+    ],
+)
+def test_loader_rejects_a_broken_cases_file(
+    tmp_path: Path, change: dict[str, object], problem: str
+) -> None:
+    """The error names cases.yaml, the case, and what is wrong with it."""
+    directory = _corpus_dir(tmp_path, [GOOD_CASE, GOOD_CASE | change])
+    with pytest.raises(CorpusError) as caught:
+        load_corpus(directory)
+    message = str(caught.value)
+    assert str(directory / "cases.yaml") in message
+    assert "case 2" in message
+    assert problem in message
+
+
+def test_loader_rejects_a_wav_in_the_wrong_format(tmp_path: Path) -> None:
+    """A stereo or 44.1 kHz recording is refused before anything starts."""
+    directory = _corpus_dir(tmp_path, [GOOD_CASE])
+    with wave.open(str(directory / "one.wav"), "wb") as wav:
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(44100)
+        wav.writeframes(bytes(400))
+    with pytest.raises(CorpusError, match="44100 Hz, 2 channel"):
+        load_corpus(directory)
+
+
+def test_loader_rejects_a_house_without_satellites(tmp_path: Path) -> None:
+    """house.yaml is named, with what it lacks."""
+    directory = _corpus_dir(tmp_path, [GOOD_CASE], house={"areas": HOUSE["areas"]})
+    with pytest.raises(CorpusError, match=r"house\.yaml: needs `satellites:`"):
+        load_corpus(directory)
+
+
+def test_end_of_speech_is_where_the_words_stop_even_in_noise() -> None:
+    """Trailing silence, and room noise throughout, do not move the end of speech."""
+    words = np.frombuffer(speak("turn on the lights"), dtype="<i2")
+    # espeak-ng ends its WAV with near-silence; the last clearly voiced sample is the end.
+    voiced_until = 0.4 + (np.nonzero(np.abs(words.astype(int)) > 1000)[0][-1] + 1) / 16000
+    pcm = silence(0.4) + words.tobytes() + silence(1.0)
+    clean = speech_end_seconds(pcm)
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    hiss = np.random.default_rng(1).normal(0, 60, samples.shape)  # a quiet room, -55 dBFS
+    noisy = speech_end_seconds(np.clip(samples + hiss, -32768, 32767).astype("<i2").tobytes())
+    assert voiced_until - 0.01 <= clean <= voiced_until + 0.1
+    assert abs(noisy - clean) <= 0.05
+    assert speech_end_seconds(silence(1.0)) == 0.0
+
+
+async def test_cases_run_through_a_real_satellite(hass: HomeAssistant, tmp_path: Path) -> None:
+    """A command changes the kitchen light (a case passes, with a latency); a wrong
+    expectation fails naming the light; chatter changes nothing and is no false action."""
+    assert await async_setup_component(hass, "conversation", {})
+    assert await async_setup_component(hass, "assist_pipeline", {})
+    house = House(
+        {"Kitchen": ["Kitchen Light"], "Bedroom": ["Bedroom Lamp"]},
+        [Satellite("Kitchen satellite", "Kitchen")],
+    )
+    await async_build_house(hass, house.areas)
+    directory = tmp_path / "corpus"
+    directory.mkdir()
+    write_wav(directory / "on.wav", utterance(0.3, "turn on the lights", 0.5))
+    write_wav(directory / "chat.wav", utterance(0.3, "my sister is coming for dinner", 0.5))
+    off, on = LightState(False), LightState(True)
+    start = {"light.kitchen_light": off, "light.bedroom_lamp": off}
+    cases = [
+        Case("on.wav", "Kitchen satellite", start, {**start, "light.kitchen_light": on}),
+        Case("on.wav", "Kitchen satellite", start, {"light.kitchen_light": on} | {
+            "light.bedroom_lamp": on
+        }),
+        Case("chat.wav", "Kitchen satellite", {**start, "light.bedroom_lamp": on},
+             {**start, "light.bedroom_lamp": on}),
+    ]  # fmt: skip
+    corpus = Corpus(directory, house, cases, {"on.wav": "turn on the lights"})
+    async with running_satellites(tmp_path / "satellites", house, speed=1.0) as satellites:
+        home = MockConfigEntry(domain=DOMAIN, unique_id=HOME_UNIQUE_ID, data={"kind": "home"})
+        home.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(home.entry_id)
+        await pair(hass, satellites["Kitchen satellite"], "Kitchen")
+        await async_use_sotto_pipeline(hass)
+        await async_wait_for_grammar(hass)
+        await async_warm_up(hass, house)
+        results = await async_run_cases(hass, corpus, satellites, speed=1.0)
+        for entry in hass.config_entries.async_entries("sotto"):
+            await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+    passed, wrong, chatter = results
+    assert passed.correct, passed.line()
+    assert passed.latency_ms is not None
+    assert passed.transcript == "turn on the lights"
+    assert not wrong.correct
+    assert wrong.mismatches == ["light.bedroom_lamp expected on, is off"]
+    assert chatter.out_of_grammar
+    assert chatter.correct, chatter.line()
+    assert not chatter.false_action
+    assert summary_line(results).startswith("commands: 2/3 correct, 0/1 false actions, ")
