@@ -72,8 +72,8 @@ class HomeGrammar:
     async def async_rebuild(self) -> None:
         """Build (and compile, for in-process use) the grammar for the home as it is now."""
         templates = self._templates
-        if templates is None:
-            return
+        # Rebuilds are scheduled only by `async_start`, after the templates are loaded.
+        assert templates is not None
         home = async_home_vocabulary(self.hass)
         if home is None:
             self.error = "nothing is exposed to Assist yet"

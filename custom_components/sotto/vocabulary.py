@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from homeassistant.components.homeassistant.exposed_entities import (
@@ -24,9 +25,37 @@ from homeassistant.helpers import (
     floor_registry as fr,
 )
 
+from sotto.engine.stt.errors import SttError
 from sotto.engine.stt.home import Area, Entity, Floor, Home
+from sotto.engine.stt.text import words
+
+_LOGGER = logging.getLogger(__name__)
 
 _ASSISTANT = "conversation"
+
+
+def speakable(name: str) -> str | None:
+    """The name without what has no spoken form (emoji, symbols); None if nothing is left.
+
+    One light named "🎄" must not stop the whole home's grammar from building.
+    """
+    try:
+        words(name)
+    except SttError:
+        kept = []
+        for token in name.split():
+            try:
+                if words(token):
+                    kept.append(token)
+            except SttError:
+                continue
+        return " ".join(kept) or None
+    return name
+
+
+def _speakable_names(names: Iterable[str]) -> tuple[str, ...]:
+    """The names that can be said, each once, in order."""
+    return tuple(dict.fromkeys(n for name in names if (n := speakable(name)) is not None))
 
 
 @callback
@@ -37,13 +66,23 @@ def async_home_vocabulary(hass: HomeAssistant) -> Home | None:
     area_reg = ar.async_get(hass)
     floor_reg = fr.async_get(hass)
 
-    floors = {floor.floor_id: floor for floor in floor_reg.async_list_floors()}
+    unspeakable: list[str] = []
+    floor_names: dict[str, tuple[str, ...]] = {}
+    for floor in floor_reg.async_list_floors():
+        if names := _speakable_names((floor.name, *sorted(floor.aliases))):
+            floor_names[floor.floor_id] = names
+        else:
+            unspeakable.append(f"floor {floor.name}")
     areas: list[Area] = []
     area_names: dict[str, str] = {}
     for area in area_reg.async_list_areas():
-        area_names[area.id] = area.name
-        floor = floors.get(area.floor_id) if area.floor_id else None
-        areas.append(Area((area.name, *sorted(area.aliases)), floor=floor.name if floor else None))
+        names = _speakable_names((area.name, *sorted(area.aliases)))
+        if not names:
+            unspeakable.append(f"area {area.name}")
+            continue
+        area_names[area.id] = names[0]
+        floor_name = floor_names.get(area.floor_id) if area.floor_id else None
+        areas.append(Area(names, floor=floor_name[0] if floor_name else None))
 
     entities: list[Entity] = []
     for state in hass.states.async_all():
@@ -62,20 +101,27 @@ def async_home_vocabulary(hass: HomeAssistant) -> Home | None:
                 and (device := device_reg.async_get(entry.device_id))
             ):
                 area_id = device.area_id
+        entity_names = _speakable_names((str(name), *aliases))
+        if not entity_names:
+            unspeakable.append(state.entity_id)
+            continue
         entities.append(
             Entity(
                 state.entity_id,
-                (str(name), *aliases),
+                entity_names,
                 area=area_names.get(area_id) if area_id else None,
                 device_class=state.attributes.get("device_class"),
             )
         )
+    if unspeakable:
+        _LOGGER.warning(
+            "Voice commands cannot name %s: no spoken words in the name; give each an alias",
+            ", ".join(unspeakable),
+        )
     if not entities and not areas:
         return None
     return Home(
-        tuple(entities),
-        tuple(areas),
-        tuple(Floor((floor.name, *sorted(floor.aliases))) for floor in floors.values()),
+        tuple(entities), tuple(areas), tuple(Floor(names) for names in floor_names.values())
     )
 
 
