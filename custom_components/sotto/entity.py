@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
+from wyoming.event import Event
 
 from .const import DOMAIN
 from .data import SottoConfigEntry
@@ -45,3 +47,13 @@ class SottoSatelliteEntity(Entity):
     def _handle_update(self) -> None:
         """Write the new state; entities override to derive more."""
         self.async_write_ha_state()
+
+    async def async_send_request(self, event: Event) -> None:
+        """Send a request to the satellite; its report (not this call) changes the state."""
+        if not await self.satellite.connection.async_send(event):
+            # Only in the moment the link drops: HA skips entities already unavailable.
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="not_connected",
+                translation_placeholders={"name": self.satellite.connection.name},
+            )

@@ -5,13 +5,11 @@ from __future__ import annotations
 from homeassistant.components.number import NumberEntity, NumberEntityDescription
 from homeassistant.const import PERCENTAGE, EntityCategory
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from sotto.messages import Configure
 
 from .connection import unsupported_features
-from .const import DOMAIN
 from .data import SottoConfigEntry
 from .entity import SottoSatelliteEntity
 
@@ -50,9 +48,4 @@ class SottoVolume(SottoSatelliteEntity, NumberEntity):
 
     async def async_set_native_value(self, value: float) -> None:
         """Ask the satellite to change its volume."""
-        if not await self.satellite.connection.async_send(Configure(volume=value / 100).event()):
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="not_connected",
-                translation_placeholders={"name": self.satellite.connection.name},
-            )
+        await self.async_send_request(Configure(volume=value / 100).event())

@@ -11,7 +11,6 @@ from homeassistant.components.assist_pipeline.select import (
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from sotto.messages import Configure
@@ -79,19 +78,7 @@ class SottoVadSensitivitySelect(SottoSatelliteEntity, VadSensitivitySelect):
         VadSensitivitySelect.__init__(self, hass, entry.unique_id or entry.entry_id)
 
 
-class _ConfigureSelect(SottoSatelliteEntity, SelectEntity):
-    """A select whose value lives on the satellite and changes when it says so."""
-
-    async def _async_configure(self, request: Configure) -> None:
-        if not await self.satellite.connection.async_send(request.event()):
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="not_connected",
-                translation_placeholders={"name": self.satellite.connection.name},
-            )
-
-
-class SottoWakeWordSelect(_ConfigureSelect):
+class SottoWakeWordSelect(SottoSatelliteEntity, SelectEntity):
     """The wake word the satellite listens for, from those it reports."""
 
     @property
@@ -108,10 +95,10 @@ class SottoWakeWordSelect(_ConfigureSelect):
 
     async def async_select_option(self, option: str) -> None:
         """Ask the satellite to listen for another wake word."""
-        await self._async_configure(Configure(wake_word=option))
+        await self.async_send_request(Configure(wake_word=option).event())
 
 
-class SottoSensitivitySelect(_ConfigureSelect):
+class SottoSensitivitySelect(SottoSatelliteEntity, SelectEntity):
     """How easily the wake word triggers."""
 
     @property
@@ -124,4 +111,4 @@ class SottoSensitivitySelect(_ConfigureSelect):
 
     async def async_select_option(self, option: str) -> None:
         """Ask the satellite to use another sensitivity."""
-        await self._async_configure(Configure(sensitivity=SENSITIVITY_LEVELS[option]))
+        await self.async_send_request(Configure(sensitivity=SENSITIVITY_LEVELS[option]).event())

@@ -52,7 +52,7 @@ class SottoMuteSwitch(SottoSatelliteEntity, SwitchEntity):
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Ask the satellite to close its microphone."""
-        await self._async_send(muted=True)
+        await self.async_send_request(SetMute(muted=True).event())
 
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Ask the satellite to open its microphone, unless its own button muted it."""
@@ -63,13 +63,4 @@ class SottoMuteSwitch(SottoSatelliteEntity, SwitchEntity):
                 translation_key="hardware_muted",
                 translation_placeholders={"name": self.satellite.connection.name},
             )
-        await self._async_send(muted=False)
-
-    async def _async_send(self, *, muted: bool) -> None:
-        """Send the request; the switch changes only when the satellite reports it."""
-        if not await self.satellite.connection.async_send(SetMute(muted=muted).event()):
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="not_connected",
-                translation_placeholders={"name": self.satellite.connection.name},
-            )
+        await self.async_send_request(SetMute(muted=False).event())

@@ -1,0 +1,54 @@
+"""The satellite's settings changed from HA: the satellite applies them and reports back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from homeassistant.core import HomeAssistant
+
+from demo.home import wait_for_state
+from demo.processes import run_satellite
+
+from .test_satellite import pair
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+VOLUME = "number.kitchen_satellite_volume"
+WAKE_WORD = "select.kitchen_satellite_wake_word"
+SENSITIVITY = "select.kitchen_satellite_wake_word_sensitivity"
+
+
+async def test_volume_wake_word_and_sensitivity_are_set_on_the_satellite(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """Each entity shows the value only once the satellite reports it has applied it,
+    and the satellite keeps it across a restart."""
+    async with run_satellite(tmp_path) as satellite:
+        entry = await pair(hass, satellite)
+        await hass.services.async_call(
+            "number", "set_value", {"entity_id": VOLUME, "value": 40}, blocking=True
+        )
+        await wait_for_state(hass, VOLUME, "40")
+        await hass.services.async_call(
+            "select", "select_option", {"entity_id": SENSITIVITY, "option": "high"}, blocking=True
+        )
+        await wait_for_state(hass, SENSITIVITY, "high")
+        await hass.services.async_call(
+            "select",
+            "select_option",
+            {"entity_id": WAKE_WORD, "option": "hey_jarvis"},
+            blocking=True,
+        )
+        await wait_for_state(hass, WAKE_WORD, "hey_jarvis")
+        key, port = satellite.key, satellite.port
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+    async with run_satellite(tmp_path, key=key, port=port):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await wait_for_state(hass, WAKE_WORD, "hey_jarvis")
+        assert hass.states.get(VOLUME).state == "40"
+        assert hass.states.get(SENSITIVITY).state == "high"
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
