@@ -3,8 +3,11 @@
 It speaks ESPHome's native API as a device does: the Noise_NNpsk0 handshake (server side,
 written here with the `noise` package), encrypted frames carrying aioesphomeapi's own
 protobuf messages, device info with voice-assistant feature flags, an entity list (a mute
-switch and a wake word select), states, and the voice-assistant conversation: start,
-audio, stop, events and reply audio.
+switch, a wake word select and optionally a media player), states, and the
+voice-assistant conversation: start, audio, stop, events and reply audio. A device
+without a voice-assistant speaker plays replies and announcements as ESPHome's media
+player does: it fetches their URLs from Home Assistant over real HTTP, then says it has
+finished.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import aiohttp
 from aioesphomeapi import api_pb2 as pb
 from aioesphomeapi.core import MESSAGE_TYPE_TO_PROTO
 from aioesphomeapi.model import VoiceAssistantEventType, VoiceAssistantFeature
@@ -31,12 +35,40 @@ _MAX_STREAM_SECONDS: Final = 15.0
 
 MUTE_KEY: Final = 101
 WAKE_WORD_KEY: Final = 102
+MEDIA_PLAYER_KEY: Final = 103
 ALL_FEATURES: Final = (
     VoiceAssistantFeature.VOICE_ASSISTANT
     | VoiceAssistantFeature.SPEAKER
     | VoiceAssistantFeature.API_AUDIO
     | VoiceAssistantFeature.TIMERS
 )
+# A Voice PE-like device: replies and announcements through its media player, by URL.
+MEDIA_PLAYER_FEATURES: Final = (
+    VoiceAssistantFeature.VOICE_ASSISTANT
+    | VoiceAssistantFeature.API_AUDIO
+    | VoiceAssistantFeature.TIMERS
+    | VoiceAssistantFeature.ANNOUNCE
+    | VoiceAssistantFeature.START_CONVERSATION
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """One URL the device's media player fetched from Home Assistant."""
+
+    url: str
+    status: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """One announcement request, as the device received it."""
+
+    media_id: str
+    text: str
+    preannounce_media_id: str
+    start_conversation: bool
 
 
 def new_key() -> str:
@@ -56,6 +88,7 @@ class FakeEsphomeDevice:
     mac: str = "AA:BB:CC:DD:EE:01"
     features: int = int(ALL_FEATURES)
     has_mute_switch: bool = True
+    has_media_player: bool = False
     wake_words: tuple[str, ...] = ("okay_nabu", "hey_jarvis")
     port: int = 0
     muted: bool = False
@@ -64,6 +97,10 @@ class FakeEsphomeDevice:
     reply_audio: bytearray = field(default_factory=bytearray)
     timers: list[pb.VoiceAssistantTimerEventResponse] = field(default_factory=list)
     sent_audio: int = 0
+    fetched: list[Fetched] = field(default_factory=list)
+    announcements: list[Announcement] = field(default_factory=list)
+    reply_done: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when a reply has been played: streamed to the speaker, or fetched by URL."""
     handshakes_refused: int = 0
     streaming: bool = False
     _server: asyncio.Server | None = None
@@ -147,6 +184,7 @@ class FakeEsphomeDevice:
         """
         self._stop_mic.clear()
         self.run_ended.clear()
+        self.reply_done.clear()
         self._broadcast(
             pb.VoiceAssistantRequest(
                 start=True,
@@ -260,8 +298,53 @@ class FakeEsphomeDevice:
             self.reply_audio += message.data
         elif kind is pb.VoiceAssistantTimerEventResponse:
             self.timers.append(message)
+        elif kind is pb.VoiceAssistantAnnounceRequest:
+            self._spawn(self._announce(message))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _fetch(self, url: str) -> Fetched:
+        """The media player downloads what it was told to play, as a device does."""
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
+            fetched = Fetched(url=url, status=response.status, body=await response.read())
+        self.fetched.append(fetched)
+        return fetched
+
+    async def _play_url(self, url: str) -> None:
+        """Fetch and "play" a reply given by URL, then tell the client it finished."""
+        fetched = await self._fetch(url)
+        self.reply_audio += fetched.body
+        self._broadcast(pb.VoiceAssistantAnnounceFinished(success=fetched.status == 200))
+        self.reply_done.set()
+
+    async def _announce(self, request: pb.VoiceAssistantAnnounceRequest) -> None:
+        self.announcements.append(
+            Announcement(
+                media_id=request.media_id,
+                text=request.text,
+                preannounce_media_id=request.preannounce_media_id,
+                start_conversation=request.start_conversation,
+            )
+        )
+        ok = True
+        for url in (request.preannounce_media_id, request.media_id):
+            if url:
+                ok = (await self._fetch(url)).status == 200 and ok
+        self._broadcast(pb.VoiceAssistantAnnounceFinished(success=ok))
 
     def _list_entities(self, session: _Session) -> None:
+        if self.has_media_player:
+            session.send(
+                pb.ListEntitiesMediaPlayerResponse(
+                    object_id="media_player",
+                    key=MEDIA_PLAYER_KEY,
+                    name="Media player",
+                    unique_id=f"{self.name}media_player",
+                )
+            )
         if self.has_mute_switch:
             session.send(
                 pb.ListEntitiesSwitchResponse(
@@ -293,6 +376,15 @@ class FakeEsphomeDevice:
         elif event_type is VoiceAssistantEventType.VOICE_ASSISTANT_RUN_END:
             self._stop_mic.set()
             self.run_ended.set()
+        elif event_type is VoiceAssistantEventType.VOICE_ASSISTANT_TTS_STREAM_END:
+            self.reply_done.set()
+        elif (
+            event_type is VoiceAssistantEventType.VOICE_ASSISTANT_TTS_END
+            and not self.features & VoiceAssistantFeature.SPEAKER
+            and self.events[-1][1].get("url")
+        ):
+            # No speaker of its own: its media player fetches the reply, as ESPHome's does.
+            self._spawn(self._play_url(self.events[-1][1]["url"]))
 
     def event_types(self) -> list[VoiceAssistantEventType]:
         """The voice-assistant events Home Assistant sent, in order."""

@@ -9,7 +9,11 @@ entity serve an ESP32 exactly as they serve a Pi:
 - the device's mute switch -> `SottoState`; device info and entities -> `SottoInfo`;
 - the privacy ledger, which the device does not keep, is counted here -> `SottoLedger`;
 - `SetMute`, `Configure`, `StopStreaming`, `RunEnded` and reply audio -> switch and
-  select commands, voice-assistant events and streamed audio.
+  select commands, voice-assistant events and streamed audio;
+- the Assist pipeline's own events -> the device's voice-assistant events, mapped as
+  Home Assistant's ESPHome integration maps them, so its LEDs and screen follow the run;
+- replies and announcements for a device that plays media rather than streamed audio ->
+  a URL it fetches from Home Assistant.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from aioesphomeapi.core import (
 from aioesphomeapi.model import (
     DeviceInfo,
     EntityState,
+    MediaPlayerInfo,
     SelectInfo,
     SelectState,
     SwitchInfo,
@@ -42,8 +47,12 @@ from aioesphomeapi.model import (
     VoiceAssistantFeature,
     VoiceAssistantTimerEventType,
 )
+from homeassistant.components.assist_pipeline import PipelineEvent, PipelineEventType
+from homeassistant.components.assist_satellite import AssistSatelliteAnnouncement
+from homeassistant.components.media_player.browse_media import async_process_play_media_url
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.device_registry import format_mac
 from homeassistant.util import dt as dt_util
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -79,6 +88,7 @@ from sotto.messages import (
 )
 
 from ..connection import ReconnectingTransport  # noqa: TID252
+from ..const import DOMAIN  # noqa: TID252
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -99,6 +109,29 @@ _CLIENT_INFO: Final = "Sotto"
 _TIMER_TYPES: Final = frozenset(
     {"timer-started", "timer-updated", "timer-cancelled", "timer-finished"}
 )
+# How long an announcement may play before the device is considered stuck (HA's own
+# ESPHome integration allows the same).
+_ANNOUNCE_TIMEOUT: Final = 300.0
+# The error code when Home Assistant has no URL a device could fetch its reply from.
+ERROR_NO_URL: Final = "no-reply-url"
+
+# The pipeline's events as ESPHome's voice assistant knows them: the device's LEDs,
+# screen and triggers (on_listening, on_stt_end, on_tts_end...) follow these.
+_PIPELINE_TO_DEVICE: Final[dict[str, VoiceAssistantEventType]] = {
+    PipelineEventType.RUN_START: VoiceAssistantEventType.VOICE_ASSISTANT_RUN_START,
+    PipelineEventType.RUN_END: VoiceAssistantEventType.VOICE_ASSISTANT_RUN_END,
+    PipelineEventType.WAKE_WORD_START: VoiceAssistantEventType.VOICE_ASSISTANT_WAKE_WORD_START,
+    PipelineEventType.WAKE_WORD_END: VoiceAssistantEventType.VOICE_ASSISTANT_WAKE_WORD_END,
+    PipelineEventType.STT_START: VoiceAssistantEventType.VOICE_ASSISTANT_STT_START,
+    PipelineEventType.STT_VAD_START: VoiceAssistantEventType.VOICE_ASSISTANT_STT_VAD_START,
+    PipelineEventType.STT_VAD_END: VoiceAssistantEventType.VOICE_ASSISTANT_STT_VAD_END,
+    PipelineEventType.STT_END: VoiceAssistantEventType.VOICE_ASSISTANT_STT_END,
+    PipelineEventType.INTENT_START: VoiceAssistantEventType.VOICE_ASSISTANT_INTENT_START,
+    PipelineEventType.INTENT_END: VoiceAssistantEventType.VOICE_ASSISTANT_INTENT_END,
+    PipelineEventType.TTS_START: VoiceAssistantEventType.VOICE_ASSISTANT_TTS_START,
+    PipelineEventType.TTS_END: VoiceAssistantEventType.VOICE_ASSISTANT_TTS_END,
+    PipelineEventType.ERROR: VoiceAssistantEventType.VOICE_ASSISTANT_ERROR,
+}
 
 # Why an entity is missing, by the Sotto feature it would have offered.
 UNSUPPORTED_NO_MUTE: Final = "the device has no switch named 'mute' in its ESPHome YAML"
@@ -112,8 +145,8 @@ UNSUPPORTED_SENSITIVITY: Final = (
 UNSUPPORTED_VOLUME: Final = "ESPHome sets its speaker volume on the device's media player"
 UNSUPPORTED_PURGE_BUTTON: Final = "the device keeps no ledger or audio to purge"
 UNSUPPORTED_SPEAKER: Final = (
-    "the device cannot play streamed audio (no API audio speaker); Sotto does not"
-    " serve replies by URL"
+    "the device has neither a voice_assistant speaker (streamed replies) nor a"
+    " media_player (replies and announcements by URL)"
 )
 
 # Project names (zeroconf TXT `project_name`) of firmware known to run a voice assistant.
@@ -171,6 +204,17 @@ class EsphomeSession:
     mute: SwitchInfo | None
     wake_word: SelectInfo | None
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    has_media_player: bool = False
+
+    @property
+    def streams_replies(self) -> bool:
+        """Whether replies are streamed to the voice assistant's own speaker."""
+        return bool(self.features & VoiceAssistantFeature.SPEAKER)
+
+    @property
+    def plays_urls(self) -> bool:
+        """Whether the device fetches replies and announcements by URL (its media player)."""
+        return self.has_media_player or bool(self.features & VoiceAssistantFeature.ANNOUNCE)
 
     @property
     def features(self) -> VoiceAssistantFeature:
@@ -217,6 +261,7 @@ async def async_open_session(
             None,
         ),
         closed=closed,
+        has_media_player=any(isinstance(e, MediaPlayerInfo) for e in entities),
     )
     try:
         if expected_mac is not None and format_mac(info.mac_address) != expected_mac:
@@ -254,6 +299,16 @@ def async_esphome_conflict(hass: HomeAssistant, mac: str) -> str | None:
                     continue
         return entry.title
     return None
+
+
+@dataclass(slots=True)
+class _UrlReply:
+    """A reply the device fetches by URL: over when both sides are done with it."""
+
+    device_done: bool = False
+    """The device's media player finished playing it."""
+    bridge_done: bool = False
+    """The pipeline bridge sent the whole reply (which this transport does not forward)."""
 
 
 @dataclass(slots=True)
@@ -356,8 +411,9 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         self._stream: StreamStart | None = None
         self._stream_bytes = 0
         self._stream_id = 0
-        self._run_started = False
+        self._run_end_sent = False
         self._replying = False
+        self._url_reply: _UrlReply | None = None
         # Timers set by voice on this device: ESPHome wants name and length on every event.
         self._timers: dict[str, tuple[str | None, int]] = {}
 
@@ -451,7 +507,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             unsupported["mute"] = UNSUPPORTED_NO_MUTE
         if session.wake_word is None:
             unsupported["wake_word"] = UNSUPPORTED_NO_WAKE_WORD
-        if not session.features & VoiceAssistantFeature.SPEAKER:
+        if not (session.streams_replies or session.plays_urls):
             unsupported["speaker"] = UNSUPPORTED_SPEAKER
         self.unsupported = unsupported
 
@@ -464,7 +520,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             wake_word_engine="micro",
             wake_words=tuple(session.wake_word.options) if session.wake_word else (),
             has_hardware_mute=False,
-            has_speaker=bool(session.features & VoiceAssistantFeature.SPEAKER),
+            has_speaker=session.streams_replies or session.plays_urls,
             remote_wake=False,
             # Home Assistant's own speech detection decides when an ESPHome command ends.
             vad_silence_seconds=0.0,
@@ -538,7 +594,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         self._end_stream(StopReason.ERROR)
         self._stream_id += 1
         self._stream_bytes = 0
-        self._run_started = False
+        self._run_end_sent = False
         trigger = StreamTrigger.WAKE_WORD if wake_word_phrase else StreamTrigger.PUSH_TO_TALK
         self._ledger.count(wake=bool(wake_word_phrase), push_to_talk=not wake_word_phrase)
         if wake_word_phrase:
@@ -559,11 +615,6 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         """A chunk of the command, passed on only while a stream is open."""
         if self._stream is None:
             return  # in flight after Home Assistant stopped the stream: dropped
-        if not self._run_started:
-            # The device has its answer and streams: the run has begun, as it expects.
-            self._run_started = True
-            self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_RUN_START)
-            self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_STT_START)
         self._stream_bytes += len(data)
         self._emit(AudioChunk(rate=_RATE, width=_WIDTH, channels=_CHANNELS, audio=data).event())
 
@@ -572,6 +623,22 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         self._end_stream(StopReason.END_OF_SPEECH)
 
     async def _handle_announcement_finished(self, finished: object) -> None:
+        """The device's media player finished an announcement or a reply it fetched."""
+        reply = self._url_reply
+        if reply is None:
+            self._emit(Played().event())
+            return
+        reply.device_done = True
+        self._finish_url_reply()
+
+    @callback
+    def _finish_url_reply(self) -> None:
+        """A fetched reply is over once the device played it and the bridge sent it all."""
+        reply = self._url_reply
+        if reply is None or not (reply.device_done and reply.bridge_done):
+            return
+        self._url_reply = None
+        self._replying = False
         self._emit(Played().event())
 
     @callback
@@ -636,13 +703,22 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         if RunEnded.is_type(event.type):
             self._end_stream(StopReason.HA_COMPLETE)
             self._replying = False
+            self._url_reply = None
+            if self._run_end_sent:
+                return True  # the pipeline's own run end was forwarded already
+            self._run_end_sent = True
             return self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_RUN_END)
         if AudioStart.is_type(event.type) and not StreamStart.is_stream_start(event):
             return self._start_reply(session)
         if AudioChunk.is_type(event.type):
             return await self._async_reply_chunk(session, AudioChunk.from_event(event))
         if AudioStop.is_type(event.type) and not StreamStop.is_stream_stop(event):
-            if session.features & VoiceAssistantFeature.SPEAKER:
+            if self._url_reply is not None:
+                # The device plays the reply it fetched; done when it says so.
+                self._url_reply.bridge_done = True
+                self._finish_url_reply()
+                return True
+            if session.streams_replies:
                 self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_TTS_STREAM_END)
             self._replying = False
             self._emit(Played().event())
@@ -697,15 +773,17 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         return True
 
     def _start_reply(self, session: EsphomeSession) -> bool:
-        if not session.features & VoiceAssistantFeature.SPEAKER:
+        if session.streams_replies:
+            self._replying = True
+            return self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_TTS_STREAM_START)
+        if not session.plays_urls:
             self._emit(Error(text=UNSUPPORTED_SPEAKER, code=ERROR_NO_SPEAKER).event())
-            return True
-        self._replying = True
-        return self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_TTS_STREAM_START)
+        # Otherwise the device fetches the reply by the URL it was given with TTS end.
+        return True
 
     async def _async_reply_chunk(self, session: EsphomeSession, chunk: AudioChunk) -> bool:
-        if not session.features & VoiceAssistantFeature.SPEAKER:
-            return True  # nothing to play it on; said once at the start
+        if not session.streams_replies:
+            return True  # fetched by URL, or nothing to play it on (said at the start)
         if (chunk.rate, chunk.width, chunk.channels) != (_RATE, _WIDTH, _CHANNELS):
             _LOGGER.warning("%s plays only 16 kHz 16-bit mono audio", self.name)
             return False
@@ -713,4 +791,92 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         for start in range(0, len(audio), _REPLY_CHUNK):
             session.client.send_voice_assistant_audio(audio[start : start + _REPLY_CHUNK])
         await asyncio.sleep(len(audio) / _BYTES_PER_SECOND * _REPLY_PACE)
+        return True
+
+    # --- the pipeline's progress, and announcements --------------------------------------
+
+    @callback
+    def pipeline_event(self, event: PipelineEvent) -> None:
+        """Tell the device how the run goes, as Home Assistant's ESPHome integration does."""
+        event_type = _PIPELINE_TO_DEVICE.get(event.type)
+        session = self._session
+        if event_type is None or session is None:
+            return
+        kind = VoiceAssistantEventType
+        data = event.data or {}
+        out: dict[str, str] = {}
+        if event_type is kind.VOICE_ASSISTANT_STT_VAD_END:
+            # The device closes its microphone on this event.
+            self._end_stream(StopReason.HA_COMPLETE)
+        elif event_type is kind.VOICE_ASSISTANT_STT_END:
+            if self._stream is not None:
+                # The command was recognised before the end of speech was heard: the
+                # device closes its microphone only on VAD end, so it is told that first.
+                self._send_va_event(kind.VOICE_ASSISTANT_STT_VAD_END)
+                self._end_stream(StopReason.HA_COMPLETE)
+            out = {"text": (data.get("stt_output") or {}).get("text") or ""}
+        elif event_type is kind.VOICE_ASSISTANT_INTENT_END:
+            output = data.get("intent_output") or {}
+            out = {
+                "conversation_id": output.get("conversation_id") or "",
+                "continue_conversation": str(int(bool(output.get("continue_conversation")))),
+            }
+        elif event_type is kind.VOICE_ASSISTANT_TTS_START:
+            out = {"text": data.get("tts_input") or ""}
+        elif event_type is kind.VOICE_ASSISTANT_TTS_END:
+            out = self._reply_url(session, data.get("tts_output"))
+        elif event_type is kind.VOICE_ASSISTANT_ERROR:
+            out = {"code": str(data.get("code") or ""), "message": str(data.get("message") or "")}
+            self._end_stream(StopReason.ERROR)  # the device stops listening on an error
+        elif event_type is kind.VOICE_ASSISTANT_RUN_END:
+            self._run_end_sent = True
+        self._send_va_event(event_type, out)
+
+    @callback
+    def _reply_url(
+        self, session: EsphomeSession, tts_output: Mapping[str, Any] | None
+    ) -> dict[str, str]:
+        """The reply's address for the device; a device without a speaker fetches it."""
+        if not tts_output or not tts_output.get("url"):
+            return {}
+        try:
+            url = async_process_play_media_url(self.hass, tts_output["url"])
+        except HomeAssistantError as err:
+            if not session.streams_replies:
+                _LOGGER.warning("%s cannot fetch its reply: %s", self.name, err)
+                self._emit(Error(text=f"no reply URL: {err}", code=ERROR_NO_URL).event())
+            return {}
+        if not session.streams_replies and session.plays_urls:
+            self._url_reply = _UrlReply()
+            self._replying = True
+        return {"url": url}
+
+    async def async_announce(
+        self, announcement: AssistSatelliteAnnouncement, *, start_conversation: bool
+    ) -> bool:
+        """Have the device fetch and play an announcement, as its media player can."""
+        session = self._session
+        if session is None or not session.features & VoiceAssistantFeature.ANNOUNCE:
+            return False  # streamed instead, if the device has a speaker
+        if start_conversation and not (session.features & VoiceAssistantFeature.START_CONVERSATION):
+            return False
+        self._replying = True
+        self._emit(self._state().event())
+        try:
+            await session.client.send_voice_assistant_announcement_await_response(
+                announcement.media_id,
+                _ANNOUNCE_TIMEOUT,
+                announcement.message,
+                preannounce_media_id=announcement.preannounce_media_id or "",
+                start_conversation=start_conversation,
+            )
+        except APIConnectionError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="not_connected",
+                translation_placeholders={"name": self.name},
+            ) from err
+        finally:
+            self._replying = False
+            self._emit(self._state().event())
         return True
