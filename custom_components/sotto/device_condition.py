@@ -43,7 +43,7 @@ async def async_get_conditions(hass: HomeAssistant, device_id: str) -> list[dict
     """Offer the conditions whose entity the satellite has."""
     found = []
     for entry in er.async_entries_for_device(er.async_get(hass), device_id):
-        if entry.platform != DOMAIN or entry.unique_id is None:
+        if entry.platform != DOMAIN:
             continue
         key = entry.unique_id.rsplit("-", 1)[-1]
         for kind, (domain, wanted_key, _state) in CONDITIONS.items():

@@ -76,9 +76,7 @@ async def async_attach_trigger(
     trigger_info: TriggerInfo,
 ) -> CALLBACK_TYPE:
     """Fire when the satellite's voice event entity reports this event type."""
-    entity_id = er.async_resolve_entity_id(er.async_get(hass), config[CONF_ENTITY_ID])
-    if entity_id is None:
-        raise vol.Invalid(f"no entity {config[CONF_ENTITY_ID]}")
+    entity_id = er.async_validate_entity_id(er.async_get(hass), config[CONF_ENTITY_ID])
     wanted = config[CONF_TYPE]
     job = HassJob(action, f"sotto device trigger {trigger_info}")
 
