@@ -245,7 +245,9 @@ class PushSource:
         if not self._open:
             return
         self._buffer += pcm
-        if self._buffer:
+        if len(self._buffer) >= CHUNK_BYTES:
+            # Only a whole chunk is owed to the reader: clearing for less would leave
+            # wait_drained() waiting for a read that never comes.
             self._drained.clear()
         self._ready.set()
 
