@@ -89,6 +89,8 @@ class FakeEsphomeDevice:
     features: int = int(ALL_FEATURES)
     has_mute_switch: bool = True
     has_media_player: bool = False
+    finishes_announcements: bool = True
+    """False: the device takes an announcement and never says it finished (a hung player)."""
     wake_words: tuple[str, ...] = ("okay_nabu", "hey_jarvis")
     port: int = 0
     muted: bool = False
@@ -329,6 +331,8 @@ class FakeEsphomeDevice:
                 start_conversation=request.start_conversation,
             )
         )
+        if not self.finishes_announcements:
+            return
         ok = True
         for url in (request.preannounce_media_id, request.media_id):
             if url:

@@ -58,7 +58,6 @@ from homeassistant.util import dt as dt_util
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
-from wyoming.info import Describe
 from wyoming.snd import Played
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 from wyoming.wake import Detection
@@ -427,11 +426,6 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         """Whether the API is unencrypted (the user opted in; a repair issue says so)."""
         return not self._key
 
-    @property
-    def streaming(self) -> bool:
-        """Whether the device is sending a command's audio right now."""
-        return self._stream is not None
-
     async def async_open(self) -> EsphomeSession:
         """Open one connection now, raising `EsphomeError`s."""
         session = await async_open_session(self.host, self.port, self._key, expected_mac=self._mac)
@@ -725,11 +719,6 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             return True
         if event.type in _TIMER_TYPES:
             return self._send_timer(session, event)
-        if Describe.is_type(event.type):
-            self._emit(self._info(session).event())
-            self._emit(self._state().event())
-            self._emit(self._ledger.message().event())
-            return True
         if Purge.is_type(event.type):
             self._ledger = _Ledger()
             self._ledger_changed()
@@ -856,10 +845,11 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
     ) -> bool:
         """Have the device fetch and play an announcement, as its media player can."""
         session = self._session
-        if session is None or not session.features & VoiceAssistantFeature.ANNOUNCE:
+        wanted = VoiceAssistantFeature.ANNOUNCE
+        if start_conversation:
+            wanted |= VoiceAssistantFeature.START_CONVERSATION
+        if session is None or session.features & wanted != wanted:
             return False  # streamed instead, if the device has a speaker
-        if start_conversation and not (session.features & VoiceAssistantFeature.START_CONVERSATION):
-            return False
         self._replying = True
         self._emit(self._state().event())
         try:
