@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -58,6 +57,8 @@ _PLAYED_TIMEOUT: Final = 120.0
 # Intent errors that mean "I did not understand", as opposed to a failure.
 _NOT_UNDERSTOOD_CODES: Final = frozenset({"no_intent_match", "no_valid_targets"})
 _NOT_UNDERSTOOD_ERRORS: Final = frozenset({"stt-no-text-recognized", "intent-failed"})
+# The history's error code of a command whose spoken reply did not (all) play.
+REPLY_NOT_PLAYED: Final = "reply-not-played"
 
 ASSIST = AssistSatelliteEntityDescription(key="assist_satellite")
 
@@ -206,12 +207,17 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         audio = bytearray() if recorder is not None and recorder.keeps_audio else None
         try:
             pipeline = async_get_pipeline(self.hass, self._resolve_pipeline())
-            await self.async_accept_pipeline_from_satellite(
-                _tee(stream.chunks(), audio),
-                # Without a TTS engine the run ends at the intent; the satellite chimes.
-                end_stage=PipelineStage.TTS if pipeline.tts_engine else PipelineStage.INTENT,
-                wake_word_phrase=stream.start.wake_word,
+            run = self._entry.async_create_background_task(
+                self.hass,
+                self.async_accept_pipeline_from_satellite(
+                    _tee(stream.chunks(), audio),
+                    # Without a TTS engine the run ends at the intent; the satellite chimes.
+                    end_stage=PipelineStage.TTS if pipeline.tts_engine else PipelineStage.INTENT,
+                    wake_word_phrase=stream.start.wake_word,
+                ),
+                f"sotto pipeline run {self.entity_id}",
             )
+            await self._async_follow(run, stream)
         except PipelineRunValidationError as err:
             # The pipeline cannot run (e.g. no speech-to-text chosen): stop the audio now
             # and say why, instead of leaving the satellite listening.
@@ -223,6 +229,11 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             interaction.outcome = Outcome.ERROR
             interaction.error_code = "pipeline-invalid"
         finally:
+            if stream.lost is not None:
+                # The command's audio is incomplete: whatever it recognised is not kept
+                # as the user's command, and the row says why it ended.
+                interaction.outcome = Outcome.INTERRUPTED
+                interaction.error_code = stream.lost.value
             if stream.stop is not None:
                 interaction.audio_seconds = stream.stop.seconds
                 if stream.stop.reason is StopReason.NO_SPEECH:
@@ -230,6 +241,36 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             interaction.audio = bytes(audio) if audio else None
             if self._reply_task is None:
                 await self._async_run_ended(stream.start.stream_id)
+
+    async def _async_follow(self, run: asyncio.Task[None], stream: AudioStream) -> None:
+        """Wait for the pipeline run; end it at once if its stream is lost half-way.
+
+        Its audio stopped in the middle of the command, so what was heard so far must not
+        be acted on ("turn on the lights in the bed-" would turn on this room's lights).
+        """
+        lost = asyncio.create_task(stream.ended.wait())
+        try:
+            await asyncio.wait({run, lost}, return_when=asyncio.FIRST_COMPLETED)
+            if not run.done() and stream.lost is not None:
+                _LOGGER.info(
+                    "%s: the command's audio stopped (%s); its pipeline run is ended",
+                    self.entity_id,
+                    stream.lost.value,
+                )
+                run.cancel()
+                # A stalled satellite may still be sending: tell it to stop.
+                self.hass.async_create_task(
+                    self.satellite.connection.async_send(
+                        StopStreaming(stream_id=stream.start.stream_id).event()
+                    )
+                )
+            await asyncio.wait({run})
+        finally:
+            lost.cancel()
+            if not run.done():
+                run.cancel()
+        if not run.cancelled() and (err := run.exception()) is not None:
+            raise err
 
     def _area_name(self) -> str | None:
         """The area the satellite's device is in, as the user named it."""
@@ -323,11 +364,17 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
 
     async def _async_reply(self, token: str, stream_id: int | None) -> None:
         """Play the pipeline's spoken reply on the satellite, then end the run."""
+        interaction = self._interaction
+        played = False
         try:
             await self._async_play(*await self._tts_audio(token))
+            played = True
         except (HomeAssistantError, ValueError) as err:
             _LOGGER.warning("Could not play the reply on %s: %s", self.entity_id, err)
         finally:
+            if not played and interaction is not None:
+                # The command may have been carried out; the user did not hear the answer.
+                interaction.error_code = interaction.error_code or REPLY_NOT_PLAYED
             self._reply_task = None
             self.tts_response_finished()
             await self._async_run_ended(stream_id)
@@ -350,11 +397,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         self.satellite.played.clear()
         start = AudioStart(rate=fmt.rate, width=fmt.width, channels=fmt.channels)
         if not await send(start.event()):
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="not_connected",
-                translation_placeholders={"name": self.satellite.connection.name},
-            )
+            raise self._not_connected()
         timestamp = 0
         async for chunk in rechunk(samples):
             event = AudioChunk(
@@ -365,12 +408,25 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
                 timestamp=timestamp,
             ).event()
             if not await send(event):
-                return
+                raise self._not_connected()
             timestamp += len(chunk) * 1000 // (fmt.rate * fmt.width * fmt.channels)
-        await send(AudioStop(timestamp=timestamp).event())
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_PLAYED_TIMEOUT):
-                await self.satellite.played.wait()
+        if not await send(AudioStop(timestamp=timestamp).event()):
+            raise self._not_connected()
+        if await self.satellite.async_wait_played(_PLAYED_TIMEOUT):
+            return
+        if not self.satellite.available:
+            # The link dropped while the satellite was playing: the rest was not heard.
+            raise self._not_connected()
+        _LOGGER.warning(
+            "%s did not say it finished playing within %s s", self.entity_id, _PLAYED_TIMEOUT
+        )
+
+    def _not_connected(self) -> HomeAssistantError:
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="not_connected",
+            translation_placeholders={"name": self.satellite.connection.name},
+        )
 
     # --- announcements and conversations -----------------------------------------------------
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -35,6 +36,8 @@ type AvailabilityListener = Callable[[bool], None]
 
 _RANDOM: Final = random.Random()
 _CONNECT_ERRORS: Final = (LinkError, OSError, TimeoutError)
+# Reconnect waits remembered for diagnostics: enough to show the backoff reach its cap.
+_BACKOFF_HISTORY: Final = 16
 
 
 async def async_controller_identity(hass: HomeAssistant) -> PeerIdentity:
@@ -46,9 +49,15 @@ async def async_controller_identity(hass: HomeAssistant) -> PeerIdentity:
     )
 
 
-def backoff_delay(attempt: int, *, rng: random.Random | None = None) -> float:
+def backoff_delay(
+    attempt: int,
+    *,
+    rng: random.Random | None = None,
+    first: float = BACKOFF_FIRST_SECONDS,
+    cap: float = BACKOFF_CAP_SECONDS,
+) -> float:
     """Seconds to wait before reconnect attempt `attempt` (0-based): capped, with jitter."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_FIRST_SECONDS * 2.0**attempt)
+    ceiling = min(cap, first * 2.0**attempt)
     # "Equal jitter": at least half the ceiling, so retries never hammer a dead host.
     jitter: float = (rng or _RANDOM).uniform(0, ceiling / 2)
     return ceiling / 2 + jitter
@@ -120,6 +129,9 @@ class ReconnectingTransport[S]:
     model = "Satellite"
     retryable: tuple[type[BaseException], ...] = (OSError, TimeoutError)
     """Errors opening or serving a session that mean: try again later."""
+    backoff_first = BACKOFF_FIRST_SECONDS
+    """The first reconnect wait's ceiling; each later one doubles it up to `backoff_cap`."""
+    backoff_cap = BACKOFF_CAP_SECONDS
 
     def __init__(
         self, hass: HomeAssistant, *, name: str, on_auth_failed: Callable[[], None]
@@ -135,6 +147,8 @@ class ReconnectingTransport[S]:
         self.peer: PeerIdentity | None = None
         self.last_error: str | None = None
         self.attempt = 0
+        self.backoff_waits: deque[float] = deque(maxlen=_BACKOFF_HISTORY)
+        """The latest reconnect waits in seconds, oldest first (the last outage's backoff)."""
         self.unsupported: Mapping[str, str] = {}
 
     async def async_open(self) -> S:
@@ -207,8 +221,10 @@ class ReconnectingTransport[S]:
     async def _async_reconnect(self) -> S | None:
         """Try until a session opens, waiting with capped, jittered backoff in between."""
         self.attempt = 0
+        self.backoff_waits.clear()
         while True:
-            delay = backoff_delay(self.attempt)
+            delay = backoff_delay(self.attempt, first=self.backoff_first, cap=self.backoff_cap)
+            self.backoff_waits.append(delay)
             self._retry_now.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from wyoming.audio import AudioChunk
@@ -29,6 +30,20 @@ from .connection import SatelliteTransport
 
 _LOGGER = logging.getLogger(__name__)
 
+# A satellite streams a chunk every few tens of milliseconds while it sends a command.
+# This long without one means the stream is lost (a dead network, a stalled link): the
+# recording sensor goes off and the run ends, instead of waiting for the link's own
+# dead-peer timeout, which is longer.
+STREAM_STALL_SECONDS: Final = 1.5
+
+
+class StreamLoss(StrEnum):
+    """Why a stream ended without the satellite saying so; also the history's error code."""
+
+    DISCONNECTED = "disconnected"
+    STALLED = "stream-stalled"
+    CLOSED = "closed"
+
 
 class VoiceEvent(StrEnum):
     """What the voice event entity reports; also the device trigger types."""
@@ -50,6 +65,11 @@ class AudioStream:
     start: StreamStart
     queue: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
     stop: StreamStop | None = None
+    lost: StreamLoss | None = None
+    """Set when the stream ended without the satellite's stop: its audio is incomplete."""
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    heard: float = 0.0
+    """Loop time of the latest audio (or of the start)."""
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """Yield audio until the satellite stops the stream or the link drops."""
@@ -77,6 +97,8 @@ class SatelliteDevice:
         self.ledger: SottoLedger | None = None
         self.stream: AudioStream | None = None
         self.played = asyncio.Event()
+        self._played_waiters: set[asyncio.Future[bool]] = set()
+        self._stall_timer: asyncio.TimerHandle | None = None
         self._update_listeners: list[Callable[[], None]] = []
         self._voice_listeners: list[VoiceEventListener] = []
         self._stream_listeners: list[StreamListener] = []
@@ -100,7 +122,8 @@ class SatelliteDevice:
         """Stop following the connection."""
         for unsub in self._unsubs:
             unsub()
-        self._end_stream(None)
+        self._end_stream(None, StreamLoss.CLOSED)
+        self._resolve_played(False)
 
     @callback
     def subscribe_updates(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
@@ -134,8 +157,10 @@ class SatelliteDevice:
     @callback
     def _on_availability(self, available: bool) -> None:
         if not available:
-            # The link is gone, so no audio can be leaving: recording goes off now.
-            self._end_stream(None)
+            # The link is gone, so no audio can be leaving: recording goes off now, and
+            # nobody waits any longer for a reply to finish playing.
+            self._end_stream(None, StreamLoss.DISCONNECTED)
+            self._resolve_played(False)
         self._changed()
 
     @callback
@@ -149,6 +174,7 @@ class SatelliteDevice:
     def _handle(self, event: Event) -> None:
         if AudioChunk.is_type(event.type):
             if self.stream is not None:
+                self.stream.heard = self.hass.loop.time()
                 self.stream.queue.put_nowait(event.payload or b"")
         elif StreamStart.is_stream_start(event):
             self._start_stream(StreamStart.from_event(event))
@@ -167,6 +193,7 @@ class SatelliteDevice:
             self.fire(VoiceEvent.WAKE_WORD_DETECTED, wake_word=detection.name)
         elif Played.is_type(event.type):
             self.played.set()
+            self._resolve_played(True)
         elif Error.is_type(event.type):
             error = Error.from_event(event)
             _LOGGER.warning("%s reported an error: %s", self.connection.name, error.text)
@@ -183,10 +210,34 @@ class SatelliteDevice:
             )
         self._changed()
 
+    async def async_wait_played(self, timeout: float) -> bool:
+        """Wait until the satellite says it played what it was sent.
+
+        False if the link dropped first (the rest will never play) or `timeout` passed.
+        """
+        if self.played.is_set():
+            return True
+        waiter: asyncio.Future[bool] = self.hass.loop.create_future()
+        self._played_waiters.add(waiter)
+        try:
+            async with asyncio.timeout(timeout):
+                return await waiter
+        except TimeoutError:
+            return False
+        finally:
+            self._played_waiters.discard(waiter)
+
+    @callback
+    def _resolve_played(self, played: bool) -> None:
+        for waiter in self._played_waiters:
+            if not waiter.done():
+                waiter.set_result(played)
+
     @callback
     def _start_stream(self, start: StreamStart) -> None:
-        self._end_stream(None)
-        self.stream = AudioStream(start=start)
+        self._end_stream(None, StreamLoss.CLOSED)
+        self.stream = AudioStream(start=start, heard=self.hass.loop.time())
+        self._watch_stall(self.stream)
         self.fire(
             VoiceEvent.LISTENING_STARTED,
             trigger=start.trigger.value,
@@ -197,13 +248,35 @@ class SatelliteDevice:
             listener(self.stream)
 
     @callback
-    def _end_stream(self, stop: StreamStop | None) -> None:
+    def _watch_stall(self, stream: AudioStream) -> None:
+        """Check, when the stall time is up, that the stream's audio is still arriving."""
+        silent = self.hass.loop.time() - stream.heard
+        if silent >= STREAM_STALL_SECONDS:
+            self._stall_timer = None
+            _LOGGER.warning(
+                "%s sent no audio for %.1f s in the middle of a command: the stream is lost",
+                self.connection.name,
+                silent,
+            )
+            self._end_stream(None, StreamLoss.STALLED)
+            return
+        self._stall_timer = self.hass.loop.call_later(
+            STREAM_STALL_SECONDS - silent, self._watch_stall, stream
+        )
+
+    @callback
+    def _end_stream(self, stop: StreamStop | None, lost: StreamLoss | None = None) -> None:
         stream = self.stream
         if stream is None:
             return
         self.stream = None
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
         stream.stop = stop
+        stream.lost = None if stop else lost or StreamLoss.DISCONNECTED
         stream.queue.put_nowait(None)
+        stream.ended.set()
         reason = stop.reason if stop else StopReason.DISCONNECTED
         self.fire(
             VoiceEvent.LISTENING_FINISHED,
