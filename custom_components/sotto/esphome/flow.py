@@ -8,7 +8,7 @@ import logging
 from typing import Any, Final
 
 import voluptuous as vol
-from homeassistant.config_entries import ConfigEntryState, ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
 from homeassistant.helpers.device_registry import format_mac
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
@@ -18,9 +18,9 @@ from ..const import (  # noqa: TID252
     CONF_KEY,
     CONF_KIND,
     CONF_LEGACY,
-    DOMAIN,
     EntryKind,
 )
+from ..flow_helpers import address_fields, async_claim_discovered  # noqa: TID252
 from .transport import (
     DEFAULT_ESPHOME_PORT,
     VOICE_PROJECT_PREFIXES,
@@ -90,10 +90,7 @@ class EsphomeFlowSteps(ConfigFlow):
         try:
             mac, name = await self._async_probe_esphome(host, port, key_text, self._esphome_mac)
         except EsphomeConflictError as err:
-            return self.async_abort(
-                reason="esphome_voice_conflict",
-                description_placeholders={"esphome_entry": err.esphome_entry},
-            )
+            return self._abort_conflict(err.esphome_entry)
         except EsphomeError as err:
             _LOGGER.debug("ESPHome device at %s:%s: %s", host, port, err)
             errors["base"] = err.reason
@@ -111,6 +108,13 @@ class EsphomeFlowSteps(ConfigFlow):
                 CONF_NAME: name,
                 CONF_LEGACY: key_text is None,
             },
+        )
+
+    def _abort_conflict(self, esphome_entry: str) -> ConfigFlowResult:
+        """HA's ESPHome integration runs this device's voice assistant: one must give it up."""
+        return self.async_abort(
+            reason="esphome_voice_conflict",
+            description_placeholders={"esphome_entry": esphome_entry},
         )
 
     @staticmethod
@@ -133,10 +137,7 @@ class EsphomeFlowSteps(ConfigFlow):
                 return result
         schema = vol.Schema(
             {
-                vol.Required(CONF_HOST, default=(user_input or {}).get(CONF_HOST, "")): str,
-                vol.Required(CONF_PORT, default=DEFAULT_ESPHOME_PORT): vol.All(
-                    vol.Coerce(int), vol.Range(min=1, max=65535)
-                ),
+                **address_fields((user_input or {}).get(CONF_HOST, ""), DEFAULT_ESPHOME_PORT),
                 **self._esphome_key_schema(),
             }
         )
@@ -157,20 +158,9 @@ class EsphomeFlowSteps(ConfigFlow):
         if not mac or not project.startswith(VOICE_PROJECT_PREFIXES):
             return self.async_abort(reason="not_a_voice_device")
         mac = format_mac(mac)
-        await self.async_set_unique_id(mac)
-        known = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, mac)
-        if known is not None and known.state is ConfigEntryState.LOADED:
-            connection = known.runtime_data.connection
-            if connection is not None:
-                connection.retry_now()
-        self._abort_if_unique_id_configured(
-            updates={CONF_HOST: discovery_info.host, CONF_PORT: discovery_info.port}
-        )
+        await async_claim_discovered(self, mac, discovery_info.host, discovery_info.port)
         if (conflict := async_esphome_conflict(self.hass, mac)) is not None:
-            return self.async_abort(
-                reason="esphome_voice_conflict",
-                description_placeholders={"esphome_entry": conflict},
-            )
+            return self._abort_conflict(conflict)
         self._esphome_host = discovery_info.host
         self._esphome_port = discovery_info.port or DEFAULT_ESPHOME_PORT
         self._esphome_name = properties.get("friendly_name") or discovery_info.hostname
@@ -216,10 +206,7 @@ class EsphomeFlowSteps(ConfigFlow):
                     entry.data.get(CONF_DEVICE_ID),
                 )
             except EsphomeConflictError as err:
-                return self.async_abort(
-                    reason="esphome_voice_conflict",
-                    description_placeholders={"esphome_entry": err.esphome_entry},
-                )
+                return self._abort_conflict(err.esphome_entry)
             except EsphomeError as err:
                 errors["base"] = err.reason
             else:
