@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -198,12 +199,17 @@ async def _new_row(store: HistoryStore, before: int) -> StoredInteraction:
 
 
 def _runs_ended(hass: HomeAssistant) -> list[bool]:
-    """For every pipeline run HA remembers: whether it ended."""
+    """For every pipeline run HA remembers that started: whether it ended.
+
+    A run cancelled while HA was still preparing it (the entry reloaded the moment the
+    command began) never started, so it has no events and nothing to end.
+    """
     debug = hass.data[KEY_ASSIST_PIPELINE].pipeline_debug
     return [
-        bool(run.events) and run.events[-1].type == "run-end"
+        run.events[-1].type == "run-end"
         for runs in debug.values()
         for run in runs.values()
+        if run.events
     ]
 
 
@@ -425,3 +431,40 @@ async def test_faults_while_replying(
         await hass.config_entries.async_unload(engine_entry.entry_id)
         with capsys.disabled():
             print(f"\n{kind} reply faults: {figures}")
+
+
+@pytest.mark.parametrize("kind", ["pi", "esphome"])
+async def test_restart_mid_command(hass: HomeAssistant, tmp_path: Path, kind: str) -> None:
+    """The satellite's entry reloads (as on an HA restart) while a command streams:
+    recording goes off, the row says so, earlier history is intact, and the satellite
+    is connected and idle again without the user doing anything."""
+    store = await _setup_home(hass, tmp_path, tts=None)
+    async with RIGS[kind](hass, tmp_path / kind) as rig:
+        await rig.speak()
+        await wait_for_state(hass, "light.kitchen_light", STATE_ON)
+        kept = await _new_row(store, 0)
+        await rig.quiet()
+        await _turn_off(hass)
+        await _back(hass, rig)
+
+        await _after_cooldown(hass)
+        await rig.speak()
+        await wait_for_state(hass, rig.recording, STATE_ON)
+        await wait_for_state(hass, rig.assist, "listening")  # the run has started
+        assert await hass.config_entries.async_reload(rig.entry.entry_id)
+        await wait_for_state(hass, rig.recording, STATE_OFF)
+        row = await _new_row(store, 1)
+        assert row.outcome is Outcome.INTERRUPTED, row
+        assert row.error_code == "closed", row
+        assert [r.id for r in await store.async_list()] == [row.id, kept.id]
+        assert (await store.async_list())[1] == kept
+        await rig.quiet()
+        await _back(hass, rig)
+        assert _runs_ended(hass) == [True, True]
+        assert hass.states.get("light.kitchen_light").state == STATE_OFF
+
+    def integrity() -> str:
+        with contextlib.closing(sqlite3.connect(store.database_path)) as db:
+            return str(db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    assert await hass.async_add_executor_job(integrity) == "ok"
