@@ -48,9 +48,11 @@ from pathlib import Path
 from typing import Any, Final
 
 import yaml
+from homeassistant.components.assist_pipeline.pipeline import KEY_ASSIST_PIPELINE
 from homeassistant.components.conversation import async_converse
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import Context, Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.util import dt as dt_util
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -321,8 +323,12 @@ class CaseResult:
     said: str | None
     mismatches: list[str] = field(default_factory=list)
     error: str | None = None
+    wrong_change: bool = False
+    """A light ended neither as it started nor as expected: something else was done."""
     stream_stop_ms: float | None = None
     """From the end of speech to the satellite's recording indicator going off."""
+    stt_end_ms: float | None = None
+    """From the end of speech to HA's pipeline having the transcript (its stt-end event)."""
     stt_ms: float | None = None
     intent_ms: float | None = None
 
@@ -334,6 +340,7 @@ class CaseResult:
     def line(self) -> str:
         """One line for the report."""
         verdict = "ok  " if self.correct else ("FALSE" if self.false_action else "FAIL")
+        verdict = "WRONG" if self.wrong_change and not self.false_action else verdict
         latency = f"{self.latency_ms:6.0f} ms" if self.latency_ms is not None else "     - ms"
         heard = f'heard "{self.transcript}"' if self.transcript is not None else "heard nothing"
         said = f' (said "{self.said}")' if self.said and self.said != self.transcript else ""
@@ -341,6 +348,7 @@ class CaseResult:
         error = f"; error: {self.error}" if self.error else ""
         parts = [
             f"audio stop {self.stream_stop_ms:.0f}" if self.stream_stop_ms is not None else "",
+            f"transcript {self.stt_end_ms:.0f}" if self.stt_end_ms is not None else "",
             f"stt {self.stt_ms:.0f}" if self.stt_ms is not None else "",
             f"intent {self.intent_ms:.0f}" if self.intent_ms is not None else "",
         ]
@@ -480,6 +488,22 @@ async def async_set_lights(
         await asyncio.sleep(0.05)
 
 
+def last_pipeline_event_time(hass: HomeAssistant, event_type: str) -> float | None:
+    """When the newest pipeline run fired an event (HA keeps runs for its debug view)."""
+    runs = [
+        run
+        for by_pipeline in hass.data[KEY_ASSIST_PIPELINE].pipeline_debug.values()
+        for run in by_pipeline.values()
+    ]
+    if not runs:
+        return None
+    newest = max(runs, key=lambda run: run.timestamp)
+    for event in newest.events:
+        if event.type == event_type:
+            return dt_util.parse_datetime(event.timestamp).timestamp()  # type: ignore[union-attr]
+    return None
+
+
 def read_pcm(path: Path) -> bytes:
     """The samples of a WAV file."""
     with wave.open(str(path), "rb") as wav:
@@ -565,10 +589,17 @@ async def async_run_case(
         compare({e: case.initial.get(e, LightState(False)) for e in lights}, actual)
     )
     result.correct = not result.mismatches and result.error is None
+    initial = {e: case.initial.get(e, LightState(False)) for e in lights}
+    result.wrong_change = any(
+        compare({e: case.expect[e]}, actual) and compare({e: initial[e]}, actual) for e in lights
+    )
     if started is not None and changes:
         result.latency_ms = (changes[0] - (started + speech_end)) * 1000
     if started is not None and stops:
         result.stream_stop_ms = (stops[0] - (started + speech_end)) * 1000
+    stt_end = last_pipeline_event_time(hass, "stt-end")
+    if started is not None and stt_end is not None and stt_end > started:
+        result.stt_end_ms = (stt_end - (started + speech_end)) * 1000
     return result
 
 
@@ -587,6 +618,16 @@ async def async_run_cases(
         print(result.line(), flush=True)
         results.append(result)
     return results
+
+
+def wrong_line(results: Sequence[CaseResult]) -> str:
+    """How many commands did something other than asked (not counted as false actions)."""
+    commands = [r for r in results if not r.out_of_grammar]
+    wrong = [r.audio for r in commands if r.wrong_change]
+    named = f" ({', '.join(wrong)})" if wrong else ""
+    return (
+        f"commands that changed a light they should not have: {len(wrong)}/{len(commands)}{named}"
+    )
 
 
 def transcript_line(results: Sequence[CaseResult]) -> str | None:
@@ -644,6 +685,7 @@ def main() -> int:
         )
     if (line := transcript_line(results)) is not None:
         print(line)
+    print(wrong_line(results))
     print(summary_line(results))
     return 0
 

@@ -52,6 +52,7 @@ AREAS: Final = ("Kitchen", "Living Room", "Bedroom", "Office", "Hallway")
 COMMAND: Final = "turn on the lights"
 FARM_START_TIMEOUT: Final = 180.0
 RUN_TIMEOUT: Final = 40.0
+LOOP_REPORT: Final = 0.2  # a round in which HA's loop stalled longer says so
 
 
 # --- the satellite farm (a separate process) -----------------------------------------------
@@ -311,11 +312,59 @@ async def running_farm(workdir: Path, count: int) -> AsyncIterator[tuple[Farm, l
         log.close()
 
 
+class LoopWatch:
+    """The longest the event loop (Home Assistant's) was late to wake a 10 ms ticker."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + 0.01
+            await asyncio.sleep(0.01)
+            self.worst = max(self.worst, loop.time() - due)
+
+    def __enter__(self) -> LoopWatch:
+        self._task = asyncio.create_task(self._tick())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+async def _run_round(
+    hass: Any,
+    farm_: Farm,
+    talkers: list[tuple[int, str, Any]],
+    wav: Path,
+    all_changed: asyncio.Event,
+) -> None:
+    """Press push-to-talk on each talker, then play the WAV to each; wait for the runs."""
+    from homeassistant.const import STATE_OFF, STATE_ON
+
+    from demo import home
+
+    for index, _, _ in talkers:
+        await farm_.send(f"talk {index}")
+    for _, _, satellite in talkers:
+        await home.wait_for_state(hass, home.recording_entity(satellite), STATE_ON, 10)
+    for index, _, _ in talkers:
+        farm_.starts.pop(index, None)
+        await farm_.send(f"say {index} {wav}")
+    async with asyncio.timeout(RUN_TIMEOUT):
+        await all_changed.wait()
+    for _, _, satellite in talkers:
+        await home.wait_for_state(hass, home.recording_entity(satellite), STATE_OFF, 10)
+
+
 async def _speak_and_time(
     hass: Any, farm_: Farm, talkers: list[tuple[int, str, Any]], wav: Path, speech_end: float
 ) -> list[float]:
     """Push-to-talk on each talker at once, play the WAV to each; latency per talker."""
-    from homeassistant.const import STATE_OFF, STATE_ON
+    from homeassistant.const import STATE_ON
     from homeassistant.core import callback
 
     from bench.commands import LightState, async_set_lights, light_entity_id
@@ -336,28 +385,21 @@ async def _speak_and_time(
                 all_changed.set()
 
     unsub = hass.bus.async_listen("state_changed", on_change)
-    try:
-        for index, _, _ in talkers:
-            await farm_.send(f"talk {index}")
-        for _, _, satellite in talkers:
-            await home.wait_for_state(hass, home.recording_entity(satellite), STATE_ON, 10)
-        for index, _, _ in talkers:
-            farm_.starts.pop(index, None)
-            await farm_.send(f"say {index} {wav}")
-        async with asyncio.timeout(RUN_TIMEOUT):
-            await all_changed.wait()
-        for _, _, satellite in talkers:
-            await home.wait_for_state(hass, home.recording_entity(satellite), STATE_OFF, 10)
-    except (TimeoutError, home.SetupError) as err:
-        missing = sorted(set(lights.values()) - set(first_change))
-        print(
-            f"  (not every command finished: {err or type(err).__name__}; "
-            f"no change on {', '.join(missing) or 'none'})",
-            flush=True,
-        )
-    finally:
-        unsub()
+    with LoopWatch() as watch:
+        try:
+            await _run_round(hass, farm_, talkers, wav, all_changed)
+        except (TimeoutError, home.SetupError) as err:
+            missing = sorted(set(lights.values()) - set(first_change))
+            print(
+                f"  (not every command finished: {err or type(err).__name__}; "
+                f"no change on {', '.join(missing) or 'none'})",
+                flush=True,
+            )
+        finally:
+            unsub()
     await asyncio.sleep(1.0)  # let every run end before the next round
+    if watch.worst > LOOP_REPORT:
+        print(f"  (Home Assistant's event loop was blocked up to {watch.worst * 1000:.0f} ms)")
     latencies = []
     for index, area, _ in talkers:
         changed, start = first_change.get(lights[area]), farm_.starts.get(index)

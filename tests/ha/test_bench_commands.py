@@ -166,8 +166,10 @@ async def test_cases_run_through_a_real_satellite(hass: HomeAssistant, tmp_path:
     assert passed.correct, passed.line()
     assert passed.latency_ms is not None
     assert passed.transcript == "turn on the lights"
+    assert not passed.wrong_change
     assert not wrong.correct
     assert wrong.mismatches == ["light.bedroom_lamp expected on, is off"]
+    assert not wrong.wrong_change  # the lamp stayed as it was; nothing else was done
     assert chatter.out_of_grammar
     assert chatter.correct, chatter.line()
     assert not chatter.false_action
