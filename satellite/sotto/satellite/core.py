@@ -755,7 +755,11 @@ class Satellite:
             Purge.from_event(event)
             self._ledger.clear()
             self._detector.reset()
-            self._eos.reset()
+            if self._stream is None:
+                # Mid-stream, the VAD holds under 32 ms of audio that is leaving anyway;
+                # resetting it would forget that speech began, and the stream would run
+                # on to the no-speech timeout (seconds more audio out of the room).
+                self._eos.reset()
             await self._send(Purged(cleared=("ledger", "wake_word_audio", "vad_audio")).event())
             await self._send(self._ledger.ledger.event())
         elif Describe.is_type(event.type):

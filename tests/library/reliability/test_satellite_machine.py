@@ -38,6 +38,7 @@ from wyoming.event import Event
 from demo.speech import silence, utterance
 from sotto.messages import (
     IndicatorState,
+    Purge,
     PushToTalk,
     RunEnded,
     SetMute,
@@ -200,10 +201,16 @@ class SatelliteMachine(RuleBasedStateMachine):
         """Home Assistant ends the stream, or says the pipeline run is over."""
         self.run(self._send(StopStreaming().event() if stop else RunEnded().event()))
 
+    @precondition(lambda self: self.ha is not None)
+    @rule()
+    def purge(self) -> None:
+        """Home Assistant purges the history (and the satellite's audio buffers)."""
+        self.run(self._send(Purge().event()))
+
     @rule(
         during=st.sampled_from(["wake word", "long talk"]),
         action=st.sampled_from(
-            ["mute from HA", "mute button", "disconnect", "reply", "stop", "talk"]
+            ["mute from HA", "mute button", "disconnect", "reply", "stop", "talk", "purge"]
         ),
         at=st.sampled_from([0.2, 0.5, 0.8]),
     )
@@ -232,6 +239,8 @@ class SatelliteMachine(RuleBasedStateMachine):
             await self.ha.send(StopStreaming().event())
         elif action == "talk":
             self.sat.satellite.on_push_to_talk("talk")
+        elif action == "purge" and self.ha is not None:
+            await self.ha.send(Purge().event())
         await self.sat.feed(b"")
         await self._settle()
 
