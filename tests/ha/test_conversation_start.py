@@ -1,0 +1,96 @@
+"""start_conversation on a real satellite: it says the opening line, then listens."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from homeassistant.components import conversation
+from homeassistant.components.assist_pipeline.pipeline import (
+    async_get_pipeline,
+    async_update_pipeline,
+)
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers import intent
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from demo.home import wait_for_state
+from demo.processes import run_satellite
+from demo.speech import speak, wav_seconds, write_wav
+
+from .test_satellite import pair
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+RECORDING = "binary_sensor.kitchen_satellite_recording"
+VOICE_EVENTS = "event.kitchen_satellite_voice_events"
+
+
+class _Agent(conversation.AbstractConversationAgent):
+    """A conversation agent that can hold a conversation (HA's built-in one cannot)."""
+
+    @property
+    def supported_languages(self) -> Literal["*"]:
+        return "*"
+
+    async def async_process(
+        self, user_input: conversation.ConversationInput
+    ) -> conversation.ConversationResult:
+        response = intent.IntentResponse(language=user_input.language)
+        response.async_set_speech("Sure.")
+        return conversation.ConversationResult(response=response)
+
+
+async def test_start_conversation_plays_the_line_then_opens_the_microphone(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """The opening line reaches the speaker, then the satellite streams as if the user had
+    pressed push-to-talk (the recording sensor shows it)."""
+    line = speak("shall I turn off the lights")
+    clip = write_wav(tmp_path / "question.wav", line)
+    async with run_satellite(tmp_path / "satellite") as satellite:
+        entry = await pair(hass, satellite)
+        agent_entry = MockConfigEntry(domain="test")
+        agent_entry.add_to_hass(hass)
+        conversation.async_set_agent(hass, agent_entry, _Agent())
+        await async_update_pipeline(
+            hass, async_get_pipeline(hass), conversation_engine=agent_entry.entry_id
+        )
+        before = set(satellite.replies())
+        recording: list[str] = []
+        triggers: list[str] = []
+
+        @callback
+        def follow(event: Event[EventStateChangedData]) -> None:
+            new = event.data["new_state"]
+            if new is None:
+                return
+            if event.data["entity_id"] == RECORDING:
+                recording.append(new.state)
+            elif event.data["entity_id"] == VOICE_EVENTS and "trigger" in new.attributes:
+                triggers.append(new.attributes["trigger"])
+
+        unsub = hass.bus.async_listen("state_changed", follow)
+        await hass.services.async_call(
+            "assist_satellite",
+            "start_conversation",
+            {
+                "entity_id": "assist_satellite.kitchen_satellite",
+                "start_media_id": clip.as_uri(),
+                "preannounce": False,
+            },
+            blocking=True,
+        )
+        played = [path for path in satellite.replies() if path not in before]
+        assert max(wav_seconds(path) or 0.0 for path in played) >= len(line) / 32000 - 0.1
+        async with asyncio.timeout(30):
+            while "on" not in recording:
+                await asyncio.sleep(0.05)
+        assert triggers[0] == "push_to_talk"
+        # The pipeline has no speech-to-text here: the satellite is told to stop.
+        await wait_for_state(hass, RECORDING, "off")
+        unsub()
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
