@@ -695,6 +695,9 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             self._end_stream(StopReason.HA_COMPLETE)
             return True
         if RunEnded.is_type(event.type):
+            ended = RunEnded.from_event(event).stream_id
+            if ended is not None and ended != self._stream_id:
+                return True  # an earlier command's run, ended after a new one began
             self._end_stream(StopReason.HA_COMPLETE)
             self._replying = False
             self._url_reply = None

@@ -131,13 +131,16 @@ def test_mute_switch_and_button(board: str) -> None:
 
 @pytest.mark.parametrize("board", BOARDS)
 def test_led_shows_listening_and_muted(board: str) -> None:
-    """The indicator pulses while audio leaves the device and has a muted look."""
+    """The indicator pulses while audio leaves the device, shows the answer, looks muted."""
     config = _merged(board)
     (led,) = config["light"]
     assert led["id"] == "sotto_led"
     assert any(effect.get("pulse", {}).get("name") == "Listening" for effect in led["effects"])
     listening = config["voice_assistant"]["on_listening"][0]["light.turn_on"]
     assert listening["effect"] == "Listening"
+    # The pipeline's TTS start (forwarded by Sotto) stops the pulse: the answer is coming.
+    answering = config["voice_assistant"]["on_tts_start"][0]["light.turn_on"]
+    assert (answering["id"], answering["effect"]) == ("sotto_led", "None")
     (idle,) = [s for s in config["script"] if s["id"] == "sotto_idle"]
     muted_light = idle["then"][0]["if"]["then"][1]["light.turn_on"]
     assert muted_light["id"] == "sotto_led"
