@@ -834,7 +834,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         try:
             url = async_process_play_media_url(self.hass, tts_output["url"])
         except HomeAssistantError as err:
-            if not session.streams_replies:
+            if session.plays_urls and not session.streams_replies:
                 _LOGGER.warning("%s cannot fetch its reply: %s", self.name, err)
                 self._emit(Error(text=f"no reply URL: {err}", code=ERROR_NO_URL).event())
             return {}
