@@ -12,6 +12,7 @@ from homeassistant.components import stt
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import area_registry as ar
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import floor_registry as fr
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -99,10 +100,12 @@ async def test_an_emoji_in_a_name_does_not_break_voice_control(
     registry.async_update_entity("light.bedroom_lamp", name="Bedroom lamp 💡")
     registry.async_update_entity("light.kitchen_light", name="🎄", aliases=set())
     ar.async_get(hass).async_create("🛋️")
+    fr.async_get(hass).async_create("🏠")
     with caplog.at_level(logging.WARNING):
         home = await _load_home(hass)
     assert "grammar_error" not in hass.states.get(LOCAL_STT).attributes
-    assert "light.kitchen_light" in caplog.text
+    for unspeakable in ("light.kitchen_light", "area 🛋️", "floor 🏠"):
+        assert unspeakable in caplog.text
     assert "no spoken words" in caplog.text
     assert (await _hear(hass, 0.3, "turn off the bedroom lamp", 0.6)).text == (
         "turn off the bedroom lamp"
