@@ -1,0 +1,382 @@
+"""Recognition in a child process, so decoding never stalls the caller's event loop.
+
+pocketsphinx keeps Python's global interpreter lock while it builds decoders, compiles a
+grammar or decodes a run of audio (up to a second on a loaded Pi), so a worker thread in
+Home Assistant's process stalls HA's event loop whatever executor it runs in: its links
+miss their pings and other satellites' streams look lost. `RecognizerProcess` runs the
+`Recognizer` in `python -m sotto.engine.stt.worker` instead and talks to it over pipes;
+the child decodes on its own core and the parent only moves bytes.
+
+Wire format, both ways: 8 bytes (`>II`: header length, payload length), a JSON header,
+then the payload (audio for `feed`, nothing otherwise). Requests carry an `id` and an `op`;
+each gets one reply with the same `id` and either `result` or `error` + `message`.
+If the child dies, every waiting call fails with a RecognizerError naming its exit status
+and last words on stderr, and the next call starts a new child with the grammars again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import struct
+import sys
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import IO, Any, Final
+
+from .errors import GrammarError, RecognizerError, SttError
+from .model import Grammar
+from .recognizer import Partial, Result
+
+_LOGGER = logging.getLogger(__name__)
+
+_HEADER: Final = struct.Struct(">II")
+# A grammar of 500 entities is about 200 KB of JSGF; audio comes in chunks of ~0.1 s.
+MAX_HEADER: Final = 4 * 1024 * 1024
+MAX_PAYLOAD: Final = 1024 * 1024
+# The child's last lines on stderr, told when it dies.
+_STDERR_LINES: Final = 20
+# How long a stopping child may take before it is killed.
+_STOP_SECONDS: Final = 5.0
+# Grammars kept in the child; as the Recognizer's own cache.
+_GRAMMARS_KEPT: Final = 4
+_ERRORS: Final[Mapping[str, type[SttError]]] = {
+    "GrammarError": GrammarError,
+    "RecognizerError": RecognizerError,
+}
+
+
+def encode(header: Mapping[str, Any], payload: bytes = b"") -> bytes:
+    """One message: lengths, JSON header, payload."""
+    body = json.dumps(header, separators=(",", ":")).encode()
+    return _HEADER.pack(len(body), len(payload)) + body + payload
+
+
+def _check_lengths(header_len: int, payload_len: int) -> None:
+    if not 0 < header_len <= MAX_HEADER:
+        raise RecognizerError(f"worker message header of {header_len} bytes (1 to {MAX_HEADER})")
+    if payload_len > MAX_PAYLOAD:
+        raise RecognizerError(f"worker message payload of {payload_len} bytes (max {MAX_PAYLOAD})")
+
+
+def _parse_header(body: bytes) -> dict[str, Any]:
+    try:
+        header = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RecognizerError(f"worker message header is not JSON ({err})") from None
+    if not isinstance(header, dict) or not isinstance(header.get("id"), int):
+        raise RecognizerError("worker message header must be an object with an integer id")
+    return header
+
+
+# --- the child --------------------------------------------------------------------------
+
+
+class _Child:
+    """The child's side: one Recognizer, its grammars by digest, its open sessions."""
+
+    def __init__(self, threshold: float | None) -> None:
+        from .recognizer import Recognizer
+
+        self._recognizer = Recognizer() if threshold is None else Recognizer(threshold=threshold)
+        self._grammars: dict[str, Grammar] = {}
+        self._sessions: dict[int, Any] = {}
+
+    def handle(self, header: Mapping[str, Any], payload: bytes) -> Any:
+        op = header.get("op")
+        if op not in ("load", "open", "feed", "finish", "close"):
+            raise RecognizerError(f"unknown worker operation {op!r}")
+        if op == "load":
+            grammar = Grammar.from_dict(header.get("grammar") or {})
+            digest = self._recognizer.load(grammar)
+            self._grammars[digest] = grammar
+            while len(self._grammars) > _GRAMMARS_KEPT:
+                self._grammars.pop(next(iter(self._grammars)))
+            return digest
+        if op == "open":
+            wanted = self._grammars.get(str(header.get("digest")))
+            if wanted is None:
+                raise GrammarError(f"no grammar {header.get('digest')!r} is loaded")
+            self._recognizer.load(wanted)  # cached: only makes it current
+            self._sessions[int(header["session"])] = self._recognizer.session()
+            return None
+        session = self._sessions.get(int(header.get("session", -1)))
+        if session is None:
+            raise RecognizerError(f"no open recognition session for {op!r}")
+        if op == "feed":
+            session.feed(payload)
+            return asdict(session.partial())
+        if op == "finish":
+            del self._sessions[int(header["session"])]
+            return asdict(session.finish())
+        del self._sessions[int(header["session"])]
+        session.close()
+        return None
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError
+    return data
+
+
+def serve(stdin: IO[bytes], stdout: IO[bytes], threshold: float | None = None) -> None:
+    """Answer requests until stdin closes (runs in the child)."""
+    child = _Child(threshold)
+    while True:
+        try:
+            header_len, payload_len = _HEADER.unpack(_read_exactly(stdin, _HEADER.size))
+            _check_lengths(header_len, payload_len)
+            header = _parse_header(_read_exactly(stdin, header_len))
+            payload = _read_exactly(stdin, payload_len)
+        except EOFError:
+            return
+        reply: dict[str, Any] = {"id": header["id"]}
+        try:
+            reply["result"] = child.handle(header, payload)
+        except SttError as err:
+            reply.update(error=type(err).__name__, message=str(err))
+        except (KeyError, TypeError, ValueError) as err:
+            reply.update(error="RecognizerError", message=f"bad worker request: {err!r}")
+        stdout.write(encode(reply))
+        stdout.flush()
+
+
+def main() -> None:
+    """Entry point of `python -m sotto.engine.stt.worker [THRESHOLD]`."""
+    threshold = float(sys.argv[1]) if len(sys.argv) > 1 else None
+    try:
+        serve(sys.stdin.buffer, sys.stdout.buffer, threshold)
+    except RecognizerError as err:  # the parent sent something unreadable: say what, stop
+        print(f"sotto stt worker: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+# --- the parent -------------------------------------------------------------------------
+
+
+class RecognizerProcess:
+    """A Recognizer in a child process, with the asynchronous API of the in-process one."""
+
+    def __init__(self, *, threshold: float | None = None, python: str | None = None) -> None:
+        self._threshold = threshold
+        self._python = python or sys.executable
+        self._process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._stderr: asyncio.Task[None] | None = None
+        self._last_words: deque[str] = deque(maxlen=_STDERR_LINES)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._ids = itertools.count(1)
+        self._grammars: dict[str, Grammar] = {}
+        self._current: str | None = None
+        self._start_lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock()
+        self._closed = False
+
+    @property
+    def digest(self) -> str | None:
+        """Digest of the grammar sessions use now, None before one is loaded."""
+        return self._current
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs."""
+        process = self._process
+        return process.pid if process is not None and process.returncode is None else None
+
+    async def start(self) -> None:
+        """Start the child now rather than on first use (it loads the model in ~a second)."""
+        await self._ensure()
+
+    async def load(self, grammar: Grammar) -> str:
+        """Compile the grammar in the child (once per change) and make it current."""
+        digest = str(await self._call({"op": "load", "grammar": grammar.to_dict()}))
+        self._grammars[digest] = grammar
+        while len(self._grammars) > _GRAMMARS_KEPT:
+            self._grammars.pop(next(iter(self._grammars)))
+        self._current = digest
+        return digest
+
+    async def open(self, digest: str | None = None) -> WorkerSession:
+        """Start recognising one utterance with this grammar (default: the current one)."""
+        digest = digest or self._current
+        if digest is None or digest not in self._grammars:
+            raise RecognizerError("no grammar loaded: call load(grammar) first")
+        session = next(self._ids)
+        await self._call({"op": "open", "digest": digest, "session": session})
+        return WorkerSession(self, session)
+
+    async def close(self) -> None:
+        """Stop the child (it finishes the request in hand) and fail what still waits."""
+        self._closed = True
+        await self._stop()
+
+    async def _ensure(self) -> asyncio.subprocess.Process:
+        if self._closed:
+            raise RecognizerError("the recogniser is closed")
+        async with self._start_lock:
+            process = self._process
+            if process is not None and process.returncode is None:
+                return process
+            await self._stop()
+            args = [self._python, "-m", "sotto.engine.stt.worker"]
+            if self._threshold is not None:
+                args.append(repr(self._threshold))
+            process = await asyncio.create_subprocess_exec(
+                *args,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            self._process = process
+            self._last_words.clear()
+            self._stderr = asyncio.create_task(self._listen(process), name="sotto-stt-stderr")
+            self._reader = asyncio.create_task(
+                self._read(process, self._stderr), name="sotto-stt-worker"
+            )
+            _LOGGER.debug("Started the speech-to-text worker, pid %s", process.pid)
+            # A new child knows no grammar: give it back the ones sessions may ask for.
+            for grammar in list(self._grammars.values()):
+                await self._send(process, {"op": "load", "grammar": grammar.to_dict()})
+            return process
+
+    async def _call(self, header: dict[str, Any], payload: bytes = b"") -> Any:
+        process = await self._ensure()
+        return await self._send(process, header, payload)
+
+    async def _send(
+        self, process: asyncio.subprocess.Process, header: dict[str, Any], payload: bytes = b""
+    ) -> Any:
+        request = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[request] = future
+        assert process.stdin is not None
+        try:
+            async with self._write_lock:
+                process.stdin.write(encode({**header, "id": request}, payload))
+                await process.stdin.drain()
+        except (ConnectionError, RuntimeError) as err:
+            self._pending.pop(request, None)
+            raise RecognizerError(f"the speech-to-text worker is gone ({err})") from None
+        try:
+            return await future
+        finally:
+            self._pending.pop(request, None)
+
+    async def _read(self, process: asyncio.subprocess.Process, stderr: asyncio.Task[None]) -> None:
+        assert process.stdout is not None
+        reason = "it closed its output"
+        try:
+            while True:
+                header_len, payload_len = _HEADER.unpack(
+                    await process.stdout.readexactly(_HEADER.size)
+                )
+                _check_lengths(header_len, payload_len)
+                reply = _parse_header(await process.stdout.readexactly(header_len))
+                await process.stdout.readexactly(payload_len)
+                future = self._pending.get(reply["id"])
+                if future is None or future.done():
+                    continue
+                if "error" in reply:
+                    error = _ERRORS.get(str(reply["error"]), RecognizerError)
+                    future.set_exception(error(str(reply.get("message", "worker error"))))
+                else:
+                    future.set_result(reply.get("result"))
+        except asyncio.IncompleteReadError:
+            pass
+        except RecognizerError as err:
+            reason = f"its reply was unreadable: {err}"
+        with contextlib.suppress(ProcessLookupError):
+            if process.returncode is None:
+                process.kill()
+        status = await process.wait()
+        with contextlib.suppress(TimeoutError):  # its last words, if it says them soon
+            await asyncio.wait_for(asyncio.shield(stderr), 1.0)
+        said = " | ".join(self._last_words) or "nothing on stderr"
+        message = f"the speech-to-text worker stopped ({reason}; exit status {status}; {said})"
+        if not self._closed:
+            _LOGGER.warning("%s", message)
+        self._fail_pending(RecognizerError(message))
+
+    async def _listen(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stderr is not None
+        async for line in process.stderr:
+            text = line.decode(errors="replace").rstrip()
+            if text:
+                self._last_words.append(text)
+
+    def _fail_pending(self, error: RecognizerError) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(error)
+        self._pending.clear()
+
+    async def _stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            assert process.stdin is not None
+            process.stdin.close()  # the child finishes its request and sees the end
+            try:
+                await asyncio.wait_for(process.wait(), _STOP_SECONDS)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+        for task in (self._reader, self._stderr):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(task, _STOP_SECONDS)
+        self._reader = self._stderr = None
+        self._fail_pending(RecognizerError("the recogniser is closed"))
+
+
+class WorkerSession:
+    """One utterance decoded in the child; the same calls as AsyncRecognitionSession."""
+
+    def __init__(self, owner: RecognizerProcess, session: int) -> None:
+        self._owner = owner
+        self._session = session
+        self._partial = Partial("", complete=False, can_continue=True)
+        self._open = True
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> WorkerSession:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _op(self, op: str, payload: bytes = b"") -> Any:
+        async with self._lock:  # keep this utterance's calls in order
+            if not self._open:
+                raise RecognizerError("this recognition session is already finished")
+            if op in ("finish", "close"):
+                self._open = False
+            return await self._owner._call({"op": op, "session": self._session}, payload)
+
+    async def feed(self, pcm: bytes) -> None:
+        """Decode a chunk of 16 kHz mono s16le audio in the child."""
+        for start in range(0, len(pcm), MAX_PAYLOAD):
+            self._partial = Partial(**await self._op("feed", pcm[start : start + MAX_PAYLOAD]))
+
+    async def partial(self) -> Partial:
+        """The hypothesis after the last chunk fed (no round trip: feed brings it back)."""
+        return self._partial
+
+    async def finish(self) -> Result:
+        """End the utterance and return the result."""
+        return Result(**await self._op("finish"))
+
+    async def close(self) -> None:
+        """Abandon the utterance (nothing if it already finished or the child is gone)."""
+        if self._open:
+            with contextlib.suppress(RecognizerError):
+                await self._op("close")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""Recognition in a child process: the same results, clear errors, and a child that dies."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import struct
+from collections.abc import AsyncIterator
+
+import pytest
+
+from demo.speech import silence, utterance
+from sotto.engine.stt.errors import GrammarError, RecognizerError
+from sotto.engine.stt.model import Grammar
+from sotto.engine.stt.worker import RecognizerProcess, encode, serve
+
+CHUNK = 3200  # 100 ms, as Home Assistant hands audio over
+
+
+@pytest.fixture
+async def worker(grammar: Grammar) -> AsyncIterator[RecognizerProcess]:
+    """A running child process with the small home's grammar loaded, past its first command.
+
+    (A decoder's first utterance has no cepstral mean yet: it decodes it twice, and its
+    partial hypotheses are rough. The in-process tests cover that.)
+    """
+    process = RecognizerProcess()
+    try:
+        async with asyncio.timeout(60):
+            await process.load(grammar)
+        await _say(process, utterance(0.3, "turn on the floor lamp", 0.3))
+        yield process
+    finally:
+        await process.close()
+
+
+async def _say(worker: RecognizerProcess, audio: bytes) -> str | None:
+    async with asyncio.timeout(60):
+        async with await worker.open() as session:
+            for start in range(0, len(audio), CHUNK):
+                await session.feed(audio[start : start + CHUNK])
+            return (await session.finish()).text
+
+
+async def test_commands_are_recognised_and_chatter_rejected_in_the_child(
+    worker: RecognizerProcess,
+) -> None:
+    assert worker.pid not in (None, os.getpid())
+    pendants = await _say(worker, utterance(0.3, "turn on the island pendants", 0.3))
+    assert pendants == "turn on the island pendants"
+    assert await _say(worker, utterance(0.3, "what time does the game start", 0.3)) is None
+
+
+async def test_feeding_brings_back_the_partial_that_completes_a_sentence(
+    worker: RecognizerProcess,
+) -> None:
+    speech = utterance(0.3, "open the blinds")
+    async with asyncio.timeout(60), await worker.open() as session:
+        await session.feed(speech[: len(speech) // 3])
+        assert not (await session.partial()).complete
+        for start in range(len(speech) // 3, len(speech), CHUNK):
+            await session.feed(speech[start : start + CHUNK])
+        await session.feed(silence(0.4))
+        late = await session.partial()
+        assert (late.text, late.complete) == ("open the blinds", True)
+        assert (await session.finish()).text == "open the blinds"
+        with pytest.raises(RecognizerError, match="already finished"):
+            await session.feed(silence(0.1))
+
+
+async def test_a_child_killed_mid_command_fails_that_command_and_the_next_one_works(
+    worker: RecognizerProcess,
+) -> None:
+    first = worker.pid
+    assert first is not None
+    async with asyncio.timeout(60):
+        session = await worker.open()
+        await session.feed(silence(0.2))
+        os.kill(first, signal.SIGKILL)
+        with pytest.raises(RecognizerError, match="worker stopped.*exit status -9"):
+            await session.feed(utterance("turn off the floor lamp"))
+        await session.close()  # nothing to abandon any more: no error
+        # A new child starts on the next command, with the grammar it had.
+        assert await _say(worker, utterance(0.3, "turn off the floor lamp", 0.3)) == (
+            "turn off the floor lamp"
+        )
+    assert worker.pid not in (None, first)
+
+
+async def test_sessions_need_a_grammar_and_a_closed_recogniser_refuses_work() -> None:
+    process = RecognizerProcess()
+    with pytest.raises(RecognizerError, match="no grammar loaded"):
+        await process.open()
+    await process.close()
+    with pytest.raises(RecognizerError, match="closed"):
+        await process.start()
+
+
+async def test_a_grammar_the_decoder_cannot_use_is_named(worker: RecognizerProcess) -> None:
+    broken = Grammar(jsgf="#JSGF V1.0;\ngrammar home;\npublic <command> = (", words=("on",))
+    async with asyncio.timeout(60):
+        with pytest.raises(GrammarError):
+            await worker.load(broken)
+        # The child is still there and still knows the good grammar.
+        assert await _say(worker, utterance(0.3, "open the blinds", 0.3)) == "open the blinds"
+
+
+def _replies(data: bytes) -> list[dict[str, object]]:
+    replies, stream = [], io.BytesIO(data)
+    while header := stream.read(8):
+        header_len, payload_len = struct.unpack(">II", header)
+        replies.append(json.loads(stream.read(header_len)))
+        stream.read(payload_len)
+    return replies
+
+
+def test_the_child_answers_a_bad_request_with_an_error_naming_it() -> None:
+    requests = (
+        encode({"id": 1, "op": "shout"})
+        + encode({"id": 2, "op": "feed", "session": 7}, silence(0.1))
+        + encode({"id": 3, "op": "open", "digest": "nope", "session": 1})
+        + encode({"id": 4, "op": "load", "grammar": {"jsgf": "hello"}})
+    )
+    out = io.BytesIO()
+    serve(io.BytesIO(requests), out)
+    replies = {reply["id"]: reply for reply in _replies(out.getvalue())}
+    assert replies[1]["message"] == "unknown worker operation 'shout'"
+    assert replies[2]["message"] == "no open recognition session for 'feed'"
+    assert replies[3] == {
+        "id": 3,
+        "error": "GrammarError",
+        "message": "no grammar 'nope' is loaded",
+    }
+    assert replies[4]["error"] == "GrammarError"
+    assert "no JSGF" in str(replies[4]["message"])
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (struct.pack(">II", 0, 0), "header of 0 bytes"),
+        (struct.pack(">II", 10, 1 << 30), "payload of 1073741824 bytes"),
+        (struct.pack(">II", 5, 0) + b"{oops", "not JSON"),
+        (struct.pack(">II", 2, 0) + b"[]", "integer id"),
+    ],
+)
+def test_the_child_refuses_a_malformed_message(data: bytes, problem: str) -> None:
+    with pytest.raises(RecognizerError, match=problem):
+        serve(io.BytesIO(data), io.BytesIO())
