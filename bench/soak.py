@@ -1,0 +1,589 @@
+"""Soak: five satellites on a real Home Assistant for N minutes, and what drifted.
+
+Everything is real and on 127.0.0.1: Home Assistant in this process (Sotto installed as a
+custom integration, paired through its config flows), a `sotto-engine` speaking the
+replies with espeak-ng, and `sotto-satellite` processes whose microphones play WAV files
+dropped into their spool directories (demo/mic_feeder.py). Every few seconds the next
+satellite in turn hears "okay nabu, turn on/off the lights" and its area's light must
+change; in between, satellites are muted and unmuted from Home Assistant's mute switch and
+the voice history is purged.
+
+Printed:
+- RSS and open file descriptors of Home Assistant (this process), the engine and each
+  satellite process, after a warm-up (a command on every satellite, then --warmup minutes
+  of the soak's own pattern) and at the end, with the drift (target: under 5 % after 30
+  minutes); the drift from just after pairing is printed too;
+- errors seen: ERROR log records from Sotto's loggers in Home Assistant, ERROR lines in
+  the satellites' and the engine's logs, failed commands, mutes and purges (target: 0);
+- latency per window (default 5 minutes): from the end of speech (the last voiced 10 ms
+  of the WAV, counted from when it was dropped into the spool) to the light's change, and
+  to the recording sensor going off; p50, p95 and the worst.
+
+    .venv/bin/python bench/soak.py [--minutes 30] [--satellites 5] [--interval 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from homeassistant.const import STATE_OFF, STATE_ON
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers.event import async_track_state_change_event
+
+from demo import home, house, serve
+from demo.harness import running_home_assistant
+from demo.processes import EngineProcess, SatelliteProcess, free_port, run_engine, run_satellite
+from demo.speech import utterance
+
+# No "Office": "turn off the lights" and "turn office lights" sound alike to the recogniser.
+AREAS: Final = ("Kitchen", "Bedroom", "Study", "Hallway", "Garage")
+WAKE: Final = "okay nabu"
+# Safety nets, not targets: a busy two-core machine can be slow.
+COMMAND_TIMEOUT: Final = 45.0
+MUTE_TIMEOUT: Final = 20.0
+SPEECH_RATE: Final = 32000  # bytes per second of 16 kHz 16-bit mono
+MUTE_EVERY: Final = 7
+"""Every this many commands, a satellite that is not busy is muted and unmuted."""
+PURGE_EVERY: Final = 15
+"""Every this many commands, the whole voice history is purged."""
+SOTTO_LOGGERS: Final = ("custom_components.sotto", "sotto")
+LOOP_PROBE: Final = 0.1
+STALL_SECONDS: Final = 0.5
+"""An event-loop stall this long is reported (HA's own slow-callback warning is 0.1 s)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Resident memory and open file descriptors of one process."""
+
+    rss_kb: int
+    fds: int
+
+
+def usage(pid: int) -> Usage:
+    """Read a process's RSS and open file descriptors from /proc."""
+    rss = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1])
+    return Usage(rss, len(os.listdir(f"/proc/{pid}/fd")))
+
+
+class ErrorCounter(logging.Handler):
+    """Counts ERROR (and worse) records from Sotto's loggers, and warnings apart."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+        self.first: list[str] = []
+        self.warnings = 0
+        self.first_warnings: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not record.name.startswith(SOTTO_LOGGERS):
+            return
+        line = f"{time.strftime('%H:%M:%S')} {record.name}: {record.getMessage()[:300]}"
+        if record.levelno >= logging.ERROR:
+            self.count += 1
+            if len(self.first) < 10:
+                self.first.append(line)
+        else:
+            self.warnings += 1
+            if len(self.first_warnings) < 10:
+                self.first_warnings.append(line)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """One spoken command and what came of it."""
+
+    at: float
+    """Seconds since the soak began, when the command was spoken."""
+    satellite: str
+    command: str
+    light: float | None = None
+    """End of speech to the light's change (s); None if it did not change."""
+    recording_off: float | None = None
+    """End of speech to the recording sensor going off (s)."""
+    failure: str | None = None
+
+
+def voiced_end(pcm: bytes, threshold: float = 300.0) -> int:
+    """Byte offset just after the last 10 ms frame louder than threshold RMS."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    frames = samples[: len(samples) // 160 * 160].reshape(-1, 160)
+    loud = np.nonzero(np.sqrt((frames**2).mean(axis=1)) > threshold)[0]
+    return (int(loud[-1]) + 1) * 320 if len(loud) else len(pcm)
+
+
+def light_entity(area: str) -> str:
+    """The template light of an area."""
+    return f"light.{area.lower()}_light"
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+@dataclass
+class Soak:
+    """Drives commands, mutes and purges against the running home and keeps the results."""
+
+    hass: HomeAssistant
+    satellites: dict[str, SatelliteProcess]
+    """Area -> satellite."""
+    began: float = field(default_factory=time.monotonic)
+    outcomes: list[Outcome] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    overlap_purges: bool = False
+    """Purge while other satellites' commands are in flight, not between commands."""
+    mutes: int = 0
+    purges: int = 0
+    purge_times: list[float] = field(default_factory=list)
+    purge_seconds: list[float] = field(default_factory=list)
+    stalls: list[tuple[float, float]] = field(default_factory=list)
+    """(when, seconds) of every event-loop stall over STALL_SECONDS."""
+    busy: set[str] = field(default_factory=set)
+
+    def now(self) -> float:
+        """Seconds since the soak began."""
+        return time.monotonic() - self.began
+
+    async def command(self, area: str) -> Outcome:
+        """Speak a command to the area's satellite; wait for the light and the recording."""
+        satellite = self.satellites[area]
+        light = light_entity(area)
+        current = self.hass.states.get(light)
+        turn_on = current is None or current.state != STATE_ON
+        words = "turn on the lights" if turn_on else "turn off the lights"
+        target = STATE_ON if turn_on else STATE_OFF
+        outcome = Outcome(self.now(), area, words)
+        pcm = await asyncio.to_thread(utterance, 0.5, WAKE, 0.4, words, 1.5)
+        end = voiced_end(pcm) / SPEECH_RATE
+        changed: dict[str, float] = {}
+        recording = home.recording_entity(satellite)
+        done = asyncio.Event()
+
+        @callback
+        def seen(event: Event[EventStateChangedData]) -> None:
+            new = event.data["new_state"]
+            if new is None:
+                return
+            stamp = time.monotonic()
+            if new.entity_id == light and new.state == target:
+                changed.setdefault("light", stamp)
+            elif new.entity_id == recording:
+                if new.state == STATE_ON:
+                    changed.setdefault("recording_on", stamp)
+                elif new.state == STATE_OFF and "recording_on" in changed:
+                    changed.setdefault("recording_off", stamp)
+            if "light" in changed and "recording_off" in changed:
+                done.set()
+
+        # Imported once Home Assistant has loaded the integration (as demo/scenario.py does).
+        from custom_components.sotto.services import history_store
+
+        store = history_store(self.hass)
+        known = {
+            row.id for row in await store.async_list(limit=5, satellite_id=satellite.device_id)
+        }
+        unsub = async_track_state_change_event(self.hass, [light, recording], seen)
+        self.busy.add(area)
+        try:
+            spoken = time.monotonic()
+            await asyncio.to_thread(satellite.say, pcm)
+            eos = spoken + end
+            heard: dict[int, str] = {}
+
+            async def watch_history() -> None:
+                # Polled, so a row that a purge removes later is still known.
+                while True:
+                    for row in await store.async_list(limit=5, satellite_id=satellite.device_id):
+                        if row.id not in known:
+                            heard[row.id] = f"heard {row.transcript!r} ({row.outcome.value})"
+                    await asyncio.sleep(0.5)
+
+            watcher = asyncio.create_task(watch_history())
+            try:
+                async with asyncio.timeout(COMMAND_TIMEOUT):
+                    await done.wait()
+            except TimeoutError:
+                missing = [k for k in ("light", "recording_off") if k not in changed]
+                purged = [t for t in self.purge_times if outcome.at - 5 <= t]
+                outcome.failure = (
+                    f"{area}: {words!r}: no {' and no '.join(missing)} change; "
+                    + ("; ".join(heard.values()) or "no interaction recorded")
+                    + (f"; purged at {', '.join(f'{t:.0f}' for t in purged)} s" if purged else "")
+                )
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            if "light" in changed:
+                outcome.light = changed["light"] - eos
+            if "recording_off" in changed:
+                outcome.recording_off = changed["recording_off"] - eos
+        finally:
+            unsub()
+            self.busy.discard(area)
+        if outcome.failure:
+            self.failures.append(f"{outcome.at:7.1f}s {outcome.failure}")
+        self.outcomes.append(outcome)
+        return outcome
+
+    async def toggle_mute(self, area: str) -> None:
+        """Mute the satellite from Home Assistant's switch and unmute it again."""
+        satellite = self.satellites[area]
+        switch = home.mute_entity(satellite)
+        self.busy.add(area)
+        try:
+            for action, state in (("turn_on", STATE_ON), ("turn_off", STATE_OFF)):
+                await self.hass.services.async_call(
+                    "switch", action, {"entity_id": switch}, blocking=True
+                )
+                await home.wait_for_state(self.hass, switch, state, timeout=MUTE_TIMEOUT)
+            self.mutes += 1
+        except Exception as err:  # a failure is a finding, not a reason to stop
+            self.failures.append(f"{self.now():7.1f}s mute toggle of {area}: {err!r}")
+        finally:
+            self.busy.discard(area)
+
+    async def purge(self) -> None:
+        """Purge the whole voice history (and every copy of it)."""
+        started = self.now()
+        try:
+            await self.hass.services.async_call(
+                home.DOMAIN, "purge_history", {}, blocking=True, return_response=True
+            )
+            self.purges += 1
+            self.purge_times.append(started)
+            self.purge_seconds.append(self.now() - started)
+        except Exception as err:
+            self.failures.append(f"{self.now():7.1f}s purge: {err!r}")
+
+    async def watch_loop(self) -> None:
+        """Record when Home Assistant's event loop (this process's) stalls."""
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(LOOP_PROBE)
+            late = loop.time() - before - LOOP_PROBE
+            if late >= STALL_SECONDS:
+                self.stalls.append((self.now() - late, late))
+
+    async def run(self, *, seconds: float, interval: float) -> None:
+        """Start a command every interval seconds until seconds have passed."""
+        tasks: set[asyncio.Task[object]] = set()
+        areas = list(self.satellites)
+
+        def launch(coro: Awaitable[object]) -> None:
+            task: asyncio.Task[object] = asyncio.ensure_future(coro)
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        turn = 0
+        issued = 0
+        deadline = time.monotonic() + seconds
+        try:
+            while time.monotonic() < deadline:
+                idle = [areas[(turn + step) % len(areas)] for step in range(len(areas))]
+                idle = [area for area in idle if area not in self.busy]
+                if idle:
+                    turn = (areas.index(idle[0]) + 1) % len(areas)
+                    launch(self.command(idle[0]))
+                    issued += 1
+                    if issued % MUTE_EVERY == 0 and len(idle) > 1:
+                        launch(self.toggle_mute(idle[-1]))
+                    if issued % PURGE_EVERY == 0:
+                        if self.overlap_purges:
+                            launch(self.purge())
+                        else:
+                            # Between commands: wait until none is in flight, then purge.
+                            await self._quiet(tasks)
+                            await self.purge()
+                await asyncio.sleep(interval)
+            if tasks:
+                await asyncio.wait(set(tasks))
+        finally:
+            for task in list(tasks):
+                task.cancel()
+
+    async def _quiet(self, tasks: set[asyncio.Task[object]]) -> None:
+        while tasks:
+            await asyncio.wait(set(tasks))
+
+
+def _log_errors(path: Path) -> list[str]:
+    """ERROR lines of a satellite's or the engine's log."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    return [line for line in lines if " ERROR " in line or line.startswith("Traceback")]
+
+
+def _row(name: str, first: Usage, last: Usage) -> str:
+    def drift(a: int, b: int) -> str:
+        return f"{(b - a) * 100 / a:+6.1f} %" if a else "     -"
+
+    return (
+        f"  {name:<22} RSS {first.rss_kb / 1024:7.1f} -> {last.rss_kb / 1024:7.1f} MB "
+        f"({drift(first.rss_kb, last.rss_kb)})   fds {first.fds:4d} -> {last.fds:4d} "
+        f"({drift(first.fds, last.fds)})"
+    )
+
+
+def report_latency(outcomes: list[Outcome], window: float, *, since: float = 0.0) -> None:
+    """Print p50/p95/max latency per window of soak time (from `since` on)."""
+    print(f"\nlatency from the end of speech, per {window / 60:g}-minute window:")
+    if not outcomes:
+        print("  no commands")
+        return
+    last = max(outcome.at for outcome in outcomes)
+    for index in range(int(since // window), int(last // window) + 1):
+        group = [o for o in outcomes if index * window <= o.at < (index + 1) * window]
+        failed = sum(1 for o in group if o.failure)
+        parts = [f"  {index * window / 60:4.0f}-{(index + 1) * window / 60:<4.0f} min"]
+        parts.append(f"{len(group):4d} commands, {failed} failed")
+        for label, values in (
+            ("light", [o.light for o in group if o.light is not None]),
+            ("recording off", [o.recording_off for o in group if o.recording_off is not None]),
+        ):
+            if values:
+                parts.append(
+                    f"{label}: p50 {statistics.median(values):5.2f} s  "
+                    f"p95 {percentile(values, 0.95):5.2f} s  max {max(values):5.2f} s"
+                )
+        print("  |  ".join(parts))
+
+
+async def soak(args: argparse.Namespace, workdir: Path) -> int:
+    """Start the home, warm up, soak, and print the figures; the exit status."""
+    areas = AREAS[: args.satellites]
+    lights = {area: [f"{area} Light"] for area in areas}
+    config_dir = workdir / "config"
+    print(f"soak in {workdir} (Home Assistant's log: {config_dir}/home-assistant.log)", flush=True)
+    async with contextlib.AsyncExitStack() as stack:
+        engine: EngineProcess = await stack.enter_async_context(
+            run_engine(workdir / "engine", device_id="soak-engine", name="Engine")
+        )
+        satellites: dict[str, SatelliteProcess] = {}
+        for area in areas:
+            satellites[area] = await stack.enter_async_context(
+                run_satellite(
+                    workdir / area.lower(),
+                    device_id=f"{area.lower()}-satellite",
+                    name=f"{area} satellite",
+                )
+            )
+        serve.mark_onboarded(config_dir)
+        hass = await stack.enter_async_context(
+            running_home_assistant(
+                config_dir, port=free_port(), extra=house.house_configuration(lights)
+            )
+        )
+        errors = ErrorCounter()
+        logging.getLogger().addHandler(errors)
+        stack.callback(logging.getLogger().removeHandler, errors)
+        await house.async_place_house(hass, lights)
+        await home.async_add_home(hass)
+        await home.async_add_engine(hass, engine)
+        for area in areas:
+            await home.async_add_satellite(hass, satellites[area], area)
+        await house.async_use_sotto_pipeline(hass, tts_engine="tts.engine_text_to_speech")
+        await home.async_wait_for_grammar(hass)
+        print(f"paired {len(areas)} satellites and the engine; warming up", flush=True)
+
+        pids: dict[str, int] = {"Home Assistant": os.getpid()}
+        if engine.process.pid is not None:
+            pids["engine"] = engine.process.pid
+        for area, satellite in satellites.items():
+            pids[f"satellite {area.lower()}"] = satellite.process.pid
+
+        cold = await asyncio.to_thread(lambda: {name: usage(pid) for name, pid in pids.items()})
+        runner = Soak(hass, satellites)
+        for area in areas:  # one command each: models, grammar and caches are loaded
+            outcome = await runner.command(area)
+            print(
+                f"  warm-up {area}: " + (outcome.failure or f"light after {outcome.light:.2f} s"),
+                flush=True,
+            )
+        if args.warmup > 0:
+            # The soak's own pattern for a while: concurrent commands, mutes and purges
+            # allocate what they need once (decoders, caches); drift is measured after.
+            print(f"  warm-up: {args.warmup:g} min of the soak's pattern", flush=True)
+            await runner.run(seconds=args.warmup * 60, interval=args.interval)
+        warm_failures = list(runner.failures)
+        runner = Soak(hass, satellites, overlap_purges=args.overlap_purges)
+        await asyncio.sleep(2.0)
+        first = await asyncio.to_thread(lambda: {name: usage(pid) for name, pid in pids.items()})
+        print(
+            f"soaking for {args.minutes:g} min: a command every {args.interval:g} s, a mute "
+            f"toggle every {MUTE_EVERY} commands, a purge every {PURGE_EVERY} "
+            + ("(overlapping commands)" if args.overlap_purges else "(between commands)"),
+            flush=True,
+        )
+        window = args.window * 60
+        next_report = window
+
+        async def progress() -> None:
+            nonlocal next_report
+            while True:
+                await asyncio.sleep(5)
+                if runner.now() >= next_report:
+                    report_latency(
+                        [o for o in runner.outcomes if o.at >= next_report - window],
+                        window,
+                        since=next_report - window,
+                    )
+                    now = await asyncio.to_thread(
+                        lambda: {name: usage(pid) for name, pid in pids.items()}
+                    )
+                    print(
+                        f"  at {runner.now() / 60:.1f} min: HA RSS "
+                        f"{now['Home Assistant'].rss_kb / 1024:.1f} MB, "
+                        f"fds {now['Home Assistant'].fds}; errors so far {errors.count}, "
+                        f"failures {len(runner.failures)}",
+                        flush=True,
+                    )
+                    next_report += window
+
+        reporter = asyncio.create_task(progress())
+        watcher = asyncio.create_task(runner.watch_loop())
+        try:
+            await runner.run(seconds=args.minutes * 60, interval=args.interval)
+        finally:
+            for task in (reporter, watcher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await asyncio.sleep(2.0)
+        last = await asyncio.to_thread(lambda: {name: usage(pid) for name, pid in pids.items()})
+
+        print(f"\nafter {runner.now() / 60:.1f} minutes of soak:")
+        print("RSS and open file descriptors (after warm-up -> end):")
+        for name in pids:
+            print(_row(name, first[name], last[name]))
+        print("  (from just after pairing, before any command -> end):")
+        for name in pids:
+            print(_row(name, cold[name], last[name]))
+        done = runner.outcomes
+        ok = [o for o in done if not o.failure]
+        print(
+            f"\ncommands: {len(done)} ({len(ok)} ok, {len(done) - len(ok)} failed); "
+            f"mute toggles: {runner.mutes}; purges: {runner.purges}"
+        )
+        process_errors = {
+            label: await asyncio.to_thread(_log_errors, process.log)
+            for label, process in [("engine", engine), *satellites.items()]
+        }
+        total = (
+            errors.count
+            + len(runner.failures)
+            + sum(len(lines) for lines in process_errors.values())
+        )
+        print(f"errors seen: {total}")
+        print(f"  ERROR records from Sotto in Home Assistant: {errors.count}")
+        for line in errors.first:
+            print(f"    {line}")
+        for label, lines in process_errors.items():
+            if lines:
+                print(f"  ERROR lines in the {label} log: {len(lines)}")
+                for line in lines[:5]:
+                    print(f"    {line[:300]}")
+        print(f"  (warnings from Sotto in Home Assistant, not counted: {errors.warnings})")
+        for line in errors.first_warnings:
+            print(f"    {line}")
+        if runner.purge_seconds:
+            print(
+                f"  purges took {min(runner.purge_seconds):.2f}-{max(runner.purge_seconds):.2f} s "
+                f"(median {statistics.median(runner.purge_seconds):.2f} s)"
+            )
+        print(
+            f"  Home Assistant event-loop stalls over {STALL_SECONDS} s: {len(runner.stalls)}"
+            + (f", worst {max(late for _, late in runner.stalls):.2f} s" if runner.stalls else "")
+        )
+        for at, late in runner.stalls[:15]:
+            near = [t for t in runner.purge_times if t - 1 <= at <= t + 10]
+            print(
+                f"    {at:7.1f}s stalled {late:.2f} s"
+                + (f" (a purge began at {near[0]:.1f}s)" if near else "")
+            )
+        print(f"  failed commands, mutes and purges: {len(runner.failures)}")
+        for line in runner.failures[:20]:
+            print(f"    {line}")
+        if warm_failures:
+            print(f"  warm-up failures, not counted: {len(warm_failures)}")
+            for line in warm_failures[:10]:
+                print(f"    {line}")
+        report_latency(done, window)
+        return 0 if total == 0 else 1
+
+
+async def _main(args: argparse.Namespace) -> int:
+    loop = asyncio.get_running_loop()
+    current = asyncio.current_task()
+    if current is not None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, current.cancel)
+    workdir = Path(tempfile.mkdtemp(prefix="sotto-soak-"))
+    try:
+        return await soak(args, workdir)
+    finally:
+        print(f"\nlogs are kept in {workdir} (rm -rf it when done)", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the soak; 0 if no error was seen."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=30.0, help="soak length (default 30)")
+    parser.add_argument(
+        "--satellites", type=int, default=5, choices=range(1, len(AREAS) + 1), metavar="1-5"
+    )
+    parser.add_argument(
+        "--interval", type=float, default=4.0, help="seconds between commands (default 4)"
+    )
+    parser.add_argument(
+        "--window", type=float, default=5.0, help="minutes per latency window (default 5)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=2.0,
+        help="minutes of the soak's pattern before the start figures (default 2)",
+    )
+    parser.add_argument(
+        "--overlap-purges",
+        action="store_true",
+        help="purge while other commands are in flight (default: between commands)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        return asyncio.run(_main(args))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("\nstopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
