@@ -468,3 +468,68 @@ async def test_restart_mid_command(hass: HomeAssistant, tmp_path: Path, kind: st
             return str(db.execute("PRAGMA integrity_check").fetchone()[0])
 
     assert await hass.async_add_executor_job(integrity) == "ok"
+
+
+async def test_the_proxy_does_what_it_says() -> None:
+    """The fault proxy itself, on raw sockets: each fault, then heal."""
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(1024):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    loop = asyncio.get_running_loop()
+
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection("127.0.0.1", proxy.port)
+
+    async def round_trip(payload: bytes) -> float:
+        reader, writer = await connect()
+        started = loop.time()
+        writer.write(payload)
+        assert await reader.readexactly(len(payload)) == payload
+        writer.close()
+        return loop.time() - started
+
+    try:
+        async with fault_proxy(server.sockets[0].getsockname()[1]) as proxy:
+            await round_trip(b"hello")
+            proxy.delay(0.2)
+            assert await round_trip(b"late") >= 0.4  # 0.2 s each way
+            proxy.throttle(1000)
+            assert await round_trip(bytes(500)) >= 0.9  # 500 bytes each way at 1000 B/s
+            proxy.heal()
+
+            reader, writer = await connect()
+            proxy.cut()
+            assert await reader.read(10) == b""  # a clean end of stream
+            writer.close()
+            reader, writer = await connect()  # a new connection during the cut: closed
+            assert await reader.read(10) == b""
+            writer.close()
+
+            proxy.heal()
+            reader, writer = await connect()
+            proxy.reset()
+            with pytest.raises(ConnectionResetError):
+                await reader.read(10)
+            writer.close()
+
+            proxy.heal()
+            reader, writer = await connect()
+            proxy.blackhole()
+            writer.write(b"lost")
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.5):
+                    await reader.read(10)
+            proxy.heal()  # a black-holed connection lost bytes: it is closed on heal
+            assert await reader.read(10) == b""
+            writer.close()
+            assert await round_trip(b"healed") >= 0
+            assert proxy.open_connections <= 1
+    finally:
+        server.close()
+        await server.wait_closed()
