@@ -27,7 +27,11 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sotto.const import DOMAIN
-from custom_components.sotto.esphome.transport import async_esphome_conflict
+from custom_components.sotto.esphome.transport import (
+    EsphomeError,
+    async_esphome_conflict,
+    async_open_session,
+)
 from demo.speech import utterance
 from tests.tools.fake_esphome import MEDIA_PLAYER_FEATURES, new_key, running_device
 
@@ -302,3 +306,28 @@ async def test_announcement_to_a_device_that_goes_away_fails_clearly(
             await call
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
+
+
+async def test_a_device_that_never_answers_fails_fast(hass: HomeAssistant) -> None:
+    """Something accepts the connection but never speaks: an error in the bound, not a hang.
+
+    (After a network reset a connect can hang far longer than aioesphomeapi's own limits
+    suit a reconnect loop.)
+    """
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with asyncio.timeout(10):
+            with pytest.raises(EsphomeError, match="no answer from 127.0.0.1:.* within 0.5 s"):
+                await async_open_session("127.0.0.1", port, new_key(), timeout=0.5)
+        assert accepted  # it did connect: the silence is what timed out
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()

@@ -104,6 +104,10 @@ _BYTES_PER_SECOND: Final = _RATE * _WIDTH * _CHANNELS
 _REPLY_CHUNK: Final = 1024
 _REPLY_PACE: Final = 0.9
 _LEDGER_DAYS: Final = 14
+# Connecting, logging in and reading device info and entities take well under a second
+# on a home network. aioesphomeapi's own bound for a TCP connect is 60 s; a connect that
+# hangs after a reset network must not hold the reconnect backoff that long.
+_OPEN_TIMEOUT: Final = 10.0
 _CLIENT_INFO: Final = "Sotto"
 _TIMER_TYPES: Final = frozenset(
     {"timer-started", "timer-updated", "timer-cancelled", "timer-finished"}
@@ -224,7 +228,12 @@ class EsphomeSession:
 
 
 async def async_open_session(
-    host: str, port: int, key: str | None, *, expected_mac: str | None = None
+    host: str,
+    port: int,
+    key: str | None,
+    *,
+    expected_mac: str | None = None,
+    timeout: float = _OPEN_TIMEOUT,
 ) -> EsphomeSession:
     """Connect, log in and read device info and entities; raises `EsphomeError`s."""
     closed = asyncio.Event()
@@ -233,10 +242,12 @@ async def async_open_session(
         closed.set()
 
     client = APIClient(host, port, None, noise_psk=key or None, client_info=_CLIENT_INFO)
+    deadline = asyncio.timeout(timeout)
     try:
-        await client.connect(on_stop=on_stop, login=True)
-        info = await client.device_info()
-        entities, _services = await client.list_entities_services()
+        async with deadline:
+            await client.connect(on_stop=on_stop, login=True)
+            info = await client.device_info()
+            entities, _services = await client.list_entities_services()
     except InvalidEncryptionKeyAPIError as err:
         await client.disconnect(force=True)
         raise EsphomeAuthError(str(err)) from err
@@ -248,6 +259,9 @@ async def async_open_session(
         raise EsphomePlaintextError(str(err)) from err
     except (APIConnectionError, OSError, TimeoutError) as err:
         await client.disconnect(force=True)
+        if deadline.expired():
+            # aioesphomeapi reports the cancelled connect as its own error: say what it was.
+            raise EsphomeError(f"no answer from {host}:{port} within {timeout:g} s") from err
         raise EsphomeError(f"{type(err).__name__}: {err}") from err
     session = EsphomeSession(
         client=client,
