@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from sotto.engine.stt.errors import RecognizerError
 from sotto.engine.stt.fsg import compile_jsgf
 from sotto.engine.stt.grammar import build_grammar, load_templates
 from sotto.engine.stt.home import Area, Entity, Home
@@ -274,7 +275,10 @@ def main() -> None:
     options = dict(option.split("=", 1) for option in args.decoder_option if "=" in option)
     if len(options) != len(args.decoder_option):
         sys.exit("--decoder-option takes KEY=VALUE")
-    recognizer = Recognizer(threshold=args.threshold, decoder_options=options)
+    try:
+        recognizer = Recognizer(threshold=args.threshold, decoder_options=options)
+    except RecognizerError as err:
+        sys.exit(str(err))
     recognizer.load(grammar)
     loaded = time.process_time()
     print(f"home: {len(home.entities)} entities, {len(home.areas)} areas")

@@ -60,6 +60,14 @@ def test_misspelt_decoder_option_is_refused_at_construction() -> None:
         Recognizer(decoder_options={"languge_weight": 2.0})
 
 
+@pytest.mark.parametrize("option", ["remove_noise", "cmn", "-lowerf"])
+def test_decoder_option_the_model_overrides_is_refused(option: str) -> None:
+    # feat.params wins over the caller's value: a sweep over it would silently measure
+    # the default every time, so it is refused by name instead.
+    with pytest.raises(RecognizerError, match=f"{option.lstrip('-')} is fixed by the acoustic"):
+        Recognizer(decoder_options={option: "no"})
+
+
 def test_decoder_options_reach_the_decoders(grammar: Grammar) -> None:
     # A frequency warp is a tuning knob (bench/stt.py --decoder-option): it must change the
     # scores of a fresh recogniser (same audio, same noise) and a mild one still recognise.

@@ -170,6 +170,14 @@ class Recognizer:
         self._dictation = dictation
         self._pronouncer = pronouncer or Pronouncer(self._dictionary)
         self._options = dict(decoder_options or {})
+        fixed = sorted(_model_settings(self._model) & {_setting(key) for key in self._options})
+        if fixed:
+            # pocketsphinx applies feat.params after the caller's settings: such an option
+            # would be silently ignored and a tuning sweep over it would measure nothing.
+            raise RecognizerError(
+                f"decoder option {', '.join(fixed)} is fixed by the acoustic model's "
+                f"feat.params ({self._model / 'feat.params'}); pocketsphinx would ignore it"
+            )
         self._lock = threading.Lock()
         self._free: list[_Decoders] = []
         if self._options:
@@ -370,6 +378,19 @@ class RecognitionSession:
         margin = (_log(logmath, hyp.best_score) - _log(logmath, phones.best_score)) / frames
         accepted = text if margin >= threshold else None
         return Result(accepted, text, margin, threshold, frames, dictation)
+
+
+def _setting(key: str) -> str:
+    return key.lstrip("-").replace("-", "_")
+
+
+def _model_settings(model: Path) -> frozenset[str]:
+    """Names of the front-end settings the acoustic model's feat.params fixes."""
+    try:
+        lines = (model / "feat.params").read_text().splitlines()
+    except OSError:
+        return frozenset()
+    return frozenset(_setting(line.split()[0]) for line in lines if line.startswith("-"))
 
 
 def _cmn_vector(text: str) -> list[float]:
