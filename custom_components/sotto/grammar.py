@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -21,7 +21,7 @@ LANGUAGE: Final = "en"
 # Renaming several entities at once should rebuild the grammar once, not each time.
 _REBUILD_COOLDOWN: Final = 2.0
 
-type GrammarCompiler = Callable[[Grammar], object]
+type GrammarCompiler = Callable[[Grammar], Awaitable[object]]
 
 
 class HomeGrammar:
@@ -59,7 +59,7 @@ class HomeGrammar:
 
     @callback
     def add_compiler(self, compile_grammar: GrammarCompiler) -> CALLBACK_TYPE:
-        """Run `compile_grammar` (in the executor) on each new grammar before it is used."""
+        """Await `compile_grammar` on each new grammar before it is used."""
         self._compilers.append(compile_grammar)
         return lambda: self._compilers.remove(compile_grammar)
 
@@ -78,16 +78,11 @@ class HomeGrammar:
         if home is None:
             self.error = "nothing is exposed to Assist yet"
         else:
-            compilers = list(self._compilers)
-
-            def build() -> Grammar:
-                grammar = build_grammar(home, templates)
-                for compile_grammar in compilers:
-                    compile_grammar(grammar)
-                return grammar
-
             try:
-                self.grammar = await self.hass.async_add_executor_job(build)
+                grammar = await self.hass.async_add_executor_job(build_grammar, home, templates)
+                for compile_grammar in list(self._compilers):
+                    await compile_grammar(grammar)
+                self.grammar = grammar
             except SttError as err:
                 # Keep the last good grammar; say why the new one failed.
                 self.error = str(err)

@@ -11,7 +11,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from sotto.engine.stt.recognizer import AsyncRecognitionSession, Recognizer
+from sotto.engine.stt.errors import SttError
+from sotto.engine.stt.worker import RecognizerProcess
 
 from .const import DOMAIN, EntryKind
 from .data import SottoConfigEntry
@@ -88,7 +89,7 @@ class SottoLocalSpeechToText(_SottoSpeechToText):
             entry_type=DeviceEntryType.SERVICE,
         )
         self._grammar = grammar
-        self._recognizer: Recognizer | None = None
+        self._recognizer: RecognizerProcess | None = None
 
     @property
     def extra_state_attributes(self) -> dict[str, Any]:
@@ -96,14 +97,25 @@ class SottoLocalSpeechToText(_SottoSpeechToText):
         return {"grammar_error": self._grammar.error} if self._grammar.error else {}
 
     async def async_added_to_hass(self) -> None:
-        """Load pocketsphinx off the loop, and compile each new grammar before use."""
+        """Start pocketsphinx in its own process; compile each new grammar before use.
+
+        pocketsphinx holds Python's interpreter lock while it decodes, so in a thread of
+        this process it would stall Home Assistant's event loop; a child process decodes
+        on its own core instead.
+        """
         await super().async_added_to_hass()
-        recognizer = await self.hass.async_add_executor_job(Recognizer)
+        recognizer = RecognizerProcess()
         self._recognizer = recognizer
         self.async_on_remove(self._grammar.add_compiler(recognizer.load))
         self.async_on_remove(self._grammar.subscribe(self.async_write_ha_state))
         if self._grammar.grammar is not None:
-            await self.hass.async_add_executor_job(recognizer.load, self._grammar.grammar)
+            await recognizer.load(self._grammar.grammar)
+
+    async def async_will_remove_from_hass(self) -> None:
+        """Stop the recognition process."""
+        recognizer, self._recognizer = self._recognizer, None
+        if recognizer is not None:
+            await recognizer.close()
 
     async def async_process_audio_stream(
         self, metadata: stt.SpeechMetadata, stream: AsyncIterable[bytes]
@@ -113,13 +125,17 @@ class SottoLocalSpeechToText(_SottoSpeechToText):
         if recognizer is None or recognizer.digest is None:
             _LOGGER.warning("Speech-to-text is not ready: %s", self._grammar.error or "loading")
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
-        async with await AsyncRecognitionSession.start(recognizer) as session:
-            async for chunk in stream:
-                await session.feed(chunk)
-                partial = await session.partial()
-                if partial.complete and not partial.can_continue:
-                    break
-            result = await session.finish()
+        try:
+            async with await recognizer.open() as session:
+                async for chunk in stream:
+                    await session.feed(chunk)
+                    partial = await session.partial()
+                    if partial.complete and not partial.can_continue:
+                        break
+                result = await session.finish()
+        except SttError as err:  # the recognition process died: this command is lost
+            _LOGGER.error("Speech-to-text failed: %s", err)
+            return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
         # A rejected utterance is a success with no text: the pipeline reports
         # "no text recognized" (not understood) rather than a failure.
         return stt.SpeechResult(result.text, stt.SpeechResultState.SUCCESS)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator
 
+import pytest
 from homeassistant.components import stt
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
@@ -12,6 +15,7 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
+from custom_components.sotto.stt import SottoLocalSpeechToText
 from demo.speech import utterance
 
 from .house import async_build_house
@@ -81,3 +85,34 @@ async def test_grammar_follows_a_new_alias(hass: HomeAssistant) -> None:
         "turn off the reading light"
     )
     await hass.config_entries.async_unload(home.entry_id)
+
+
+async def test_recognition_runs_in_its_own_process_that_comes_back_after_a_crash(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Decoding happens outside HA's process; if that process dies mid-command, the
+    command fails with the reason logged, the next one is heard, and unloading stops it."""
+    home = await _home(hass)
+    entity = stt.async_get_speech_to_text_entity(hass, LOCAL_STT)
+    assert isinstance(entity, SottoLocalSpeechToText)
+    recognizer = entity._recognizer
+    assert recognizer is not None
+    first = recognizer.pid
+    assert first not in (None, os.getpid())
+
+    async def dying() -> AsyncIterator[bytes]:
+        yield utterance(0.3, "turn on the")
+        os.kill(first, signal.SIGKILL)
+        yield utterance("kitchen light", 0.6)
+
+    result = await entity.async_process_audio_stream(METADATA, dying())
+    assert result.result is stt.SpeechResultState.ERROR
+    assert "speech-to-text worker stopped" in caplog.text
+    assert "exit status -9" in caplog.text
+    assert await _hear(hass, 0.3, "turn on the kitchen light", 0.6) == "turn on the kitchen light"
+    second = recognizer.pid
+    assert second not in (None, first)
+    await hass.config_entries.async_unload(home.entry_id)
+    assert recognizer.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(second, 0)
