@@ -19,14 +19,12 @@ closed, so bad input never leaves a stuck session.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import socket
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -85,7 +83,8 @@ from .tts.errors import InvalidVoiceNameError, SynthesisError, VoiceNotFoundErro
 
 if TYPE_CHECKING:
     from .stt.model import Grammar
-    from .stt.recognizer import Partial, Recognizer, Result
+    from .stt.recognizer import Partial, Result
+    from .stt.worker import RecognizerProcess
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -99,6 +98,8 @@ MAX_UTTERANCE_SECONDS: Final = 30.0
 PARTIAL_EVERY_SECONDS: Final = 0.1
 # About 46 ms at 22.05 kHz: small enough to start playing at once, as wyoming-piper does.
 TTS_CHUNK_SAMPLES: Final = 1024
+
+
 _GRAMMARS_KEPT: Final = 8
 
 
@@ -106,27 +107,33 @@ _GRAMMARS_KEPT: Final = 8
 
 
 class RecognizerService:
-    """The pocketsphinx recogniser, serialised so each connection decodes its own grammar."""
+    """The pocketsphinx recogniser in its child process; each connection decodes its grammar.
 
-    def __init__(self, recognizer: Recognizer, *, language: str = "en") -> None:
+    pocketsphinx holds Python's interpreter lock while it decodes, so in a thread it would
+    starve this process's event loop, and with it every link's keepalive.
+    """
+
+    def __init__(self, recognizer: RecognizerProcess, *, language: str = "en") -> None:
         self._recognizer = recognizer
         self.language = language
         self._grammars: OrderedDict[str, Grammar] = OrderedDict()
-        # Decoding is CPU-bound; two workers let a grammar compile while a command decodes.
-        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sotto-stt")
-        self._select = asyncio.Lock()
 
     @classmethod
     async def create(cls, *, language: str = "en") -> RecognizerService:
-        """Load pocketsphinx's model (takes a moment) without blocking the loop."""
-        from .stt.recognizer import Recognizer
+        """Start the recognition process and wait until its model is loaded."""
+        from .stt.worker import RecognizerProcess
 
-        recognizer = await asyncio.to_thread(Recognizer)
+        recognizer = RecognizerProcess()
+        try:
+            await recognizer.start()
+        except BaseException:
+            await recognizer.close()
+            raise
         return cls(recognizer, language=language)
 
-    def close(self) -> None:
-        """Stop the decoding threads (waits for any decode in progress)."""
-        self._executor.shutdown(wait=True)
+    async def close(self) -> None:
+        """Stop the recognition process (it finishes the request in hand)."""
+        await self._recognizer.close()
 
     def has_grammar(self, digest: str) -> bool:
         """Whether a grammar with this digest is compiled and cached."""
@@ -142,10 +149,8 @@ class RecognizerService:
         if grammar.digest in self._grammars:
             self._grammars.move_to_end(grammar.digest)
             return grammar.digest
-        loop = asyncio.get_running_loop()
-        async with self._select:
-            started = time.monotonic()
-            digest = await loop.run_in_executor(self._executor, self._recognizer.load, grammar)
+        started = time.monotonic()
+        digest = await self._recognizer.load(grammar)
         _LOGGER.info(
             "Compiled grammar %s (%d words) in %.2f s",
             digest,
@@ -159,22 +164,10 @@ class RecognizerService:
 
     async def open(self, digest: str) -> Utterance:
         """Start decoding one utterance against the grammar with this digest."""
-        from .stt.recognizer import AsyncRecognitionSession
-
-        grammar = self._grammars.get(digest)
-        if grammar is None:
+        if digest not in self._grammars:
             raise LookupError(digest)
         self._grammars.move_to_end(digest)
-        loop = asyncio.get_running_loop()
-        # The recogniser has one "current" grammar: select and open under one lock so
-        # two connections with different grammars never get each other's.
-        async with self._select:
-            session = await loop.run_in_executor(self._executor, self._session_for, grammar)
-        return Utterance(AsyncRecognitionSession(session, self._executor))
-
-    def _session_for(self, grammar: Grammar) -> Any:
-        self._recognizer.load(grammar)  # cached: only makes it current
-        return self._recognizer.session()
+        return Utterance(await self._recognizer.open(digest))
 
 
 class Utterance:
@@ -594,7 +587,7 @@ async def running_engine(
                 _LOGGER.warning("Default voice not preloaded: %s", err)
         stt = await _start_stt(config)
         if stt is not None:
-            stack.callback(stt.close)
+            stack.push_async_callback(stt.close)
         server = EngineServer(tts=tts, stt=stt)
         link_server = LinkServer(
             server.handle,

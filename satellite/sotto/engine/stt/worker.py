@@ -42,8 +42,9 @@ MAX_PAYLOAD: Final = 1024 * 1024
 _STDERR_LINES: Final = 20
 # How long a stopping child may take before it is killed.
 _STOP_SECONDS: Final = 5.0
-# Grammars kept in the child; as the Recognizer's own cache.
-_GRAMMARS_KEPT: Final = 4
+# Grammars kept (by digest) for sessions to choose from: a few homes, or one home's
+# grammar before and after a change, per engine.
+_GRAMMARS_KEPT: Final = 8
 _ERRORS: Final[Mapping[str, type[SttError]]] = {
     "GrammarError": GrammarError,
     "RecognizerError": RecognizerError,
@@ -88,8 +89,10 @@ class _Child:
 
     def handle(self, header: Mapping[str, Any], payload: bytes) -> Any:
         op = header.get("op")
-        if op not in ("load", "open", "feed", "finish", "close"):
+        if op not in ("ping", "load", "open", "feed", "finish", "close"):
             raise RecognizerError(f"unknown worker operation {op!r}")
+        if op == "ping":  # answered once the model is loaded
+            return None
         if op == "load":
             grammar = Grammar.from_dict(header.get("grammar") or {})
             digest = self._recognizer.load(grammar)
@@ -190,8 +193,8 @@ class RecognizerProcess:
         return process.pid if process is not None and process.returncode is None else None
 
     async def start(self) -> None:
-        """Start the child now rather than on first use (it loads the model in ~a second)."""
-        await self._ensure()
+        """Start the child now and wait until its model is loaded (about a second)."""
+        await self._call({"op": "ping"})
 
     async def load(self, grammar: Grammar) -> str:
         """Compile the grammar in the child (once per change) and make it current."""
