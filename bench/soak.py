@@ -78,6 +78,30 @@ class Usage:
     fds: int
 
 
+def children(pid: int) -> list[int]:
+    """Direct child processes of pid."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def snapshot(pids: dict[str, int]) -> dict[str, Usage]:
+    """Usage of the named processes, and of Home Assistant's other children (its speech-to-text
+    worker) as "HA child <pid>"."""
+    known = set(pids.values())
+    named = dict(pids)
+    for child in children(os.getpid()):
+        if child not in known:
+            named[f"HA child {child}"] = child
+    result: dict[str, Usage] = {}
+    for name, pid in named.items():
+        with contextlib.suppress(OSError):
+            result[name] = usage(pid)
+    return result
+
+
 def usage(pid: int) -> Usage:
     """Read a process's RSS and open file descriptors from /proc."""
     rss = 0
@@ -420,7 +444,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
         for area, satellite in satellites.items():
             pids[f"satellite {area.lower()}"] = satellite.process.pid
 
-        cold = await asyncio.to_thread(lambda: {name: usage(pid) for name, pid in pids.items()})
+        cold = await asyncio.to_thread(snapshot, pids)
         runner = Soak(hass, satellites)
         for area in areas:  # one command each: models, grammar and caches are loaded
             outcome = await runner.command(area)
@@ -436,7 +460,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
         warm_failures = list(runner.failures)
         runner = Soak(hass, satellites, overlap_purges=args.overlap_purges)
         await asyncio.sleep(2.0)
-        first = await asyncio.to_thread(lambda: {name: usage(pid) for name, pid in pids.items()})
+        first = await asyncio.to_thread(snapshot, pids)
         print(
             f"soaking for {args.minutes:g} min: a command every {args.interval:g} s, a mute "
             f"toggle every {MUTE_EVERY} commands, a purge every {PURGE_EVERY} "
@@ -456,9 +480,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
                         window,
                         since=next_report - window,
                     )
-                    now = await asyncio.to_thread(
-                        lambda: {name: usage(pid) for name, pid in pids.items()}
-                    )
+                    now = await asyncio.to_thread(snapshot, pids)
                     print(
                         f"  at {runner.now() / 60:.1f} min: HA RSS "
                         f"{now['Home Assistant'].rss_kb / 1024:.1f} MB, "
@@ -478,12 +500,16 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await asyncio.sleep(2.0)
-        last = await asyncio.to_thread(lambda: {name: usage(pid) for name, pid in pids.items()})
+        last = await asyncio.to_thread(snapshot, pids)
 
         print(f"\nafter {runner.now() / 60:.1f} minutes of soak:")
         print("RSS and open file descriptors (after warm-up -> end):")
-        for name in pids:
-            print(_row(name, first[name], last[name]))
+        extra = sorted((first.keys() | last.keys()) - pids.keys())
+        for name in [*pids, *extra]:
+            if name in first and name in last:
+                print(_row(name, first[name], last[name]))
+            else:
+                print(f"  {name:<22} only {'at the start' if name in first else 'at the end'}")
         print("  (from just after pairing, before any command -> end):")
         for name in pids:
             print(_row(name, cold[name], last[name]))
