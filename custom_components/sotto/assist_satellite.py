@@ -240,7 +240,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
                     interaction.outcome = Outcome.NO_SPEECH
             interaction.audio = bytes(audio) if audio else None
             if self._reply_task is None:
-                await self._async_run_ended(stream.start.stream_id)
+                await self._async_run_ended(stream.start.stream_id, interaction)
 
     async def _async_follow(self, run: asyncio.Task[None], stream: AudioStream) -> None:
         """Wait for the pipeline run; end it at once if its stream is lost half-way.
@@ -287,13 +287,20 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         )
         return area.name if area else None
 
-    async def _async_record(self) -> None:
-        """Hand the finished interaction to the history store (which may keep nothing)."""
-        interaction, self._interaction = self._interaction, None
-        home = home_data(self.hass)
-        if interaction is None or home is None or home.history is None:
+    async def _async_record(self, interaction: Interaction | None) -> None:
+        """Hand a finished interaction to the history store (which may keep nothing)."""
+        if interaction is None:
             return
-        interaction.total_ms = _ms_since(self._marks.get("start"))
+        if interaction is self._interaction:
+            self._interaction = None
+            interaction.total_ms = _ms_since(self._marks.get("start"))
+        else:
+            # A newer command has started meanwhile: its marks are not this one's.
+            elapsed = dt_util.utcnow() - interaction.started_at
+            interaction.total_ms = round(elapsed.total_seconds() * 1000, 1)
+        home = home_data(self.hass)
+        if home is None or home.history is None:
+            return
         try:
             await home.history.async_add(interaction)
         except HomeAssistantError as err:
@@ -377,11 +384,13 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
                 interaction.error_code = interaction.error_code or REPLY_NOT_PLAYED
             self._reply_task = None
             self.tts_response_finished()
-            await self._async_run_ended(stream_id)
+            await self._async_run_ended(stream_id, interaction)
 
-    async def _async_run_ended(self, stream_id: int | None) -> None:
+    async def _async_run_ended(
+        self, stream_id: int | None, interaction: Interaction | None
+    ) -> None:
         await self.satellite.connection.async_send(RunEnded(stream_id=stream_id).event())
-        await self._async_record()
+        await self._async_record(interaction)
 
     # --- playing audio ---------------------------------------------------------------------
 

@@ -237,7 +237,8 @@ async def _outage(rig: Rig, apply: Callable[[], None]) -> list[float]:
     transport = rig.entry.runtime_data.connection
     seen = len(rig.proxy.accepted)
     apply()
-    async with asyncio.timeout(20):
+    # A safety net: six retries at these waits take about two seconds.
+    async with asyncio.timeout(10):
         while len(rig.proxy.accepted) < seen + ATTEMPTS:
             await asyncio.sleep(0.02)
     tries = rig.proxy.accepted[seen:]
