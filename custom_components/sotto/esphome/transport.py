@@ -622,7 +622,11 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
     async def _handle_audio(self, data: bytes) -> None:
         """A chunk of the command, passed on only while a stream is open."""
         if self._stream is None:
-            return  # in flight after Home Assistant stopped the stream: dropped
+            # In flight when the stream was stopped: dropped, but it did leave the
+            # device, so the ledger counts it (the device itself keeps no count).
+            self._ledger.count(seconds=len(data) / _BYTES_PER_SECOND)
+            self._ledger_changed()
+            return
         self._stream_bytes += len(data)
         self._emit(AudioChunk(rate=_RATE, width=_WIDTH, channels=_CHANNELS, audio=data).event())
 
