@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from sotto.engine.stt.endpoint import CommandEnd
 from sotto.engine.stt.errors import SttError
 from sotto.engine.stt.worker import RecognizerProcess
 
@@ -120,17 +121,18 @@ class SottoLocalSpeechToText(_SottoSpeechToText):
     async def async_process_audio_stream(
         self, metadata: stt.SpeechMetadata, stream: AsyncIterable[bytes]
     ) -> stt.SpeechResult:
-        """Decode as audio arrives; stop as soon as the words make a whole command."""
+        """Decode as audio arrives; stop once the words make a whole command (see CommandEnd)."""
         recognizer = self._recognizer
         if recognizer is None or recognizer.digest is None:
             _LOGGER.warning("Speech-to-text is not ready: %s", self._grammar.error or "loading")
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
         try:
+            command_end = CommandEnd()
             async with await recognizer.open() as session:
                 async for chunk in stream:
                     await session.feed(chunk)
-                    partial = await session.partial()
-                    if partial.complete and not partial.can_continue:
+                    command_end.hear(chunk)
+                    if command_end.over(await session.partial()):
                         break
                 result = await session.finish()
         except SttError as err:  # the recognition process died: this command is lost

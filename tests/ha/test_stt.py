@@ -116,3 +116,30 @@ async def test_recognition_runs_in_its_own_process_that_comes_back_after_a_crash
     assert recognizer.pid is None
     with pytest.raises(ProcessLookupError):
         os.kill(second, 0)
+
+
+async def test_recognition_stops_taking_audio_once_the_command_is_whole(
+    hass: HomeAssistant,
+) -> None:
+    """After a whole command and a short silence the entity stops reading the stream, well
+    before the satellite's own end of speech would (a third of a second of silence)."""
+    home = await _home(hass)
+    entity = stt.async_get_speech_to_text_entity(hass, LOCAL_STT)
+    assert entity is not None
+    # The first command after a start has rough partial hypotheses (its cepstral mean is
+    # not learned yet): it is decoded twice at the end instead. Later ones stop early.
+    assert await _hear(hass, 0.3, "turn off the bedroom lamp", 0.6) == "turn off the bedroom lamp"
+    speech = utterance(0.3, "turn on the kitchen light")
+    taken = 0
+
+    async def then_silence() -> AsyncIterator[bytes]:
+        nonlocal taken
+        audio = speech + bytes(32000 * 2)
+        for start in range(0, len(audio), 640):
+            taken = start + 640
+            yield audio[start : start + 640]
+
+    result = await entity.async_process_audio_stream(METADATA, then_silence())
+    assert result.text == "turn on the kitchen light"
+    assert taken < len(speech) + 0.35 * 32000
+    await hass.config_entries.async_unload(home.entry_id)

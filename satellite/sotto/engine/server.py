@@ -78,6 +78,7 @@ from .protocol import (
     event_data,
     transcript_event,
 )
+from .stt.endpoint import CommandEnd
 from .tts import TextToSpeech, TtsError, TtsSettings, VoiceInfo, split_audio
 from .tts.errors import InvalidVoiceNameError, SynthesisError, VoiceNotFoundError
 
@@ -93,9 +94,6 @@ STT_WIDTH: Final = 2
 STT_CHANNELS: Final = 1
 # An utterance longer than this is not a command; stop decoding instead of growing.
 MAX_UTTERANCE_SECONDS: Final = 30.0
-# Look at the partial hypothesis this often (in audio time): often enough to stop a
-# command's stream within a tenth of a second, rarely enough to cost nothing.
-PARTIAL_EVERY_SECONDS: Final = 0.1
 # About 46 ms at 22.05 kHz: small enough to start playing at once, as wyoming-piper does.
 TTS_CHUNK_SAMPLES: Final = 1024
 
@@ -284,7 +282,7 @@ class _Session:
         self._utterance: Utterance | None = None
         self._converter: AudioChunkConverter | None = None
         self._decoded = 0
-        self._next_partial = 0
+        self._command_end = CommandEnd()
         self._last_partial: PartialTranscript | None = None
         self._transcribing = False
 
@@ -442,7 +440,7 @@ class _Session:
         self._transcribing = True
         self._converter = None
         self._decoded = 0
-        self._next_partial = int(PARTIAL_EVERY_SECONDS * STT_RATE * STT_WIDTH)
+        self._command_end = CommandEnd()
         self._last_partial = None
 
     async def _audio_start(self, start: AudioStart) -> None:
@@ -487,15 +485,15 @@ class _Session:
         try:
             await utterance.feed(pcm)
             self._decoded += len(pcm)
-            if self._decoded >= self._next_partial:
-                self._next_partial = self._decoded + int(
-                    PARTIAL_EVERY_SECONDS * STT_RATE * STT_WIDTH
-                )
-                found = await utterance.partial()
-                partial = PartialTranscript(found.text, found.complete, found.can_continue)
-                if partial != self._last_partial and (partial.text or self._last_partial):
-                    self._last_partial = partial
-                    await self._link.write_event(partial.event())
+            self._command_end.hear(pcm)
+            found = await utterance.partial()
+            # A whole sentence followed by a short silence will not go on: say so, and
+            # the client stops sending (CommandEnd says why this is safe).
+            over = self._command_end.over(found)
+            partial = PartialTranscript(found.text, found.complete, found.can_continue and not over)
+            if partial != self._last_partial and (partial.text or self._last_partial):
+                self._last_partial = partial
+                await self._link.write_event(partial.event())
         except SttError as err:
             self._transcribing = False
             await self.close()

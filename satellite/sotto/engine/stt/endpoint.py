@@ -1,0 +1,73 @@
+"""When a streamed command is over: a whole grammar sentence, then a short silence.
+
+The satellite's own end-of-speech needs a third of a second of silence because it cannot
+know whether the speaker has finished; HA's default window is 0.7 s. The grammar knows
+more. A sentence nothing can extend ("turn off the lights in the kitchen") ends the command
+at once. One that could go on ("turn on the kitchen lights" ... "to 50 percent") ends
+after a short silence, shorter than the satellite's: the hypothesis alone is not enough,
+because a partial hypothesis can be a whole sentence while the last word is still being
+said ("set the lamp to seventy" before "percent").
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+# Silence after a complete, extendable sentence that ends the command.
+QUIET_SECONDS: Final = 0.15
+# A 20 ms frame is quiet below this fraction of the loudest frame so far (-26 dB) and
+# below... nothing absolute: microphones and rooms differ, speech peaks do not much.
+QUIET_FRACTION: Final = 0.05
+_FRAME_SAMPLES: Final = 320
+_RATE: Final = 16000
+
+
+class PartialLike(Protocol):
+    """A partial hypothesis, from the recogniser or from the link."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def complete(self) -> bool: ...
+    @property
+    def can_continue(self) -> bool: ...
+
+
+@dataclass(slots=True)
+class CommandEnd:
+    """Follows one utterance's audio and partial hypotheses; says when the command is over."""
+
+    quiet_seconds: float = QUIET_SECONDS
+    _loudest: float = 0.0
+    _quiet_frames: int = 0
+    _odd: bytes = field(default=b"", repr=False)
+
+    def hear(self, pcm: bytes) -> None:
+        """Account for a chunk of 16 kHz mono s16le audio."""
+        data = self._odd + pcm
+        whole = len(data) - len(data) % (_FRAME_SAMPLES * 2)
+        self._odd = data[whole:]
+        samples = array("h")
+        samples.frombytes(data[:whole])
+        for start in range(0, len(samples), _FRAME_SAMPLES):
+            frame = samples[start : start + _FRAME_SAMPLES]
+            level = math.sqrt(sum(value * value for value in frame) / _FRAME_SAMPLES)
+            self._loudest = max(self._loudest, level)
+            if level < self._loudest * QUIET_FRACTION:
+                self._quiet_frames += 1
+            else:
+                self._quiet_frames = 0
+
+    @property
+    def trailing_quiet(self) -> float:
+        """Seconds of quiet at the end of the audio heard so far."""
+        return self._quiet_frames * _FRAME_SAMPLES / _RATE
+
+    def over(self, partial: PartialLike) -> bool:
+        """Whether to stop, given the hypothesis after the audio heard so far."""
+        if not partial.complete:
+            return False
+        return not partial.can_continue or self.trailing_quiet >= self.quiet_seconds

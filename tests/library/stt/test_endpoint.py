@@ -1,0 +1,74 @@
+"""When a streamed command is over: a whole sentence, then a short silence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from demo.speech import silence, speak
+from sotto.engine.stt.endpoint import QUIET_SECONDS, CommandEnd
+
+CHUNK = 640  # 20 ms, as a satellite sends
+
+
+@dataclass(frozen=True)
+class Hyp:
+    text: str
+    complete: bool
+    can_continue: bool
+
+
+WHOLE_BUT_EXTENDABLE = Hyp("turn on the kitchen lights", complete=True, can_continue=True)
+
+
+def _seconds_until_over(end: CommandEnd, audio: bytes, hyp: Hyp) -> float | None:
+    for start in range(0, len(audio), CHUNK):
+        end.hear(audio[start : start + CHUNK])
+        if end.over(hyp):
+            return (start + CHUNK) / 32000
+    return None
+
+
+def _spoken(text: str) -> bytes:
+    """espeak-ng's speech without the silence it adds at the end."""
+    audio = speak(text)
+    samples = memoryview(audio).cast("h")
+    last = max(i for i, value in enumerate(samples) if abs(value) > 300)
+    return audio[: (last + 1) * 2]
+
+
+def test_an_extendable_sentence_ends_after_a_short_silence_not_during_speech() -> None:
+    speech = _spoken("turn on the kitchen lights")
+    end = CommandEnd()
+    # Throughout the speech itself (pauses between words too) it never counts as over...
+    assert _seconds_until_over(end, speech, WHOLE_BUT_EXTENDABLE) is None
+    # ...and after it, a short silence (shorter than the satellite's 0.35 s) ends it.
+    after = _seconds_until_over(end, silence(1.0), WHOLE_BUT_EXTENDABLE)
+    assert after is not None
+    assert QUIET_SECONDS <= after < 0.35
+
+
+def test_quiet_is_relative_to_the_speech_so_room_noise_counts_as_silence() -> None:
+    speech = _spoken("turn on the kitchen lights")
+    hiss = bytes(  # a steady floor about 40 dB under espeak-ng's speech
+        b for _ in range(16000) for b in (60).to_bytes(2, "little", signed=True)
+    )
+    end = CommandEnd()
+    assert _seconds_until_over(end, speech, WHOLE_BUT_EXTENDABLE) is None
+    assert _seconds_until_over(end, hiss, WHOLE_BUT_EXTENDABLE) is not None
+
+
+def test_an_incomplete_sentence_never_ends_and_a_closed_one_ends_at_once() -> None:
+    speech = _spoken("turn on the")
+    end = CommandEnd()
+    unfinished = Hyp("turn on the", complete=False, can_continue=True)
+    assert _seconds_until_over(end, speech + silence(1.0), unfinished) is None
+    closed = Hyp("turn off the lights in the kitchen", complete=True, can_continue=False)
+    assert CommandEnd().over(closed)
+
+
+def test_odd_sized_chunks_are_accounted_for() -> None:
+    end = CommandEnd()
+    audio = speak("lights") + silence(0.5)
+    for start in range(0, len(audio), 333):  # not a whole number of samples or frames
+        end.hear(audio[start : start + 333])
+    assert end.trailing_quiet >= 0.4
