@@ -109,8 +109,9 @@ def commands() -> list[Command]:
             _area("Living Room", "off"),
             _area("Living Room", "on"),
         ),
+        # HA 2025.4's sentences have no "set the AREA lights to N percent"; this is its form.
         Command(
-            "set the kitchen lights to forty percent",
+            "set the lights in the kitchen to forty percent",
             LIVING,
             _area("Kitchen", "off"),
             _area("Kitchen", "on@40"),
