@@ -146,6 +146,8 @@ def serve(stdin: IO[bytes], stdout: IO[bytes], threshold: float | None = None) -
             reply.update(error=type(err).__name__, message=str(err))
         except (KeyError, TypeError, ValueError) as err:
             reply.update(error="RecognizerError", message=f"bad worker request: {err!r}")
+        except Exception as err:  # pocketsphinx's own: fail the request, not the child
+            reply.update(error="RecognizerError", message=f"pocketsphinx failed: {err!r}")
         stdout.write(encode(reply))
         stdout.flush()
 
