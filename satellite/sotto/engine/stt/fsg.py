@@ -63,16 +63,27 @@ class WordGraph:
             state = nxt
         return Completion(complete=state in self.finals, can_continue=bool(self.arcs[state]))
 
-    def fsg_transitions(self) -> tuple[int, list[FsgTransition]]:
-        """Return (final state, transitions) in pocketsphinx create_fsg form (one final state)."""
+    def fsg_transitions(
+        self, first_words: Mapping[str, float] | None = None
+    ) -> tuple[int, list[FsgTransition]]:
+        """Return (final state, transitions) in pocketsphinx create_fsg form (one final state).
+
+        first_words weighs the words a sentence may start with (default weight 1).
+        """
+        weights = dict(first_words or {})
+        if any(weight <= 0 for weight in weights.values()):
+            raise GrammarError(f"first-word weights must be positive: {weights}")
         terminal = next((state for state in self.finals if not self.arcs[state]), len(self.arcs))
         out: list[FsgTransition] = []
         for state, arcs in enumerate(self.arcs):
-            # Each choice point shares probability evenly, as JSGF alternatives do.
-            leaving = len(arcs) + (1 if state in self.finals and state != terminal else 0)
+            # Each choice point shares probability evenly, as JSGF alternatives do, except
+            # the start when the caller weighs some first words above the others.
+            shares = {wid: weights.get(self.words[wid], 1.0) if state == 0 else 1.0 for wid in arcs}
+            ends = state in self.finals and state != terminal
+            leaving = sum(shares.values()) + (1.0 if ends else 0.0)
             for wid, target in arcs.items():
-                out.append((state, target, 1.0 / leaving, self.words[wid]))
-            if state in self.finals and state != terminal:
+                out.append((state, target, shares[wid] / leaving, self.words[wid]))
+            if ends:
                 out.append((state, terminal, 1.0 / leaving))
         return terminal, out
 
