@@ -38,6 +38,9 @@ _RANDOM: Final = random.Random()
 _CONNECT_ERRORS: Final = (LinkError, OSError, TimeoutError)
 # Reconnect waits remembered for diagnostics: enough to show the backoff reach its cap.
 _BACKOFF_HISTORY: Final = 16
+# One reconnect attempt: the link's own connect (5 s) and handshake (10 s) timeouts fit,
+# while a client library stuck on a dead socket (aioesphomeapi waits 60 s) is cut short.
+OPEN_TIMEOUT_SECONDS: Final = 20.0
 
 
 async def async_controller_identity(hass: HomeAssistant) -> PeerIdentity:
@@ -132,6 +135,8 @@ class ReconnectingTransport[S]:
     backoff_first = BACKOFF_FIRST_SECONDS
     """The first reconnect wait's ceiling; each later one doubles it up to `backoff_cap`."""
     backoff_cap = BACKOFF_CAP_SECONDS
+    open_timeout = OPEN_TIMEOUT_SECONDS
+    """Longest one reconnect attempt may take before it is abandoned and retried."""
 
     def __init__(
         self, hass: HomeAssistant, *, name: str, on_auth_failed: Callable[[], None]
@@ -230,7 +235,9 @@ class ReconnectingTransport[S]:
                 async with asyncio.timeout(delay):
                     await self._retry_now.wait()
             try:
-                return await self.async_open()
+                # A client library that hangs on one attempt must not stall the loop.
+                async with asyncio.timeout(self.open_timeout):
+                    return await self.async_open()
             except self.retryable as err:
                 self.last_error = f"{type(err).__name__}: {err}"
                 if self._auth_refused(err):

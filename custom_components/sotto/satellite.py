@@ -274,7 +274,10 @@ class SatelliteDevice:
             self._stall_timer.cancel()
             self._stall_timer = None
         stream.stop = stop
-        stream.lost = None if stop else lost or StreamLoss.DISCONNECTED
+        if stop is not None and stop.reason is StopReason.DISCONNECTED:
+            # A transport that reports its own disconnect (ESPHome's) says so with a stop.
+            lost = StreamLoss.DISCONNECTED
+        stream.lost = lost or StreamLoss.DISCONNECTED if stop is None else lost
         stream.queue.put_nowait(None)
         stream.ended.set()
         reason = stop.reason if stop else StopReason.DISCONNECTED

@@ -68,6 +68,11 @@ BACKOFF_FIRST = 0.05
 BACKOFF_CAP = 0.4
 # Reconnect attempts to see during an outage: enough to reach the cap (0.05 * 2**3).
 ATTEMPTS = 6
+# One reconnect attempt's limit, shrunk like the backoff (a handshake here takes ~50 ms).
+# It matters for ESPHome: after a cut or reset of a live API connection, aioesphomeapi's
+# next connect can hang in sock_connect until its own 60 s TCP timeout (seen only inside
+# HA's test loop); the transport abandons such an attempt and the backoff carries on.
+OPEN_TIMEOUT = 2.0
 COMMAND = utterance(0.3, "turn on the lights", 1.5)
 WAKE = utterance(0.3, "okay nabu", 0.4)
 
@@ -223,7 +228,7 @@ async def _state_at(hass: HomeAssistant, entity_id: str, state: str) -> datetime
 
 async def _back(hass: HomeAssistant, rig: Rig) -> None:
     """Until the satellite is connected and idle again, by HA's entity and its own report."""
-    async with asyncio.timeout(60):
+    async with asyncio.timeout(30):
         while not rig.bridge.available or hass.states.get(rig.assist).state != "idle":
             await asyncio.sleep(0.05)
         while (state := rig.bridge.state) is None or state.indicator is not IndicatorState.IDLE:
@@ -264,17 +269,6 @@ FAULTS: dict[str, Callable[[FaultProxy], None]] = {
 }
 ALL = tuple(FAULTS)
 OUTAGES = ("cut", "reset")
-# Found by these tests, in custom_components/sotto/esphome (owned elsewhere): after the
-# live API connection is cut or reset while HA is writing to it ("Fatal write error ...
-# Connection reset by peer"), the next reconnect attempt hangs inside aioesphomeapi's
-# APIConnection.start_connection (waiting on sock_connect) until aioesphomeapi's own
-# TCP_CONNECT_TIMEOUT of 60 s; async_open_session sets no shorter bound, so the backoff
-# loop stalls for a minute and the device stays unavailable long after the network heals.
-ESPHOME_RECONNECT_STALLS = pytest.mark.xfail(
-    strict=True,
-    reason="ESPHome transport: a reconnect after a cut/reset stalls 60 s in "
-    "aioesphomeapi start_connection (no connect timeout in async_open_session)",
-)
 
 
 async def _setup_home(hass: HomeAssistant, tmp_path: Path, *, tts: str | None) -> HistoryStore:
@@ -302,8 +296,7 @@ async def _turn_off(hass: HomeAssistant) -> None:
     ("kind", "faults"),
     [
         ("pi", ALL),
-        ("esphome", tuple(f for f in ALL if f not in OUTAGES)),
-        pytest.param("esphome", OUTAGES, marks=ESPHOME_RECONNECT_STALLS, id="esphome-outages"),
+        ("esphome", ALL),
     ],
 )
 async def test_faults_while_streaming(
@@ -318,6 +311,7 @@ async def test_faults_while_streaming(
     async with RIGS[kind](hass, tmp_path / kind) as rig:
         transport = rig.entry.runtime_data.connection
         transport.backoff_first, transport.backoff_cap = BACKOFF_FIRST, BACKOFF_CAP
+        transport.open_timeout = OPEN_TIMEOUT
         figures: dict[str, Any] = {}
         for name in faults:
             fault = FAULTS[name]
@@ -360,7 +354,14 @@ async def test_faults_while_streaming(
 # transport reports a reply as played as soon as it has handed the last chunk to the
 # socket (it emits `played` on AudioStop), so a reply lost in a dead network is recorded
 # as heard: the history row of a command whose answer never arrived shows no failure.
-# (The cut and reset that follow in this group also meet the reconnect stall above.)
+# Also found there: a connection cut or reset mid-reply leaves the transport's `_replying`
+# set (only AudioStop or RunEnded clear it, and neither can be sent any more), so after
+# the reconnect it reports the device as speaking, never idle again.
+ESPHOME_SPEAKING_AFTER_RECONNECT = pytest.mark.xfail(
+    strict=True,
+    reason="ESPHome transport: `_replying` survives a disconnect mid-reply, so the "
+    "reconnected device is reported as speaking instead of idle",
+)
 ESPHOME_REPLY_UNCONFIRMED = pytest.mark.xfail(
     strict=True,
     reason="ESPHome transport: a reply is 'played' once sent (no device acknowledgement), "
@@ -374,11 +375,9 @@ ESPHOME_REPLY_UNCONFIRMED = pytest.mark.xfail(
         ("pi", ALL),
         ("esphome", ("delay", "throttle")),
         pytest.param(
-            "esphome",
-            ("blackhole", *OUTAGES),
-            marks=ESPHOME_REPLY_UNCONFIRMED,
-            id="esphome-losses",
+            "esphome", ("blackhole",), marks=ESPHOME_REPLY_UNCONFIRMED, id="esphome-blackhole"
         ),
+        pytest.param("esphome", OUTAGES, marks=ESPHOME_SPEAKING_AFTER_RECONNECT, id="esphome-cut"),
     ],
 )
 async def test_faults_while_replying(
@@ -398,6 +397,7 @@ async def test_faults_while_replying(
         await async_use_sotto_pipeline(hass, tts_engine="tts.engine_text_to_speech")
         transport = rig.entry.runtime_data.connection
         transport.backoff_first, transport.backoff_cap = BACKOFF_FIRST, BACKOFF_CAP
+        transport.open_timeout = OPEN_TIMEOUT
         figures: dict[str, Any] = {}
         for name in faults:
             rows = len(await store.async_list())
