@@ -108,3 +108,12 @@ def test_free_dictation_only_when_asked(grammar: Grammar) -> None:
     assert result.text is None  # dictation never turns chatter into a command
     assert result.dictation  # but the free transcript is there for whoever asked
     assert "game" in result.dictation.split()
+
+
+def test_a_fresh_decoder_given_no_audio_hears_no_command(grammar: Grammar) -> None:
+    """A stream cut before any audio arrived is not a command, even on a cold decoder."""
+    recognizer = Recognizer()
+    recognizer.load(grammar)
+    with recognizer.session() as session:
+        assert session.finish().text is None
+    assert recognizer.transcribe(utterance(0.3, "open the blinds", 0.3)).text == "open the blinds"

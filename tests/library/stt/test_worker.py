@@ -150,3 +150,19 @@ def test_the_child_answers_a_bad_request_with_an_error_naming_it() -> None:
 def test_the_child_refuses_a_malformed_message(data: bytes, problem: str) -> None:
     with pytest.raises(RecognizerError, match=problem):
         serve(io.BytesIO(data), io.BytesIO())
+
+
+async def test_a_command_with_no_audio_at_all_gets_an_answer(grammar: Grammar) -> None:
+    """A stream that ends before any audio (a satellite cut off at once) is not a command,
+    even as a fresh decoder's first utterance; the child says so and keeps running."""
+    process = RecognizerProcess()
+    try:
+        async with asyncio.timeout(60):
+            await process.load(grammar)
+            pid = process.pid
+            async with await process.open() as session:
+                result = await session.finish()
+            assert result.text is None
+            assert process.pid == pid
+    finally:
+        await process.close()

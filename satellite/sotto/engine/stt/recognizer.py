@@ -320,7 +320,7 @@ class RecognitionSession:
             for decoder in decoders.all():
                 decoder.end_utt()
             first: Result | None = None
-            if self._cold is not None:
+            if self._cold:  # nothing to settle on when no audio came (pocketsphinx raises)
                 first = self._result(decoders)
                 self._rerun_cold(decoders, b"".join(self._cold))
             self._cmn = decoders.grammar.get_cmn(False)
