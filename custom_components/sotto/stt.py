@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterable
+from pathlib import Path
 from typing import Any
 
 from homeassistant.components import stt
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.storage import STORAGE_DIR
 
 from sotto.engine.stt.endpoint import CommandEnd
 from sotto.engine.stt.errors import SttError
@@ -105,7 +107,11 @@ class SottoLocalSpeechToText(_SottoSpeechToText):
         on its own core instead.
         """
         await super().async_added_to_hass()
-        recognizer = RecognizerProcess()
+        # What it learns of the microphones' sound (13 numbers, no audio) is kept, so the
+        # first command after a restart is decoded once and can stop early.
+        recognizer = RecognizerProcess(
+            cmn_file=Path(self.hass.config.path(STORAGE_DIR, f"{DOMAIN}.stt_cmn"))
+        )
         self._recognizer = recognizer
         self.async_on_remove(self._grammar.add_compiler(recognizer.load))
         self.async_on_remove(self._grammar.subscribe(self.async_write_ha_state))

@@ -26,6 +26,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from wyoming.asr import Transcribe
@@ -117,11 +118,13 @@ class RecognizerService:
         self._grammars: OrderedDict[str, Grammar] = OrderedDict()
 
     @classmethod
-    async def create(cls, *, language: str = "en") -> RecognizerService:
+    async def create(
+        cls, *, language: str = "en", cmn_file: Path | None = None
+    ) -> RecognizerService:
         """Start the recognition process and wait until its model is loaded."""
         from .stt.worker import RecognizerProcess
 
-        recognizer = RecognizerProcess()
+        recognizer = RecognizerProcess(cmn_file=cmn_file)
         try:
             await recognizer.start()
         except BaseException:
@@ -537,7 +540,9 @@ async def _start_stt(config: EngineConfig) -> RecognizerService | None:
     if not config.stt.enabled:
         return None
     try:
-        return await RecognizerService.create(language=config.stt.language)
+        return await RecognizerService.create(
+            language=config.stt.language, cmn_file=config.state_dir / "stt.cmn"
+        )
     except ImportError as err:
         _LOGGER.warning("Speech-to-text is off: pocketsphinx is not installed (%s)", err)
     except Exception as err:  # the recogniser's own errors and pocketsphinx's

@@ -9,6 +9,7 @@ import os
 import signal
 import struct
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +167,33 @@ async def test_a_command_with_no_audio_at_all_gets_an_answer(grammar: Grammar) -
             assert process.pid == pid
     finally:
         await process.close()
+
+
+async def _first_partial_of_a_fresh_child(grammar: Grammar, cmn_file: Path) -> str:
+    process = RecognizerProcess(cmn_file=cmn_file)
+    try:
+        async with asyncio.timeout(60):
+            await process.load(grammar)
+            async with await process.open() as session:
+                await session.feed(utterance(0.3, "open the blinds", 0.4))
+                heard = (await session.partial()).text
+                assert (await session.finish()).text == "open the blinds"
+        return heard
+    finally:
+        await process.close()
+
+
+async def test_what_the_recogniser_learned_survives_a_restart(
+    grammar: Grammar, tmp_path: Path
+) -> None:
+    """The cepstral mean (13 numbers, no audio) is kept in the file given, so after a
+    restart the first command's live hypothesis is already right; a damaged file is
+    ignored."""
+    cmn_file = tmp_path / "stt.cmn"
+    await _first_partial_of_a_fresh_child(grammar, cmn_file)
+    kept = cmn_file.read_text(encoding="utf-8").split(",")
+    assert len(kept) == 13
+    assert await _first_partial_of_a_fresh_child(grammar, cmn_file) == "open the blinds"
+    cmn_file.write_text("not numbers at all", encoding="utf-8")
+    await _first_partial_of_a_fresh_child(grammar, cmn_file)  # cold, but it works
+    assert len(cmn_file.read_text(encoding="utf-8").split(",")) == 13

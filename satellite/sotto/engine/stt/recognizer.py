@@ -55,6 +55,8 @@ _COLD_PASSES: Final = 10
 _CMN_SETTLED: Final = 0.3
 # Audio kept for the second pass of a cold decoder's first utterance (30 s at most).
 _MAX_COLD_BYTES: Final = 30 * SAMPLE_RATE * SAMPLE_WIDTH
+# Cepstral coefficients per frame in the en-us model (its feat.params: -ceplen 13).
+_CEPSTRA: Final = 13
 
 _T = TypeVar("_T")
 
@@ -167,8 +169,10 @@ class Recognizer:
         dictation: bool = False,
         pronouncer: Pronouncer | None = None,
         decoder_options: Mapping[str, str | float | bool] | None = None,
+        cmn: str | None = None,
     ) -> None:
-        """decoder_options are extra pocketsphinx settings (lw, beam, warp_type...) for tuning."""
+        """decoder_options are extra pocketsphinx settings (lw, beam, warp_type...) for tuning;
+        cmn is a cepstral mean learned before (see `cmn`), so the first command is warm."""
         base = Path(model_dir) if model_dir else Path(get_model_path()) / "en-us"
         self._model = base / "en-us"
         self._dictionary = base / "cmudict-en-us.dict"
@@ -197,7 +201,13 @@ class Recognizer:
                 raise RecognizerError(f"bad pocketsphinx decoder option: {err}") from err
         self._compiled: dict[str, _Compiled] = {}
         self._current: _Compiled | None = None
-        self._cmn: str | None = None
+        self._cmn: str | None = _valid_cmn(cmn)
+
+    @property
+    def cmn(self) -> str | None:
+        """The cepstral mean learned from the audio heard so far (keep it across restarts)."""
+        with self._lock:
+            return self._cmn
 
     @property
     def digest(self) -> str | None:
@@ -403,6 +413,19 @@ def _model_settings(model: Path) -> frozenset[str]:
 
 def _cmn_vector(text: str) -> list[float]:
     return [float(value) for value in text.split(",") if value.strip()]
+
+
+def _valid_cmn(text: str | None) -> str | None:
+    """A stored cepstral mean, or None if it is not one (a damaged file starts cold)."""
+    if not text:
+        return None
+    try:
+        values = _cmn_vector(text)
+    except ValueError:
+        return None
+    if len(values) != _CEPSTRA or not all(abs(value) < 1000 for value in values):
+        return None
+    return ",".join(f"{value:.2f}" for value in values)
 
 
 def _log(logmath: Any, value: float) -> float:

@@ -16,16 +16,19 @@ and last words on stderr, and the next call starts a new child with the grammars
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import itertools
 import json
 import logging
+import os
 import struct
 import sys
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import asdict
+from pathlib import Path
 from typing import IO, Any, Final
 
 from .errors import GrammarError, RecognizerError, SttError
@@ -80,12 +83,31 @@ def _parse_header(body: bytes) -> dict[str, Any]:
 class _Child:
     """The child's side: one Recognizer, its grammars by digest, its open sessions."""
 
-    def __init__(self, threshold: float | None) -> None:
-        from .recognizer import Recognizer
+    def __init__(self, threshold: float | None, cmn_file: Path | None) -> None:
+        from .recognizer import DEFAULT_THRESHOLD, Recognizer
 
-        self._recognizer = Recognizer() if threshold is None else Recognizer(threshold=threshold)
+        self._cmn_file = cmn_file
+        self._recognizer = Recognizer(
+            threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+            cmn=_read_cmn(cmn_file),
+        )
+        self._kept_cmn = self._recognizer.cmn
         self._grammars: dict[str, Grammar] = {}
         self._sessions: dict[int, Any] = {}
+
+    def _keep_cmn(self) -> None:
+        """Write the learned cepstral mean down, so the next start's first command is warm."""
+        cmn = self._recognizer.cmn
+        if self._cmn_file is None or cmn is None or cmn == self._kept_cmn:
+            return
+        temp = self._cmn_file.with_name(self._cmn_file.name + ".tmp")
+        try:
+            self._cmn_file.parent.mkdir(parents=True, exist_ok=True)
+            temp.write_text(cmn + "\n", encoding="utf-8")
+            os.replace(temp, self._cmn_file)
+        except OSError as err:  # a read-only disk costs a cold first command, nothing more
+            print(f"sotto stt worker: cannot keep {self._cmn_file}: {err}", file=sys.stderr)
+        self._kept_cmn = cmn
 
     def handle(self, header: Mapping[str, Any], payload: bytes) -> Any:
         op = header.get("op")
@@ -115,9 +137,20 @@ class _Child:
             return asdict(session.partial())
         if op == "finish":
             del self._sessions[int(header["session"])]
-            return asdict(session.finish())
+            result = asdict(session.finish())
+            self._keep_cmn()
+            return result
         del self._sessions[int(header["session"])]
         session.close()
+        return None
+
+
+def _read_cmn(cmn_file: Path | None) -> str | None:
+    if cmn_file is None:
+        return None
+    try:
+        return cmn_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):  # none yet, or unreadable: start cold
         return None
 
 
@@ -128,9 +161,14 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes:
     return data
 
 
-def serve(stdin: IO[bytes], stdout: IO[bytes], threshold: float | None = None) -> None:
+def serve(
+    stdin: IO[bytes],
+    stdout: IO[bytes],
+    threshold: float | None = None,
+    cmn_file: Path | None = None,
+) -> None:
     """Answer requests until stdin closes (runs in the child)."""
-    child = _Child(threshold)
+    child = _Child(threshold, cmn_file)
     while True:
         try:
             header_len, payload_len = _HEADER.unpack(_read_exactly(stdin, _HEADER.size))
@@ -153,10 +191,13 @@ def serve(stdin: IO[bytes], stdout: IO[bytes], threshold: float | None = None) -
 
 
 def main() -> None:
-    """Entry point of `python -m sotto.engine.stt.worker [THRESHOLD]`."""
-    threshold = float(sys.argv[1]) if len(sys.argv) > 1 else None
+    """Entry point of `python -m sotto.engine.stt.worker [--threshold T] [--cmn-file PATH]`."""
+    parser = argparse.ArgumentParser(prog="python -m sotto.engine.stt.worker")
+    parser.add_argument("--threshold", type=float)
+    parser.add_argument("--cmn-file", type=Path)
+    args = parser.parse_args()
     try:
-        serve(sys.stdin.buffer, sys.stdout.buffer, threshold)
+        serve(sys.stdin.buffer, sys.stdout.buffer, args.threshold, args.cmn_file)
     except RecognizerError as err:  # the parent sent something unreadable: say what, stop
         print(f"sotto stt worker: {err}", file=sys.stderr)
         sys.exit(2)
@@ -168,8 +209,17 @@ def main() -> None:
 class RecognizerProcess:
     """A Recognizer in a child process, with the asynchronous API of the in-process one."""
 
-    def __init__(self, *, threshold: float | None = None, python: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        threshold: float | None = None,
+        cmn_file: Path | None = None,
+        python: str | None = None,
+    ) -> None:
+        """cmn_file keeps what the recogniser learned of the microphones' sound across
+        restarts (a few numbers, no audio), so the first command after a start is warm."""
         self._threshold = threshold
+        self._cmn_file = cmn_file
         self._python = python or sys.executable
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -231,7 +281,9 @@ class RecognizerProcess:
             await self._stop()
             args = [self._python, "-m", "sotto.engine.stt.worker"]
             if self._threshold is not None:
-                args.append(repr(self._threshold))
+                args += ["--threshold", repr(self._threshold)]
+            if self._cmn_file is not None:
+                args += ["--cmn-file", str(self._cmn_file)]
             process = await asyncio.create_subprocess_exec(
                 *args,
                 stdin=asyncio.subprocess.PIPE,
