@@ -492,6 +492,10 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             await session.closed.wait()
             self.last_error = self.last_error or "the device closed the connection"
         finally:
+            # A reply cut off with the connection is over: after a reconnect the device is
+            # idle, not still speaking (nothing could send its end any more).
+            self._replying = False
+            self._url_reply = None
             if not session.closed.is_set():
                 with contextlib.suppress(APIConnectionError):
                     unsubscribe()
