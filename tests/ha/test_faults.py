@@ -354,14 +354,6 @@ async def test_faults_while_streaming(
 # transport reports a reply as played as soon as it has handed the last chunk to the
 # socket (it emits `played` on AudioStop), so a reply lost in a dead network is recorded
 # as heard: the history row of a command whose answer never arrived shows no failure.
-# Also found there: a connection cut or reset mid-reply leaves the transport's `_replying`
-# set (only AudioStop or RunEnded clear it, and neither can be sent any more), so after
-# the reconnect it reports the device as speaking, never idle again.
-ESPHOME_SPEAKING_AFTER_RECONNECT = pytest.mark.xfail(
-    strict=True,
-    reason="ESPHome transport: `_replying` survives a disconnect mid-reply, so the "
-    "reconnected device is reported as speaking instead of idle",
-)
 ESPHOME_REPLY_UNCONFIRMED = pytest.mark.xfail(
     strict=True,
     reason="ESPHome transport: a reply is 'played' once sent (no device acknowledgement), "
@@ -377,7 +369,7 @@ ESPHOME_REPLY_UNCONFIRMED = pytest.mark.xfail(
         pytest.param(
             "esphome", ("blackhole",), marks=ESPHOME_REPLY_UNCONFIRMED, id="esphome-blackhole"
         ),
-        pytest.param("esphome", OUTAGES, marks=ESPHOME_SPEAKING_AFTER_RECONNECT, id="esphome-cut"),
+        pytest.param("esphome", OUTAGES, id="esphome-cut"),
     ],
 )
 async def test_faults_while_replying(
