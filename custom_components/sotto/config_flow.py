@@ -10,7 +10,6 @@ from typing import Any, Final
 import voluptuous as vol
 from homeassistant.config_entries import (
     ConfigEntry,
-    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlow,
@@ -54,6 +53,7 @@ from .const import (
     EntryKind,
 )
 from .esphome import ESPHOME_SERVICE_TYPE, EsphomeFlowSteps
+from .flow_helpers import address_fields, async_claim_discovered
 from .history.settings import (
     MAX_AUDIO_DAYS,
     OPTION_AUDIO_DAYS,
@@ -191,10 +191,7 @@ class SottoConfigFlow(EsphomeFlowSteps, domain=DOMAIN):
                     )
         schema = vol.Schema(
             {
-                vol.Required(CONF_HOST, default=(user_input or {}).get(CONF_HOST, "")): str,
-                vol.Required(CONF_PORT, default=DEFAULT_PORT): vol.All(
-                    vol.Coerce(int), vol.Range(min=1, max=65535)
-                ),
+                **address_fields((user_input or {}).get(CONF_HOST, ""), DEFAULT_PORT),
                 vol.Optional(CONF_KEY): str,
                 vol.Optional(CONF_LEGACY, default=False): bool,
             }
@@ -258,10 +255,7 @@ class SottoConfigFlow(EsphomeFlowSteps, domain=DOMAIN):
                 )
         schema = vol.Schema(
             {
-                vol.Required(CONF_HOST, default=(user_input or {}).get(CONF_HOST, "")): str,
-                vol.Required(CONF_PORT, default=DEFAULT_ENGINE_PORT): vol.All(
-                    vol.Coerce(int), vol.Range(min=1, max=65535)
-                ),
+                **address_fields((user_input or {}).get(CONF_HOST, ""), DEFAULT_ENGINE_PORT),
                 _KEY_FIELD: str,
             }
         )
@@ -281,17 +275,7 @@ class SottoConfigFlow(EsphomeFlowSteps, domain=DOMAIN):
         if role not in (ROLE_SATELLITE, ROLE_ENGINE):
             return self.async_abort(reason="not_sotto_device")
         self._role = role
-        await self.async_set_unique_id(device_id)
-        known = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, device_id)
-        if known is not None and known.state is ConfigEntryState.LOADED:
-            # Seen again: a device that was away should not wait out its backoff.
-            connection = known.runtime_data.connection
-            if connection is not None:
-                connection.retry_now()
-        # A known device at a new address is updated (and reloaded).
-        self._abort_if_unique_id_configured(
-            updates={CONF_HOST: discovery_info.host, CONF_PORT: discovery_info.port}
-        )
+        await async_claim_discovered(self, device_id, discovery_info.host, discovery_info.port)
         self._host = discovery_info.host
         self._port = discovery_info.port or DEFAULT_PORT
         self._name = properties.get("name") or discovery_info.hostname
@@ -393,10 +377,7 @@ class SottoConfigFlow(EsphomeFlowSteps, domain=DOMAIN):
                 )
         schema = vol.Schema(
             {
-                vol.Required(CONF_HOST, default=entry.data[CONF_HOST]): str,
-                vol.Required(CONF_PORT, default=entry.data[CONF_PORT]): vol.All(
-                    vol.Coerce(int), vol.Range(min=1, max=65535)
-                ),
+                **address_fields(entry.data[CONF_HOST], entry.data[CONF_PORT]),
                 vol.Optional(CONF_KEY): str,
             }
         )
