@@ -137,4 +137,6 @@ async def pcm_from_url(ffmpeg_binary: str, url: str) -> AsyncIterator[bytes]:
     finally:
         if process.returncode is None:
             process.kill()
-            await process.wait()
+            # Reading may be paused on a full buffer, and then the pipe's end is never
+            # seen and wait() never returns: read the rest (at most a pipe's worth).
+            await process.communicate()
