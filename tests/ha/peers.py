@@ -7,6 +7,9 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.sotto.const import DOMAIN
 from sotto.link import ConnectionClosedError, Link, LinkError, LinkKey, LinkServer, PeerIdentity
 
 
@@ -52,3 +55,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def satellite_entry(
+    port: int,
+    key: str,
+    *,
+    device_id: str = "kitchen-satellite",
+    name: str = "Kitchen satellite",
+) -> MockConfigEntry:
+    """A paired satellite's config entry for a peer on 127.0.0.1 (not yet added to HA)."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=device_id,
+        title=name,
+        data={
+            "kind": "satellite",
+            "host": "127.0.0.1",
+            "port": port,
+            "key": key,
+            "device_id": device_id,
+            "name": name,
+        },
+    )

@@ -11,15 +11,13 @@ from pathlib import Path
 import psutil
 import pytest
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.sotto.audio import AudioFormatError, pcm_from_url, pcm_from_wav_stream
-from custom_components.sotto.const import DOMAIN
 from demo.speech import silence, write_wav
 from sotto.link import LinkKey
 
-from .peers import serve_peer
+from .peers import satellite_entry, serve_peer
 
 FFMPEG = shutil.which("ffmpeg")
 needs_ffmpeg = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg is not installed")
@@ -69,19 +67,7 @@ async def test_an_announcement_that_cannot_play_says_why_in_the_ui(
     key = LinkKey.generate()
     missing = (tmp_path / "nowhere.mp3").as_uri()
     async with serve_peer(key) as (_peer, port):
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            unique_id="kitchen-satellite",
-            title="Kitchen satellite",
-            data={
-                "kind": "satellite",
-                "host": "127.0.0.1",
-                "port": port,
-                "key": key.to_base64(),
-                "device_id": "kitchen-satellite",
-                "name": "Kitchen satellite",
-            },
-        )
+        entry = satellite_entry(port, key.to_base64())
         entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()

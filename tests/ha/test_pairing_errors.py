@@ -31,7 +31,7 @@ from demo.home import wait_for_state
 from demo.processes import free_port
 from sotto.link import LinkKey
 
-from .peers import serve_peer
+from .peers import satellite_entry, serve_peer
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -60,19 +60,7 @@ def _discovery(port: int, **properties: str) -> ZeroconfServiceInfo:
 
 
 def _satellite_entry(port: int, key: LinkKey = KEY) -> MockConfigEntry:
-    return MockConfigEntry(
-        domain=DOMAIN,
-        unique_id="kitchen-satellite",
-        title="Kitchen satellite",
-        data={
-            "kind": "satellite",
-            "host": "127.0.0.1",
-            "port": port,
-            "key": key.to_base64(),
-            "device_id": "kitchen-satellite",
-            "name": "Kitchen satellite",
-        },
-    )
+    return satellite_entry(port, key.to_base64())
 
 
 async def _menu(hass: HomeAssistant, step: str) -> str:

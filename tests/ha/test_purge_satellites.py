@@ -17,6 +17,7 @@ from demo.home import wait_for_state
 from sotto.link import ConnectionClosedError, Link, LinkError, LinkKey, LinkServer, PeerIdentity
 from sotto.messages import PURGED_TYPE, Purge
 
+from .peers import satellite_entry
 from .test_history import async_setup_home, interaction
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -46,19 +47,7 @@ async def _satellite(
     identity = PeerIdentity(device_id=device_id, name=name, role="satellite")
     server = LinkServer(handler, key=KEY, identity=identity)  # type: ignore[arg-type]
     async with server.serving("127.0.0.1", 0) as port:
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            unique_id=device_id,
-            title=name,
-            data={
-                "kind": "satellite",
-                "host": "127.0.0.1",
-                "port": port,
-                "key": KEY.to_base64(),
-                "device_id": device_id,
-                "name": name,
-            },
-        )
+        entry = satellite_entry(port, KEY.to_base64(), device_id=device_id, name=name)
         entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(entry.entry_id)
         yield entry

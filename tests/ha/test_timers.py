@@ -9,12 +9,13 @@ import pytest
 from homeassistant.components import conversation
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import device_registry as dr
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 from wyoming.event import Event
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 
 from custom_components.sotto.const import DOMAIN
 from sotto.link import ConnectionClosedError, Link, LinkError, LinkKey, LinkServer, PeerIdentity
+
+from .peers import satellite_entry
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -39,19 +40,7 @@ async def test_a_voice_timer_is_started_paused_cancelled_and_finished_on_the_sat
     )
     server = LinkServer(satellite, key=KEY, identity=identity)
     async with server.serving("127.0.0.1", 0) as port:
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            unique_id="kitchen-satellite",
-            title="Kitchen satellite",
-            data={
-                "kind": "satellite",
-                "host": "127.0.0.1",
-                "port": port,
-                "key": KEY.to_base64(),
-                "device_id": "kitchen-satellite",
-                "name": "Kitchen satellite",
-            },
-        )
+        entry = satellite_entry(port, KEY.to_base64())
         entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
