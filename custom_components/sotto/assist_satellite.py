@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -408,17 +409,24 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         if not await send(start.event()):
             raise self._not_connected()
         timestamp = 0
-        async for chunk in rechunk(samples):
-            event = AudioChunk(
-                rate=fmt.rate,
-                width=fmt.width,
-                channels=fmt.channels,
-                audio=chunk,
-                timestamp=timestamp,
-            ).event()
-            if not await send(event):
-                raise self._not_connected()
-            timestamp += len(chunk) * 1000 // (fmt.rate * fmt.width * fmt.channels)
+        try:
+            async for chunk in rechunk(samples):
+                event = AudioChunk(
+                    rate=fmt.rate,
+                    width=fmt.width,
+                    channels=fmt.channels,
+                    audio=chunk,
+                    timestamp=timestamp,
+                ).event()
+                if not await send(event):
+                    raise self._not_connected()
+                timestamp += len(chunk) * 1000 // (fmt.rate * fmt.width * fmt.channels)
+        except BaseException:
+            # The audio failed (ffmpeg, a cut stream) or the call was cancelled: end the
+            # playback anyway, or the satellite would wait for the rest and stay deaf.
+            with contextlib.suppress(Exception):
+                await send(AudioStop(timestamp=timestamp).event())
+            raise
         if not await send(AudioStop(timestamp=timestamp).event()):
             raise self._not_connected()
         if await self.satellite.async_wait_played(_PLAYED_TIMEOUT):

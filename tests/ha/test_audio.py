@@ -63,10 +63,11 @@ async def test_leaving_a_media_url_early_stops_ffmpeg(tmp_path: Path) -> None:
 async def test_an_announcement_that_cannot_play_says_why_in_the_ui(
     hass: HomeAssistant, tmp_path: Path, hass_ws_client: WebSocketGenerator
 ) -> None:
-    """The announce action shows ffmpeg's reason and the URL, not "Unknown error"."""
+    """The announce action shows ffmpeg's reason and the URL, not "Unknown error"; the
+    satellite is told the playback is over, so it does not wait for the rest, deaf."""
     key = LinkKey.generate()
     missing = (tmp_path / "nowhere.mp3").as_uri()
-    async with serve_peer(key) as (_peer, port):
+    async with serve_peer(key) as (peer, port):
         entry = satellite_entry(port, key.to_base64())
         entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(entry.entry_id)
@@ -90,5 +91,7 @@ async def test_an_announcement_that_cannot_play_says_why_in_the_ui(
         assert not reply["success"]
         assert reply["error"]["code"] == "home_assistant_error"
         assert "nowhere.mp3" in reply["error"]["message"]
+        started = peer.received.index("audio-start")
+        assert "audio-stop" in peer.received[started:]
         assert await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
