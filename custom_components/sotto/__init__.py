@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT, Platform
 from homeassistant.core import HomeAssistant, callback
@@ -169,24 +170,43 @@ async def _async_setup_satellite(hass: HomeAssistant, entry: SottoConfigEntry) -
     entry.async_create_background_task(
         hass, connection.async_run(first), f"sotto link {name}", eager_start=True
     )
-    _async_update_legacy_issue(hass, entry, legacy=legacy, name=name)
+    placeholders = {"name": name, "host": entry.data[CONF_HOST]}
+    _async_set_issue(hass, entry, "legacy_unencrypted", placeholders, active=legacy)
+
+    @callback
+    def remote_wake_changed() -> None:
+        info = satellite.info
+        active = info is not None and info.remote_wake
+        _async_set_issue(hass, entry, "remote_wake", placeholders, active=active)
+
+    entry.async_on_unload(satellite.subscribe_updates(remote_wake_changed))
+    remote_wake_changed()
+
+
+# Repair issues a satellite entry may raise, each for as long as its cause lasts.
+_ISSUES: Final = ("legacy_unencrypted", "remote_wake")
 
 
 @callback
-def _async_update_legacy_issue(
-    hass: HomeAssistant, entry: SottoConfigEntry, *, legacy: bool, name: str
+def _async_set_issue(
+    hass: HomeAssistant,
+    entry: SottoConfigEntry,
+    kind: str,
+    placeholders: dict[str, str],
+    *,
+    active: bool,
 ) -> None:
-    """Keep a repair issue open for as long as a satellite talks without encryption."""
-    issue_id = f"legacy_unencrypted_{entry.entry_id}"
-    if legacy:
+    """Keep a satellite's repair issue open while `active` (no encryption; remote wake)."""
+    issue_id = f"{kind}_{entry.entry_id}"
+    if active:
         ir.async_create_issue(
             hass,
             DOMAIN,
             issue_id,
             is_fixable=False,
             severity=ir.IssueSeverity.WARNING,
-            translation_key="legacy_unencrypted",
-            translation_placeholders={"name": name, "host": entry.data[CONF_HOST]},
+            translation_key=kind,
+            translation_placeholders=placeholders,
         )
     else:
         ir.async_delete_issue(hass, DOMAIN, issue_id)
@@ -200,6 +220,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> bo
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> None:
-    """Forget the repair issue of a removed satellite."""
-    ir.async_delete_issue(hass, DOMAIN, f"legacy_unencrypted_{entry.entry_id}")
+    """Forget the repair issues of a removed satellite."""
+    for kind in _ISSUES:
+        ir.async_delete_issue(hass, DOMAIN, f"{kind}_{entry.entry_id}")
     async_remove_esphome_issues(hass, entry.entry_id)

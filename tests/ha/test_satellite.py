@@ -16,6 +16,7 @@ from homeassistant.helpers import area_registry as ar
 from homeassistant.helpers import condition
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -286,3 +287,22 @@ async def test_device_conditions_follow_mute(hass: HomeAssistant, tmp_path: Path
         assert conditions["is_muted"](hass, {})
         assert not conditions["is_not_muted"](hass, {})
         await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_remote_wake_word_mode_raises_a_repair_issue(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """A satellite set to stream for wake word detection in HA (audio leaves the room
+    before the wake word) shows a repair issue naming it; removing the entry clears it."""
+    async with run_satellite(tmp_path / "sat", extra={"wake": {"remote": True}}) as satellite:
+        entry = await pair(hass, satellite)
+        issue_id = f"remote_wake_{entry.entry_id}"
+        issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+        assert issue is not None
+        assert issue.translation_key == "remote_wake"
+        assert issue.translation_placeholders == {
+            "name": "Kitchen satellite",
+            "host": "127.0.0.1",
+        }
+        assert await hass.config_entries.async_remove(entry.entry_id)
+        assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
