@@ -43,10 +43,11 @@ from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpda
 from sotto.messages import PushToTalk, RunEnded, StopReason, StopStreaming
 
 from .audio import CHANNELS, RATE, WIDTH, PcmFormat, pcm_from_url, pcm_from_wav_stream, rechunk
-from .const import DOMAIN
+from .const import DOMAIN, HOME_UNIQUE_ID
 from .data import SottoConfigEntry, home_data
 from .entity import SottoSatelliteEntity
 from .history.model import Interaction, Outcome, Trigger
+from .history.settings import OPTION_EVENT_TRANSCRIPTS
 from .satellite import AudioStream, VoiceEvent
 
 _LOGGER = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         self._reply_task: asyncio.Task[None] | None = None
         self._interaction: Interaction | None = None
         self._marks: dict[str, float] = {}
+        self._heard: str | None = None
 
     @property
     def pipeline_entity_id(self) -> str | None:
@@ -205,6 +207,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             wake_word=stream.start.wake_word,
         )
         self._marks = {"start": time.monotonic()}
+        self._heard = None
         audio = bytearray() if recorder is not None and recorder.keeps_audio else None
         try:
             pipeline = async_get_pipeline(self.hass, self._resolve_pipeline())
@@ -325,8 +328,9 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
                 self.satellite.connection.async_send(StopStreaming(stream_id=stream_id).event())
             )
         if event.type is PipelineEventType.STT_END:
+            self._heard = (data.get("stt_output") or {}).get("text")
             if interaction is not None:
-                interaction.transcript = (data.get("stt_output") or {}).get("text")
+                interaction.transcript = self._heard
                 interaction.stt_ms = _ms_since(self._marks.get(PipelineEventType.STT_START))
         elif event.type is PipelineEventType.INTENT_END:
             response = (data.get("intent_output") or {}).get("response") or {}
@@ -335,11 +339,12 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             not_understood = response.get("response_type") == "error" and (
                 code in _NOT_UNDERSTOOD_CODES
             )
+            heard = {"transcript": self._heard} if self._event_transcripts() else {}
             if not_understood:
-                self.satellite.fire(VoiceEvent.NOT_UNDERSTOOD, reason=code)
+                self.satellite.fire(VoiceEvent.NOT_UNDERSTOOD, reason=code, **heard)
             else:
                 self.satellite.fire(
-                    VoiceEvent.INTENT_HANDLED, response_type=response.get("response_type")
+                    VoiceEvent.INTENT_HANDLED, response_type=response.get("response_type"), **heard
                 )
             if interaction is not None:
                 interaction.outcome = Outcome.NOT_UNDERSTOOD if not_understood else Outcome.HANDLED
@@ -437,6 +442,11 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         _LOGGER.warning(
             "%s did not say it finished playing within %s s", self.entity_id, _PLAYED_TIMEOUT
         )
+
+    def _event_transcripts(self) -> bool:
+        """Whether the user opted in to voice events carrying what was heard."""
+        home = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, HOME_UNIQUE_ID)
+        return home is not None and bool(home.options.get(OPTION_EVENT_TRANSCRIPTS, False))
 
     def _not_connected(self) -> HomeAssistantError:
         return HomeAssistantError(

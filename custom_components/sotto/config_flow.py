@@ -57,6 +57,7 @@ from .flow_helpers import address_fields, async_claim_discovered
 from .history.settings import (
     MAX_AUDIO_DAYS,
     OPTION_AUDIO_DAYS,
+    OPTION_EVENT_TRANSCRIPTS,
     OPTION_KEEP_AUDIO,
     OPTION_TRANSCRIPT_DAYS,
     TRANSCRIPT_DAY_CHOICES,
@@ -424,6 +425,7 @@ class SottoHistoryOptionsFlow(OptionsFlow):
                 OPTION_TRANSCRIPT_DAYS: int(user_input[OPTION_TRANSCRIPT_DAYS]),
                 OPTION_KEEP_AUDIO: bool(user_input[OPTION_KEEP_AUDIO]),
                 OPTION_AUDIO_DAYS: int(user_input[OPTION_AUDIO_DAYS]),
+                OPTION_EVENT_TRANSCRIPTS: bool(user_input.get(OPTION_EVENT_TRANSCRIPTS, False)),
             }
             if options[OPTION_KEEP_AUDIO] and options[OPTION_TRANSCRIPT_DAYS] == 0:
                 errors[OPTION_KEEP_AUDIO] = "audio_needs_history"
@@ -446,6 +448,10 @@ class SottoHistoryOptionsFlow(OptionsFlow):
                         min=1, max=MAX_AUDIO_DAYS, step=1, mode=NumberSelectorMode.BOX
                     )
                 ),
+                vol.Required(
+                    OPTION_EVENT_TRANSCRIPTS,
+                    default=bool(self.config_entry.options.get(OPTION_EVENT_TRANSCRIPTS, False)),
+                ): bool,
             }
         )
         return self.async_show_form(step_id="init", data_schema=schema, errors=errors)

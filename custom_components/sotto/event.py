@@ -31,8 +31,11 @@ async def async_setup_entry(
 class SottoVoiceEventEntity(SottoSatelliteEntity, EventEntity):
     """Fires wake word, listening, intent, mute and error events.
 
-    Transcripts are never put in the event's attributes: event attributes are recorded.
+    What was heard is in the intent events only if the user opted in (the home's options),
+    and HA's recorder never stores it.
     """
+
+    _unrecorded_attributes = frozenset({"transcript"})
 
     async def async_added_to_hass(self) -> None:
         """Follow the satellite's voice events."""

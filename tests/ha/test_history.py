@@ -283,7 +283,12 @@ async def test_options_flow_sets_retention(hass: HomeAssistant, tmp_path: Path) 
     )
     assert done["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert home.options == {"transcript_days": 30, "keep_audio": True, "audio_days": 3}
+    assert home.options == {
+        "transcript_days": 30,
+        "keep_audio": True,
+        "audio_days": 3,
+        "event_transcripts": False,  # off unless the user turns it on
+    }
     assert store.retention == Retention(transcript_days=30, keep_audio=True, audio_days=3)
     assert store.keeps_audio
 

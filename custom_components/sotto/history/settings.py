@@ -1,4 +1,4 @@
-"""What the user allows the history to keep: the home entry's options."""
+"""What the user allows the history to keep, and voice events to carry: the home entry's options."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any, Final
 OPTION_TRANSCRIPT_DAYS: Final = "transcript_days"
 OPTION_KEEP_AUDIO: Final = "keep_audio"
 OPTION_AUDIO_DAYS: Final = "audio_days"
+# Opt-in: voice events carry what was heard (the recorder never stores it).
+OPTION_EVENT_TRANSCRIPTS: Final = "event_transcripts"
 
 TRANSCRIPT_DAY_CHOICES: Final = (0, 1, 7, 30, 90)
 DEFAULT_TRANSCRIPT_DAYS: Final = 7
