@@ -72,3 +72,14 @@ def test_odd_sized_chunks_are_accounted_for() -> None:
     for start in range(0, len(audio), 333):  # not a whole number of samples or frames
         end.hear(audio[start : start + 333])
     assert end.trailing_quiet >= 0.4
+
+
+def test_a_sentence_ending_in_a_number_is_left_to_the_satellite() -> None:
+    """'to four' may become 'to forty': a number at the end is never cut short by quiet."""
+    end = CommandEnd()
+    audio = _spoken("set the lights in the kitchen to four") + silence(1.0)
+    for can_continue in (True, False):  # whatever the grammar says of what may follow
+        growing = Hyp("set the lights in the kitchen to four", True, can_continue)
+        assert _seconds_until_over(end, audio, growing) is None
+    done = Hyp("set the lights in the kitchen to forty percent", True, can_continue=False)
+    assert end.over(done)

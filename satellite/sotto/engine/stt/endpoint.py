@@ -18,9 +18,46 @@ from typing import Final, Protocol
 
 # Silence after a complete, extendable sentence that ends the command.
 QUIET_SECONDS: Final = 0.15
-# A 20 ms frame is quiet below this fraction of the loudest frame so far (-26 dB) and
-# below... nothing absolute: microphones and rooms differ, speech peaks do not much.
+# A 20 ms frame is quiet below this fraction of the loudest frame so far (-26 dB); not an
+# absolute level: microphones and rooms differ far more than speech peaks do.
 QUIET_FRACTION: Final = 0.05
+# A sentence ending in a number may still be growing ("four" -> "forty", "twenty" ->
+# "twenty five", "four" -> "four percent"), and a number's quiet consonants pass for
+# silence: such a sentence is left to the satellite's own end of speech. (Measured: "set
+# the lights in the kitchen to forty percent" ended as "... to four" in 3 of 4 voices.)
+_NUMBER_WORDS: Final = frozenset(
+    (
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "sixty",
+        "seventy",
+        "eighty",
+        "ninety",
+        "hundred",
+    )
+)
 _FRAME_SAMPLES: Final = 320
 _RATE: Final = 16000
 
@@ -69,5 +106,8 @@ class CommandEnd:
     def over(self, partial: PartialLike) -> bool:
         """Whether to stop, given the hypothesis after the audio heard so far."""
         if not partial.complete:
+            return False
+        words = partial.text.split()
+        if words and words[-1] in _NUMBER_WORDS:
             return False
         return not partial.can_continue or self.trailing_quiet >= self.quiet_seconds
