@@ -16,48 +16,13 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from .text import NUMBER_WORDS
+
 # Silence after a complete, extendable sentence that ends the command.
 QUIET_SECONDS: Final = 0.15
 # A 20 ms frame is quiet below this fraction of the loudest frame so far (-26 dB); not an
 # absolute level: microphones and rooms differ far more than speech peaks do.
 QUIET_FRACTION: Final = 0.05
-# A sentence ending in a number may still be growing ("four" -> "forty", "twenty" ->
-# "twenty five", "four" -> "four percent"), and a number's quiet consonants pass for
-# silence: such a sentence is left to the satellite's own end of speech. (Measured: "set
-# the lights in the kitchen to forty percent" ended as "... to four" in 3 of 4 voices.)
-_NUMBER_WORDS: Final = frozenset(
-    (
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-        "twenty",
-        "thirty",
-        "forty",
-        "fifty",
-        "sixty",
-        "seventy",
-        "eighty",
-        "ninety",
-        "hundred",
-    )
-)
 _FRAME_SAMPLES: Final = 320
 _RATE: Final = 16000
 
@@ -108,6 +73,9 @@ class CommandEnd:
         if not partial.complete:
             return False
         words = partial.text.split()
-        if words and words[-1] in _NUMBER_WORDS:
+        if words and words[-1] in NUMBER_WORDS:
+            # It may still be growing ("four" -> "forty", "four percent") and a number's
+            # quiet consonants pass for silence: leave it to the satellite's end of speech
+            # ("to forty percent" ended as "to four" for 3 of 4 voices in the bench).
             return False
         return not partial.can_continue or self.trailing_quiet >= self.quiet_seconds

@@ -42,6 +42,8 @@ _TENS: Final = [
     "eighty",
     "ninety",
 ]
+# Every word a spoken number is made of (a sentence ending in one may still be growing).
+NUMBER_WORDS: Final = frozenset([*_ONES, *_TENS[2:], "hundred"])
 
 # Letters NFKD cannot fold to ASCII but that have an obvious spelling.
 _FOLD: Final = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "ł": "l", "đ": "d"})
