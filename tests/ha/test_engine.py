@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from demo.processes import EngineProcess, run_engine
 from demo.speech import utterance
 
 from .house import async_build_house
+from .speech_input import METADATA, in_chunks
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -76,25 +76,13 @@ async def test_engine_speaks_and_recognises(hass: HomeAssistant, tmp_path: Path)
         engine_stt = stt.async_get_speech_to_text_entity(hass, "stt.engine_speech_to_text")
         assert engine_stt is not None
 
-        async def speech(pcm: bytes) -> AsyncIterator[bytes]:
-            for start in range(0, len(pcm), 640):
-                yield pcm[start : start + 640]
-
-        metadata = stt.SpeechMetadata(
-            language="en",
-            format=stt.AudioFormats.WAV,
-            codec=stt.AudioCodecs.PCM,
-            bit_rate=stt.AudioBitRates.BITRATE_16,
-            sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-            channel=stt.AudioChannels.CHANNEL_MONO,
-        )
         heard = await engine_stt.async_process_audio_stream(
-            metadata, speech(utterance(0.3, "turn off the bedroom lamp", 0.6))
+            METADATA, in_chunks(utterance(0.3, "turn off the bedroom lamp", 0.6))
         )
         assert heard.result is stt.SpeechResultState.SUCCESS
         assert heard.text == "turn off the bedroom lamp"
         rejected = await engine_stt.async_process_audio_stream(
-            metadata, speech(utterance(0.3, "what time does the game start", 0.6))
+            METADATA, in_chunks(utterance(0.3, "what time does the game start", 0.6))
         )
         assert rejected.text is None
 

@@ -31,20 +31,13 @@ from sotto.engine.protocol import GrammarMessage, GrammarMissing, GrammarReady, 
 from sotto.link import ConnectionClosedError, Link, LinkError, LinkKey, LinkServer, PeerIdentity
 
 from .house import async_build_house
+from .speech_input import METADATA
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 KEY = LinkKey.generate()
 SPEAKER = "tts.engine_text_to_speech"
 LISTENER = "stt.engine_speech_to_text"
-METADATA = stt.SpeechMetadata(
-    language="en",
-    format=stt.AudioFormats.WAV,
-    codec=stt.AudioCodecs.PCM,
-    bit_rate=stt.AudioBitRates.BITRATE_16,
-    sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-    channel=stt.AudioChannels.CHANNEL_MONO,
-)
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 from homeassistant.components import stt
@@ -20,27 +19,15 @@ from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
 from demo.speech import utterance
 
 from .house import async_build_house
+from .speech_input import METADATA, in_chunks
 
 LOCAL_STT = "stt.sotto_speech_to_text"
-METADATA = stt.SpeechMetadata(
-    language="en",
-    format=stt.AudioFormats.WAV,
-    codec=stt.AudioCodecs.PCM,
-    bit_rate=stt.AudioBitRates.BITRATE_16,
-    sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-    channel=stt.AudioChannels.CHANNEL_MONO,
-)
-
-
-async def _stream(pcm: bytes) -> AsyncIterator[bytes]:
-    for start in range(0, len(pcm), 640):
-        yield pcm[start : start + 640]
 
 
 async def _hear(hass: HomeAssistant, *parts: str | float) -> stt.SpeechResult:
     entity = stt.async_get_speech_to_text_entity(hass, LOCAL_STT)
     assert entity is not None
-    return await entity.async_process_audio_stream(METADATA, _stream(utterance(*parts)))
+    return await entity.async_process_audio_stream(METADATA, in_chunks(utterance(*parts)))
 
 
 async def _load_home(hass: HomeAssistant) -> MockConfigEntry:
@@ -59,7 +46,9 @@ async def _rebuilt(home: MockConfigEntry, word: str) -> None:
     changed = asyncio.Event()
     unsub = grammar.subscribe(changed.set)
     try:
-        async with asyncio.timeout(30):
+        # A safety net, not a speed target: on a busy machine two rebuilds in a row (the
+        # one in progress, then this change's) each compile for several seconds.
+        async with asyncio.timeout(90):
             while grammar.grammar is None or word not in grammar.grammar.words:
                 await changed.wait()
                 changed.clear()

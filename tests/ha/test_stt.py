@@ -19,28 +19,15 @@ from custom_components.sotto.stt import SottoLocalSpeechToText
 from demo.speech import utterance
 
 from .house import async_build_house
+from .speech_input import METADATA, in_chunks
 
 LOCAL_STT = "stt.sotto_speech_to_text"
-METADATA = stt.SpeechMetadata(
-    language="en",
-    format=stt.AudioFormats.WAV,
-    codec=stt.AudioCodecs.PCM,
-    bit_rate=stt.AudioBitRates.BITRATE_16,
-    sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-    channel=stt.AudioChannels.CHANNEL_MONO,
-)
-
-
-async def _stream(pcm: bytes) -> AsyncIterator[bytes]:
-    """Deliver audio in 20 ms chunks, as a satellite does."""
-    for start in range(0, len(pcm), 640):
-        yield pcm[start : start + 640]
 
 
 async def _hear(hass: HomeAssistant, *parts: str | float) -> str | None:
     entity = stt.async_get_speech_to_text_entity(hass, LOCAL_STT)
     assert entity is not None
-    result = await entity.async_process_audio_stream(METADATA, _stream(utterance(*parts)))
+    result = await entity.async_process_audio_stream(METADATA, in_chunks(utterance(*parts)))
     assert result.result is stt.SpeechResultState.SUCCESS
     return result.text
 
