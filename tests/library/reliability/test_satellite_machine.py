@@ -45,8 +45,6 @@ from sotto.messages import (
     SottoInfo,
     SottoState,
     StopStreaming,
-    StreamStart,
-    StreamStop,
 )
 from sotto.satellite.audio import BYTES_PER_SECOND, CHUNK_BYTES
 from tests.library.satellite.harness import (
@@ -56,6 +54,7 @@ from tests.library.satellite.harness import (
     make_config,
     running_satellite,
 )
+from tests.library.satellite.wire import check_wire
 
 T = TypeVar("T")
 
@@ -325,33 +324,6 @@ class SatelliteMachine(RuleBasedStateMachine):
             finally:
                 self.loop.close()
                 self.tmp.cleanup()
-
-
-def check_wire(events: list[Event]) -> None:
-    """What one controller received: audio only inside a stream bracket it was told about,
-    never after a "muted" report until an "unmuted" one."""
-    streaming = False
-    reported = False
-    muted = False
-    for event in events:
-        if StreamStart.is_stream_start(event):
-            assert not streaming, "a stream started inside another"
-            assert not muted, "a stream started while muted"
-            assert reported, "audio-start before HA was told the satellite is streaming"
-            streaming = True
-        elif StreamStop.is_stream_stop(event):
-            assert streaming, "a stream stopped that never started"
-            streaming = False
-        elif event.type == "audio-chunk":
-            assert streaming, "audio outside a stream"
-            assert reported, "audio while HA believes nothing is streaming"
-            assert not muted, "audio after HA was told the satellite is muted"
-        elif SottoState.is_type(event.type):
-            state = SottoState.from_event(event)
-            muted = state.muted
-            reported = state.streaming
-            if not reported:
-                assert not streaming, "HA told 'not streaming' while the stream is open"
 
 
 def test_satellite_state_machine() -> None:

@@ -19,13 +19,11 @@ from sotto.messages import (
     PushToTalk,
     RunEnded,
     SetMute,
-    SottoState,
     StopStreaming,
-    StreamStart,
-    StreamStop,
 )
 
 from .harness import Controller, RunningSatellite, controller, make_config, running_satellite
+from .wire import check_wire
 
 ACTIONS = (
     "wake",
@@ -73,33 +71,6 @@ async def _act(action: str, sat: RunningSatellite, ha: Controller) -> None:
     await ha.settled()
 
 
-def _check_wire(events: list[Event]) -> None:
-    """Audio only inside a stream bracket that HA was told about first, never while muted;
-    HA hears "not streaming" only after the bracket closed."""
-    streaming = False
-    reported = False
-    muted = False
-    for event in events:
-        if StreamStart.is_stream_start(event):
-            assert not streaming, "a stream started inside another"
-            assert not muted, "a stream started while muted"
-            assert reported, "audio-start before HA was told the satellite is streaming"
-            streaming = True
-        elif StreamStop.is_stream_stop(event):
-            assert streaming, "a stream stopped that never started"
-            streaming = False
-        elif event.type == "audio-chunk":
-            assert streaming, "audio outside a stream"
-            assert reported, "audio while HA believes nothing is streaming"
-            assert not muted, "audio while muted"
-        elif SottoState.is_type(event.type):
-            state = SottoState.from_event(event)
-            muted = state.muted
-            reported = state.streaming
-            if not reported:
-                assert not streaming, "HA told 'not streaming' while the stream is open"
-
-
 @settings(
     max_examples=12,
     deadline=None,
@@ -121,7 +92,7 @@ async def test_any_sequence_keeps_the_rules(actions: list[str]) -> None:
             assert not sat.satellite.streaming
             assert sat.recorder.state != IndicatorState.LISTENING
 
-        _check_wire([event for event, _ in ha.events])
+        check_wire([event for event, _ in ha.events])
         windows = sat.recorder.windows(IndicatorState.LISTENING)
         for _stream, _pcm, at in sat.sent:
             assert any(entered < at < left for entered, left in windows)
