@@ -57,20 +57,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def satellite_entry(
+def paired_entry(
     port: int,
     key: str,
     *,
+    kind: str = "satellite",
     device_id: str = "kitchen-satellite",
     name: str = "Kitchen satellite",
 ) -> MockConfigEntry:
-    """A paired satellite's config entry for a peer on 127.0.0.1 (not yet added to HA)."""
+    """A paired satellite's (or engine's) config entry for a peer on 127.0.0.1, not yet
+    added to HA."""
     return MockConfigEntry(
         domain=DOMAIN,
         unique_id=device_id,
         title=name,
         data={
-            "kind": "satellite",
+            "kind": kind,
             "host": "127.0.0.1",
             "port": port,
             "key": key,

@@ -17,7 +17,7 @@ from custom_components.sotto.audio import AudioFormatError, pcm_from_url, pcm_fr
 from demo.speech import silence, write_wav
 from sotto.link import LinkKey
 
-from .peers import satellite_entry, serve_peer
+from .peers import paired_entry, serve_peer
 
 FFMPEG = shutil.which("ffmpeg")
 needs_ffmpeg = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg is not installed")
@@ -68,7 +68,7 @@ async def test_an_announcement_that_cannot_play_says_why_in_the_ui(
     key = LinkKey.generate()
     missing = (tmp_path / "nowhere.mp3").as_uri()
     async with serve_peer(key) as (peer, port):
-        entry = satellite_entry(port, key.to_base64())
+        entry = paired_entry(port, key.to_base64())
         entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()

@@ -16,7 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
 from sotto.link import LinkKey
 
-from .peers import free_port, satellite_entry, serve_peer
+from .peers import free_port, paired_entry, serve_peer
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -184,7 +184,7 @@ async def test_changed_key_starts_reauth_and_the_new_key_fixes_it(hass: HomeAssi
     """After the satellite's key changes, HA asks for it, and reconnects with it."""
     old, new = LinkKey.generate(), LinkKey.generate()
     async with serve_peer(new) as (_peer, port):
-        entry = satellite_entry(port, old.to_base64())
+        entry = paired_entry(port, old.to_base64())
         entry.add_to_hass(hass)
         assert not await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
@@ -213,7 +213,7 @@ async def test_reconfigure_refuses_a_different_device(hass: HomeAssistant) -> No
         serve_peer(KEY) as (_kitchen, kitchen_port),
         serve_peer(KEY, device_id="impostor", name="Impostor") as (_other, other_port),
     ):
-        entry = satellite_entry(kitchen_port, KEY.to_base64())
+        entry = paired_entry(kitchen_port, KEY.to_base64())
         entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()

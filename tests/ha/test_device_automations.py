@@ -19,7 +19,7 @@ from wyoming.wake import Detection
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
 from sotto.link import LinkKey
 
-from .peers import satellite_entry, serve_peer
+from .peers import paired_entry, serve_peer
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -51,7 +51,7 @@ async def test_the_trigger_fires_per_wake_word_and_not_when_the_entity_is_rename
 ) -> None:
     """Each wake word runs the automation once; renaming the event entity runs nothing."""
     async with serve_peer(KEY) as (peer, port):
-        entry = satellite_entry(port, KEY.to_base64())
+        entry = paired_entry(port, KEY.to_base64())
         entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(entry.entry_id)
         device = dr.async_get(hass).async_get_device({(DOMAIN, "kitchen-satellite")})

@@ -31,6 +31,7 @@ from sotto.engine.protocol import GrammarMessage, GrammarMissing, GrammarReady, 
 from sotto.link import ConnectionClosedError, Link, LinkError, LinkKey, LinkServer, PeerIdentity
 
 from .house import async_build_house
+from .peers import paired_entry
 from .speech_input import METADATA
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -99,24 +100,18 @@ async def _paired_engine(
     identity = PeerIdentity(device_id="living-room-engine", name="Engine", role="engine")
     server = LinkServer(engine.handle, key=KEY, identity=identity)
     async with server.serving("127.0.0.1", 0) as port:
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            unique_id="living-room-engine",
-            title="Engine",
-            data={
-                "kind": "engine",
-                "host": "127.0.0.1",
-                "port": port,
-                "key": KEY.to_base64(),
-                "device_id": "living-room-engine",
-                "name": "Engine",
-            },
-        )
+        entry = _engine_entry(port)
         entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(entry.entry_id)
         yield entry
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
+
+
+def _engine_entry(port: int) -> MockConfigEntry:
+    return paired_entry(
+        port, KEY.to_base64(), kind="engine", device_id="living-room-engine", name="Engine"
+    )
 
 
 async def _speech(chunks: int, sent: list[int]) -> AsyncIterator[bytes]:
@@ -194,19 +189,7 @@ async def test_an_engine_that_refuses_the_key_asks_for_it_again(hass: HomeAssist
     identity = PeerIdentity(device_id="living-room-engine", name="Engine", role="engine")
     server = LinkServer(ScriptedEngine().handle, key=other, identity=identity)
     async with server.serving("127.0.0.1", 0) as port:
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            unique_id="living-room-engine",
-            title="Engine",
-            data={
-                "kind": "engine",
-                "host": "127.0.0.1",
-                "port": port,
-                "key": KEY.to_base64(),
-                "device_id": "living-room-engine",
-                "name": "Engine",
-            },
-        )
+        entry = _engine_entry(port)
         entry.add_to_hass(hass)
         assert not await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()

@@ -11,13 +11,13 @@ from custom_components.sotto.const import DOMAIN
 from demo.processes import free_port
 from sotto.link import LinkKey
 
-from .peers import satellite_entry
+from .peers import paired_entry
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 
 def _satellite_entry(port: int, key_text: str) -> MockConfigEntry:
-    return satellite_entry(port, key_text)
+    return paired_entry(port, key_text)
 
 
 async def test_a_satellite_that_is_off_is_retried_and_named(hass: HomeAssistant) -> None:

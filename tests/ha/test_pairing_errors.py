@@ -31,7 +31,7 @@ from demo.home import wait_for_state
 from demo.processes import free_port
 from sotto.link import LinkKey
 
-from .peers import satellite_entry, serve_peer
+from .peers import paired_entry, serve_peer
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -60,7 +60,7 @@ def _discovery(port: int, **properties: str) -> ZeroconfServiceInfo:
 
 
 def _satellite_entry(port: int, key: LinkKey = KEY) -> MockConfigEntry:
-    return satellite_entry(port, key.to_base64())
+    return paired_entry(port, key.to_base64())
 
 
 async def _menu(hass: HomeAssistant, step: str) -> str:

@@ -17,7 +17,7 @@ from demo.home import wait_for_state
 from sotto.link import ConnectionClosedError, Link, LinkError, LinkKey, LinkServer, PeerIdentity
 from sotto.messages import PURGED_TYPE, Purge
 
-from .peers import satellite_entry
+from .peers import paired_entry
 from .test_history import async_setup_home, interaction
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -47,7 +47,7 @@ async def _satellite(
     identity = PeerIdentity(device_id=device_id, name=name, role="satellite")
     server = LinkServer(handler, key=KEY, identity=identity)  # type: ignore[arg-type]
     async with server.serving("127.0.0.1", 0) as port:
-        entry = satellite_entry(port, KEY.to_base64(), device_id=device_id, name=name)
+        entry = paired_entry(port, KEY.to_base64(), device_id=device_id, name=name)
         entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(entry.entry_id)
         yield entry

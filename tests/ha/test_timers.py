@@ -15,7 +15,7 @@ from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpda
 from custom_components.sotto.const import DOMAIN
 from sotto.link import ConnectionClosedError, Link, LinkError, LinkKey, LinkServer, PeerIdentity
 
-from .peers import satellite_entry
+from .peers import paired_entry
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -40,7 +40,7 @@ async def test_a_voice_timer_is_started_paused_cancelled_and_finished_on_the_sat
     )
     server = LinkServer(satellite, key=KEY, identity=identity)
     async with server.serving("127.0.0.1", 0) as port:
-        entry = satellite_entry(port, KEY.to_base64())
+        entry = paired_entry(port, KEY.to_base64())
         entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
