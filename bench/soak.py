@@ -30,7 +30,6 @@ import contextlib
 import logging
 import math
 import os
-import signal
 import statistics
 import sys
 import tempfile
@@ -49,7 +48,7 @@ from homeassistant.core import Event, EventStateChangedData, HomeAssistant, call
 from homeassistant.helpers.event import async_track_state_change_event
 
 from demo import home, house, serve
-from demo.harness import running_home_assistant
+from demo.harness import cancel_on_signals, running_home_assistant
 from demo.processes import EngineProcess, SatelliteProcess, free_port, run_engine, run_satellite
 from demo.speech import utterance
 
@@ -567,11 +566,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    loop = asyncio.get_running_loop()
-    current = asyncio.current_task()
-    if current is not None:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, current.cancel)
+    cancel_on_signals()
     workdir = Path(tempfile.mkdtemp(prefix="sotto-soak-"))
     try:
         return await soak(args, workdir)

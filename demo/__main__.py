@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import shutil
-import signal
 import socket
 import sys
 import tempfile
@@ -16,7 +15,7 @@ from typing import Final
 from homeassistant.const import __version__ as HA_VERSION
 
 from . import home, house, serve
-from .harness import HarnessError, running_home_assistant
+from .harness import HarnessError, cancel_on_signals, running_home_assistant
 from .processes import ProcessError, SatelliteProcess, free_port, run_engine, run_satellite
 from .scenario import BEDROOM, KITCHEN, Scenario
 from .speech import SpeechError
@@ -165,13 +164,7 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    loop = asyncio.get_running_loop()
-    current = asyncio.current_task()
-    if current is not None:
-        # Ctrl-C and SIGTERM stop everything on the way out, even when the shell that
-        # started the demo in the background set SIGINT to be ignored.
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, current.cancel)
+    cancel_on_signals()
     workdir = Path(tempfile.mkdtemp(prefix="sotto-demo-"))
     try:
         return await run(args, workdir)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import logging
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Final
@@ -17,6 +19,16 @@ from homeassistant.runner import RuntimeConfig
 REPO: Final = Path(__file__).resolve().parent.parent
 INTEGRATION: Final = REPO / "custom_components" / "sotto"
 LOG_NAME: Final = "home-assistant.log"
+
+
+def cancel_on_signals() -> None:
+    """Ctrl-C and SIGTERM cancel the running task, so everything stops on the way out (even
+    when the shell that started it in the background set SIGINT to be ignored)."""
+    loop = asyncio.get_running_loop()
+    current = asyncio.current_task()
+    if current is not None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, current.cancel)
 
 
 class HarnessError(RuntimeError):
