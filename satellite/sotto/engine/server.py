@@ -23,7 +23,6 @@ import contextlib
 import logging
 import socket
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,7 +83,6 @@ from .tts import TextToSpeech, TtsError, TtsSettings, VoiceInfo, split_audio
 from .tts.errors import InvalidVoiceNameError, SynthesisError, VoiceNotFoundError
 
 if TYPE_CHECKING:
-    from .stt.model import Grammar
     from .stt.recognizer import Partial, Result
     from .stt.worker import RecognizerProcess
 
@@ -97,9 +95,6 @@ STT_CHANNELS: Final = 1
 MAX_UTTERANCE_SECONDS: Final = 30.0
 # About 46 ms at 22.05 kHz: small enough to start playing at once, as wyoming-piper does.
 TTS_CHUNK_SAMPLES: Final = 1024
-
-
-_GRAMMARS_KEPT: Final = 8
 
 
 # --- speech-to-text, as the server needs it ----------------------------------------------
@@ -115,7 +110,6 @@ class RecognizerService:
     def __init__(self, recognizer: RecognizerProcess, *, language: str = "en") -> None:
         self._recognizer = recognizer
         self.language = language
-        self._grammars: OrderedDict[str, Grammar] = OrderedDict()
 
     @classmethod
     async def create(
@@ -138,7 +132,7 @@ class RecognizerService:
 
     def has_grammar(self, digest: str) -> bool:
         """Whether a grammar with this digest is compiled and cached."""
-        return digest in self._grammars
+        return self._recognizer.has_grammar(digest)
 
     async def load_grammar(self, message: GrammarMessage) -> str:
         """Compile the grammar (once per change) and return its digest."""
@@ -147,9 +141,8 @@ class RecognizerService:
         if message.jsgf is None:
             raise BadMessageError(f"{GRAMMAR_TYPE}: the grammar's 'jsgf' is missing")
         grammar = Grammar.from_dict({"jsgf": message.jsgf, "words": list(message.words)})
-        if grammar.digest in self._grammars:
-            self._grammars.move_to_end(grammar.digest)
-            return grammar.digest
+        if self._recognizer.has_grammar(grammar.digest):
+            return await self._recognizer.load(grammar)  # kept: only marks it used
         started = time.monotonic()
         digest = await self._recognizer.load(grammar)
         _LOGGER.info(
@@ -158,16 +151,12 @@ class RecognizerService:
             len(grammar.words),
             time.monotonic() - started,
         )
-        self._grammars[digest] = grammar
-        while len(self._grammars) > _GRAMMARS_KEPT:
-            self._grammars.popitem(last=False)
         return digest
 
     async def open(self, digest: str) -> Utterance:
         """Start decoding one utterance against the grammar with this digest."""
-        if digest not in self._grammars:
+        if not self._recognizer.has_grammar(digest):
             raise LookupError(digest)
-        self._grammars.move_to_end(digest)
         return Utterance(await self._recognizer.open(digest))
 
 

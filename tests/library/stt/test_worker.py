@@ -197,3 +197,31 @@ async def test_what_the_recogniser_learned_survives_a_restart(
     cmn_file.write_text("not numbers at all", encoding="utf-8")
     await _first_partial_of_a_fresh_child(grammar, cmn_file)  # cold, but it works
     assert len(cmn_file.read_text(encoding="utf-8").split(",")) == 13
+
+
+async def test_the_last_eight_grammars_are_kept_on_both_sides() -> None:
+    """A ninth grammar drops the least recently used one, here and in the child alike."""
+    words = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    small = [
+        Grammar(
+            jsgf=f"#JSGF V1.0;\ngrammar g;\npublic <c> = turn on light {w};",
+            words=("turn", "on", "light", w),
+        )
+        for w in words
+    ]
+    process = RecognizerProcess()
+    try:
+        async with asyncio.timeout(120):
+            for each in small[:8]:
+                await process.load(each)
+            await process.load(small[0])  # used again: now the most recent
+            await process.load(small[8])
+            assert not process.has_grammar(small[1].digest)
+            assert process.has_grammar(small[0].digest)
+            with pytest.raises(RecognizerError, match="no grammar loaded"):
+                await process.open(small[1].digest)
+            async with await process.open(small[0].digest) as session:
+                await session.feed(utterance(0.3, "turn on light one", 0.4))
+                assert (await session.finish()).text == "turn on light one"
+    finally:
+        await process.close()

@@ -25,7 +25,7 @@ import logging
 import os
 import struct
 import sys
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -111,7 +111,7 @@ class _Child:
 
     def handle(self, header: Mapping[str, Any], payload: bytes) -> Any:
         op = header.get("op")
-        if op not in ("ping", "load", "open", "feed", "finish", "close"):
+        if op not in ("ping", "load", "forget", "open", "feed", "finish", "close"):
             raise RecognizerError(f"unknown worker operation {op!r}")
         if op == "ping":  # answered once the model is loaded
             return None
@@ -119,9 +119,10 @@ class _Child:
             grammar = Grammar.from_dict(header.get("grammar") or {})
             digest = self._recognizer.load(grammar)
             self._grammars[digest] = grammar
-            while len(self._grammars) > _GRAMMARS_KEPT:
-                self._grammars.pop(next(iter(self._grammars)))
             return digest
+        if op == "forget":  # the parent decides which grammars are kept
+            self._grammars.pop(str(header.get("digest")), None)
+            return None
         if op == "open":
             wanted = self._grammars.get(str(header.get("digest")))
             if wanted is None:
@@ -227,7 +228,7 @@ class RecognizerProcess:
         self._last_words: deque[str] = deque(maxlen=_STDERR_LINES)
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._ids = itertools.count(1)
-        self._grammars: dict[str, Grammar] = {}
+        self._grammars: OrderedDict[str, Grammar] = OrderedDict()
         self._current: str | None = None
         self._start_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()
@@ -248,12 +249,25 @@ class RecognizerProcess:
         """Start the child now and wait until its model is loaded (about a second)."""
         await self._call({"op": "ping"})
 
+    def has_grammar(self, digest: str) -> bool:
+        """Whether a grammar with this digest is compiled and kept."""
+        return digest in self._grammars
+
     async def load(self, grammar: Grammar) -> str:
-        """Compile the grammar in the child (once per change) and make it current."""
-        digest = str(await self._call({"op": "load", "grammar": grammar.to_dict()}))
-        self._grammars[digest] = grammar
-        while len(self._grammars) > _GRAMMARS_KEPT:
-            self._grammars.pop(next(iter(self._grammars)))
+        """Compile the grammar in the child (once per change) and make it current.
+
+        The last few grammars are kept (most recently used first out of the way); the
+        child forgets exactly those this side drops, so the two never disagree.
+        """
+        digest = grammar.digest
+        if digest not in self._grammars:
+            digest = str(await self._call({"op": "load", "grammar": grammar.to_dict()}))
+            self._grammars[digest] = grammar
+            while len(self._grammars) > _GRAMMARS_KEPT:
+                dropped = next(iter(self._grammars))
+                del self._grammars[dropped]
+                await self._call({"op": "forget", "digest": dropped})
+        self._grammars.move_to_end(digest)
         self._current = digest
         return digest
 
@@ -262,6 +276,7 @@ class RecognizerProcess:
         digest = digest or self._current
         if digest is None or digest not in self._grammars:
             raise RecognizerError("no grammar loaded: call load(grammar) first")
+        self._grammars.move_to_end(digest)
         session = next(self._ids)
         await self._call({"op": "open", "digest": digest, "session": session})
         return WorkerSession(self, session)
