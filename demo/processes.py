@@ -188,7 +188,7 @@ async def _running(
             start_new_session=True,
         )
     try:
-        await _wait_for_port(port, process, log)
+        await wait_for_port(port, process, log)
         yield process, log
     finally:
         await stop_process(process)
@@ -209,7 +209,8 @@ async def stop_process(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
-async def _wait_for_port(port: int, process: asyncio.subprocess.Process, log: Path) -> None:
+async def wait_for_port(port: int, process: asyncio.subprocess.Process, log: Path) -> None:
+    """Until the process listens on 127.0.0.1:port; ProcessError (with its log) if it exits."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + START_TIMEOUT
     while loop.time() < deadline:

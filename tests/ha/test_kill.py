@@ -34,6 +34,7 @@ from demo.processes import (
     run_engine,
     run_satellite,
     stop_process,
+    wait_for_port,
 )
 from sotto.messages import IndicatorState
 
@@ -56,20 +57,6 @@ def _integrity(database: Path) -> str:
         return str(db.execute("PRAGMA integrity_check").fetchone()[0])
 
 
-async def _wait_for_port(port: int, process: asyncio.subprocess.Process, log: Path) -> None:
-    async with asyncio.timeout(60):
-        while True:
-            assert process.returncode is None, log.read_text()[-2000:]
-            try:
-                _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                await asyncio.sleep(0.1)
-                continue
-            writer.close()
-            await writer.wait_closed()
-            return
-
-
 @contextlib.asynccontextmanager
 async def _restarted_engine(engine: EngineProcess, workdir: Path) -> AsyncIterator[None]:
     """Start sotto-engine again from the config file, key file and state its first run used."""
@@ -86,7 +73,7 @@ async def _restarted_engine(engine: EngineProcess, workdir: Path) -> AsyncIterat
             start_new_session=True,
         )
     try:
-        await _wait_for_port(engine.port, process, log)
+        await wait_for_port(engine.port, process, log)
         yield
     finally:
         await stop_process(process)
