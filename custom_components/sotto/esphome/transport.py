@@ -103,6 +103,9 @@ _BYTES_PER_SECOND: Final = _RATE * _WIDTH * _CHANNELS
 # plays, as HA's ESPHome integration does, so the device's buffer never overflows.
 _REPLY_CHUNK: Final = 1024
 _REPLY_PACE: Final = 0.9
+# After the last chunk (sent 10 % ahead of playback) a device on a working network
+# answers in milliseconds; one that has not answered in this long did not get the reply.
+_REPLY_CONFIRM_TIMEOUT: Final = 5.0
 _LEDGER_DAYS: Final = 14
 # Connecting, logging in and reading device info and entities take well under a second
 # on a home network. aioesphomeapi's own bound for a TCP connect is 60 s; a connect that
@@ -427,6 +430,8 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         self._run_end_sent = False
         self._replying = False
         self._url_reply: _UrlReply | None = None
+        self.reply_confirm_timeout = _REPLY_CONFIRM_TIMEOUT
+        """How long the device may take to confirm it received a streamed reply."""
         # Timers set by voice on this device: ESPHome wants name and length on every event.
         self._timers: dict[str, tuple[str | None, int]] = {}
 
@@ -737,10 +742,14 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
                 self._url_reply.bridge_done = True
                 self._finish_url_reply()
                 return True
-            if session.streams_replies:
-                self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_TTS_STREAM_END)
-            self._replying = False
-            self._emit(Played().event())
+            if not session.streams_replies:
+                self._replying = False
+                self._emit(Played().event())
+                return True
+            self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_TTS_STREAM_END)
+            self.hass.async_create_background_task(
+                self._async_confirm_reply(session), f"sotto confirm reply {self.name}"
+            )
             return True
         if event.type in _TIMER_TYPES:
             return self._send_timer(session, event)
@@ -751,6 +760,35 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             return True
         # Remote push-to-talk has no ESPHome counterpart here.
         return False
+
+    async def _async_confirm_reply(self, session: EsphomeSession) -> None:
+        """Count a streamed reply as played only once the device has received all of it.
+
+        ESPHome's voice assistant sends nothing back after a streamed reply, so the
+        transport asks the device a question after the last chunk: the API connection is
+        ordered, so its answer proves every chunk before it arrived. No answer in time
+        means the reply was lost (a dead or choked network, which TCP alone would take
+        minutes to notice): the connection is dropped and reopened, and the run records
+        that the answer was not heard.
+        """
+        try:
+            async with asyncio.timeout(self.reply_confirm_timeout):
+                await session.client.device_info()
+        except (APIConnectionError, TimeoutError) as err:
+            if session.closed.is_set():
+                return  # the connection ended on its own; that already says "not played"
+            _LOGGER.warning(
+                "%s did not confirm receiving its reply within %g s (%s); reconnecting",
+                self.name,
+                self.reply_confirm_timeout,
+                type(err).__name__,
+            )
+            self.last_error = "the reply was not confirmed"
+            session.closed.set()
+            return
+        if session is self._session and not session.closed.is_set():
+            self._replying = False
+            self._emit(Played().event())
 
     def _send_timer(self, session: EsphomeSession, event: Event) -> bool:
         """Forward a voice timer's life, if the device shows timers."""
