@@ -135,12 +135,15 @@ class SottoLocalSpeechToText(_SottoSpeechToText):
         try:
             command_end = CommandEnd()
             async with await recognizer.open() as session:
+                result = None
                 async for chunk in stream:
                     await session.feed(chunk)
                     command_end.hear(chunk)
-                    if command_end.over(await session.partial()):
+                    result = await command_end.settled(session, await session.partial())
+                    if result is not None:
                         break
-                result = await session.finish()
+                if result is None:
+                    result = await session.finish()
         except SttError as err:  # the recognition process died: this command is lost
             _LOGGER.error("Speech-to-text failed: %s", err)
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)

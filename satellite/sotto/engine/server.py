@@ -180,6 +180,11 @@ class Utterance:
         result: Result = await self._session.finish()
         return result
 
+    async def settle(self, expected: str) -> Result | None:
+        """The final result if its words are `expected`; else None and decoding goes on."""
+        result: Result | None = await self._session.settle(expected)
+        return result
+
     async def close(self) -> None:
         """Abandon the utterance (safe after finish)."""
         with contextlib.suppress(Exception):
@@ -481,11 +486,17 @@ class _Session:
             found = await utterance.partial()
             # A whole sentence followed by a short silence will not go on: say so, and
             # the client stops sending (CommandEnd says why this is safe).
-            over = self._command_end.over(found)
+            settled = await self._command_end.settled(utterance, found)
+            over = settled is not None
             partial = PartialTranscript(found.text, found.complete, found.can_continue and not over)
             if partial != self._last_partial and (partial.text or self._last_partial):
                 self._last_partial = partial
                 await self._link.write_event(partial.event())
+            if settled is not None:
+                # The result is final: the rest of the client's audio is not decoded.
+                self._transcribing = False
+                self._utterance = None
+                await self._send_transcript(settled)
         except SttError as err:
             self._transcribing = False
             await self.close()
@@ -506,6 +517,9 @@ class _Session:
             return
         finally:
             await utterance.close()
+        await self._send_transcript(result)
+
+    async def _send_transcript(self, result: Result) -> None:
         await self._link.write_event(
             transcript_event(
                 result.text or "", accepted=result.accepted, confidence=result.confidence

@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 
 from demo.speech import silence, utterance
+from sotto.engine.stt.endpoint import CommandEnd
 from sotto.engine.stt.errors import GrammarError, RecognizerError
 from sotto.engine.stt.model import Grammar
 from sotto.engine.stt.worker import RecognizerProcess, encode, serve
+
+from .test_endpoint import Hyp
 
 CHUNK = 3200  # 100 ms, as Home Assistant hands audio over
 
@@ -68,6 +71,36 @@ async def test_feeding_brings_back_the_partial_that_completes_a_sentence(
         late = await session.partial()
         assert (late.text, late.complete) == ("open the blinds", True)
         assert (await session.finish()).text == "open the blinds"
+        with pytest.raises(RecognizerError, match="already finished"):
+            await session.feed(silence(0.1))
+
+
+async def test_a_partial_the_final_words_disagree_with_does_not_end_the_command(
+    worker: RecognizerProcess,
+) -> None:
+    """Mid-sentence, a passing guess can look like a whole command (the bench saw
+    "set the lights in the kitchen purple" while "forty percent" was being said). Before
+    stopping, the recogniser's final words are compared with it: a guess they do not
+    confirm is dropped, decoding goes on with nothing lost, and the real command ends it."""
+    speech = utterance(0.3, "turn off the floor lamp", 0.5)
+    guess = Hyp("turn off the kitchen lights", complete=True, can_continue=False)
+    end = CommandEnd()
+    async with asyncio.timeout(60), await worker.open() as session:
+        half = len(speech) // 2
+        await session.feed(speech[:half])
+        end.hear(speech[:half])
+        assert await end.settled(session, guess) is None
+        assert not end.over(guess)  # never trusted again
+        result = None
+        for start in range(half, len(speech), CHUNK):
+            chunk = speech[start : start + CHUNK]
+            await session.feed(chunk)
+            end.hear(chunk)
+            result = await end.settled(session, await session.partial())
+            if result is not None:
+                break
+        assert result is not None
+        assert result.text == "turn off the floor lamp"
         with pytest.raises(RecognizerError, match="already finished"):
             await session.feed(silence(0.1))
 

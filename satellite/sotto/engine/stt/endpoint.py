@@ -6,7 +6,9 @@ more. A sentence nothing can extend ("turn off the lights in the kitchen") ends 
 at once. One that could go on ("turn on the kitchen lights" ... "to 50 percent") ends
 after a short silence, shorter than the satellite's: the hypothesis alone is not enough,
 because a partial hypothesis can be a whole sentence while the last word is still being
-said ("set the lamp to seventy" before "percent").
+said ("set the lamp to seventy" before "percent"). And before stopping, the recogniser is
+asked whether its final words agree with the partial: the search settles differently at
+the end, and a partial that does not survive that is never trusted again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import math
 from array import array
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
 
 from .text import NUMBER_WORDS
 
@@ -25,6 +27,8 @@ QUIET_SECONDS: Final = 0.15
 QUIET_FRACTION: Final = 0.05
 _FRAME_SAMPLES: Final = 320
 _RATE: Final = 16000
+
+_R_co = TypeVar("_R_co", covariant=True)
 
 
 class PartialLike(Protocol):
@@ -38,6 +42,12 @@ class PartialLike(Protocol):
     def can_continue(self) -> bool: ...
 
 
+class Settles(Protocol[_R_co]):
+    """A recognition session that can end now, but only on the words it was told."""
+
+    async def settle(self, expected: str) -> _R_co | None: ...
+
+
 @dataclass(slots=True)
 class CommandEnd:
     """Follows one utterance's audio and partial hypotheses; says when the command is over."""
@@ -46,6 +56,7 @@ class CommandEnd:
     _loudest: float = 0.0
     _quiet_frames: int = 0
     _odd: bytes = field(default=b"", repr=False)
+    _doubted: set[str] = field(default_factory=set, repr=False)
 
     def hear(self, pcm: bytes) -> None:
         """Account for a chunk of 16 kHz mono s16le audio."""
@@ -70,7 +81,7 @@ class CommandEnd:
 
     def over(self, partial: PartialLike) -> bool:
         """Whether to stop, given the hypothesis after the audio heard so far."""
-        if not partial.complete:
+        if not partial.complete or partial.text in self._doubted:
             return False
         words = partial.text.split()
         if words and words[-1] in NUMBER_WORDS:
@@ -79,3 +90,17 @@ class CommandEnd:
             # ("to forty percent" ended as "to four" for 3 of 4 voices in the bench).
             return False
         return not partial.can_continue or self.trailing_quiet >= self.quiet_seconds
+
+    async def settled(self, session: Settles[_R_co], partial: PartialLike) -> _R_co | None:
+        """The final result if the command is over after this partial; else None, go on.
+
+        When the recogniser's final words disagree with the partial, it keeps decoding
+        (the partial was a passing guess, such as "purple" for "forty p-") and these
+        words alone will not end the command again.
+        """
+        if not self.over(partial):
+            return None
+        result = await session.settle(partial.text)
+        if result is None:
+            self._doubted.add(partial.text)
+        return result

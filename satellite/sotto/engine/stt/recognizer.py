@@ -282,6 +282,8 @@ class RecognitionSession:
         self._noise = np.random.default_rng(_NOISE_SEED)
         self._cold: list[bytes] | None = None if decoders.warm else []
         self._cold_bytes = 0
+        # Everything decoded so far (as decoded), to go on after a settle that disagreed.
+        self._heard: list[bytes] = []
         self._cmn: str | None = None
         for decoder in decoders.all():
             decoder.start_utt()
@@ -309,6 +311,7 @@ class RecognitionSession:
             chunk = np.clip(samples, -32768, 32767).astype("<i2").tobytes()
             for decoder in decoders.all():
                 decoder.process_raw(chunk, False, False)
+            self._heard.append(chunk)
             if self._cold is not None and self._cold_bytes < _MAX_COLD_BYTES:
                 self._cold.append(chunk)
                 self._cold_bytes += len(chunk)
@@ -325,23 +328,47 @@ class RecognitionSession:
 
     def finish(self) -> Result:
         """End the utterance and return the result, rejected if it is not a command."""
-        decoders = self._active()
         try:
-            for decoder in decoders.all():
-                decoder.end_utt()
-            first: Result | None = None
-            if self._cold:  # nothing to settle on when no audio came (pocketsphinx raises)
-                first = self._result(decoders)
-                self._rerun_cold(decoders, b"".join(self._cold))
-            self._cmn = decoders.grammar.get_cmn(False)
-            result = self._result(decoders)
-            # A command cut short by early stopping can lose its last word in the second,
-            # settled pass; the live pass already heard a whole sentence: keep that one.
-            if first is not None and first.accepted and not result.accepted:
-                return first
-            return result
+            return self._end()
         finally:
             self._release()
+
+    def settle(self, expected: str) -> Result | None:
+        """End the utterance now if its final words are `expected` (the partial hypothesis
+        that looked like a whole command); otherwise go on as if nothing happened: None.
+
+        The search settles differently at the end than mid-way: a partial "set the lights
+        in the kitchen purple" can end as "... to four" while "forty percent" is still
+        being said. Stopping there would act on words nobody said, so the caller keeps
+        listening instead; the audio so far is decoded again (tens of ms, only then).
+        """
+        decoders = self._active()
+        result = self._end()
+        if result.hypothesis == expected:
+            self._release()
+            return result
+        self._cold = None  # _end has settled the normalisation, if it was cold
+        audio = b"".join(self._heard)
+        for decoder in decoders.all():
+            decoder.start_utt()
+            decoder.process_raw(audio, False, False)
+        return None
+
+    def _end(self) -> Result:
+        decoders = self._active()
+        for decoder in decoders.all():
+            decoder.end_utt()
+        first: Result | None = None
+        if self._cold:  # nothing to settle on when no audio came (pocketsphinx raises)
+            first = self._result(decoders)
+            self._rerun_cold(decoders, b"".join(self._cold))
+        self._cmn = decoders.grammar.get_cmn(False)
+        result = self._result(decoders)
+        # A command cut short by early stopping can lose its last word in the second,
+        # settled pass; the live pass already heard a whole sentence: keep that one.
+        if first is not None and first.accepted and not result.accepted:
+            return first
+        return result
 
     @staticmethod
     def _rerun_cold(decoders: _Decoders, audio: bytes) -> None:
@@ -472,6 +499,10 @@ class AsyncRecognitionSession:
     async def finish(self) -> Result:
         """End the utterance and return the result."""
         return await self._run(self._session.finish)
+
+    async def settle(self, expected: str) -> Result | None:
+        """The result if the final words are `expected`, else None and go on."""
+        return await self._run(self._session.settle, expected)
 
     async def close(self) -> None:
         """Abandon the utterance."""

@@ -111,7 +111,7 @@ class _Child:
 
     def handle(self, header: Mapping[str, Any], payload: bytes) -> Any:
         op = header.get("op")
-        if op not in ("ping", "load", "forget", "open", "feed", "finish", "close"):
+        if op not in ("ping", "load", "forget", "open", "feed", "settle", "finish", "close"):
             raise RecognizerError(f"unknown worker operation {op!r}")
         if op == "ping":  # answered once the model is loaded
             return None
@@ -136,6 +136,13 @@ class _Child:
         if op == "feed":
             session.feed(payload)
             return asdict(session.partial())
+        if op == "settle":
+            settled = session.settle(str(header.get("expected", "")))
+            if settled is None:
+                return None
+            del self._sessions[int(header["session"])]
+            self._keep_cmn()
+            return asdict(settled)
         if op == "finish":
             del self._sessions[int(header["session"])]
             result = asdict(session.finish())
@@ -422,13 +429,16 @@ class WorkerSession:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def _op(self, op: str, payload: bytes = b"") -> Any:
+    async def _op(self, op: str, payload: bytes = b"", **args: Any) -> Any:
         async with self._lock:  # keep this utterance's calls in order
             if not self._open:
                 raise RecognizerError("this recognition session is already finished")
             if op in ("finish", "close"):
                 self._open = False
-            return await self._owner._call({"op": op, "session": self._session}, payload)
+            answer = await self._owner._call({"op": op, "session": self._session, **args}, payload)
+            if op == "settle" and answer is not None:
+                self._open = False
+            return answer
 
     async def feed(self, pcm: bytes) -> None:
         """Decode a chunk of 16 kHz mono s16le audio in the child."""
@@ -442,6 +452,11 @@ class WorkerSession:
     async def finish(self) -> Result:
         """End the utterance and return the result."""
         return Result(**await self._op("finish"))
+
+    async def settle(self, expected: str) -> Result | None:
+        """The result if the final words are `expected`; else None and the utterance goes on."""
+        answer = await self._op("settle", expected=expected)
+        return None if answer is None else Result(**answer)
 
     async def close(self) -> None:
         """Abandon the utterance (nothing if it already finished or the child is gone)."""
