@@ -15,7 +15,7 @@ from homeassistant.helpers.storage import STORAGE_DIR
 
 from sotto.engine.stt.endpoint import CommandEnd
 from sotto.engine.stt.errors import SttError
-from sotto.engine.stt.worker import RecognizerProcess
+from sotto.engine.stt.worker import RecognizerPool
 
 from .const import DOMAIN, EntryKind
 from .data import SottoConfigEntry
@@ -92,7 +92,7 @@ class SottoLocalSpeechToText(_SottoSpeechToText):
             entry_type=DeviceEntryType.SERVICE,
         )
         self._grammar = grammar
-        self._recognizer: RecognizerProcess | None = None
+        self._recognizer: RecognizerPool | None = None
 
     @property
     def extra_state_attributes(self) -> dict[str, Any]:
@@ -109,7 +109,7 @@ class SottoLocalSpeechToText(_SottoSpeechToText):
         await super().async_added_to_hass()
         # What it learns of the microphones' sound (13 numbers, no audio) is kept, so the
         # first command after a restart is decoded once and can stop early.
-        recognizer = RecognizerProcess(
+        recognizer = RecognizerPool(
             cmn_file=Path(self.hass.config.path(STORAGE_DIR, f"{DOMAIN}.stt_cmn"))
         )
         self._recognizer = recognizer

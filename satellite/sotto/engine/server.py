@@ -84,7 +84,7 @@ from .tts.errors import InvalidVoiceNameError, SynthesisError, VoiceNotFoundErro
 
 if TYPE_CHECKING:
     from .stt.recognizer import Partial, Result
-    from .stt.worker import RecognizerProcess
+    from .stt.worker import RecognizerPool
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class RecognizerService:
     starve this process's event loop, and with it every link's keepalive.
     """
 
-    def __init__(self, recognizer: RecognizerProcess, *, language: str = "en") -> None:
+    def __init__(self, recognizer: RecognizerPool, *, language: str = "en") -> None:
         self._recognizer = recognizer
         self.language = language
 
@@ -116,9 +116,9 @@ class RecognizerService:
         cls, *, language: str = "en", cmn_file: Path | None = None
     ) -> RecognizerService:
         """Start the recognition process and wait until its model is loaded."""
-        from .stt.worker import RecognizerProcess
+        from .stt.worker import RecognizerPool
 
-        recognizer = RecognizerProcess(cmn_file=cmn_file)
+        recognizer = RecognizerPool(cmn_file=cmn_file)
         try:
             await recognizer.start()
         except BaseException:

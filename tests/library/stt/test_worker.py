@@ -17,7 +17,7 @@ from demo.speech import silence, utterance
 from sotto.engine.stt.endpoint import CommandEnd
 from sotto.engine.stt.errors import GrammarError, RecognizerError
 from sotto.engine.stt.model import Grammar
-from sotto.engine.stt.worker import RecognizerProcess, encode, serve
+from sotto.engine.stt.worker import RecognizerPool, RecognizerProcess, encode, serve
 
 from .test_endpoint import Hyp
 
@@ -41,7 +41,7 @@ async def worker(grammar: Grammar) -> AsyncIterator[RecognizerProcess]:
         await process.close()
 
 
-async def _say(worker: RecognizerProcess, audio: bytes) -> str | None:
+async def _say(worker: RecognizerProcess | RecognizerPool, audio: bytes) -> str | None:
     async with asyncio.timeout(60):
         async with await worker.open() as session:
             for start in range(0, len(audio), CHUNK):
@@ -258,3 +258,53 @@ async def test_the_last_eight_grammars_are_kept_on_both_sides() -> None:
                 assert (await session.finish()).text == "turn on light one"
     finally:
         await process.close()
+
+
+async def test_overlapping_commands_get_a_second_process_that_stops_when_unused(
+    grammar: Grammar,
+) -> None:
+    """One command at a time keeps one child. A command that starts while another is
+    being decoded starts a second child with the same grammar, which the next overlapping
+    command uses; both are heard, and the extra child stops after its idle time."""
+    pool = RecognizerPool(size=2, idle_seconds=1.0)
+    lamp = utterance(0.3, "turn on the floor lamp", 0.4)
+    pendants = utterance(0.3, "turn off the island pendants", 0.4)
+    try:
+        async with asyncio.timeout(120):
+            await pool.load(grammar)
+            assert await _say(pool, lamp) == "turn on the floor lamp"
+            assert len(pool.pids) == 1
+            async with await pool.open() as first:
+                await first.feed(lamp)
+                async with await pool.open() as second:  # overlaps: a child is started
+                    await second.feed(pendants)
+                    assert (await second.finish()).text == "turn off the island pendants"
+                while len(pool.pids) < 2:
+                    await asyncio.sleep(0.05)
+                extra = next(pid for pid in pool.pids if pid != pool.pid)
+                async with await pool.open() as third:  # goes to the idle second child
+                    assert third.pid == extra
+                    await third.feed(pendants)
+                    assert (await third.finish()).text == "turn off the island pendants"
+                assert (await first.finish()).text == "turn on the floor lamp"
+            while extra in pool.pids:
+                await asyncio.sleep(0.1)
+            assert pool.pids == [pool.pid]
+            while _running(extra):  # it is being stopped and reaped
+                await asyncio.sleep(0.1)
+    finally:
+        await pool.close()
+    assert pool.pids == []
+
+
+async def test_a_pool_needs_a_process() -> None:
+    with pytest.raises(ValueError, match="at least one process"):
+        RecognizerPool(size=0)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -26,7 +26,7 @@ import os
 import struct
 import sys
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any, Final
@@ -48,6 +48,10 @@ _STOP_SECONDS: Final = 5.0
 # Grammars kept (by digest) for sessions to choose from: a few homes, or one home's
 # grammar before and after a change, per engine.
 _GRAMMARS_KEPT: Final = 8
+# A pool adds children for overlapping commands up to this many (each is ~125 MB and
+# one core's worth of decoding), and stops an extra one after this long unused.
+POOL_SIZE: Final = max(1, min(2, os.cpu_count() or 1))
+POOL_IDLE_SECONDS: Final = 600.0
 _ERRORS: Final[Mapping[str, type[SttError]]] = {
     "GrammarError": GrammarError,
     "RecognizerError": RecognizerError,
@@ -100,7 +104,7 @@ class _Child:
         cmn = self._recognizer.cmn
         if self._cmn_file is None or cmn is None or cmn == self._kept_cmn:
             return
-        temp = self._cmn_file.with_name(self._cmn_file.name + ".tmp")
+        temp = self._cmn_file.with_name(f"{self._cmn_file.name}.{os.getpid()}.tmp")
         try:
             self._cmn_file.parent.mkdir(parents=True, exist_ok=True)
             temp.write_text(cmn + "\n", encoding="utf-8")
@@ -260,6 +264,11 @@ class RecognizerProcess:
         """Whether a grammar with this digest is compiled and kept."""
         return digest in self._grammars
 
+    @property
+    def grammar(self) -> Grammar | None:
+        """The grammar sessions use now, None before one is loaded."""
+        return None if self._current is None else self._grammars.get(self._current)
+
     async def load(self, grammar: Grammar) -> str:
         """Compile the grammar in the child (once per change) and make it current.
 
@@ -413,6 +422,150 @@ class RecognizerProcess:
         self._fail_pending(RecognizerError("the recogniser is closed"))
 
 
+class RecognizerPool:
+    """Recognition processes for commands that overlap: one always, more while needed.
+
+    One child decodes a command in about a sixth of real time, on one core. Five
+    satellites speaking at once need most of that core, and a single child falls behind
+    all five (bench/scale.py: 0.65 s instead of 0.14 s from end of speech to action).
+    The first time a command starts while another is being decoded, a second child starts
+    with the current grammar; after `idle_seconds` without a command it stops again, so a
+    home that never talks over itself keeps one child. Same calls as RecognizerProcess.
+    """
+
+    def __init__(
+        self,
+        *,
+        size: int = POOL_SIZE,
+        idle_seconds: float = POOL_IDLE_SECONDS,
+        threshold: float | None = None,
+        cmn_file: Path | None = None,
+        python: str | None = None,
+    ) -> None:
+        """The first child starts with the first call; see RecognizerProcess for the rest."""
+        if size < 1:
+            raise ValueError(f"a recogniser pool needs at least one process, not {size}")
+        self._size = size
+        self._idle_seconds = idle_seconds
+        self._options: dict[str, Any] = {
+            "threshold": threshold,
+            "cmn_file": cmn_file,
+            "python": python,
+        }
+        self._first = RecognizerProcess(**self._options)
+        self._busy: dict[RecognizerProcess, int] = {self._first: 0}
+        self._idle: dict[RecognizerProcess, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loading = asyncio.Lock()
+        self._closed = False
+
+    @property
+    def digest(self) -> str | None:
+        """Digest of the grammar sessions use now, None before one is loaded."""
+        return self._first.digest
+
+    @property
+    def pid(self) -> int | None:
+        """The first child's process id while it runs."""
+        return self._first.pid
+
+    @property
+    def pids(self) -> list[int]:
+        """Every running child's process id."""
+        return [pid for child in self._busy if (pid := child.pid) is not None]
+
+    async def start(self) -> None:
+        """Start the first child and wait until its model is loaded."""
+        await self._first.start()
+
+    def has_grammar(self, digest: str) -> bool:
+        """Whether a grammar with this digest is compiled and kept."""
+        return self._first.has_grammar(digest)
+
+    async def load(self, grammar: Grammar) -> str:
+        """Compile the grammar in every child and make it current."""
+        async with self._loading:
+            digest = await self._first.load(grammar)
+            others = [child for child in self._busy if child is not self._first]
+            await asyncio.gather(*(child.load(grammar) for child in others))
+            return digest
+
+    async def open(self, digest: str | None = None) -> WorkerSession:
+        """Start an utterance in the least busy child that has the grammar."""
+        wanted = digest or self._first.digest
+        able = [c for c in self._busy if wanted is None or c.has_grammar(wanted)] or [self._first]
+        child = min(able, key=self._busy.__getitem__)
+        if self._busy[child] and len(self._busy) < self._size and not self._tasks:
+            self._spawn(self._grow())
+        self._busy[child] += 1
+        idle = self._idle.pop(child, None)
+        if idle is not None:
+            idle.cancel()
+        try:
+            session = await child.open(digest)
+        except BaseException:
+            self._ended(child)
+            raise
+        session.on_end = lambda: self._ended(child)
+        return session
+
+    async def close(self) -> None:
+        """Stop every child."""
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        for handle in self._idle.values():
+            handle.cancel()
+        self._idle.clear()
+        children, self._busy = list(self._busy), {self._first: 0}
+        await asyncio.gather(*(child.close() for child in children))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro, name="sotto-stt-pool")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _grow(self) -> None:
+        """Start one more child with the current grammar; it takes work once ready."""
+        child = RecognizerProcess(**self._options)
+        try:
+            async with self._loading:
+                grammar = self._first.grammar
+                if grammar is not None:
+                    await child.load(grammar)
+        except (SttError, OSError) as err:
+            _LOGGER.warning("Could not start another speech-to-text process: %s", err)
+            await child.close()
+            return
+        except asyncio.CancelledError:
+            await child.close()
+            raise
+        if self._closed:
+            await child.close()
+            return
+        _LOGGER.debug("Commands overlap: started speech-to-text process %s", child.pid)
+        self._busy[child] = 0
+        self._ended(child, started=True)
+
+    def _ended(self, child: RecognizerProcess, *, started: bool = False) -> None:
+        """A child finished an utterance: an extra one stops after a while unused."""
+        if child not in self._busy:
+            return  # the pool was closed meanwhile
+        if not started:
+            self._busy[child] -= 1
+        if child is self._first or self._busy[child] or self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        self._idle[child] = loop.call_later(self._idle_seconds, self._retire, child)
+
+    def _retire(self, child: RecognizerProcess) -> None:
+        self._idle.pop(child, None)
+        if self._busy.get(child) == 0:
+            del self._busy[child]
+            _LOGGER.debug("Stopping idle speech-to-text process %s", child.pid)
+            self._spawn(child.close())
+
+
 class WorkerSession:
     """One utterance decoded in the child; the same calls as AsyncRecognitionSession."""
 
@@ -422,6 +575,19 @@ class WorkerSession:
         self._partial = Partial("", complete=False, can_continue=True)
         self._open = True
         self._lock = asyncio.Lock()
+        self.on_end: Callable[[], None] | None = None
+        """Called once when the utterance is over (finished, settled or abandoned)."""
+
+    @property
+    def pid(self) -> int | None:
+        """The process decoding this utterance."""
+        return self._owner.pid
+
+    def _ended(self) -> None:
+        self._open = False
+        on_end, self.on_end = self.on_end, None
+        if on_end is not None:
+            on_end()
 
     async def __aenter__(self) -> WorkerSession:
         return self
@@ -434,10 +600,10 @@ class WorkerSession:
             if not self._open:
                 raise RecognizerError("this recognition session is already finished")
             if op in ("finish", "close"):
-                self._open = False
+                self._ended()
             answer = await self._owner._call({"op": op, "session": self._session, **args}, payload)
             if op == "settle" and answer is not None:
-                self._open = False
+                self._ended()
             return answer
 
     async def feed(self, pcm: bytes) -> None:
