@@ -3,8 +3,9 @@
 The satellite's own end-of-speech needs a third of a second of silence because it cannot
 know whether the speaker has finished; HA's default window is 0.7 s. The grammar knows
 more. A sentence nothing can extend ("turn off the lights in the kitchen") ends the command
-at once. One that could go on ("turn on the kitchen lights" ... "to 50 percent") ends
-after a short silence, shorter than the satellite's: the hypothesis alone is not enough,
+as soon as the voice stops. One that could go on ("turn on the kitchen lights" ... "to 50
+percent") ends after a short silence, shorter than the satellite's: the hypothesis alone
+is not enough,
 because a partial hypothesis can be a whole sentence while the last word is still being
 said ("set the lamp to seventy" before "percent"). And before stopping, the recogniser is
 asked whether its final words agree with the partial: the search settles differently at
@@ -22,6 +23,11 @@ from .text import NUMBER_WORDS
 
 # Silence after a complete, extendable sentence that ends the command.
 QUIET_SECONDS: Final = 0.15
+# Silence after a sentence nothing can extend. The longest quiet inside a spoken corpus
+# sentence is 0.04 s at the median (a stop consonant), 0.1 s at p90; a sentence must also
+# be whole and closed at that instant to end there, so a short wait catches most of them
+# for 60 ms of latency.
+CLOSED_QUIET_SECONDS: Final = 0.06
 # A 20 ms frame is quiet below this fraction of the loudest frame so far (-26 dB); not an
 # absolute level: microphones and rooms differ far more than speech peaks do.
 QUIET_FRACTION: Final = 0.05
@@ -89,7 +95,11 @@ class CommandEnd:
             # quiet consonants pass for silence: leave it to the satellite's end of speech
             # ("to forty percent" ended as "to four" for 3 of 4 voices in the bench).
             return False
-        return not partial.can_continue or self.trailing_quiet >= self.quiet_seconds
+        if not partial.can_continue:
+            # Nothing can follow, but the last word may still be being said ("in the
+            # room" while "bedroom" ends): wait until the speaker has stopped at all.
+            return self.trailing_quiet >= CLOSED_QUIET_SECONDS
+        return self.trailing_quiet >= self.quiet_seconds
 
     async def settled(self, session: Settles[_R_co], partial: PartialLike) -> _R_co | None:
         """The final result if the command is over after this partial; else None, go on.

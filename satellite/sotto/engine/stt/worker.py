@@ -543,7 +543,7 @@ class RecognizerPool:
         if self._closed:
             await child.close()
             return
-        _LOGGER.debug("Commands overlap: started speech-to-text process %s", child.pid)
+        _LOGGER.info("Commands overlap: started speech-to-text process %s", child.pid)
         self._busy[child] = 0
         self._ended(child, started=True)
 
