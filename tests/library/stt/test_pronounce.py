@@ -6,7 +6,13 @@ import pytest
 
 from sotto.engine.stt.errors import PronunciationError
 from sotto.engine.stt.model import Grammar
-from sotto.engine.stt.pronounce import PHONES, Pronouncer, ipa_to_phones
+from sotto.engine.stt.pronounce import (
+    PHONES,
+    Pronouncer,
+    default_dictionary,
+    dictionary_pronunciations,
+    ipa_to_phones,
+)
 from sotto.engine.stt.recognizer import Recognizer
 
 
@@ -39,3 +45,10 @@ def test_grammar_with_an_unpronounceable_word_does_not_load() -> None:
     )
     with pytest.raises(PronunciationError, match="lamp_2"):
         Recognizer().load(grammar)
+
+
+def test_dictionary_words_keep_every_pronunciation_in_order() -> None:
+    """Decoders are given only the grammar's words; each keeps its alternates ("read" as in
+    "I read" and as in "read me"), and a word the dictionary lacks is left to espeak-ng."""
+    found = dictionary_pronunciations(default_dictionary(), ["read", "lights", "pendants"])
+    assert found == {"read": ("R EH D", "R IY D"), "lights": ("L AY T S",)}

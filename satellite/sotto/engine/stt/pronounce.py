@@ -102,6 +102,22 @@ def dictionary_words(path: Path) -> frozenset[str]:
     return frozenset(line.split(maxsplit=1)[0].split("(", 1)[0] for line in lines if line.strip())
 
 
+def dictionary_pronunciations(path: Path, words: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Every pronunciation the dictionary gives each of these words, alternates in order."""
+    wanted = set(words)
+    found: dict[str, list[str]] = {}
+    try:
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                entry, _, phones = line.partition(" ")
+                word = entry.split("(", 1)[0]
+                if word in wanted and phones.strip():
+                    found.setdefault(word, []).append(phones.strip())
+    except OSError as err:
+        raise PronunciationError(f"cannot read the pronunciation dictionary {path}: {err}") from err
+    return {word: tuple(phones) for word, phones in found.items()}
+
+
 def ipa_to_phones(word: str, ipa: str) -> str:
     """Map espeak-ng IPA (phonemes separated by "_") to CMU phones, naming what fails."""
     phones: list[str] = []
