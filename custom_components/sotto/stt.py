@@ -13,8 +13,8 @@ from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.storage import STORAGE_DIR
 
-from sotto.engine.stt.endpoint import CommandEnd
 from sotto.engine.stt.errors import SttError
+from sotto.engine.stt.stream import recognise
 from sotto.engine.stt.worker import RecognizerPool
 
 from .const import DOMAIN, EntryKind
@@ -127,23 +127,14 @@ class SottoLocalSpeechToText(_SottoSpeechToText):
     async def async_process_audio_stream(
         self, metadata: stt.SpeechMetadata, stream: AsyncIterable[bytes]
     ) -> stt.SpeechResult:
-        """Decode as audio arrives; stop once the words make a whole command (see CommandEnd)."""
+        """Decode as audio arrives; stop once the words make a whole command (see recognise)."""
         recognizer = self._recognizer
         if recognizer is None or recognizer.digest is None:
             _LOGGER.warning("Speech-to-text is not ready: %s", self._grammar.error or "loading")
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
         try:
-            command_end = CommandEnd()
             async with await recognizer.open() as session:
-                result = None
-                async for chunk in stream:
-                    await session.feed(chunk)
-                    command_end.hear(chunk)
-                    result = await command_end.settled(session, await session.partial())
-                    if result is not None:
-                        break
-                if result is None:
-                    result = await session.finish()
+                result = await recognise(session, stream)
         except SttError as err:  # the recognition process died: this command is lost
             _LOGGER.error("Speech-to-text failed: %s", err)
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)

@@ -19,6 +19,7 @@ closed, so bad input never leaves a stuck session.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import socket
@@ -50,6 +51,7 @@ from sotto.link import (
     ROLE_ENGINE,
     KeyFormatError,
     Link,
+    LinkError,
     LinkKey,
     LinkServer,
     LinkSettings,
@@ -78,7 +80,8 @@ from .protocol import (
     event_data,
     transcript_event,
 )
-from .stt.endpoint import CommandEnd
+from .stt.endpoint import PartialLike
+from .stt.stream import recognise
 from .tts import TextToSpeech, TtsError, TtsSettings, VoiceInfo, split_audio
 from .tts.errors import InvalidVoiceNameError, SynthesisError, VoiceNotFoundError
 
@@ -269,6 +272,10 @@ class EngineServer:
             await session.close()
 
 
+def _is_audio(event: Event) -> bool:
+    return any(kind.is_type(event.type) for kind in (AudioStart, AudioChunk, AudioStop))
+
+
 class _Session:
     """The state of one connection: its grammar and the utterance being decoded."""
 
@@ -276,17 +283,24 @@ class _Session:
         self._server = server
         self._link = link
         self._digest: str | None = None
-        self._utterance: Utterance | None = None
+        # The utterance's audio on its way to the decoder; None when none is wanted.
+        self._audio: asyncio.Queue[bytes | None] | None = None
+        self._received = 0
+        self._decoder: asyncio.Task[None] | None = None
         self._converter: AudioChunkConverter | None = None
-        self._decoded = 0
-        self._command_end = CommandEnd()
         self._last_partial: PartialTranscript | None = None
-        self._transcribing = False
 
     async def close(self) -> None:
-        utterance, self._utterance = self._utterance, None
-        if utterance is not None:
-            await utterance.close()
+        """Abandon the utterance being decoded, if any."""
+        decoder, self._decoder = self._decoder, None
+        self._audio = None
+        if decoder is None:
+            return
+        decoder.cancel()
+        await asyncio.wait({decoder})
+        err = None if decoder.cancelled() else decoder.exception()
+        if err is not None and not isinstance(err, LinkError):  # a lost link ends it anyway
+            _LOGGER.error("Speech-to-text for %s failed", self._link.remote, exc_info=err)
 
     async def _error(self, text: str, code: str) -> None:
         await self._link.write_event(Error(text=text, code=code).event())
@@ -307,6 +321,10 @@ class _Session:
                 return
 
     async def _dispatch(self, event: Event) -> None:
+        decoder = self._decoder
+        if decoder is not None and self._audio is None and not _is_audio(event):
+            # Requests are answered in order: a transcript before what was asked after it.
+            await asyncio.wait({decoder})
         if Describe.is_type(event.type):
             if self._server.tts is not None:
                 # Voices downloaded while the engine runs show up without a restart.
@@ -430,18 +448,21 @@ class _Session:
         from .stt.errors import SttError
 
         try:
-            self._utterance = await stt.open(self._digest)
+            utterance = await stt.open(self._digest)
         except SttError as err:
             await self._error(f"speech-to-text failed to start: {err}", ERROR_STT_FAILED)
             return
-        self._transcribing = True
+        audio: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._audio = audio
+        self._received = 0
         self._converter = None
-        self._decoded = 0
-        self._command_end = CommandEnd()
         self._last_partial = None
+        self._decoder = asyncio.create_task(
+            self._decode(utterance, audio), name=f"sotto-engine-stt {self._link.remote}"
+        )
 
     async def _audio_start(self, start: AudioStart) -> None:
-        if not self._transcribing:
+        if self._audio is None:
             return  # audio without a transcribe request: nothing to do with it
         self._check_format(start.rate, start.width, start.channels)
         self._converter = AudioChunkConverter(rate=STT_RATE, width=STT_WIDTH, channels=STT_CHANNELS)
@@ -460,8 +481,8 @@ class _Session:
             )
 
     async def _audio_chunk(self, event: Event) -> None:
-        utterance = self._utterance
-        if not self._transcribing or utterance is None:
+        audio = self._audio
+        if audio is None:
             return
         chunk = AudioChunk.from_event(event)
         self._check_format(chunk.rate, chunk.width, chunk.channels)
@@ -473,51 +494,53 @@ class _Session:
                 rate=STT_RATE, width=STT_WIDTH, channels=STT_CHANNELS
             )
         pcm = self._converter.convert(chunk).audio
-        if self._decoded + len(pcm) > MAX_UTTERANCE_SECONDS * STT_RATE * STT_WIDTH:
+        if self._received + len(pcm) > MAX_UTTERANCE_SECONDS * STT_RATE * STT_WIDTH:
             # Not a command any more: finish with what was heard rather than keep decoding.
-            await self._audio_stop()
+            self._end_audio()
             return
-        from .stt.errors import SttError
-
-        try:
-            await utterance.feed(pcm)
-            self._decoded += len(pcm)
-            self._command_end.hear(pcm)
-            found = await utterance.partial()
-            # A whole sentence followed by a short silence will not go on: say so, and
-            # the client stops sending (CommandEnd says why this is safe).
-            settled = await self._command_end.settled(utterance, found)
-            over = settled is not None
-            partial = PartialTranscript(found.text, found.complete, found.can_continue and not over)
-            if partial != self._last_partial and (partial.text or self._last_partial):
-                self._last_partial = partial
-                await self._link.write_event(partial.event())
-            if settled is not None:
-                # The result is final: the rest of the client's audio is not decoded.
-                self._transcribing = False
-                self._utterance = None
-                await self._send_transcript(settled)
-        except SttError as err:
-            self._transcribing = False
-            await self.close()
-            await self._error(f"speech-to-text failed: {err}", ERROR_STT_FAILED)
+        self._received += len(pcm)
+        audio.put_nowait(pcm)
 
     async def _audio_stop(self) -> None:
-        utterance = self._utterance
-        if not self._transcribing or utterance is None:
-            return
-        self._transcribing = False
-        self._utterance = None
+        self._end_audio()
+
+    def _end_audio(self) -> None:
+        """No more audio for this utterance: the decoder finishes with what it has."""
+        audio, self._audio = self._audio, None
+        if audio is not None:
+            audio.put_nowait(None)
+
+    async def _decode(self, utterance: Utterance, audio: asyncio.Queue[bytes | None]) -> None:
+        """Decode the audio as it comes (see recognise); answer with the transcript."""
         from .stt.errors import SttError
 
+        async def chunks() -> AsyncIterator[bytes]:
+            while (pcm := await audio.get()) is not None:
+                yield pcm
+
         try:
-            result = await utterance.finish()
+            result = await recognise(utterance, chunks(), on_partial=self._send_partial)
         except SttError as err:
+            self._forget(audio)
             await self._error(f"speech-to-text failed: {err}", ERROR_STT_FAILED)
-            return
+        else:
+            # Whatever the client still sends of this utterance is not decoded.
+            self._forget(audio)
+            await self._send_transcript(result)
         finally:
             await utterance.close()
-        await self._send_transcript(result)
+
+    def _forget(self, audio: asyncio.Queue[bytes | None]) -> None:
+        if self._audio is audio:
+            self._audio = None
+
+    async def _send_partial(self, found: PartialLike, over: bool) -> None:
+        """Say how the hypothesis changed; once the command is over it cannot go on, and
+        the client stops sending (CommandEnd says why this is safe)."""
+        partial = PartialTranscript(found.text, found.complete, found.can_continue and not over)
+        if partial != self._last_partial and (partial.text or self._last_partial):
+            self._last_partial = partial
+            await self._link.write_event(partial.event())
 
     async def _send_transcript(self, result: Result) -> None:
         await self._link.write_event(

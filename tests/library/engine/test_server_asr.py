@@ -15,6 +15,7 @@ from wyoming.asr import Transcribe
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
+from wyoming.info import Describe
 
 from demo.speech import RATE, utterance
 from sotto.engine.protocol import (
@@ -151,6 +152,31 @@ async def test_stop_streaming_when_the_command_is_complete(
 
     assert complete.is_set()
     assert event.data["text"] == "turn on the kitchen light"
+
+
+async def test_a_request_after_the_audio_is_answered_after_the_transcript(
+    start_engine: EngineFactory, key: LinkKey
+) -> None:
+    """The engine decodes while it reads; what was asked next still comes next."""
+    speech = utterance(0.3, "turn off the kitchen light", 0.6)
+    async with start_engine(stt={"enabled": True}) as engine, client(engine, key) as link:
+        await reply(link, full_grammar())
+        for event in (
+            Transcribe(language="en").event(),
+            AudioStart(rate=RATE, width=2, channels=1).event(),
+            *chunks(speech),
+            AudioStop().event(),
+            Describe().event(),
+        ):
+            await link.write_event(event)
+        answers = []
+        async with asyncio.timeout(60):
+            while not answers or answers[-1].type != "info":
+                answers.append(await link.read_event())
+
+    kinds = [event.type for event in answers if event.type != "sotto-partial"]
+    assert kinds == ["transcript", "info"]
+    assert answers[-2].data["text"] == "turn off the kitchen light"
 
 
 async def test_transcribe_without_a_grammar_is_refused(

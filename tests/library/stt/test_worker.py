@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import struct
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,23 +21,6 @@ from sotto.engine.stt.worker import RecognizerPool, RecognizerProcess, encode, s
 from .test_endpoint import Hyp
 
 CHUNK = 3200  # 100 ms, as Home Assistant hands audio over
-
-
-@pytest.fixture
-async def worker(grammar: Grammar) -> AsyncIterator[RecognizerProcess]:
-    """A running child process with the small home's grammar loaded, past its first command.
-
-    (A decoder's first utterance has no cepstral mean yet: it decodes it twice, and its
-    partial hypotheses are rough. The in-process tests cover that.)
-    """
-    process = RecognizerProcess()
-    try:
-        async with asyncio.timeout(60):
-            await process.load(grammar)
-        await _say(process, utterance(0.3, "turn on the floor lamp", 0.3))
-        yield process
-    finally:
-        await process.close()
 
 
 async def _say(worker: RecognizerProcess | RecognizerPool, audio: bytes) -> str | None:

@@ -1,0 +1,116 @@
+"""Decoding a live stream: a busy recogniser catches up, and the stream is read no further
+than the command needs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from demo.speech import silence, utterance
+from sotto.engine.stt.recognizer import Partial, Result
+from sotto.engine.stt.stream import READ_AHEAD_BYTES, recognise
+from sotto.engine.stt.worker import RecognizerProcess, WorkerSession
+
+HA_CHUNK = 320  # 10 ms: what Home Assistant's pipeline hands speech-to-text
+
+
+class BusySession:
+    """A real recognition session in a child that is busy for 50 ms before each request,
+    as when five satellites speak at once on a small machine."""
+
+    def __init__(self, session: WorkerSession) -> None:
+        self._session = session
+        self.fed: list[int] = []
+
+    async def feed(self, pcm: bytes) -> None:
+        self.fed.append(len(pcm))
+        await asyncio.sleep(0.05)
+        await self._session.feed(pcm)
+
+    async def partial(self) -> Partial:
+        return await self._session.partial()
+
+    async def settle(self, expected: str) -> Result | None:
+        return await self._session.settle(expected)
+
+    async def finish(self) -> Result:
+        return await self._session.finish()
+
+
+async def _real_time(audio: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(audio), HA_CHUNK):
+        yield audio[start : start + HA_CHUNK]
+        await asyncio.sleep(HA_CHUNK / 32000)
+
+
+async def test_a_busy_recogniser_takes_what_arrived_meanwhile_in_one_request(
+    worker: RecognizerProcess,
+) -> None:
+    speech = utterance(0.3, "turn on the island pendants", 0.6)
+    async with asyncio.timeout(60), await worker.open() as session:
+        busy = BusySession(session)
+        result = await recognise(busy, _real_time(speech))
+
+    assert result.text == "turn on the island pendants"
+    chunks = len(speech) // HA_CHUNK
+    # Chunk by chunk, each 10 ms of audio would wait 50 ms: the command would be heard
+    # seconds late. Batched, the requests are a fraction of the chunks.
+    assert len(busy.fed) < chunks / 3
+    assert max(busy.fed) <= READ_AHEAD_BYTES + HA_CHUNK
+
+
+async def test_the_stream_is_read_no_further_than_the_command(
+    worker: RecognizerProcess,
+) -> None:
+    """Even audio that comes faster than real time is not read far past the command."""
+    speech = utterance(0.3, "turn on the floor lamp")
+    taken = 0
+
+    async def then_silence() -> AsyncIterator[bytes]:
+        nonlocal taken
+        audio = speech + silence(3.0)
+        for start in range(0, len(audio), HA_CHUNK):
+            taken = start + HA_CHUNK
+            yield audio[start : start + HA_CHUNK]
+
+    async with asyncio.timeout(60), await worker.open() as session:
+        result = await recognise(session, then_silence())
+
+    assert result.text == "turn on the floor lamp"
+    # The satellite's own end of speech would need 0.35 s of silence.
+    assert taken < len(speech) + 0.35 * 32000
+
+
+async def test_chatter_is_rejected_and_every_hypothesis_is_told(
+    worker: RecognizerProcess,
+) -> None:
+    partials: list[str] = []
+
+    async def heard(partial: Partial, _over: bool) -> None:
+        partials.append(partial.text)
+
+    chatter = utterance(0.3, "what time does the game start", 0.3)
+    async with asyncio.timeout(60), await worker.open() as session:
+        result = await recognise(session, _real_time(chatter), on_partial=heard)
+
+    assert result.text is None
+    # What the grammar forced the chatter into was told as it grew.
+    assert result.hypothesis in partials
+
+
+async def test_a_stream_that_breaks_raises_its_error(worker: RecognizerProcess) -> None:
+    speech = utterance(0.3, "turn on the floor lamp")
+
+    async def cut_off() -> AsyncIterator[bytes]:
+        yield speech[:6400]
+        raise ConnectionResetError("the satellite is gone")
+
+    async with asyncio.timeout(60), await worker.open() as session:
+        with pytest.raises(ConnectionResetError, match="satellite is gone"):
+            await recognise(session, cut_off())
+    # The recogniser is not left stuck: the next command is heard.
+    async with asyncio.timeout(60), await worker.open() as session:
+        result = await recognise(session, _real_time(utterance(0.3, "open the blinds", 0.6)))
+    assert result.text == "open the blinds"
