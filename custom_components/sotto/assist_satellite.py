@@ -35,6 +35,7 @@ from homeassistant.helpers import (
     entity_registry as er,
 )
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.start import async_at_started
 from homeassistant.util import dt as dt_util
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
@@ -49,6 +50,7 @@ from .entity import SottoSatelliteEntity
 from .history.model import Interaction, Outcome, Trigger
 from .history.settings import OPTION_EVENT_TRANSCRIPTS
 from .satellite import AudioStream, VoiceEvent
+from .warmup import async_prepare_agent
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -137,6 +139,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         """Start a pipeline run whenever the satellite starts sending a command."""
         await super().async_added_to_hass()
         self.async_on_remove(self.satellite.subscribe_streams(self._on_stream))
+        self.async_on_remove(async_at_started(self.hass, self._prepare_agent))
         if self.registry_entry is not None and self.registry_entry.device_id:
             # Timers set by voice on this satellite are reported back to it.
             self.async_on_remove(
@@ -144,6 +147,19 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
                     self.hass, self.registry_entry.device_id, self._on_timer
                 )
             )
+
+    @callback
+    def _prepare_agent(self, _hass: HomeAssistant) -> None:
+        """Have the conversation agent ready before the first command (see warmup)."""
+        try:
+            pipeline_id = self._resolve_pipeline()
+        except RuntimeError:  # the pipeline select has no state yet: the preferred one
+            pipeline_id = None
+        self._entry.async_create_background_task(
+            self.hass,
+            async_prepare_agent(self.hass, pipeline_id),
+            f"sotto prepare conversation agent {self.entity_id}",
+        )
 
     async def async_will_remove_from_hass(self) -> None:
         """End any reply still playing."""
