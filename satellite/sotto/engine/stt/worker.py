@@ -48,7 +48,7 @@ _STOP_SECONDS: Final = 5.0
 # Grammars kept (by digest) for sessions to choose from: a few homes, or one home's
 # grammar before and after a change, per engine.
 _GRAMMARS_KEPT: Final = 8
-# A pool adds children for overlapping commands up to this many (each is ~125 MB and
+# A pool adds children for overlapping commands up to this many (each is ~80 MB and
 # one core's worth of decoding), and stops an extra one after this long unused.
 POOL_SIZE: Final = max(1, min(2, os.cpu_count() or 1))
 POOL_IDLE_SECONDS: Final = 600.0
@@ -427,7 +427,8 @@ class RecognizerPool:
 
     One child decodes a command in about a sixth of real time, on one core. Five
     satellites speaking at once need most of that core, and a single child falls behind
-    all five (bench/scale.py: 0.65 s instead of 0.14 s from end of speech to action).
+    all five (bench/scale.py: 0.28-0.45 s instead of 0.14 s from end of speech to action;
+    0.09-0.25 s with two children).
     The first time a command starts while another is being decoded, a second child starts
     with the current grammar; after `idle_seconds` without a command it stops again, so a
     home that never talks over itself keeps one child. Same calls as RecognizerProcess.
