@@ -46,6 +46,7 @@ def speak(text: str, *, voice: str = "en-us", rate: int = 150, pitch: int = 50) 
             subprocess.run(
                 [
                     sox,
+                    "-R",  # repeatable: no random dither, the same audio every time
                     str(spoken),
                     "-r",
                     str(RATE),
