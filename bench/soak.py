@@ -422,7 +422,11 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
         serve.mark_onboarded(config_dir)
         hass = await stack.enter_async_context(
             running_home_assistant(
-                config_dir, port=free_port(), extra=house.house_configuration(lights)
+                config_dir,
+                port=free_port(),
+                # Every speech-to-text decision with its confidence, to explain a failure.
+                extra=house.house_configuration(lights)
+                | {"logger": {"default": "info", "logs": {"custom_components.sotto.stt": "debug"}}},
             )
         )
         errors = ErrorCounter()

@@ -138,6 +138,14 @@ class SottoLocalSpeechToText(_SottoSpeechToText):
         except SttError as err:  # the recognition process died: this command is lost
             _LOGGER.error("Speech-to-text failed: %s", err)
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
+        _LOGGER.debug(
+            "%s %r: confidence %.2f (threshold %.2f) over %d frames",
+            "Heard" if result.accepted else "Rejected",
+            result.hypothesis,
+            result.confidence,
+            result.threshold,
+            result.frames,
+        )
         # A rejected utterance is a success with no text: the pipeline reports
         # "no text recognized" (not understood) rather than a failure.
         return stt.SpeechResult(result.text, stt.SpeechResultState.SUCCESS)
