@@ -363,9 +363,8 @@ def compare(expect: Mapping[str, LightState], actual: Mapping[str, LightState]) 
     for entity, want in expect.items():
         have = actual.get(entity)
         ok = have is not None and have.on == want.on
-        if ok and want.level is not None:
-            ok = have is not None and have.level is not None
-            ok = ok and abs(have.level - want.level) <= LEVEL_TOLERANCE  # type: ignore[operator]
+        if have is not None and ok and want.level is not None:
+            ok = have.level is not None and abs(have.level - want.level) <= LEVEL_TOLERANCE
         if not ok:
             wrong.append(f"{entity} expected {want}, is {have if have else 'missing'}")
     return wrong
@@ -378,7 +377,10 @@ def summary_line(results: Sequence[CaseResult]) -> str:
     false = sum(r.false_action for r in oog)
     latencies = [r.latency_ms for r in results if r.correct and r.latency_ms is not None]
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
-    fmt = lambda v: "n/a" if v is None else f"{v:.0f}"  # noqa: E731
+
+    def fmt(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.0f}"
+
     return (
         f"commands: {correct}/{len(results)} correct, {false}/{len(oog)} false actions, "
         f"end-of-speech to action p50 {fmt(p50)} ms p95 {fmt(p95)} ms"

@@ -27,6 +27,7 @@ import tempfile
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -46,7 +47,7 @@ SATELLITES = [
 ]
 
 # Different people (voices) and paces per split; noise is mixed into some cases of both.
-SPLITS: dict[str, dict[str, list]] = {
+SPLITS: dict[str, dict[str, list[Any]]] = {
     "tune": {
         "voices": ["en-us", "en-gb", "en-us+m3", "en-us+f2", "en-us+klatt"],
         "rates": [145, 170],
@@ -192,12 +193,18 @@ def build(split: str, out_dir: Path, noise_level: float) -> None:
     spec = SPLITS[split]
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(f"sotto-{split}")
-    cases: list[dict] = []
+    cases: list[dict[str, Any]] = []
     transcripts: dict[str, str] = {}
     index = 0
 
     def add(
-        text: str, satellite: str, initial: dict, expect: dict, voice: str, rate: int, noisy: bool
+        text: str,
+        satellite: str,
+        initial: dict[str, str],
+        expect: dict[str, str],
+        voice: str,
+        rate: int,
+        noisy: bool,
     ) -> None:
         nonlocal index
         index += 1

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import resource
@@ -115,6 +116,9 @@ async def farm(spec_path: Path) -> None:
         if ready == len(spec):
             out("ready")
 
+    def announce_start(index: int) -> None:
+        out(f"started {index} {time.time():.6f}")
+
     tasks = []
     for index, entry in enumerate(spec):
         config = validate(
@@ -128,7 +132,7 @@ async def farm(spec_path: Path) -> None:
                 "speaker": {"sink": "none"},
             }
         )
-        source = PacedSource(lambda i=index: out(f"started {i} {time.time():.6f}"))
+        source = PacedSource(functools.partial(announce_start, index))
         parts = build(config, source=source)
         sources.append(source)
         parts_list.append(parts)
@@ -305,7 +309,9 @@ async def running_farm(workdir: Path, count: int) -> AsyncIterator[tuple[Farm, l
             (
                 index,
                 area,
-                SatelliteProcess(device_id, name, port, key, home, home, False, process, log.name),
+                SatelliteProcess(
+                    device_id, name, port, key, home, home, False, process, Path(log.name)
+                ),
             )
             for index, area, name, device_id, port, key, home in satellites
         ]

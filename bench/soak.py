@@ -522,9 +522,9 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
             f"\ncommands: {len(done)} ({len(ok)} ok, {len(done) - len(ok)} failed); "
             f"mute toggles: {runner.mutes}; purges: {runner.purges}"
         )
+        logs = {"engine": engine.log} | {area: sat.log for area, sat in satellites.items()}
         process_errors = {
-            label: await asyncio.to_thread(_log_errors, process.log)
-            for label, process in [("engine", engine), *satellites.items()]
+            label: await asyncio.to_thread(_log_errors, log) for label, log in logs.items()
         }
         total = (
             errors.count
@@ -566,7 +566,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
             for line in warm_failures[:10]:
                 print(f"    {line}")
         report_latency(done, window)
-        return 0 if total == 0 else 1
+    return 0 if total == 0 else 1
 
 
 async def _main(args: argparse.Namespace) -> int:

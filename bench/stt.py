@@ -126,7 +126,7 @@ def run_case(recognizer: Recognizer, pcm: bytes) -> tuple[Result, float, float, 
 
 
 def read_pcm(path: Path) -> bytes:
-    with wave.open(str(path)) as wav:
+    with wave.open(str(path), "rb") as wav:
         if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) != (16000, 1, 2):
             sys.exit(f"{path}: expected 16 kHz mono 16-bit WAV")
         return wav.readframes(wav.getnframes())
@@ -192,8 +192,7 @@ class SameCommand:
     """Tells whether two transcripts mean the same command to Home Assistant (hassil)."""
 
     def __init__(self, home: Home, corpus: Path, templates: dict[str, Any]) -> None:
-        from hassil import Intents
-        from hassil.intents import TextSlotList
+        from hassil.intents import Intents, TextSlotList
 
         self._intents = Intents.from_dict(templates)
         names = [
@@ -210,9 +209,9 @@ class SameCommand:
         self._areas = {sat["name"]: sat["area"] for sat in house["satellites"]}
 
     def meaning(self, text: str, satellite: str) -> tuple[str, tuple[tuple[str, str], ...]] | None:
-        from hassil import recognize
         from hassil.errors import MissingListError
         from hassil.intents import TextSlotList
+        from hassil.recognize import recognize
 
         while True:
             try:
