@@ -71,6 +71,11 @@ async def async_prepare_agent(hass: HomeAssistant, pipeline_id: str | None) -> N
                     device_id=None,
                     language=language,
                     agent_id=agent_id,
-                )
+                ),
+                # Exposed entities only: a text that matches nothing otherwise goes on to
+                # every entity in a worker thread, where HA decides the exposure of any
+                # entity added since in the entity registry (not thread-safe), which
+                # happens at start-up while integrations add their entities.
+                strict_intents_only=True,
             )
         prepared.done.add((agent_id, language))
