@@ -141,10 +141,13 @@ def aplay_sink(device: str = "default") -> CommandSink:
 
 class _WavPlayback:
     def __init__(self, path: Path, fmt: PcmFormat, speed: float) -> None:
+        # Written under a ".part" name and renamed when closed, so whoever watches the
+        # directory only ever sees whole clips.
         self._path = path
+        self._partial = path.with_name(path.name + ".part")
         self._fmt = fmt
         self._speed = speed
-        self._wav = wave.open(str(path), "wb")  # noqa: SIM115  # closed in finish/abort
+        self._wav = wave.open(str(self._partial), "wb")  # noqa: SIM115  # closed in _close
         self._wav.setnchannels(fmt.channels)
         self._wav.setsampwidth(fmt.width)
         self._wav.setframerate(fmt.rate)
@@ -161,10 +164,14 @@ class _WavPlayback:
             remaining = self._started + self._seconds / self._speed - time.monotonic()
             if remaining > 0:
                 await asyncio.sleep(remaining)
-        self._wav.close()
+        self._close()
 
     async def abort(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
         self._wav.close()
+        self._partial.replace(self._path)
 
 
 class WavSink:

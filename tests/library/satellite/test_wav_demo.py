@@ -10,6 +10,7 @@ from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from demo.speech import utterance, write_wav
+from sotto.audio import PcmFormat
 from sotto.messages import (
     IndicatorState,
     MuteSource,
@@ -21,6 +22,7 @@ from sotto.messages import (
     StreamStart,
     StreamTrigger,
 )
+from sotto.satellite.audio_out import WavSink
 from sotto.satellite.chimes import builtin, load_wav
 from sotto.satellite.discovery import SERVICE_TYPE
 from sotto.satellite.store import StateStore
@@ -134,3 +136,24 @@ async def test_remote_wake_is_off_by_default(tmp_path: Path) -> None:
         await sat.feed(utterance(0.5, "turn on the kitchen light", 0.5))
         await ha.settled()
         assert ha.audio() == b""
+
+
+async def test_the_wav_speaker_shows_only_whole_clips(tmp_path: Path) -> None:
+    """While a clip is still playing, nothing in the speaker directory is a half-written WAV;
+    when it ends the clip appears whole (tools and tests watch that directory)."""
+    sink = WavSink(tmp_path / "speaker", speed=0)
+    clip = utterance(0.1, "the light is on", 0.1)
+    playback = await sink.open(PcmFormat(16000, 2, 1))
+    await playback.write(clip[: len(clip) // 2])
+    assert list((tmp_path / "speaker").glob("*.wav")) == []
+    await playback.write(clip[len(clip) // 2 :])
+    await playback.finish()
+    [played] = (tmp_path / "speaker").iterdir()
+    with wave.open(str(played), "rb") as wav:
+        assert wav.readframes(wav.getnframes()) == clip
+
+    aborted = await sink.open(PcmFormat(16000, 2, 1))
+    await aborted.write(clip[:3200])
+    await aborted.abort()
+    assert len(list((tmp_path / "speaker").glob("*.wav"))) == 2
+    assert list((tmp_path / "speaker").glob("*.part")) == []
