@@ -19,6 +19,11 @@ Printed:
   of the WAV, counted from when it was dropped into the spool) to the light's change, and
   to the recording sensor going off; p50, p95 and the worst.
 
+With --tracemalloc, Python's allocations in Home Assistant are traced from the start
+figures on, and the lines of code whose live memory grew most are printed at the end (to
+tell a cache filling up from a leak; tracing slows Home Assistant down, so latency figures
+of such a run are not comparable).
+
     .venv/bin/python bench/soak.py [--minutes 30] [--satellites 5] [--interval 4]
 """
 
@@ -27,6 +32,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import math
 import os
@@ -34,6 +41,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +116,28 @@ def usage(pid: int) -> Usage:
         if line.startswith("VmRSS:"):
             rss = int(line.split()[1])
     return Usage(rss, len(os.listdir(f"/proc/{pid}/fd")))
+
+
+def sqlite_bytes() -> int | None:
+    """Memory SQLite holds in this process (page caches of the recorder's and the history's
+    connections, prepared statements), from the library Python's sqlite3 module uses."""
+    try:
+        library = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+    except OSError:
+        return None
+    library.sqlite3_memory_used.restype = ctypes.c_int64
+    return int(library.sqlite3_memory_used())
+
+
+def trimmed_rss_kb() -> int | None:
+    """This process's RSS after glibc hands freed memory back to the system (malloc_trim);
+    the drop is memory that was freed but kept by the allocator, not live data."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    libc.malloc_trim(0)
+    return usage(os.getpid()).rss_kb
 
 
 class ErrorCounter(logging.Handler):
@@ -365,6 +395,34 @@ def _log_errors(path: Path) -> list[str]:
     return [line for line in lines if " ERROR " in line or line.startswith("Traceback")]
 
 
+def _traced_growth(top: int = 15) -> list[str]:
+    """Live traced memory at the end, grouped by its allocating call stack, largest first.
+
+    Everything traced was allocated after the start figures, so what is still alive at the
+    end is the growth; a cache shows up as one stack with a bounded size, a leak as one
+    that keeps growing with the number of commands.
+    """
+    snapshot_ = tracemalloc.take_snapshot().filter_traces(
+        (tracemalloc.Filter(inclusive=False, filename_pattern=tracemalloc.__file__),)
+    )
+    tracemalloc.stop()
+    stats = snapshot_.statistics("traceback")
+    total = sum(stat.size for stat in stats)
+    lines = [f"in all {total / 1024:.0f} KiB in {sum(stat.count for stat in stats)} blocks"]
+    lines.append("by the line that allocated it:")
+    lines.extend(
+        f"{stat.size / 1024:8.0f} KiB in {stat.count:6d} blocks at {stat.traceback[-1]}"
+        for stat in snapshot_.statistics("lineno")[:top]
+    )
+    lines.append("by the whole call stack:")
+    for stat in stats[: top // 2]:
+        lines.append(f"{stat.size / 1024:8.0f} KiB in {stat.count:6d} blocks, allocated at:")
+        # Most recent call first: the allocation, then who asked for it.
+        frames = list(stat.traceback)[::-1][:8]
+        lines.extend(f"      {frame.filename}:{frame.lineno}" for frame in frames)
+    return lines
+
+
 def _row(name: str, first: Usage, last: Usage) -> str:
     def drift(a: int, b: int) -> str:
         return f"{(b - a) * 100 / a:+6.1f} %" if a else "     -"
@@ -463,7 +521,10 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
         warm_failures = list(runner.failures)
         runner = Soak(hass, satellites, overlap_purges=args.overlap_purges)
         await asyncio.sleep(2.0)
+        if args.tracemalloc:
+            tracemalloc.start(args.tracemalloc)
         first = await asyncio.to_thread(snapshot, pids)
+        first_sqlite = sqlite_bytes()
         print(
             f"soaking for {args.minutes:g} min: a command every {args.interval:g} s, a mute "
             f"toggle every {MUTE_EVERY} commands, a purge every {PURGE_EVERY} "
@@ -504,6 +565,9 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
                     await task
         await asyncio.sleep(2.0)
         last = await asyncio.to_thread(snapshot, pids)
+        last_sqlite = sqlite_bytes()
+        grown = _traced_growth() if args.tracemalloc else []
+        trimmed = trimmed_rss_kb()
 
         print(f"\nafter {runner.now() / 60:.1f} minutes of soak:")
         print("RSS and open file descriptors (after warm-up -> end):")
@@ -516,6 +580,25 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
         print("  (from just after pairing, before any command -> end):")
         for name in pids:
             print(_row(name, cold[name], last[name]))
+        print("Home Assistant's RSS growth after warm-up, where it went:")
+        ha_growth = last["Home Assistant"].rss_kb - first["Home Assistant"].rss_kb
+        print(f"  RSS grew {ha_growth / 1024:+.1f} MB")
+        if first_sqlite is not None and last_sqlite is not None:
+            print(
+                f"  SQLite (page caches of HA's recorder and Sotto's history, statements): "
+                f"{first_sqlite / 2**20:.1f} -> {last_sqlite / 2**20:.1f} MB "
+                f"({(last_sqlite - first_sqlite) / 2**20:+.1f} MB)"
+            )
+        if trimmed is not None:
+            print(
+                f"  freed memory glibc kept: RSS fell by "
+                f"{(last['Home Assistant'].rss_kb - trimmed) / 1024:.1f} MB after malloc_trim "
+                f"(to {trimmed / 1024:.1f} MB)"
+            )
+        if args.tracemalloc:
+            print("Python memory in Home Assistant that grew most, by where it was allocated:")
+            for line in grown:
+                print(f"  {line}")
         done = runner.outcomes
         ok = [o for o in done if not o.failure]
         print(
@@ -601,6 +684,14 @@ def main(argv: list[str] | None = None) -> int:
         "--overlap-purges",
         action="store_true",
         help="purge while other commands are in flight (default: between commands)",
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        type=int,
+        default=0,
+        metavar="FRAMES",
+        help="trace Python allocations in Home Assistant with this many frames per stack, "
+        "and print where live memory grew (default: off)",
     )
     args = parser.parse_args(argv)
     try:
