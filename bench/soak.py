@@ -525,6 +525,9 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
             tracemalloc.start(args.tracemalloc)
         first = await asyncio.to_thread(snapshot, pids)
         first_sqlite = sqlite_bytes()
+        # Trimmed after the start figures are read, so they stay comparable with runs
+        # before; the trimmed start is compared with the trimmed end at the end.
+        first_trimmed = trimmed_rss_kb()
         print(
             f"soaking for {args.minutes:g} min: a command every {args.interval:g} s, a mute "
             f"toggle every {MUTE_EVERY} commands, a purge every {PURGE_EVERY} "
@@ -589,11 +592,15 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
                 f"{first_sqlite / 2**20:.1f} -> {last_sqlite / 2**20:.1f} MB "
                 f"({(last_sqlite - first_sqlite) / 2**20:+.1f} MB)"
             )
-        if trimmed is not None:
+        if trimmed is not None and first_trimmed is not None:
             print(
                 f"  freed memory glibc kept: RSS fell by "
                 f"{(last['Home Assistant'].rss_kb - trimmed) / 1024:.1f} MB after malloc_trim "
                 f"(to {trimmed / 1024:.1f} MB)"
+            )
+            print(
+                f"  RSS right after malloc_trim, start -> end: {first_trimmed / 1024:.1f} -> "
+                f"{trimmed / 1024:.1f} MB ({(trimmed - first_trimmed) / first_trimmed:+.1%})"
             )
         if args.tracemalloc:
             print("Python memory in Home Assistant that grew most, by where it was allocated:")
