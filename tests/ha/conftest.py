@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
+
+# The test plugin logs every SQL statement HA's recorder runs (INFO on sqlalchemy.engine):
+# in a failing test's output that buries the lines that explain it, and the recorder's
+# thread spills some between pytest's progress dots.
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
 @pytest.fixture(autouse=True)
