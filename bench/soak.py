@@ -405,10 +405,14 @@ def _traced_growth(top: int = 15) -> list[str]:
     snapshot_ = tracemalloc.take_snapshot().filter_traces(
         (tracemalloc.Filter(inclusive=False, filename_pattern=tracemalloc.__file__),)
     )
+    overhead = tracemalloc.get_tracemalloc_memory()
     tracemalloc.stop()
     stats = snapshot_.statistics("traceback")
     total = sum(stat.size for stat in stats)
-    lines = [f"in all {total / 1024:.0f} KiB in {sum(stat.count for stat in stats)} blocks"]
+    lines = [
+        f"in all {total / 1024:.0f} KiB in {sum(stat.count for stat in stats)} blocks "
+        f"(the tracing itself used {overhead / 2**20:.1f} MB of the RSS)"
+    ]
     lines.append("by the line that allocated it:")
     lines.extend(
         f"{stat.size / 1024:8.0f} KiB in {stat.count:6d} blocks at {stat.traceback[-1]}"
@@ -524,10 +528,12 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
         if args.tracemalloc:
             tracemalloc.start(args.tracemalloc)
         first = await asyncio.to_thread(snapshot, pids)
-        first_sqlite = sqlite_bytes()
+        # In a worker: finding the libraries runs ldconfig, and reading /proc is file I/O,
+        # neither of which belongs on Home Assistant's event loop.
+        first_sqlite = await asyncio.to_thread(sqlite_bytes)
         # Trimmed after the start figures are read, so they stay comparable with runs
         # before; the trimmed start is compared with the trimmed end at the end.
-        first_trimmed = trimmed_rss_kb()
+        first_trimmed = await asyncio.to_thread(trimmed_rss_kb)
         print(
             f"soaking for {args.minutes:g} min: a command every {args.interval:g} s, a mute "
             f"toggle every {MUTE_EVERY} commands, a purge every {PURGE_EVERY} "
@@ -568,9 +574,9 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
                     await task
         await asyncio.sleep(2.0)
         last = await asyncio.to_thread(snapshot, pids)
-        last_sqlite = sqlite_bytes()
+        last_sqlite = await asyncio.to_thread(sqlite_bytes)
         grown = _traced_growth() if args.tracemalloc else []
-        trimmed = trimmed_rss_kb()
+        trimmed = await asyncio.to_thread(trimmed_rss_kb)
 
         print(f"\nafter {runner.now() / 60:.1f} minutes of soak:")
         print("RSS and open file descriptors (after warm-up -> end):")
