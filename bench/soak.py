@@ -83,6 +83,7 @@ class Usage:
 
     rss_kb: int
     fds: int
+    threads: int
 
 
 def children(pid: int) -> list[int]:
@@ -110,12 +111,16 @@ def snapshot(pids: dict[str, int]) -> dict[str, Usage]:
 
 
 def usage(pid: int) -> Usage:
-    """Read a process's RSS and open file descriptors from /proc."""
-    rss = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss = int(line.split()[1])
-    return Usage(rss, len(os.listdir(f"/proc/{pid}/fd")))
+    """Read a process's RSS, open file descriptors and threads from /proc."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return Usage(
+        int(fields.get("VmRSS", "0 kB").split()[0]),
+        len(os.listdir(f"/proc/{pid}/fd")),
+        # Each new thread costs RSS of its own (stack pages, a malloc arena).
+        int(fields.get("Threads", "0")),
+    )
 
 
 def sqlite_bytes() -> int | None:
@@ -434,7 +439,7 @@ def _row(name: str, first: Usage, last: Usage) -> str:
     return (
         f"  {name:<22} RSS {first.rss_kb / 1024:7.1f} -> {last.rss_kb / 1024:7.1f} MB "
         f"({drift(first.rss_kb, last.rss_kb)})   fds {first.fds:4d} -> {last.fds:4d} "
-        f"({drift(first.fds, last.fds)})"
+        f"({drift(first.fds, last.fds)})   threads {first.threads:3d} -> {last.threads:3d}"
     )
 
 
@@ -557,7 +562,8 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
                     print(
                         f"  at {runner.now() / 60:.1f} min: HA RSS "
                         f"{now['Home Assistant'].rss_kb / 1024:.1f} MB, "
-                        f"fds {now['Home Assistant'].fds}; errors so far {errors.count}, "
+                        f"fds {now['Home Assistant'].fds}, threads "
+                        f"{now['Home Assistant'].threads}; errors so far {errors.count}, "
                         f"failures {len(runner.failures)}",
                         flush=True,
                     )
