@@ -123,12 +123,18 @@ def usage(pid: int) -> Usage:
     )
 
 
+def _shared_library(name: str, soname: str) -> ctypes.CDLL | None:
+    """A C library already loaded in this process (dlopen hands back the same one)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library(name) or soname)
+    except OSError:
+        return None
+
+
 def sqlite_bytes() -> int | None:
     """Memory SQLite holds in this process (page caches of the recorder's and the history's
     connections, prepared statements), from the library Python's sqlite3 module uses."""
-    try:
-        library = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
-    except OSError:
+    if (library := _shared_library("sqlite3", "libsqlite3.so.0")) is None:
         return None
     library.sqlite3_memory_used.restype = ctypes.c_int64
     return int(library.sqlite3_memory_used())
@@ -137,9 +143,7 @@ def sqlite_bytes() -> int | None:
 def trimmed_rss_kb() -> int | None:
     """This process's RSS after glibc hands freed memory back to the system (malloc_trim);
     the drop is memory that was freed but kept by the allocator, not live data."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
+    if (libc := _shared_library("c", "libc.so.6")) is None:
         return None
     libc.malloc_trim(0)
     return usage(os.getpid()).rss_kb
