@@ -25,7 +25,7 @@ from typing import Any
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event, async_read_event, async_write_event
 
-from sotto.link import Link, LinkKey, LinkServer, PeerIdentity, connect
+from sotto_voice.link import Link, LinkKey, LinkServer, PeerIdentity, connect
 
 RATE = 16000
 CHUNK_MS = 20

@@ -32,12 +32,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from demo.speech import silence, utterance, write_wav
-from sotto.link import LinkKey, PeerIdentity, connect, load_key_file, write_key_file
-from sotto.messages import StreamStop
-from sotto.satellite.app import build, serve
-from sotto.satellite.audio import RATE, SOON_BYTES
-from sotto.satellite.audio_in import PushSource
-from sotto.satellite.config import validate
+from sotto_voice.link import LinkKey, PeerIdentity, connect, load_key_file, write_key_file
+from sotto_voice.messages import StreamStop
+from sotto_voice.satellite.app import build, serve
+from sotto_voice.satellite.audio import RATE, SOON_BYTES
+from sotto_voice.satellite.audio_in import PushSource
+from sotto_voice.satellite.config import validate
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CONTROLLER = PeerIdentity(device_id="bench-ha", name="bench", role="controller")

@@ -18,7 +18,7 @@
    comment where they run); a round in which Home Assistant's event loop was blocked
    for more than 0.2 s says for how long.
 
-The satellites are the library's own Satellite (sotto.satellite.app.build and serve, the
+The satellites are the library's own Satellite (sotto_voice.satellite.app.build and serve, the
 code `sotto-satellite run` runs), each with its own encrypted link server on 127.0.0.1,
 pymicro-wakeword listening, Silero VAD and end-of-speech logic, all in ONE separate
 process (this script with --farm): 25 `sotto-satellite` processes would take about 25 x
@@ -97,8 +97,8 @@ class PacedSource:
 
 async def farm(spec_path: Path) -> None:
     """Run the satellites in `spec_path` until stdin says quit; obey say/talk lines."""
-    from sotto.satellite.app import build, serve
-    from sotto.satellite.config import validate
+    from sotto_voice.satellite.app import build, serve
+    from sotto_voice.satellite.config import validate
 
     spec = json.loads(spec_path.read_text())
     stop = asyncio.Event()
@@ -256,7 +256,7 @@ class Farm:
 
 
 def _write_key(path: Path, key: Any) -> None:
-    from sotto.link import write_key_file
+    from sotto_voice.link import write_key_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_key_file(path, key, overwrite=True)
@@ -266,7 +266,7 @@ def _write_key(path: Path, key: Any) -> None:
 async def running_farm(workdir: Path, count: int) -> AsyncIterator[tuple[Farm, list[Any]]]:
     """Start the farm process with `count` satellites; yields it and their pairing data."""
     from demo.processes import SatelliteProcess, free_port
-    from sotto.link import LinkKey
+    from sotto_voice.link import LinkKey
 
     spec = []
     satellites = []

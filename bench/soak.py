@@ -71,7 +71,7 @@ MUTE_EVERY: Final = 7
 """Every this many commands, a satellite that is not busy is muted and unmuted."""
 PURGE_EVERY: Final = 15
 """Every this many commands, the whole voice history is purged."""
-SOTTO_LOGGERS: Final = ("custom_components.sotto", "sotto")
+SOTTO_LOGGERS: Final = ("custom_components.sotto", "sotto_voice")
 LOOP_PROBE: Final = 0.1
 STALL_SECONDS: Final = 0.5
 """An event-loop stall this long is reported (HA's own slow-callback warning is 0.1 s)."""

@@ -24,12 +24,12 @@ from typing import Any
 
 import yaml
 
-from sotto.engine.stt.errors import RecognizerError
-from sotto.engine.stt.fsg import compile_jsgf
-from sotto.engine.stt.grammar import build_grammar, load_templates
-from sotto.engine.stt.home import Area, Entity, Home
-from sotto.engine.stt.recognizer import DEFAULT_THRESHOLD, Recognizer, Result
-from sotto.engine.stt.text import normalise
+from sotto_voice.engine.stt.errors import RecognizerError
+from sotto_voice.engine.stt.fsg import compile_jsgf
+from sotto_voice.engine.stt.grammar import build_grammar, load_templates
+from sotto_voice.engine.stt.home import Area, Entity, Home
+from sotto_voice.engine.stt.recognizer import DEFAULT_THRESHOLD, Recognizer, Result
+from sotto_voice.engine.stt.text import normalise
 
 CHUNK_BYTES = 2048  # 64 ms of 16 kHz 16-bit mono
 

@@ -31,10 +31,10 @@ from wyoming.tts import Synthesize, SynthesizeVoice
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sotto.engine.config import validate
-from sotto.engine.server import running_engine
-from sotto.engine.tts import TextToSpeech, TtsSettings
-from sotto.link import LinkKey, PeerIdentity, connect
+from sotto_voice.engine.config import validate
+from sotto_voice.engine.server import running_engine
+from sotto_voice.engine.tts import TextToSpeech, TtsSettings
+from sotto_voice.link import LinkKey, PeerIdentity, connect
 
 REPLIES = {
     "short": "The kitchen lights are on.",

@@ -18,7 +18,7 @@ from typing import Final
 
 import yaml
 
-from sotto.link import LinkKey, write_key_file
+from sotto_voice.link import LinkKey, write_key_file
 
 from .speech import write_wav
 

@@ -106,7 +106,7 @@ def test_manifest_requires_the_library_version_pyproject_builds(
     """HA installs exactly the library this repository builds; anything else in a range."""
     version = pyproject["project"]["version"]
     requirements = manifest["requirements"]
-    assert f"sotto[stt]=={version}" in requirements
+    assert f"sotto-voice[stt]=={version}" in requirements
     assert manifest["version"] == version
     for requirement in requirements:
         parsed = Requirement(requirement)
@@ -254,8 +254,8 @@ def test_quality_scale_lists_every_rule_with_a_status() -> None:
 def test_integration_default_ports_match_the_library() -> None:
     """The config flow must suggest the ports the satellite and engine really use."""
     from custom_components.sotto.const import DEFAULT_ENGINE_PORT, DEFAULT_PORT
-    from sotto.engine.config import DEFAULT_PORT as ENGINE_PORT
-    from sotto.satellite.config import DEFAULT_PORT as SATELLITE_PORT
+    from sotto_voice.engine.config import DEFAULT_PORT as ENGINE_PORT
+    from sotto_voice.satellite.config import DEFAULT_PORT as SATELLITE_PORT
 
     assert (DEFAULT_PORT, DEFAULT_ENGINE_PORT) == (SATELLITE_PORT, ENGINE_PORT)
 

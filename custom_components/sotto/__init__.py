@@ -12,8 +12,8 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 
-import sotto
-from sotto.link import InvalidKeyError, KeyFormatError, LinkError, LinkKey
+import sotto_voice
+from sotto_voice.link import InvalidKeyError, KeyFormatError, LinkError, LinkKey
 
 from .connection import DeviceConnection
 from .const import (
@@ -64,7 +64,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> bool:
     """Set up Sotto from a config entry."""
     kind = EntryKind(entry.data.get(CONF_KIND, EntryKind.HOME))
-    entry.runtime_data = SottoData(kind=kind, library_version=sotto.__version__)
+    entry.runtime_data = SottoData(kind=kind, library_version=sotto_voice.__version__)
     if kind is EntryKind.SATELLITE:
         await _async_setup_satellite(hass, entry)
     elif kind is EntryKind.ENGINE:

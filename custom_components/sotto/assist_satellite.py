@@ -41,7 +41,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 
-from sotto.messages import PushToTalk, RunEnded, StopReason, StopStreaming
+from sotto_voice.messages import PushToTalk, RunEnded, StopReason, StopStreaming
 
 from .audio import CHANNELS, RATE, WIDTH, PcmFormat, pcm_from_url, pcm_from_wav_stream, rechunk
 from .const import DOMAIN, HOME_UNIQUE_ID

@@ -27,7 +27,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from wyoming.info import Describe, Info
 
-from sotto.link import (
+from sotto_voice.link import (
     ROLE_ENGINE,
     ROLE_SATELLITE,
     InvalidKeyError,

@@ -14,7 +14,7 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import instance_id
 from wyoming.event import Event
 
-from sotto.link import (
+from sotto_voice.link import (
     InvalidKeyError,
     Link,
     LinkError,
@@ -70,7 +70,7 @@ class SatelliteTransport(Protocol):
     """How Home Assistant talks to a satellite, whatever carries it.
 
     Everything above this (the pipeline bridge, the entities) speaks Sotto's event
-    vocabulary (`sotto.messages` and Wyoming's events). A Sotto satellite's secure link
+    vocabulary (`sotto_voice.messages` and Wyoming's events). A Sotto satellite's secure link
     carries those events as they are; another transport (ESPHome's native API)
     translates them to and from what its devices speak.
     """

@@ -16,14 +16,14 @@ from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
-from sotto.engine.protocol import (
+from sotto_voice.engine.protocol import (
     GrammarMessage,
     GrammarMissing,
     GrammarReady,
     PartialTranscript,
 )
-from sotto.engine.stt.model import Grammar
-from sotto.link import Link, LinkError, LinkKey, connect
+from sotto_voice.engine.stt.model import Grammar
+from sotto_voice.link import Link, LinkError, LinkKey, connect
 
 from .audio import PcmFormat
 from .connection import async_controller_identity

@@ -9,9 +9,9 @@ from typing import Any, Final
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.debounce import Debouncer
 
-from sotto.engine.stt.errors import SttError
-from sotto.engine.stt.grammar import build_grammar, load_templates
-from sotto.engine.stt.model import Grammar
+from sotto_voice.engine.stt.errors import SttError
+from sotto_voice.engine.stt.grammar import build_grammar, load_templates
+from sotto_voice.engine.stt.model import Grammar
 
 from .vocabulary import async_home_vocabulary, async_track_vocabulary
 

@@ -16,7 +16,7 @@ from wyoming.event import Event
 from wyoming.snd import Played
 from wyoming.wake import Detection
 
-from sotto.messages import (
+from sotto_voice.messages import (
     MessageError,
     SottoInfo,
     SottoLedger,

@@ -13,7 +13,7 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from sotto.messages import Configure
+from sotto_voice.messages import Configure
 
 from .connection import unsupported_features
 from .const import DOMAIN

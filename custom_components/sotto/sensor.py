@@ -16,7 +16,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from sotto.messages import LedgerDay, SottoLedger
+from sotto_voice.messages import LedgerDay, SottoLedger
 
 from .const import EntryKind
 from .data import SottoConfigEntry

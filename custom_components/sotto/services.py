@@ -23,7 +23,7 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import intent
 from homeassistant.util import dt as dt_util
 
-from sotto.engine.stt.grammar import NOT_FOR_ME_SENTENCES
+from sotto_voice.engine.stt.grammar import NOT_FOR_ME_SENTENCES
 
 from .const import DOMAIN, SATELLITE_KINDS
 from .data import SottoConfigEntry, home_data

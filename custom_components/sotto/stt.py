@@ -13,9 +13,9 @@ from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.storage import STORAGE_DIR
 
-from sotto.engine.stt.errors import SttError
-from sotto.engine.stt.stream import recognise
-from sotto.engine.stt.worker import RecognizerPool
+from sotto_voice.engine.stt.errors import SttError
+from sotto_voice.engine.stt.stream import recognise
+from sotto_voice.engine.stt.worker import RecognizerPool
 
 from .const import DOMAIN, EntryKind
 from .data import SottoConfigEntry

@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from sotto.messages import MuteSource, SetMute
+from sotto_voice.messages import MuteSource, SetMute
 
 from .connection import unsupported_features
 from .const import DOMAIN

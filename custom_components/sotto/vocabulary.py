@@ -25,9 +25,9 @@ from homeassistant.helpers import (
     floor_registry as fr,
 )
 
-from sotto.engine.stt.errors import SttError
-from sotto.engine.stt.home import Area, Entity, Floor, Home
-from sotto.engine.stt.text import words
+from sotto_voice.engine.stt.errors import SttError
+from sotto_voice.engine.stt.home import Area, Entity, Floor, Home
+from sotto_voice.engine.stt.text import words
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sotto.const import DOMAIN
-from sotto.link import ConnectionClosedError, Link, LinkError, LinkKey, LinkServer, PeerIdentity
+from sotto_voice.link import (
+    ConnectionClosedError,
+    Link,
+    LinkError,
+    LinkKey,
+    LinkServer,
+    PeerIdentity,
+)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.sotto.audio import AudioFormatError, pcm_from_url, pcm_from_wav_stream
 from demo.speech import silence, write_wav
-from sotto.link import LinkKey
+from sotto_voice.link import LinkKey
 
 from .peers import paired_entry, serve_peer
 

@@ -14,7 +14,7 @@ from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
-from sotto.link import LinkKey
+from sotto_voice.link import LinkKey
 
 from .peers import free_port, paired_entry, serve_peer
 

@@ -17,7 +17,7 @@ from pytest_homeassistant_custom_component.common import (
 from wyoming.wake import Detection
 
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
-from sotto.link import LinkKey
+from sotto_voice.link import LinkKey
 
 from .peers import paired_entry, serve_peer
 

@@ -27,8 +27,20 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize
 
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
-from sotto.engine.protocol import GrammarMessage, GrammarMissing, GrammarReady, PartialTranscript
-from sotto.link import ConnectionClosedError, Link, LinkError, LinkKey, LinkServer, PeerIdentity
+from sotto_voice.engine.protocol import (
+    GrammarMessage,
+    GrammarMissing,
+    GrammarReady,
+    PartialTranscript,
+)
+from sotto_voice.link import (
+    ConnectionClosedError,
+    Link,
+    LinkError,
+    LinkKey,
+    LinkServer,
+    PeerIdentity,
+)
 
 from .house import async_build_house
 from .peers import paired_entry

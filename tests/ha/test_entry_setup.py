@@ -9,7 +9,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sotto.const import DOMAIN
 from demo.processes import free_port
-from sotto.link import LinkKey
+from sotto_voice.link import LinkKey
 
 from .peers import paired_entry
 

@@ -37,7 +37,7 @@ from custom_components.sotto.const import DOMAIN
 from custom_components.sotto.diagnostics import async_get_config_entry_diagnostics
 from custom_components.sotto.esphome.transport import ERROR_NO_URL, UNSUPPORTED_SPEAKER
 from demo.speech import speak, utterance
-from sotto.messages import ERROR_NO_SPEAKER
+from sotto_voice.messages import ERROR_NO_SPEAKER
 from tests.tools.fake_esphome import (
     ALL_FEATURES,
     MEDIA_PLAYER_FEATURES,

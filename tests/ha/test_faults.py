@@ -52,7 +52,7 @@ from custom_components.sotto.history.store import HistoryStore, StoredInteractio
 from custom_components.sotto.satellite import STREAM_STALL_SECONDS, SatelliteDevice
 from demo.processes import SatelliteProcess, run_engine, run_satellite
 from demo.speech import utterance
-from sotto.messages import IndicatorState
+from sotto_voice.messages import IndicatorState
 from tests.tools.fake_esphome import FakeEsphomeDevice, new_key
 from tests.tools.fault_proxy import FaultProxy, fault_proxy
 

@@ -36,7 +36,7 @@ from demo.processes import (
     stop_process,
     wait_for_port,
 )
-from sotto.messages import IndicatorState
+from sotto_voice.messages import IndicatorState
 
 from .house import async_build_house, async_use_sotto_pipeline
 from .test_engine import pair_engine
@@ -182,7 +182,7 @@ _HA_SCRIPT = textwrap.dedent(
     from custom_components.sotto.services import history_store
     from demo.harness import running_home_assistant
     from demo.home import async_add_home, async_add_satellite, wait_for_state
-    from sotto.link import LinkKey
+    from sotto_voice.link import LinkKey
 
     config, http_port, port, key, status = sys.argv[1:6]
     satellite = types.SimpleNamespace(

@@ -29,7 +29,7 @@ from custom_components.sotto import connection as connection_module
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
 from demo.home import wait_for_state
 from demo.processes import free_port
-from sotto.link import LinkKey
+from sotto_voice.link import LinkKey
 
 from .peers import paired_entry, serve_peer
 

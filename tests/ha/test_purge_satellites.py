@@ -14,8 +14,15 @@ from wyoming.event import Event
 
 from custom_components.sotto.const import DOMAIN
 from demo.home import wait_for_state
-from sotto.link import ConnectionClosedError, Link, LinkError, LinkKey, LinkServer, PeerIdentity
-from sotto.messages import PURGED_TYPE, Purge
+from sotto_voice.link import (
+    ConnectionClosedError,
+    Link,
+    LinkError,
+    LinkKey,
+    LinkServer,
+    PeerIdentity,
+)
+from sotto_voice.messages import PURGED_TYPE, Purge
 
 from .peers import paired_entry
 from .test_history import async_setup_home, interaction

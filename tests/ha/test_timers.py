@@ -13,7 +13,14 @@ from wyoming.event import Event
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 
 from custom_components.sotto.const import DOMAIN
-from sotto.link import ConnectionClosedError, Link, LinkError, LinkKey, LinkServer, PeerIdentity
+from sotto_voice.link import (
+    ConnectionClosedError,
+    Link,
+    LinkError,
+    LinkKey,
+    LinkServer,
+    PeerIdentity,
+)
 
 from .peers import paired_entry
 

@@ -18,7 +18,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 
 from custom_components.sotto.warmup import async_prepare_agent
-from sotto.link import LinkKey
+from sotto_voice.link import LinkKey
 
 from .peers import paired_entry, serve_peer
 

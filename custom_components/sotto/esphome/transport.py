@@ -62,8 +62,8 @@ from wyoming.snd import Played
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 from wyoming.wake import Detection
 
-from sotto.link import PeerIdentity
-from sotto.messages import (
+from sotto_voice.link import PeerIdentity
+from sotto_voice.messages import (
     ERROR_MUTED,
     ERROR_NO_SPEAKER,
     LEDGER_TYPE,

@@ -35,7 +35,7 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from wyoming.event import Event
 
-from sotto.messages import MessageError, Purge, Purged
+from sotto_voice.messages import MessageError, Purge, Purged
 
 from .store import HistoryStore, Removed
 

@@ -1,4 +1,4 @@
-"""A running sotto-engine on 127.0.0.1 and a real sotto.link client to talk to it."""
+"""A running sotto-engine on 127.0.0.1 and a real sotto_voice.link client to talk to it."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from wyoming.event import Event
 
-from sotto.engine.config import EngineConfig, validate
-from sotto.engine.server import RunningEngine, running_engine
-from sotto.link import Link, LinkKey, PeerIdentity, connect, write_key_file
+from sotto_voice.engine.config import EngineConfig, validate
+from sotto_voice.engine.server import RunningEngine, running_engine
+from sotto_voice.link import Link, LinkKey, PeerIdentity, connect, write_key_file
 
 HOME_ASSISTANT = PeerIdentity(device_id="ha-test", name="Home Assistant", role="controller")
 # Ends of a reply: the events after which the engine waits for the next request.

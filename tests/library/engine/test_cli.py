@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from wyoming.tts import Synthesize
 
-from sotto.engine.__main__ import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, main
-from sotto.engine.tts import espeak_executable
-from sotto.link import LinkKey, PeerIdentity, connect, load_key_file
+from sotto_voice.engine.__main__ import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, main
+from sotto_voice.engine.tts import espeak_executable
+from sotto_voice.link import LinkKey, PeerIdentity, connect, load_key_file
 from tests.library.tts.voice_server import serve_repository
 
 from .conftest import reply
@@ -124,7 +124,7 @@ async def test_run_serves_until_sigterm(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "sotto.engine",
+        "sotto_voice.engine",
         "-c",
         str(config),
         "run",

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("pocketsphinx")
 # The recogniser's import chain needs every speech-to-text dependency (hassil included).
-pytest.importorskip("sotto.engine.stt.recognizer")
+pytest.importorskip("sotto_voice.engine.stt.recognizer")
 
 from wyoming.asr import Transcribe
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -18,15 +18,15 @@ from wyoming.event import Event
 from wyoming.info import Describe
 
 from demo.speech import RATE, utterance
-from sotto.engine.protocol import (
+from sotto_voice.engine.protocol import (
     ERROR_BAD_MESSAGE,
     ERROR_NO_GRAMMAR,
     GrammarMessage,
     GrammarReady,
     PartialTranscript,
 )
-from sotto.engine.stt.model import Grammar
-from sotto.link import ConnectionClosedError, Link, LinkKey
+from sotto_voice.engine.stt.model import Grammar
+from sotto_voice.link import ConnectionClosedError, Link, LinkKey
 
 from .conftest import EngineFactory, client, reply
 

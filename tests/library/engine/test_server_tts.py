@@ -14,10 +14,10 @@ from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
-from sotto.engine.protocol import ERROR_BAD_MESSAGE, ERROR_VOICE_NOT_FOUND
-from sotto.engine.server import TTS_CHUNK_SAMPLES
-from sotto.engine.tts import TextToSpeech, TtsSettings, espeak_executable
-from sotto.link import ConnectionClosedError, LinkKey
+from sotto_voice.engine.protocol import ERROR_BAD_MESSAGE, ERROR_VOICE_NOT_FOUND
+from sotto_voice.engine.server import TTS_CHUNK_SAMPLES
+from sotto_voice.engine.tts import TextToSpeech, TtsSettings, espeak_executable
+from sotto_voice.link import ConnectionClosedError, LinkKey
 
 from .conftest import EngineFactory, client, reply
 

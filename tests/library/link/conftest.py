@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from sotto.link import Link, LinkKey, LinkServer, LinkSettings, PeerIdentity
+from sotto_voice.link import Link, LinkKey, LinkServer, LinkSettings, PeerIdentity
 
 #: Test timeouts: short enough to keep the suite fast, long enough for a busy machine.
 FAST = LinkSettings(

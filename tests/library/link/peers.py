@@ -2,7 +2,7 @@
 
 They follow the documented format ([0x01][u16 length][Noise message], NNpsk0 with the
 prologue b"sotto-link/1", hello JSON as handshake payloads, a READY transport frame) with
-the noise package directly, not with sotto.link's own code.
+the noise package directly, not with sotto_voice.link's own code.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from noise.connection import NoiseConnection
 from wyoming.event import Event
 
-from sotto.link import Link, LinkError, LinkKey, LinkServer, LinkSettings, PeerIdentity
+from sotto_voice.link import Link, LinkError, LinkKey, LinkServer, LinkSettings, PeerIdentity
 
 PROTOCOL = b"Noise_NNpsk0_25519_ChaChaPoly_SHA256"
 PROLOGUE = b"sotto-link/1"

@@ -13,7 +13,7 @@ import tracemalloc
 import pytest
 from wyoming.event import Event
 
-from sotto.link import (
+from sotto_voice.link import (
     DecryptError,
     FrameTooLargeError,
     Link,

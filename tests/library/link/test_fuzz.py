@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from noise.connection import NoiseConnection
 from wyoming.event import Event
 
-from sotto.link import LinkKey, LinkSettings, ProtocolError
-from sotto.link.codec import StreamSource, encode_event, read_event
-from sotto.link.frames import FrameReader, NoiseSource
+from sotto_voice.link import LinkKey, LinkSettings, ProtocolError
+from sotto_voice.link.codec import StreamSource, encode_event, read_event
+from sotto_voice.link.frames import FrameReader, NoiseSource
 
 from .peers import DATA, frame, noise
 

@@ -11,7 +11,7 @@ from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
 
-from sotto.link import (
+from sotto_voice.link import (
     ConnectionFailedError,
     HandshakeError,
     HandshakeTimeoutError,
@@ -240,7 +240,7 @@ async def test_link_api_shape(echo_server: int, key: LinkKey) -> None:
                 assert event.type == "ping-me"
                 break
         assert link.closed
-        from sotto.link import ConnectionClosedError
+        from sotto_voice.link import ConnectionClosedError
 
         with pytest.raises(ConnectionClosedError):
             await link.read_event()

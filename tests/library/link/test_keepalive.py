@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from wyoming.event import Event
 
-from sotto.link import (
+from sotto_voice.link import (
     DEFAULT_SETTINGS,
     Link,
     LinkKey,

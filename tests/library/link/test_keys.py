@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sotto.link import (
+from sotto_voice.link import (
     KeyFormatError,
     LinkError,
     LinkKey,

@@ -12,7 +12,7 @@ from wyoming.event import Event
 from wyoming.info import Describe
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
 
-from sotto.link import Link, LinkServer, MalformedHeaderError, connect
+from sotto_voice.link import Link, LinkServer, MalformedHeaderError, connect
 
 from .conftest import CONTROLLER, FAST, SATELLITE
 

@@ -21,7 +21,7 @@ from wyoming.tts import Synthesize
 from wyoming.vad import VoiceStarted, VoiceStopped
 from wyoming.wake import Detection
 
-from sotto.link import Link, LinkKey, LinkServer, connect
+from sotto_voice.link import Link, LinkKey, LinkServer, connect
 
 from .conftest import CONTROLLER, FAST, SATELLITE, echo
 

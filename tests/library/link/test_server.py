@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from wyoming.event import Event
 
-from sotto.link import ConnectionClosedError, Link, LinkKey, LinkServer, PeerIdentity, connect
+from sotto_voice.link import ConnectionClosedError, Link, LinkKey, LinkServer, PeerIdentity, connect
 
 from .conftest import CONTROLLER, FAST, SATELLITE
 

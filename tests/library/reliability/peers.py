@@ -6,7 +6,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 
-from sotto.link import LinkKey, PeerIdentity
+from sotto_voice.link import LinkKey, PeerIdentity
 from tests.library.link.peers import closed_by_peer, frame, hello, noise, raw_client, read_frame
 
 HOST = "127.0.0.1"

@@ -22,8 +22,8 @@ from wyoming.event import Event
 from wyoming.tts import Synthesize
 
 from demo.speech import utterance
-from sotto.engine.server import running_engine
-from sotto.link import (
+from sotto_voice.engine.server import running_engine
+from sotto_voice.link import (
     ROLE_CONTROLLER,
     ROLE_SATELLITE,
     Link,
@@ -34,9 +34,9 @@ from sotto.link import (
     connect,
     write_key_file,
 )
-from sotto.messages import PushToTalk, RunEnded, StopReason
-from sotto.satellite.app import build, serve
-from sotto.satellite.audio_in import PushSource
+from sotto_voice.messages import PushToTalk, RunEnded, StopReason
+from sotto_voice.satellite.app import build, serve
+from sotto_voice.satellite.audio_in import PushSource
 from tests.library.engine.conftest import engine_config
 from tests.library.satellite.harness import (
     Controller,
@@ -68,7 +68,7 @@ SETTINGS = LinkSettings(
     read_stall_timeout=1.0,
     event_deadline=2.0,
 )
-PEER_LOGGER = "sotto.link.server"
+PEER_LOGGER = "sotto_voice.link.server"
 HOME_ASSISTANT = PeerIdentity(device_id="ha-main", name="Home Assistant", role=ROLE_CONTROLLER)
 SECOND_HA = PeerIdentity(device_id="ha-second", name="Other controller", role=ROLE_CONTROLLER)
 COMMAND = ("turn on the kitchen light", 1.0)

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from sotto.link import PeerLog
+from sotto_voice.link import PeerLog
 
 from .peers import FakeClock
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from demo.speech import silence, speak
-from sotto.messages import Purge, Purged, PushToTalk, StopReason
-from sotto.satellite.audio import BYTES_PER_SECOND, CHUNK_BYTES
+from sotto_voice.messages import Purge, Purged, PushToTalk, StopReason
+from sotto_voice.satellite.audio import BYTES_PER_SECOND, CHUNK_BYTES
 from tests.library.satellite.harness import controller, make_config, running_satellite, voiced_span
 
 COMMAND = "turn on the kitchen light"

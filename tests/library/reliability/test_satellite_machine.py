@@ -36,7 +36,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 
 from demo.speech import silence, utterance
-from sotto.messages import (
+from sotto_voice.messages import (
     IndicatorState,
     Purge,
     PushToTalk,
@@ -46,7 +46,7 @@ from sotto.messages import (
     SottoState,
     StopStreaming,
 )
-from sotto.satellite.audio import BYTES_PER_SECOND, CHUNK_BYTES
+from sotto_voice.satellite.audio import BYTES_PER_SECOND, CHUNK_BYTES
 from tests.library.satellite.harness import (
     Controller,
     RunningSatellite,

@@ -1,4 +1,4 @@
-"""A real satellite on 127.0.0.1 and a real controller talking to it over sotto.link.
+"""A real satellite on 127.0.0.1 and a real controller talking to it over sotto_voice.link.
 
 The satellite is built from a validated configuration by the same code `sotto-satellite
 run` uses; only its microphone is a PushSource the test feeds (or a command source), and
@@ -19,7 +19,7 @@ import numpy as np
 from wyoming.audio import AudioChunk
 from wyoming.event import Event
 
-from sotto.link import (
+from sotto_voice.link import (
     ROLE_CONTROLLER,
     Link,
     LinkKey,
@@ -28,11 +28,11 @@ from sotto.link import (
     connect,
     write_key_file,
 )
-from sotto.messages import IndicatorState, SottoInfo, SottoState, StreamStart, StreamStop
-from sotto.satellite.app import Parts, build, build_source, serve
-from sotto.satellite.audio import CHUNK_BYTES
-from sotto.satellite.audio_in import AudioSource, PushSource
-from sotto.satellite.config import SatelliteConfig, validate
+from sotto_voice.messages import IndicatorState, SottoInfo, SottoState, StreamStart, StreamStop
+from sotto_voice.satellite.app import Parts, build, build_source, serve
+from sotto_voice.satellite.audio import CHUNK_BYTES
+from sotto_voice.satellite.audio_in import AudioSource, PushSource
+from sotto_voice.satellite.config import SatelliteConfig, validate
 
 # Short keepalive so a frozen controller is declared dead within a second.
 TEST_LINK = LinkSettings(keepalive_interval=0.2, dead_peer_timeout=0.6)
@@ -92,7 +92,7 @@ def make_config(state_dir: Path, **sections: Any) -> SatelliteConfig:
 
 def ensure_key(config: SatelliteConfig) -> LinkKey:
     """Create the satellite's key file once; return the key."""
-    from sotto.link import load_key_file
+    from sotto_voice.link import load_key_file
 
     if not config.key_file.exists():
         config.key_file.parent.mkdir(parents=True, exist_ok=True)

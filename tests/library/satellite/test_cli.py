@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from demo.speech import utterance, write_wav
-from sotto.link import ConnectionFailedError, LinkKey, PeerIdentity, connect, load_key_file
-from sotto.messages import MuteSource, SetMute, StreamStop
-from sotto.satellite.store import StateStore
+from sotto_voice.link import ConnectionFailedError, LinkKey, PeerIdentity, connect, load_key_file
+from sotto_voice.messages import MuteSource, SetMute, StreamStop
+from sotto_voice.satellite.store import StateStore
 
 SCRIPT = Path(sys.executable).with_name("sotto-satellite")
 

@@ -11,8 +11,8 @@ from wyoming.error import Error
 from wyoming.event import Event
 
 from demo.speech import utterance
-from sotto.messages import ERROR_UNKNOWN_WAKE_WORD, Configure, IndicatorState, StreamStart
-from sotto.satellite.apa102 import frame
+from sotto_voice.messages import ERROR_UNKNOWN_WAKE_WORD, Configure, IndicatorState, StreamStart
+from sotto_voice.satellite.apa102 import frame
 
 from .harness import controller, make_config, running_satellite
 

@@ -13,9 +13,9 @@ import pytest
 from wyoming.error import Error
 
 from demo.speech import utterance
-from sotto.link import InvalidKeyError, LinkKey, PeerIdentity, connect
-from sotto.messages import ERROR_BUSY, IndicatorState, SottoInfo, SottoLedger
-from sotto.satellite.server import ERROR_NOT_CONTROLLER
+from sotto_voice.link import InvalidKeyError, LinkKey, PeerIdentity, connect
+from sotto_voice.messages import ERROR_BUSY, IndicatorState, SottoInfo, SottoLedger
+from sotto_voice.satellite.server import ERROR_NOT_CONTROLLER
 
 from .harness import TEST_LINK, controller, make_config, running_satellite
 

@@ -11,7 +11,13 @@ import pytest
 from wyoming.error import Error
 
 from demo.speech import utterance
-from sotto.messages import ERROR_HARDWARE_MUTE, MuteSource, SetMute, StopStreaming, StreamStart
+from sotto_voice.messages import (
+    ERROR_HARDWARE_MUTE,
+    MuteSource,
+    SetMute,
+    StopStreaming,
+    StreamStart,
+)
 
 from .harness import controller, make_config, running_satellite
 

@@ -6,7 +6,7 @@ import pytest
 from wyoming.audio import AudioStart, AudioStop
 from wyoming.event import Event
 
-from sotto.messages import (
+from sotto_voice.messages import (
     Configure,
     IndicatorState,
     LedgerDay,

@@ -12,14 +12,14 @@ import pytest
 from wyoming.error import Error
 
 from demo.speech import utterance
-from sotto.messages import (
+from sotto_voice.messages import (
     ERROR_HARDWARE_MUTE,
     IndicatorState,
     MuteSource,
     SetMute,
     SottoInfo,
 )
-from sotto.satellite.audio_in import CommandSource
+from sotto_voice.satellite.audio_in import CommandSource
 
 from .harness import controller, make_config, running_satellite
 

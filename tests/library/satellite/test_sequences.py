@@ -13,7 +13,7 @@ from wyoming.audio import AudioChunk
 from wyoming.event import Event
 
 from demo.speech import silence, utterance
-from sotto.messages import (
+from sotto_voice.messages import (
     Configure,
     IndicatorState,
     PushToTalk,

@@ -10,7 +10,7 @@ from wyoming.audio import AudioChunk
 from wyoming.event import Event
 
 from demo.speech import silence, speak, utterance
-from sotto.messages import (
+from sotto_voice.messages import (
     IndicatorState,
     MuteSource,
     PushToTalk,
@@ -21,7 +21,7 @@ from sotto.messages import (
     StreamStart,
     StreamTrigger,
 )
-from sotto.satellite.audio import BYTES_PER_SECOND, CHUNK_BYTES
+from sotto_voice.satellite.audio import BYTES_PER_SECOND, CHUNK_BYTES
 
 from .harness import controller, make_config, running_satellite, voiced_span
 

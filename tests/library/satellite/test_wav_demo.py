@@ -10,8 +10,8 @@ from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from demo.speech import utterance, write_wav
-from sotto.audio import PcmFormat
-from sotto.messages import (
+from sotto_voice.audio import PcmFormat
+from sotto_voice.messages import (
     IndicatorState,
     MuteSource,
     RunEnded,
@@ -22,10 +22,10 @@ from sotto.messages import (
     StreamStart,
     StreamTrigger,
 )
-from sotto.satellite.audio_out import WavSink
-from sotto.satellite.chimes import builtin, load_wav
-from sotto.satellite.discovery import SERVICE_TYPE
-from sotto.satellite.store import StateStore
+from sotto_voice.satellite.audio_out import WavSink
+from sotto_voice.satellite.chimes import builtin, load_wav
+from sotto_voice.satellite.discovery import SERVICE_TYPE
+from sotto_voice.satellite.store import StateStore
 
 from .harness import controller, make_config, running_satellite
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from wyoming.event import Event
 
-from sotto.messages import SottoState, StreamStart, StreamStop
+from sotto_voice.messages import SottoState, StreamStart, StreamStop
 
 
 def check_wire(events: list[Event]) -> None:

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from demo.speech import utterance
-from sotto.engine.stt.home import Home
-from sotto.engine.stt.model import Grammar
-from sotto.engine.stt.recognizer import Recognizer
-from sotto.engine.stt.worker import RecognizerProcess
+from sotto_voice.engine.stt.home import Home
+from sotto_voice.engine.stt.model import Grammar
+from sotto_voice.engine.stt.recognizer import Recognizer
+from sotto_voice.engine.stt.worker import RecognizerProcess
 
 HOME = {
     "entities": [
@@ -33,7 +33,7 @@ def templates() -> dict[str, Any]:
     # a bare Pi environment without them skips the tests that need one.
     pytest.importorskip("hassil")
     pytest.importorskip("home_assistant_intents")
-    from sotto.engine.stt.grammar import load_templates
+    from sotto_voice.engine.stt.grammar import load_templates
 
     return load_templates("en")
 
@@ -47,7 +47,7 @@ def home() -> Home:
 @pytest.fixture(scope="session")
 def grammar(home: Home, templates: dict[str, Any]) -> Grammar:
     """The grammar of the small home."""
-    from sotto.engine.stt.grammar import build_grammar
+    from sotto_voice.engine.stt.grammar import build_grammar
 
     return build_grammar(home, templates)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from demo.speech import silence, speak
-from sotto.engine.stt.endpoint import CLOSED_QUIET_SECONDS, QUIET_SECONDS, CommandEnd
+from sotto_voice.engine.stt.endpoint import CLOSED_QUIET_SECONDS, QUIET_SECONDS, CommandEnd
 
 CHUNK = 640  # 20 ms, as a satellite sends
 

@@ -6,9 +6,9 @@ from collections import defaultdict
 
 import pytest
 
-from sotto.engine.stt.errors import GrammarError
-from sotto.engine.stt.fsg import compile_jsgf
-from sotto.engine.stt.recognizer import FIRST_WORD_PRIOR
+from sotto_voice.engine.stt.errors import GrammarError
+from sotto_voice.engine.stt.fsg import compile_jsgf
+from sotto_voice.engine.stt.recognizer import FIRST_WORD_PRIOR
 
 JSGF = """#JSGF V1.0;
 grammar sotto;

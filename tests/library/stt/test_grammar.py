@@ -8,13 +8,13 @@ import pytest
 
 pytest.importorskip("hassil")
 
-from sotto.engine.stt.errors import GrammarError, HomeError
-from sotto.engine.stt.fsg import compile_jsgf
-from sotto.engine.stt.grammar import NOT_FOR_ME_INTENT, build_grammar, is_not_for_me
-from sotto.engine.stt.home import Home
-from sotto.engine.stt.model import Grammar
-from sotto.engine.stt.recognizer import Recognizer
-from sotto.engine.stt.text import normalise, number_words
+from sotto_voice.engine.stt.errors import GrammarError, HomeError
+from sotto_voice.engine.stt.fsg import compile_jsgf
+from sotto_voice.engine.stt.grammar import NOT_FOR_ME_INTENT, build_grammar, is_not_for_me
+from sotto_voice.engine.stt.home import Home
+from sotto_voice.engine.stt.model import Grammar
+from sotto_voice.engine.stt.recognizer import Recognizer
+from sotto_voice.engine.stt.text import normalise, number_words
 
 TEMPLATES: dict[str, Any] = {
     "language": "en",

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from sotto.engine.stt.errors import PronunciationError
-from sotto.engine.stt.model import Grammar
-from sotto.engine.stt.pronounce import (
+from sotto_voice.engine.stt.errors import PronunciationError
+from sotto_voice.engine.stt.model import Grammar
+from sotto_voice.engine.stt.pronounce import (
     PHONES,
     Pronouncer,
     default_dictionary,
     dictionary_pronunciations,
     ipa_to_phones,
 )
-from sotto.engine.stt.recognizer import Recognizer
+from sotto_voice.engine.stt.recognizer import Recognizer
 
 
 def test_out_of_dictionary_words_get_model_phones() -> None:

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from demo.speech import silence, utterance
-from sotto.engine.stt.errors import RecognizerError
-from sotto.engine.stt.model import Grammar
-from sotto.engine.stt.recognizer import AsyncRecognitionSession, Recognizer
+from sotto_voice.engine.stt.errors import RecognizerError
+from sotto_voice.engine.stt.model import Grammar
+from sotto_voice.engine.stt.recognizer import AsyncRecognitionSession, Recognizer
 
 CHUNK = 2048  # 64 ms
 

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from demo.speech import silence, utterance
-from sotto.engine.stt.recognizer import Partial, Result
-from sotto.engine.stt.stream import READ_AHEAD_BYTES, recognise
-from sotto.engine.stt.worker import RecognizerProcess, WorkerSession
+from sotto_voice.engine.stt.recognizer import Partial, Result
+from sotto_voice.engine.stt.stream import READ_AHEAD_BYTES, recognise
+from sotto_voice.engine.stt.worker import RecognizerProcess, WorkerSession
 
 HA_CHUNK = 320  # 10 ms: what Home Assistant's pipeline hands speech-to-text
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from demo.speech import silence, utterance
-from sotto.engine.stt.endpoint import CommandEnd
-from sotto.engine.stt.errors import GrammarError, RecognizerError
-from sotto.engine.stt.model import Grammar
-from sotto.engine.stt.worker import RecognizerPool, RecognizerProcess, encode, serve
+from sotto_voice.engine.stt.endpoint import CommandEnd
+from sotto_voice.engine.stt.errors import GrammarError, RecognizerError
+from sotto_voice.engine.stt.model import Grammar
+from sotto_voice.engine.stt.worker import RecognizerPool, RecognizerProcess, encode, serve
 
 from .test_endpoint import Hyp
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sotto.engine.tts import (
+from sotto_voice.engine.tts import (
     SynthesisError,
     TextToSpeech,
     TtsSettings,

@@ -13,7 +13,7 @@ pytest.importorskip("piper")
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from sotto.engine.tts import (
+from sotto_voice.engine.tts import (
     TextToSpeech,
     TtsSettings,
     VoiceLoadError,

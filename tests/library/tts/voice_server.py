@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sotto.engine.tts import VoiceName
+from sotto_voice.engine.tts import VoiceName
 
 # Served under a path, like the real repository, so URL joining is exercised.
 PREFIX = "/rhasspy/piper-voices/resolve/main"

@@ -1,0 +1,234 @@
+"""sotto-engine's configuration: a YAML file validated with voluptuous.
+
+Every error names the key (as a dotted path, e.g. `link.port`) and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import voluptuous as vol
+
+from sotto_voice import configfile
+
+from .tts.download import DEFAULT_VOICES_URL
+from .tts.errors import InvalidVoiceNameError, VoiceNotFoundError
+from .tts.espeak import DEFAULT_ESPEAK_VOICE, ESPEAK_VOICE_PREFIX, check_espeak_voice
+from .tts.voices import VoiceName
+
+DEFAULT_CONFIG_PATH: Final = Path("/etc/sotto/engine.yaml")
+# The satellite listens on 10800; an engine may share its host.
+DEFAULT_PORT: Final = 10810
+_DEVICE_ID_FILE: Final = "device_id"
+
+
+class EngineConfigError(Exception):
+    """The engine's configuration is missing, unreadable or invalid."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkConfig:
+    """Where the engine listens for Home Assistant and with which key."""
+
+    host: str = "0.0.0.0"
+    port: int = DEFAULT_PORT
+    key_file: Path | None = None
+    """None means `<state_dir>/link.key`."""
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryConfig:
+    """Zeroconf announcement of the engine (`_sotto._tcp`, TXT role=engine); off by default."""
+
+    enabled: bool = False
+    address: str | None = None
+    """Address to announce; None picks the address of the default route."""
+
+
+@dataclass(frozen=True, slots=True)
+class TtsConfig:
+    """Text-to-speech voices."""
+
+    voices_dir: Path | None = None
+    """None means `<state_dir>/voices`."""
+
+    default_voice: str | None = None
+    espeak_voice: str = DEFAULT_ESPEAK_VOICE
+    voices_url: str = DEFAULT_VOICES_URL
+    preload: bool = True
+    """Load the default voice at start so the first reply is not delayed by it."""
+
+
+@dataclass(frozen=True, slots=True)
+class SttConfig:
+    """Speech-to-text."""
+
+    enabled: bool = True
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """The whole configuration of one engine."""
+
+    name: str
+    state_dir: Path
+    device_id: str | None = None
+    """None means an id generated once and kept in the state directory."""
+
+    link: LinkConfig = field(default_factory=LinkConfig)
+    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
+    stt: SttConfig = field(default_factory=SttConfig)
+    log_level: str = "info"
+
+    @property
+    def key_file(self) -> Path:
+        """The link key file."""
+        return self.link.key_file or self.state_dir / "link.key"
+
+    @property
+    def voices_dir(self) -> Path:
+        """The directory of piper voices."""
+        return self.tts.voices_dir or self.state_dir / "voices"
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+
+def _voice(value: Any) -> str:
+    text = configfile.text(value)
+    if text == ESPEAK_VOICE_PREFIX:
+        return text
+    if text.startswith(ESPEAK_VOICE_PREFIX + ":"):
+        _espeak_voice(text.removeprefix(ESPEAK_VOICE_PREFIX + ":"))
+        return text
+    try:
+        VoiceName.parse(text)
+    except InvalidVoiceNameError as err:
+        raise vol.Invalid(f"{err}, or espeak-ng:<voice>") from None
+    return text
+
+
+def _espeak_voice(value: Any) -> str:
+    text = configfile.text(value)
+    try:
+        return check_espeak_voice(text)
+    except VoiceNotFoundError:
+        raise vol.Invalid("must be an espeak-ng voice name such as en-us or en-gb") from None
+
+
+def _url(value: Any) -> str:
+    text = configfile.text(value)
+    if not text.startswith(("http://", "https://")):
+        raise vol.Invalid("must be an http:// or https:// URL")
+    return text.rstrip("/")
+
+
+def default_state_dir() -> Path:
+    """Return where state lives: systemd's STATE_DIRECTORY, else ~/.local/state."""
+    return configfile.default_state_dir("sotto-engine")
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML config file into a dict, with clear errors."""
+    return configfile.read_yaml(path, error=EngineConfigError)
+
+
+_LINK = configfile.link_schema(DEFAULT_PORT)
+_DISCOVERY = configfile.discovery_schema(enabled=False)
+_TTS = vol.Schema(
+    {
+        vol.Optional("voices_dir"): configfile.path,
+        vol.Optional("default_voice"): vol.Any(None, _voice),
+        vol.Optional("espeak_voice", default=DEFAULT_ESPEAK_VOICE): _espeak_voice,
+        vol.Optional("voices_url", default=DEFAULT_VOICES_URL): _url,
+        vol.Optional("preload", default=True): configfile.boolean,
+    }
+)
+_STT = vol.Schema(
+    {
+        vol.Optional("enabled", default=True): configfile.boolean,
+        # pocketsphinx ships an en-us model only.
+        vol.Optional("language", default="en"): vol.All(
+            str, vol.In(("en",), msg="must be en (the pocketsphinx model is en-us)")
+        ),
+    }
+)
+SCHEMA: Final = vol.Schema(
+    {
+        vol.Optional("name"): configfile.name,
+        vol.Optional("device_id"): configfile.device_id,
+        vol.Optional("state_dir"): configfile.path,
+        vol.Optional("link", default=dict): _LINK,
+        vol.Optional("discovery", default=dict): _DISCOVERY,
+        vol.Optional("tts", default=dict): _TTS,
+        vol.Optional("stt", default=dict): _STT,
+        vol.Optional("log_level", default="info"): configfile.one_of(
+            "debug", "info", "warning", "error"
+        ),
+    }
+)
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def validate(raw: Mapping[str, Any], *, source: str = "configuration") -> EngineConfig:
+    """Validate raw configuration data and return the config (raises EngineConfigError)."""
+    conf = configfile.check(SCHEMA, raw, source=source, error=EngineConfigError)
+    link, discovery, tts, stt = conf["link"], conf["discovery"], conf["tts"], conf["stt"]
+    return EngineConfig(
+        name=conf.get("name") or f"Sotto engine on {socket.gethostname() or 'this host'}",
+        state_dir=conf.get("state_dir") or default_state_dir(),
+        device_id=conf.get("device_id"),
+        link=LinkConfig(host=link["host"], port=link["port"], key_file=link.get("key_file")),
+        discovery=DiscoveryConfig(enabled=discovery["enabled"], address=discovery.get("address")),
+        tts=TtsConfig(
+            voices_dir=tts.get("voices_dir"),
+            default_voice=tts.get("default_voice"),
+            espeak_voice=tts["espeak_voice"],
+            voices_url=tts["voices_url"],
+            preload=tts["preload"],
+        ),
+        stt=SttConfig(enabled=stt["enabled"], language=stt["language"]),
+        log_level=conf["log_level"],
+    )
+
+
+def load_config(path: Path | None) -> EngineConfig:
+    """Load and validate the YAML file at path (None: defaults only)."""
+    if path is None:
+        return validate({})
+    return validate(read_yaml(path), source=str(path))
+
+
+def resolve_device_id(config: EngineConfig) -> str:
+    """The configured device id, else one generated once and kept in the state directory."""
+    if config.device_id:
+        return config.device_id
+    id_file = config.state_dir / _DEVICE_ID_FILE
+    with contextlib.suppress(FileNotFoundError):
+        stored = id_file.read_text(encoding="utf-8").strip()
+        try:
+            return configfile.device_id(stored)
+        except vol.Invalid as err:
+            raise EngineConfigError(f"{id_file}: stored device id {err.msg}") from None
+    device_id = f"engine-{secrets.token_hex(6)}"
+    try:
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        temp = id_file.with_name(f".{_DEVICE_ID_FILE}.{secrets.token_hex(4)}.tmp")
+        temp.write_text(device_id + "\n", encoding="utf-8")
+        os.replace(temp, id_file)
+    except OSError as err:
+        raise EngineConfigError(
+            f"state_dir: cannot keep the device id in {config.state_dir} ({err.strerror})"
+        ) from None
+    return device_id

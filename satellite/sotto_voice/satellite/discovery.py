@@ -1,0 +1,91 @@
+"""Zeroconf announcement: `_sotto._tcp` with TXT id, name, version and encrypted=1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+from .errors import MissingExtraError
+
+_LOGGER = logging.getLogger(__name__)
+
+SERVICE_TYPE: Final = "_sotto._tcp.local."
+_GOODBYE_TIMEOUT: Final = 2.0
+"""Longest wait for the goodbye broadcast when the satellite stops."""
+
+
+def txt_records(device_id: str, name: str, version: str) -> dict[str, str]:
+    """Return the TXT records a satellite announces."""
+    return {
+        "id": device_id,
+        "name": name,
+        "version": version,
+        "encrypted": "1",
+        "role": "satellite",
+        "protocol": "1",
+    }
+
+
+def guess_address() -> str:
+    """Return the address of the interface with the default route (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks a route
+            return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
+@contextlib.asynccontextmanager
+async def announced(
+    *,
+    device_id: str,
+    name: str,
+    version: str,
+    port: int,
+    address: str,
+    interfaces: list[str] | None = None,
+) -> AsyncIterator[str]:
+    """Announce the satellite while inside the block; yields the service name."""
+    try:
+        from zeroconf import IPVersion, ServiceInfo  # optional extra
+        from zeroconf.asyncio import AsyncZeroconf
+    except ImportError as err:
+        raise MissingExtraError(
+            "zeroconf discovery", "zeroconf", "pip install 'sotto-voice[satellite]'"
+        ) from err
+    # The device id keeps two satellites with the same name apart.
+    instance = f"{name} {device_id[:6]}".replace(".", "-")
+    info = ServiceInfo(
+        SERVICE_TYPE,
+        f"{instance}.{SERVICE_TYPE}",
+        addresses=[socket.inet_aton(address)],
+        port=port,
+        properties=txt_records(device_id, name, version),
+        server=f"sotto-{device_id}.local.",
+    )
+    zeroconf = AsyncZeroconf(
+        interfaces=interfaces if interfaces is not None else [address],
+        ip_version=IPVersion.V4Only,
+    )
+    broadcast: asyncio.Future[Any] | None = None
+    try:
+        # Registration returns the announcement broadcast; let it run while we serve.
+        broadcast = asyncio.ensure_future(
+            await zeroconf.async_register_service(info, allow_name_change=True)
+        )
+        _LOGGER.info("announced %s on %s:%s", info.name, address, port)
+        yield str(info.name)
+    finally:
+        if broadcast is not None and not broadcast.done():
+            broadcast.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await broadcast
+        with contextlib.suppress(Exception):
+            goodbye = await zeroconf.async_unregister_service(info)
+            await asyncio.wait_for(goodbye, _GOODBYE_TIMEOUT)
+        await zeroconf.async_close()
