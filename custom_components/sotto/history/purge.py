@@ -94,6 +94,7 @@ async def async_purge_everywhere(
         before=scope.before,
         interaction_id=scope.interaction_id,
         candidates=_texts_held_by_ha(hass),
+        announce=False,
     )
     sotto_entities = _sotto_entity_ids(hass, domain, scope.satellite_id)
     result: dict[str, Any] = {
@@ -112,6 +113,8 @@ async def async_purge_everywhere(
             else await hass.async_add_executor_job(remove_exports, Path(hass.config.config_dir))
         },
     }
+    # Only now do the sensors show the smaller history: the purge is complete.
+    await store.async_refresh()
     _LOGGER.info(
         "Voice history purged: %s interactions, %s recordings",
         removed.interactions,
@@ -122,12 +125,14 @@ async def async_purge_everywhere(
 
 async def async_expire_everywhere(hass: HomeAssistant, store: HistoryStore) -> Removed:
     """Apply the retention, and drop HA's copies (debug runs, chat logs, cached replies)
-    of what it removed, so nothing outlives its window elsewhere."""
-    removed = await store.async_apply_retention(_texts_held_by_ha(hass))
+    of what it removed, so nothing outlives its window elsewhere; the history's listeners
+    hear of it once every copy is gone."""
+    removed = await store.async_apply_retention(_texts_held_by_ha(hass), announce=False)
     if removed.texts:
         _purge_pipeline_debug(hass, removed, [], PurgeScope())
         _purge_chat_logs(hass, removed)
         await _async_purge_tts_cache(hass, removed, [])
+    await store.async_refresh()
     return removed
 
 

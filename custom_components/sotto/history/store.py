@@ -502,10 +502,14 @@ class HistoryStore:
 
     # --- purging ---------------------------------------------------------------------------
 
-    async def async_apply_retention(self, candidates: frozenset[str] = frozenset()) -> Removed:
+    async def async_apply_retention(
+        self, candidates: frozenset[str] = frozenset(), *, announce: bool = True
+    ) -> Removed:
         """Drop rows and audio past the user's retention (on start and on a schedule).
 
         `candidates` are texts HA holds elsewhere; the result names those the rows held.
+        Without `announce` the listeners are not told: the caller tells them (through
+        `async_refresh`) once HA's copies are gone too.
         """
         now = dt_util.utcnow()
         # Audio kept under earlier, longer settings goes as soon as the settings shrink.
@@ -516,7 +520,8 @@ class HistoryStore:
             _epoch(now - timedelta(days=self.retention.audio_kept_days)),
             candidates,
         )
-        await self.async_refresh()
+        if announce:
+            await self.async_refresh()
         return removed
 
     def _expire(
@@ -553,11 +558,13 @@ class HistoryStore:
         before: datetime | None = None,
         interaction_id: int | None = None,
         candidates: frozenset[str] = frozenset(),
+        announce: bool = True,
     ) -> Removed:
         """Delete interactions (all of them when nothing narrows it) and their audio.
 
         `candidates` are texts found in HA's other stores; the result names those the
-        purged rows held, so their copies can be removed too.
+        purged rows held, so their copies can be removed too. Without `announce`, as in
+        `async_apply_retention`.
         """
         clauses: list[str] = []
         args: list[Any] = []
@@ -574,7 +581,8 @@ class HistoryStore:
         removed = await self.hass.async_add_executor_job(
             self._purge, where, tuple(args), candidates
         )
-        await self.async_refresh()
+        if announce:
+            await self.async_refresh()
         return removed
 
     def _purge(
