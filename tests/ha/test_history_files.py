@@ -18,7 +18,7 @@ from custom_components.sotto.const import DOMAIN
 from custom_components.sotto.history.crypto import new_key, open_sealed, seal
 from custom_components.sotto.history.errors import HistoryError
 from custom_components.sotto.history.files import EXPORTS_DIR
-from custom_components.sotto.history.store import AUDIO_SUFFIX, KEYSTORE_FILE
+from custom_components.sotto.history.store import AUDIO_SUFFIX, KEYSTORE_FILE, HistoryStore
 
 from .test_history import AUDIO, KEEP_AUDIO, async_setup_home, interaction
 
@@ -33,6 +33,16 @@ async def _export(hass: HomeAssistant) -> dict[str, object]:
     )
     assert response is not None
     return dict(response)
+
+
+async def _history_with(
+    hass: HomeAssistant, tmp_path: Path, transcript: str
+) -> tuple[Path, HistoryStore]:
+    """The home entry in tmp_path/config, its history holding one command."""
+    config = tmp_path / "config"
+    _home, store = await async_setup_home(hass, config)
+    await store.async_add(interaction(transcript))
+    return config, store
 
 
 async def test_export_goes_to_a_new_private_folder(hass: HomeAssistant, tmp_path: Path) -> None:
@@ -72,9 +82,7 @@ async def test_export_cannot_be_pointed_at_a_served_folder(
     hass: HomeAssistant, tmp_path: Path
 ) -> None:
     """There is no path to choose: asking for `www` (which HA serves without login) is refused."""
-    config = tmp_path / "config"
-    _home, store = await async_setup_home(hass, config)
-    await store.async_add(interaction("unlock the badger door"))
+    config, store = await _history_with(hass, tmp_path, "unlock the badger door")
     (config / "www").mkdir()
     for path in ("www", "www/guest-export", ".storage", "sotto"):
         with pytest.raises(vol.Invalid, match="extra keys not allowed"):
@@ -87,9 +95,7 @@ async def test_export_cannot_be_pointed_at_a_served_folder(
 
 async def test_export_follows_no_planted_symlink(hass: HomeAssistant, tmp_path: Path) -> None:
     """A symlink planted as the exports folder is refused; nothing lands where it points."""
-    config = tmp_path / "config"
-    _home, store = await async_setup_home(hass, config)
-    await store.async_add(interaction("feed the otter"))
+    config, store = await _history_with(hass, tmp_path, "feed the otter")
     outside = tmp_path / "outside"
     outside.mkdir()
     (config / EXPORTS_DIR).symlink_to(outside)
@@ -102,9 +108,7 @@ async def test_export_follows_no_planted_symlink(hass: HomeAssistant, tmp_path: 
 async def test_export_never_overwrites(hass: HomeAssistant, tmp_path: Path) -> None:
     """An export folder that already exists (or a symlink in its place) is an error, and
     what was there is untouched."""
-    config = tmp_path / "config"
-    _home, store = await async_setup_home(hass, config)
-    await store.async_add(interaction("water the gecko plant"))
+    config, store = await _history_with(hass, tmp_path, "water the gecko plant")
     exports = config / EXPORTS_DIR
     (exports / "taken").mkdir(parents=True)
     (exports / "taken" / "history.json").write_text("mine")
@@ -123,9 +127,7 @@ async def test_purge_removes_exports_unless_asked_to_keep_them(
     hass: HomeAssistant, tmp_path: Path
 ) -> None:
     """An export is a copy of the history: a purge removes it, and says so."""
-    config = tmp_path / "config"
-    _home, store = await async_setup_home(hass, config)
-    await store.async_add(interaction("open the lynx gate"))
+    config, store = await _history_with(hass, tmp_path, "open the lynx gate")
     await _export(hass)
 
     kept = await hass.services.async_call(
