@@ -12,6 +12,7 @@ import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -260,6 +261,19 @@ async def test_options_flow_sets_retention(hass: HomeAssistant, tmp_path: Path) 
     }
     assert store.retention == Retention(transcript_days=30, keep_audio=True, audio_days=3)
     assert store.keeps_audio
+
+
+async def test_the_transcripts_in_events_option_says_who_can_read_them(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """The opt-in's text, as HA's options form shows it, says that every user can read them."""
+    home, _store = await async_setup_home(hass, tmp_path)
+    flow = await hass.config_entries.options.async_init(home.entry_id)
+    assert "event_transcripts" in flow["data_schema"].schema
+    strings = await async_get_translations(hass, "en", "options", [DOMAIN])
+    key = f"component.{DOMAIN}.options.step.{flow['step_id']}.data_description.event_transcripts"
+    assert "Every Home Assistant user who can see those entities can read it" in strings[key]
+    hass.config_entries.options.async_abort(flow["flow_id"])
 
 
 async def test_turning_audio_off_erases_kept_audio(hass: HomeAssistant, tmp_path: Path) -> None:
