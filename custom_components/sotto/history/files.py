@@ -28,15 +28,12 @@ _DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 
 
 def private_dir(path: Path) -> None:
-    """Make `path` (and missing parents) a real folder only HA's user can open."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        path.mkdir(mode=DIR_MODE)
-    fd = _open_dir(path)
-    try:
-        os.fchmod(fd, DIR_MODE)
-    finally:
-        os.close(fd)
+    """Make `path` (and missing parents) a folder only HA's user can open.
+
+    A symlink the owner of the machine made (the history on another disk) is followed.
+    """
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    path.chmod(DIR_MODE)
 
 
 def private_file(path: Path) -> None:
@@ -95,9 +92,11 @@ def export_name(now: datetime) -> str:
 def new_export_folder(config_dir: Path, name: str) -> Iterator[ExportFolder]:
     """Create `<config>/sotto_exports/<name>/` (0700); an existing one is an error."""
     exports = config_dir / EXPORTS_DIR
-    private_dir(exports)
-    parent = _open_dir(exports)
+    with contextlib.suppress(FileExistsError):
+        exports.mkdir(mode=DIR_MODE)
+    parent = _open_dir(exports)  # never through a symlink planted in its place
     try:
+        os.fchmod(parent, DIR_MODE)
         try:
             os.mkdir(name, DIR_MODE, dir_fd=parent)
         except FileExistsError as err:
