@@ -145,7 +145,9 @@ def _async_register_admin(
     """Register an action only administrators may run, answering with its response."""
     if "supports_response" in inspect.signature(async_register_admin_service).parameters:
         register: Any = async_register_admin_service
-        register(hass, DOMAIN, service, handler, schema, SupportsResponse.OPTIONAL)
+        register(
+            hass, DOMAIN, service, handler, schema, supports_response=SupportsResponse.OPTIONAL
+        )
         return
 
     # HA 2025.4's admin wrapper drops the response: the same check as HA's runs here.
