@@ -91,7 +91,12 @@ async def main(rows: int) -> None:
     """Fill, purge older-than, refill, purge all."""
     with tempfile.TemporaryDirectory() as config:
         hass = HomeAssistant(config)
-        store = HistoryStore(hass, Path(config) / "sotto", Retention(transcript_days=90))
+        store = HistoryStore(
+            hass,
+            Path(config) / "sotto",
+            Retention(transcript_days=90),
+            keys_dir=Path(config) / "keys",
+        )
         await store.async_open()
         batch = make_rows(rows)
         await timed(

@@ -144,9 +144,16 @@ async def run_satellite(
 
 @contextlib.asynccontextmanager
 async def run_engine(
-    workdir: Path, *, device_id: str = "living-room-engine", name: str = "Engine"
+    workdir: Path,
+    *,
+    device_id: str = "living-room-engine",
+    name: str = "Engine",
+    extra: dict[str, object] | None = None,
 ) -> AsyncIterator[EngineProcess]:
-    """Start `sotto-engine run` with no piper voice, so espeak-ng speaks the replies."""
+    """Start `sotto-engine run` with no piper voice, so espeak-ng speaks the replies.
+
+    `extra` overrides top-level config keys.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     key = LinkKey.generate()
     key_file = workdir / "engine.key"
@@ -159,6 +166,7 @@ async def run_engine(
         "link": {"host": "127.0.0.1", "port": port, "key_file": str(key_file)},
         "discovery": {"enabled": False},
         "tts": {"voices_dir": str(workdir / "voices")},
+        **(extra or {}),
     }
     async with _running([str(ENGINE), "--config"], workdir / "engine", config, port, "run") as (
         process,

@@ -419,7 +419,9 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
     async def _tts_audio(self, token: str) -> tuple[PcmFormat, AsyncIterator[bytes]]:
         stream = tts.async_get_stream(self.hass, token)
         if stream is None:
-            raise HomeAssistantError(f"the reply audio {token} has expired")
+            raise HomeAssistantError(
+                "the reply audio has expired"
+            )  # the token opens it: not logged
         return await pcm_from_wav_stream(stream.async_stream_result())
 
     async def _async_play(self, fmt: PcmFormat, samples: AsyncIterator[bytes]) -> None:

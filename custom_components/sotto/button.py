@@ -1,4 +1,4 @@
-"""Purge buttons: one for the whole home, one on each satellite."""
+"""Purge buttons: one for the whole home, one on each satellite (administrators only)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .data import SottoConfigEntry
 from .entity import SottoSatelliteEntity
 from .history.purge import PurgeScope
 from .history_sensors import SottoHomeEntity
-from .services import async_purge
+from .services import async_purge, async_require_admin
 
 PARALLEL_UPDATES = 1
 
@@ -38,6 +38,7 @@ class SottoHomePurgeButton(SottoHomeEntity, ButtonEntity):
 
     async def async_press(self) -> None:
         """Purge everything."""
+        await async_require_admin(self.hass, self._context)
         await async_purge(self.hass, PurgeScope())
 
 
@@ -56,4 +57,5 @@ class SottoSatellitePurgeButton(SottoSatelliteEntity, ButtonEntity):
 
     async def async_press(self) -> None:
         """Purge this satellite's interactions."""
+        await async_require_admin(self.hass, self._context)
         await async_purge(self.hass, PurgeScope(satellite_id=self._device_key))

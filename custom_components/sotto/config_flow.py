@@ -276,13 +276,27 @@ class SottoConfigFlow(EsphomeFlowSteps, domain=DOMAIN):
         if role not in (ROLE_SATELLITE, ROLE_ENGINE):
             return self.async_abort(reason="not_sotto_device")
         self._role = role
-        await async_claim_discovered(self, device_id, discovery_info.host, discovery_info.port)
+        await async_claim_discovered(
+            self, device_id, discovery_info.host, discovery_info.port, self._async_proves
+        )
         self._host = discovery_info.host
         self._port = discovery_info.port or DEFAULT_PORT
         self._name = properties.get("name") or discovery_info.hostname
         self._device_id = device_id
         self.context["title_placeholders"] = {"name": self._name}
         return await self.async_step_zeroconf_confirm()
+
+    async def _async_proves(self, entry: ConfigEntry[Any], host: str, port: int) -> bool:
+        """Whether the device at host:port completes a handshake with the entry's key as
+        the entry's device (a stock Wyoming satellite, without a key, cannot)."""
+        key_text = entry.data.get(CONF_KEY)
+        if not key_text:
+            return False
+        try:
+            await async_probe(self, host, port, key_text, entry.data[CONF_DEVICE_ID])
+        except PairingError:
+            return False
+        return True
 
     async def async_step_zeroconf_confirm(
         self, user_input: dict[str, Any] | None = None

@@ -1,7 +1,13 @@
-"""Sotto's actions: purge and export the voice history, and "that wasn't for me"."""
+"""Sotto's actions: purge and export the voice history, and "that wasn't for me".
+
+Each of them reads, removes or changes what is kept, so only HA's administrators may run
+them; the spoken "never mind" stays open to whoever is in the room with the satellite.
+"""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -11,16 +17,18 @@ from homeassistant.components.conversation import ConversationInput
 from homeassistant.components.conversation.const import DATA_DEFAULT_ENTITY
 from homeassistant.core import (
     CALLBACK_TYPE,
+    Context,
     HomeAssistant,
     ServiceCall,
     ServiceResponse,
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import ServiceValidationError, Unauthorized, UnknownUser
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import intent
+from homeassistant.helpers.service import async_register_admin_service
 from homeassistant.util import dt as dt_util
 
 from sotto_voice.engine.stt.grammar import NOT_FOR_ME_SENTENCES
@@ -39,7 +47,7 @@ INTENT_NOT_FOR_ME: Final = "SottoNotForMe"
 ATTR_SATELLITE: Final = "satellite"
 ATTR_OLDER_THAN: Final = "older_than"
 ATTR_INTERACTION_ID: Final = "interaction_id"
-ATTR_PATH: Final = "path"
+ATTR_KEEP_EXPORTS: Final = "keep_exports"
 
 # Spoken to a satellite right after a false wake (also matched as typed text).
 
@@ -48,9 +56,11 @@ PURGE_SCHEMA: Final = vol.Schema(
         vol.Optional(ATTR_SATELLITE): cv.string,
         vol.Optional(ATTR_OLDER_THAN): cv.datetime,
         vol.Optional(ATTR_INTERACTION_ID): vol.All(vol.Coerce(int), vol.Range(min=1)),
+        vol.Optional(ATTR_KEEP_EXPORTS, default=False): cv.boolean,
     }
 )
-EXPORT_SCHEMA: Final = vol.Schema({vol.Required(ATTR_PATH): cv.string})
+# No path: every export goes to a new folder Sotto makes (see history/files.py).
+EXPORT_SCHEMA: Final = vol.Schema({})
 NOT_FOR_ME_SCHEMA: Final = vol.Schema({vol.Optional(ATTR_SATELLITE): cv.string})
 
 
@@ -95,16 +105,59 @@ async def async_satellite_key(hass: HomeAssistant, device_id: str) -> str:
     )
 
 
-async def async_purge(hass: HomeAssistant, scope: PurgeScope) -> dict[str, Any]:
+async def async_purge(
+    hass: HomeAssistant, scope: PurgeScope, *, keep_exports: bool = False
+) -> dict[str, Any]:
     """Purge the history and every copy of it; returns what was removed, by store."""
     return await async_purge_everywhere(
-        hass, history_store(hass), scope, domain=DOMAIN, satellites=satellite_links(hass)
+        hass,
+        history_store(hass),
+        scope,
+        domain=DOMAIN,
+        satellites=satellite_links(hass),
+        keep_exports=keep_exports,
     )
 
 
 async def async_not_for_me(hass: HomeAssistant, *, satellite_id: str | None) -> bool:
     """Delete the last interaction and count it as a false wake."""
     return await history_store(hass).async_forget_last(satellite_id=satellite_id)
+
+
+type _Handler = Callable[[ServiceCall], Awaitable[ServiceResponse]]
+
+
+async def async_require_admin(hass: HomeAssistant, context: Context | None) -> None:
+    """Raise Unauthorized unless an administrator (or HA itself, with no user) asked."""
+    if context is None or not context.user_id:
+        return
+    user = await hass.auth.async_get_user(context.user_id)
+    if user is None:
+        raise UnknownUser(context=context)
+    if not user.is_admin:
+        raise Unauthorized(context=context)
+
+
+@callback
+def _async_register_admin(
+    hass: HomeAssistant, service: str, handler: _Handler, schema: vol.Schema
+) -> None:
+    """Register an action only administrators may run, answering with its response."""
+    if "supports_response" in inspect.signature(async_register_admin_service).parameters:
+        register: Any = async_register_admin_service
+        register(
+            hass, DOMAIN, service, handler, schema, supports_response=SupportsResponse.OPTIONAL
+        )
+        return
+
+    # HA 2025.4's admin wrapper drops the response: the same check as HA's runs here.
+    async def admin_only(call: ServiceCall) -> ServiceResponse:
+        await async_require_admin(hass, call.context)
+        return await handler(call)
+
+    hass.services.async_register(
+        DOMAIN, service, admin_only, schema=schema, supports_response=SupportsResponse.OPTIONAL
+    )
 
 
 @callback
@@ -119,46 +172,24 @@ def async_register_services(hass: HomeAssistant) -> None:
             before=dt_util.as_utc(older_than) if older_than else None,
             interaction_id=call.data.get(ATTR_INTERACTION_ID),
         )
-        return await async_purge(hass, scope)
+        return await async_purge(hass, scope, keep_exports=call.data[ATTR_KEEP_EXPORTS])
 
-    async def export(call: ServiceCall) -> ServiceResponse:
-        config_dir = Path(hass.config.config_dir).resolve()
-        target = (config_dir / call.data[ATTR_PATH]).resolve()
-        if not target.is_relative_to(config_dir) or target == config_dir:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="export_outside_config",
-                translation_placeholders={"path": call.data[ATTR_PATH]},
-            )
-        interactions, audio_files = await history_store(hass).async_export(target)
-        return {"path": str(target), "interactions": interactions, "audio_files": audio_files}
+    async def export(_call: ServiceCall) -> ServiceResponse:
+        exported = await history_store(hass).async_export(Path(hass.config.config_dir))
+        return {
+            "folder": str(exported.folder),
+            "interactions": exported.interactions,
+            "audio_files": exported.audio_files,
+        }
 
     async def not_for_me(call: ServiceCall) -> ServiceResponse:
         device = call.data.get(ATTR_SATELLITE)
         key = await async_satellite_key(hass, device) if device else None
         return {"forgotten": await async_not_for_me(hass, satellite_id=key)}
 
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_PURGE_HISTORY,
-        purge,
-        schema=PURGE_SCHEMA,
-        supports_response=SupportsResponse.OPTIONAL,
-    )
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_EXPORT_HISTORY,
-        export,
-        schema=EXPORT_SCHEMA,
-        supports_response=SupportsResponse.OPTIONAL,
-    )
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_NOT_FOR_ME,
-        not_for_me,
-        schema=NOT_FOR_ME_SCHEMA,
-        supports_response=SupportsResponse.OPTIONAL,
-    )
+    _async_register_admin(hass, SERVICE_PURGE_HISTORY, purge, PURGE_SCHEMA)
+    _async_register_admin(hass, SERVICE_EXPORT_HISTORY, export, EXPORT_SCHEMA)
+    _async_register_admin(hass, SERVICE_NOT_FOR_ME, not_for_me, NOT_FOR_ME_SCHEMA)
     intent.async_register(hass, NotForMeIntent())
 
     async def delete(interaction_id: int | None) -> dict[str, Any]:

@@ -138,10 +138,11 @@ class SottoLocalSpeechToText(_SottoSpeechToText):
         except SttError as err:  # the recognition process died: this command is lost
             _LOGGER.error("Speech-to-text failed: %s", err)
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
+        # Never the words themselves: a log outlives every purge of the history.
         _LOGGER.debug(
-            "%s %r: confidence %.2f (threshold %.2f) over %d frames",
+            "%s %d words: confidence %.2f (threshold %.2f) over %d frames",
             "Heard" if result.accepted else "Rejected",
-            result.hypothesis,
+            len(result.hypothesis.split()),
             result.confidence,
             result.threshold,
             result.frames,

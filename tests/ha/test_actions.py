@@ -43,7 +43,7 @@ async def test_actions_without_the_home_entry_say_so(hass: HomeAssistant, tmp_pa
     """Once the home entry (which holds the history) is unloaded, actions explain why."""
     home, _store = await async_setup_home(hass, tmp_path / "config")
     await hass.config_entries.async_unload(home.entry_id)
-    for action, data in (("purge_history", {}), ("export_history", {"path": "out"})):
+    for action, data in (("purge_history", {}), ("export_history", {})):
         with pytest.raises(ServiceValidationError) as caught:
             await hass.services.async_call(DOMAIN, action, data, blocking=True)
         assert caught.value.translation_key == "no_history"

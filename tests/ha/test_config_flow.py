@@ -149,22 +149,55 @@ async def test_zeroconf_asks_before_connecting(hass: HomeAssistant) -> None:
         await _unload_all(hass)
 
 
-@pytest.mark.usefixtures("home")
-async def test_zeroconf_of_a_known_satellite_updates_its_address(hass: HomeAssistant) -> None:
-    """A paired satellite seen at a new address is updated, not offered again."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id="kitchen-satellite",
-        data={"kind": "satellite", "host": "192.0.2.1", "port": 1, "key": KEY.to_base64()},
-    )
-    entry.add_to_hass(hass)
+async def _announce(hass: HomeAssistant, port: int) -> None:
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": config_entries.SOURCE_ZEROCONF}, data=_discovery(4321)
+        DOMAIN, context={"source": config_entries.SOURCE_ZEROCONF}, data=_discovery(port)
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
-    assert entry.data["host"] == "127.0.0.1"
-    assert entry.data["port"] == 4321
+
+
+@pytest.mark.usefixtures("home")
+async def test_a_spoofed_announcement_does_not_move_a_paired_satellite(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An announcement with a paired satellite's ID, pointing where nothing listens or where
+    another device answers, changes nothing: same address, still loaded, logged once."""
+    async with (
+        serve_peer(KEY) as (_kitchen, port),
+        serve_peer(LinkKey.generate()) as (_impostor, impostor_port),
+        serve_peer(KEY, device_id="hall-satellite") as (_hall, hall_port),
+    ):
+        entry = paired_entry(port, KEY.to_base64())
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+
+        for spoofed in (free_port(), impostor_port, hall_port, impostor_port):
+            await _announce(hass, spoofed)
+            await hass.async_block_till_done()
+            assert (entry.data["host"], entry.data["port"]) == ("127.0.0.1", port)
+            assert entry.state is ConfigEntryState.LOADED
+        ignored = [r for r in caplog.records if "Ignored an announcement" in r.getMessage()]
+        assert len(ignored) == 3  # one line per address, however often it is announced
+        assert f"127.0.0.1:{impostor_port}" in ignored[1].getMessage()
+        await _unload_all(hass)
+
+
+@pytest.mark.usefixtures("home")
+async def test_a_satellite_that_really_moved_is_followed(hass: HomeAssistant) -> None:
+    """The same satellite (it proves itself with the key) on a new port: the entry follows."""
+    async with serve_peer(KEY) as (_old, old_port):
+        entry = paired_entry(old_port, KEY.to_base64())
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+    async with serve_peer(KEY) as (peer, new_port):
+        await _announce(hass, new_port)
+        await hass.async_block_till_done()
+        assert entry.data["port"] == new_port
+        assert peer.handshakes >= 1
+        await _unload_all(hass)
 
 
 @pytest.mark.usefixtures("home")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import wave
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -180,41 +179,12 @@ async def test_crypto_erase_leaves_recovered_bytes_unreadable(
         DOMAIN, "purge_history", {"interaction_id": row.id}, blocking=True
     )
     assert not sealed_path.exists()
-    keystore = files_bytes(store.directory)
+    keystore = files_bytes(store.keystore_path.parent)
     assert key not in keystore  # secure_delete overwrote it; the WAL was truncated
     with sqlite3.connect(store.keystore_path) as keys:
         assert keys.execute("SELECT COUNT(*) FROM keys").fetchone() == (0,)
     with pytest.raises(HistoryError):
         open_sealed(bytes(32), recovered, recording_id=recording_id)
-
-
-async def test_export_writes_json_and_decrypted_audio(hass: HomeAssistant, tmp_path: Path) -> None:
-    """The export holds every kept field and the audio as a playable WAV."""
-    _home, store = await async_setup_home(hass, tmp_path, KEEP_AUDIO)
-    await store.async_add(interaction("start the flamingo fan", audio=AUDIO))
-    await store.async_add(interaction("what time is it", satellite_id="bedroom"))
-
-    response = await hass.services.async_call(
-        DOMAIN, "export_history", {"path": "exports/mine"}, blocking=True, return_response=True
-    )
-    assert response == {
-        "path": str(tmp_path / "exports" / "mine"),
-        "interactions": 2,
-        "audio_files": 1,
-    }
-    exported = json.loads((tmp_path / "exports" / "mine" / "history.json").read_text())
-    first = next(i for i in exported["interactions"] if i["audio_kept"])
-    assert first["transcript"] == "start the flamingo fan"
-    assert first["targets"] == ["light.kitchen_light"]
-    with wave.open(str(tmp_path / "exports" / "mine" / first["audio_file"])) as wav:
-        assert wav.getframerate() == 16000
-        assert wav.readframes(wav.getnframes()) == AUDIO
-
-    for bad in ("../outside", "/etc", "."):
-        with pytest.raises(ServiceValidationError, match="config directory"):
-            await hass.services.async_call(
-                DOMAIN, "export_history", {"path": bad}, blocking=True, return_response=True
-            )
 
 
 async def test_sensors_count_today_and_what_is_kept(hass: HomeAssistant, tmp_path: Path) -> None:
@@ -291,6 +261,19 @@ async def test_options_flow_sets_retention(hass: HomeAssistant, tmp_path: Path) 
     }
     assert store.retention == Retention(transcript_days=30, keep_audio=True, audio_days=3)
     assert store.keeps_audio
+
+
+async def test_the_transcripts_in_events_option_says_who_can_read_them(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """The opt-in's text, as HA's options form shows it, says that every user can read them."""
+    home, _store = await async_setup_home(hass, tmp_path)
+    flow = await hass.config_entries.options.async_init(home.entry_id)
+    assert "event_transcripts" in flow["data_schema"].schema
+    strings = await async_get_translations(hass, "en", "options", [DOMAIN])
+    key = f"component.{DOMAIN}.options.step.{flow['step_id']}.data_description.event_transcripts"
+    assert "Every Home Assistant user who can see those entities can read it" in strings[key]
+    hass.config_entries.options.async_abort(flow["flow_id"])
 
 
 async def test_turning_audio_off_erases_kept_audio(hass: HomeAssistant, tmp_path: Path) -> None:

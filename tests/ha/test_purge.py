@@ -228,7 +228,9 @@ async def test_purge_buttons_clear_the_satellite_too(hass: HomeAssistant, tmp_pa
 async def test_retention_also_clears_ha_copies(
     hass: HomeAssistant, tmp_path: Path, freezer: FrozenDateTimeFactory
 ) -> None:
-    """When a row ages out, its reply leaves the TTS cache and its debug run goes too."""
+    """When a row ages out, its reply leaves the TTS cache and its debug run goes too, and
+    the history says it is smaller only once they have gone (the scheduled run is one of
+    HA's background tasks, which the test waits for)."""
     hass.config.config_dir = str(tmp_path)
     assert await async_setup_component(hass, "tts", {"tts": {"platform": "demo"}})
     await hass.async_block_till_done()
@@ -244,10 +246,21 @@ async def test_retention_also_clears_ha_copies(
     assert any(p.name.startswith(reply_hash) for p in (tmp_path / "tts").iterdir())
     assert _debug_runs_mentioning(hass, "wombat") == 1
 
+    manager = hass.data[DATA_TTS_MANAGER]
+    announced: list[tuple[int, int, bool]] = []
+
+    def on_change() -> None:  # what the sensors would show, and what HA still holds then
+        cached = any(k.startswith(reply_hash) for k in [*manager.mem_cache, *manager.file_cache])
+        announced.append((store.stats.items, _debug_runs_mentioning(hass, "wombat"), cached))
+
+    unsubscribe = store.subscribe(on_change)
     freezer.tick(timedelta(days=1) + RETENTION_INTERVAL)
     async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    unsubscribe()
 
+    assert announced  # each time the history said it changed, HA's copies were gone
+    assert set(announced) == {(0, 0, False)}
     assert await store.async_list() == []
     assert _debug_runs_mentioning(hass, "wombat") == 0
     assert not any(p.name.startswith(reply_hash) for p in (tmp_path / "tts").iterdir())

@@ -8,7 +8,7 @@ import logging
 from typing import Any, Final
 
 import voluptuous as vol
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
 from homeassistant.helpers.device_registry import format_mac
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
@@ -77,6 +77,17 @@ class EsphomeFlowSteps(ConfigFlow):
         if (conflict := async_esphome_conflict(self.hass, mac)) is not None:
             raise EsphomeConflictError(conflict)
         return mac, info.friendly_name or info.name
+
+    async def _async_esphome_proves(self, entry: ConfigEntry[Any], host: str, port: int) -> bool:
+        """Whether the device at host:port logs in with the entry's key and has its MAC."""
+        try:
+            session = await async_open_session(
+                host, port, entry.data.get(CONF_KEY), expected_mac=entry.unique_id
+            )
+        except EsphomeError:
+            return False
+        await session.client.disconnect(force=True)
+        return True
 
     async def _async_esphome_form_result(
         self, host: str, port: int, user_input: dict[str, Any], errors: dict[str, str]
@@ -158,7 +169,9 @@ class EsphomeFlowSteps(ConfigFlow):
         if not mac or not project.startswith(VOICE_PROJECT_PREFIXES):
             return self.async_abort(reason="not_a_voice_device")
         mac = format_mac(mac)
-        await async_claim_discovered(self, mac, discovery_info.host, discovery_info.port)
+        await async_claim_discovered(
+            self, mac, discovery_info.host, discovery_info.port, self._async_esphome_proves
+        )
         if (conflict := async_esphome_conflict(self.hass, mac)) is not None:
             return self._abort_conflict(conflict)
         self._esphome_host = discovery_info.host

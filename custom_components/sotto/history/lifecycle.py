@@ -13,7 +13,7 @@ from homeassistant.helpers.event import async_track_time_interval
 from .panel import async_register_panel
 from .purge import async_expire_everywhere
 from .settings import Retention
-from .store import HISTORY_DIR, HistoryStore
+from .store import HISTORY_DIR, KEYS_DIR, HistoryStore
 
 # Retention is applied this often, so nothing outlives its window by more than this.
 RETENTION_INTERVAL: Final = timedelta(minutes=10)
@@ -22,7 +22,10 @@ RETENTION_INTERVAL: Final = timedelta(minutes=10)
 async def async_start_history(hass: HomeAssistant, entry: ConfigEntry[Any]) -> HistoryStore:
     """Open the store, drop what is past its retention now and every interval after."""
     store = HistoryStore(
-        hass, Path(hass.config.path(HISTORY_DIR)), Retention.from_options(entry.options)
+        hass,
+        Path(hass.config.path(HISTORY_DIR)),
+        Retention.from_options(entry.options),
+        keys_dir=Path(hass.config.path(*KEYS_DIR)),
     )
     await store.async_open()
     entry.async_on_unload(store.async_close)

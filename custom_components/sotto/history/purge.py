@@ -4,7 +4,8 @@ Besides the history store, Home Assistant may hold a command in its recorder (th
 states of Sotto's entities), in the assist pipeline's debug runs (transcript and reply),
 in the conversation agent's chat logs (kept in memory for a few minutes),
 in the TTS cache (the spoken reply, keyed by a hash of its text) and in debug
-recordings; and the satellite holds its own ledger and audio buffers.
+recordings; the satellite holds its own ledger and audio buffers; and every export an
+administrator made is a copy of the whole history.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from wyoming.event import Event
 
 from sotto_voice.messages import MessageError, Purge, Purged
 
+from .files import remove_exports
 from .store import HistoryStore, Removed
 
 _LOGGER = logging.getLogger(__name__)
@@ -81,13 +83,18 @@ async def async_purge_everywhere(
     *,
     domain: str,
     satellites: Mapping[str, SatelliteLink],
+    keep_exports: bool = False,
 ) -> dict[str, Any]:
-    """Purge the history and every copy HA or a satellite holds; returns what went, by store."""
+    """Purge the history and every copy HA or a satellite holds; returns what went, by store.
+
+    Exports go too (each holds the whole history as it was), unless `keep_exports`.
+    """
     removed = await store.async_purge(
         satellite_id=scope.satellite_id,
         before=scope.before,
         interaction_id=scope.interaction_id,
         candidates=_texts_held_by_ha(hass),
+        announce=False,
     )
     sotto_entities = _sotto_entity_ids(hass, domain, scope.satellite_id)
     result: dict[str, Any] = {
@@ -100,7 +107,14 @@ async def async_purge_everywhere(
         },
         "recorder": {"entities": await _async_purge_recorder(hass, scope, sotto_entities)},
         "satellites": await _async_purge_satellites(scope, satellites),
+        "exports": {
+            "folders": 0
+            if keep_exports
+            else await hass.async_add_executor_job(remove_exports, Path(hass.config.config_dir))
+        },
     }
+    # Only now do the sensors show the smaller history: the purge is complete.
+    await store.async_refresh()
     _LOGGER.info(
         "Voice history purged: %s interactions, %s recordings",
         removed.interactions,
@@ -111,12 +125,14 @@ async def async_purge_everywhere(
 
 async def async_expire_everywhere(hass: HomeAssistant, store: HistoryStore) -> Removed:
     """Apply the retention, and drop HA's copies (debug runs, chat logs, cached replies)
-    of what it removed, so nothing outlives its window elsewhere."""
-    removed = await store.async_apply_retention(_texts_held_by_ha(hass))
+    of what it removed, so nothing outlives its window elsewhere; the history's listeners
+    hear of it once every copy is gone."""
+    removed = await store.async_apply_retention(_texts_held_by_ha(hass), announce=False)
     if removed.texts:
         _purge_pipeline_debug(hass, removed, [], PurgeScope())
         _purge_chat_logs(hass, removed)
         await _async_purge_tts_cache(hass, removed, [])
+    await store.async_refresh()
     return removed
 
 

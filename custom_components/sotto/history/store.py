@@ -2,14 +2,18 @@
 
 One row per interaction, kept only as long as the user's retention allows; kept audio
 lives in separate files, each sealed with its own key in a separate keystore, so a
-purge destroys the key first (crypto-erase) and then the file. Both databases run with
-`secure_delete`, so deleted rows are overwritten inside the files, and the write-ahead
-log is truncated after every purge so no deleted text lingers there either.
+purge destroys the key first (crypto-erase) and then the file. The keystore lives apart
+from the history folder (in HA's `.storage`), so a copy of that folder alone cannot open
+the audio; every folder is 0700 and every file 0600, before anything is written. Both
+databases run with `secure_delete`, so deleted rows are overwritten inside the files, and
+the write-ahead log is truncated after every purge so no deleted text lingers there either.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 import uuid
@@ -25,12 +29,24 @@ from homeassistant.util import dt as dt_util
 
 from .crypto import new_key, open_sealed, seal
 from .errors import HistoryError
+from .files import (
+    ExportFolder,
+    export_name,
+    new_export_folder,
+    private_dir,
+    private_file,
+    write_private,
+)
 from .model import Interaction, Outcome, Trigger
 from .settings import Retention
 
 HISTORY_DIR: Final = "sotto"
 HISTORY_FILE: Final = "history.db"
+KEYS_DIR: Final = (".storage", "sotto")
+"""Where the keystore lives, under HA's config directory: not beside the audio."""
 KEYSTORE_FILE: Final = "keys.db"
+# SQLite's companions of a database file in WAL mode.
+_DB_COMPANIONS: Final = ("-wal", "-shm")
 AUDIO_DIR: Final = "audio"
 AUDIO_SUFFIX: Final = ".sealed"
 # Kept audio is the 16 kHz mono s16le the satellites send.
@@ -137,6 +153,15 @@ class Removed:
 
 
 @dataclass(frozen=True, slots=True)
+class Exported:
+    """Where one export went, and what it holds."""
+
+    folder: Path
+    interactions: int
+    audio_files: int
+
+
+@dataclass(frozen=True, slots=True)
 class Stats:
     """The figures the home's history sensors show."""
 
@@ -158,10 +183,13 @@ def _day(moment: datetime) -> str:
 class HistoryStore:
     """Keeps interactions as the retention allows; every file operation runs off the loop."""
 
-    def __init__(self, hass: HomeAssistant, directory: Path, retention: Retention) -> None:
-        """Point the store at its directory (nothing is opened until `async_open`)."""
+    def __init__(
+        self, hass: HomeAssistant, directory: Path, retention: Retention, *, keys_dir: Path
+    ) -> None:
+        """Point the store at its folders (nothing is opened until `async_open`)."""
         self.hass = hass
         self.directory = directory
+        self.keys_dir = keys_dir
         self.retention = retention
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
@@ -179,7 +207,7 @@ class HistoryStore:
     @property
     def keystore_path(self) -> Path:
         """The keystore holding one key per kept recording."""
-        return self.directory / KEYSTORE_FILE
+        return self.keys_dir / KEYSTORE_FILE
 
     @property
     def audio_dir(self) -> Path:
@@ -214,8 +242,17 @@ class HistoryStore:
             listener()
 
     def _open(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.audio_dir.mkdir(exist_ok=True)
+        for directory in (self.directory, self.audio_dir, self.keys_dir):
+            private_dir(directory)
+        _move_keystore(self.directory / KEYSTORE_FILE, self.keystore_path)
+        for database in (self.database_path, self.keystore_path):
+            # SQLite gives its -wal and -shm files the database file's mode.
+            private_file(database)
+            for companion in _DB_COMPANIONS:
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(f"{database}{companion}", 0o600)
+        for sealed in self.audio_dir.iterdir():
+            sealed.chmod(0o600)
         with self._lock:
             self._db = _connect(self.database_path)
             self._db.executescript(_SCHEMA)
@@ -292,8 +329,10 @@ class HistoryStore:
                             "INSERT INTO keys (recording_id, key) VALUES (?, ?)",
                             (recording_id, key),
                         )
-                    path = self.audio_dir / f"{recording_id}{AUDIO_SUFFIX}"
-                    path.write_bytes(seal(key, audio, recording_id=recording_id))
+                    write_private(
+                        self.audio_dir / f"{recording_id}{AUDIO_SUFFIX}",
+                        seal(key, audio, recording_id=recording_id),
+                    )
                 cursor = db.execute(
                     f"INSERT INTO interactions ({_COLUMNS}, audio_until) "
                     "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -427,13 +466,19 @@ class HistoryStore:
 
     # --- exporting -------------------------------------------------------------------------
 
-    async def async_export(self, directory: Path) -> tuple[int, int]:
-        """Write history.json (and kept audio as WAV) into `directory`; returns the counts."""
-        return await self.hass.async_add_executor_job(self._export, directory)
+    async def async_export(self, config_dir: Path) -> Exported:
+        """Write history.json (and kept audio as WAV) into a new folder under the exports."""
+        name = export_name(dt_util.utcnow())
+        return await self.hass.async_add_executor_job(self.export_blocking, config_dir, name)
 
-    def _export(self, directory: Path) -> tuple[int, int]:
+    def export_blocking(self, config_dir: Path, name: str) -> Exported:
+        """Export into `<config>/sotto_exports/<name>/`, a folder that must not exist yet."""
+        with new_export_folder(config_dir, name) as folder:
+            interactions, audio_files = self._export(folder)
+        return Exported(folder.path, interactions, audio_files)
+
+    def _export(self, directory: ExportFolder) -> tuple[int, int]:
         rows = self._list(None, None)
-        directory.mkdir(parents=True, exist_ok=True)
         audio_files = 0
         items = []
         for row in rows:
@@ -443,7 +488,7 @@ class HistoryStore:
                     _db, keys = self._conns()
                     pcm = self._open_recording(keys, row.recording_id)
                 name = f"interaction-{row.id}.wav"
-                with wave.open(str(directory / name), "wb") as wav:
+                with directory.create(name) as out, wave.open(out, "wb") as wav:
                     wav.setnchannels(1)
                     wav.setsampwidth(2)
                     wav.setframerate(_AUDIO_RATE)
@@ -451,17 +496,20 @@ class HistoryStore:
                 item["audio_file"] = name
                 audio_files += 1
             items.append(item)
-        (directory / "history.json").write_text(
-            json.dumps({"interactions": items}, indent=2, ensure_ascii=False), encoding="utf-8"
-        )
+        with directory.create("history.json") as out:
+            out.write(json.dumps({"interactions": items}, indent=2, ensure_ascii=False).encode())
         return len(items), audio_files
 
     # --- purging ---------------------------------------------------------------------------
 
-    async def async_apply_retention(self, candidates: frozenset[str] = frozenset()) -> Removed:
+    async def async_apply_retention(
+        self, candidates: frozenset[str] = frozenset(), *, announce: bool = True
+    ) -> Removed:
         """Drop rows and audio past the user's retention (on start and on a schedule).
 
         `candidates` are texts HA holds elsewhere; the result names those the rows held.
+        Without `announce` the listeners are not told: the caller tells them (through
+        `async_refresh`) once HA's copies are gone too.
         """
         now = dt_util.utcnow()
         # Audio kept under earlier, longer settings goes as soon as the settings shrink.
@@ -472,7 +520,8 @@ class HistoryStore:
             _epoch(now - timedelta(days=self.retention.audio_kept_days)),
             candidates,
         )
-        await self.async_refresh()
+        if announce:
+            await self.async_refresh()
         return removed
 
     def _expire(
@@ -509,11 +558,13 @@ class HistoryStore:
         before: datetime | None = None,
         interaction_id: int | None = None,
         candidates: frozenset[str] = frozenset(),
+        announce: bool = True,
     ) -> Removed:
         """Delete interactions (all of them when nothing narrows it) and their audio.
 
         `candidates` are texts found in HA's other stores; the result names those the
-        purged rows held, so their copies can be removed too.
+        purged rows held, so their copies can be removed too. Without `announce`, as in
+        `async_apply_retention`.
         """
         clauses: list[str] = []
         args: list[Any] = []
@@ -530,7 +581,8 @@ class HistoryStore:
         removed = await self.hass.async_add_executor_job(
             self._purge, where, tuple(args), candidates
         )
-        await self.async_refresh()
+        if announce:
+            await self.async_refresh()
         return removed
 
     def _purge(
@@ -628,6 +680,20 @@ class HistoryStore:
                     (day,),
                 )
             _checkpoint(db)
+
+
+def _move_keystore(old: Path, new: Path) -> None:
+    """Move a keystore kept beside the audio (as 0.2.0 did) to its own folder, once."""
+    if not old.exists() or new.exists():
+        return
+    connection = sqlite3.connect(old)
+    try:
+        _checkpoint(connection)  # everything into the main file, before it moves
+    finally:
+        connection.close()
+    os.replace(old, new)
+    for companion in _DB_COMPANIONS:
+        Path(f"{old}{companion}").unlink(missing_ok=True)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

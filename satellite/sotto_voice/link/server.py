@@ -1,4 +1,5 @@
-"""Serving links: one handler task per connection, a cap on connections in the handshake.
+"""Serving links: one handler task per connection, caps on connections in the handshake
+(in total and per peer address, so one address's flood cannot lock the others out).
 
 Every problem a peer causes (a scan, garbage, a wrong key, a flood, a broken event) is
 logged through a PeerLog: one clear line per peer per minute, naming the address and the
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final
 
@@ -69,7 +71,8 @@ class LinkServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
-        self._handshaking = 0
+        self._handshaking: Counter[str] = Counter()
+        """Connections in the handshake, by peer address."""
         self._port: int | None = None
 
     @property
@@ -132,28 +135,53 @@ class LinkServer:
         peername = writer.get_extra_info("peername")
         where = f"{peername[0]}:{peername[1]}" if peername else "unknown peer"
         host = peer_host(peername)
-        if not self._legacy and self._handshaking >= self._settings.max_handshaking:
+        if not self._legacy and (refusal := self._handshake_refusal(host)):
             writer.transport.abort()
-            self._peer_log.report(
-                host,
-                f"refused {where}: {self._handshaking} connections are already in the "
-                "handshake (a handshake flood?)",
-            )
+            self._peer_log.report(host, f"refused {where}: {refusal} (a handshake flood?)")
             return
+        # The slot is taken now, not when the task starts: a burst of connections is
+        # accepted in one go, before any of their tasks runs.
+        self._handshaking[host] += 1
+        held = True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                self._handshaking[host] -= 1
+                if not self._handshaking[host]:
+                    del self._handshaking[host]
+
         task = asyncio.get_running_loop().create_task(
-            self._serve(reader, writer, where, host), name=f"sotto link {where}"
+            self._serve(reader, writer, where, host, release), name=f"sotto link {where}"
         )
         self._tasks.add(task)
         self._writers.add(writer)
 
         def _done(finished: asyncio.Task[None]) -> None:
+            release()  # a task cancelled before it ran never reached the handshake's end
             self._tasks.discard(finished)
             self._writers.discard(writer)
 
         task.add_done_callback(_done)
 
+    def _handshake_refusal(self, host: str) -> str | None:
+        """Why a new connection from `host` may not start a handshake now, if it may not."""
+        settings = self._settings
+        total = self._handshaking.total()
+        if total >= settings.max_handshaking:
+            return f"{total} connections are already in the handshake"
+        if (mine := self._handshaking[host]) >= settings.max_handshaking_per_peer:
+            return f"{mine} connections from {host} are already in the handshake"
+        return None
+
     async def _serve(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, where: str, host: str
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        where: str,
+        host: str,
+        release: Callable[[], None],
     ) -> None:
         peer_log = self._peer_log
         reported = False
@@ -164,7 +192,7 @@ class LinkServer:
             peer_log.report(host, text)
 
         try:
-            link = await self._open(reader, writer, where, problem)
+            link = await self._open(reader, writer, where, release, problem)
         except LinkError as err:
             # Logged before closing: whoever sees the connection end can find the line.
             peer_log.report(host, f"refused {where}: {err}")
@@ -196,14 +224,15 @@ class LinkServer:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         where: str,
+        release: Callable[[], None],
         problem: Callable[[str], None],
     ) -> Link:
         settings = self._settings
         if self._legacy:
+            release()
             return Link(writer, settings=settings, where=where, reader=reader, problems=problem)
         assert self._key is not None  # checked by check_mode
         frames = FrameReader(reader, settings)
-        self._handshaking += 1
         try:
             async with asyncio.timeout(settings.handshake_timeout):
                 cipher, peer = await server_handshake(
@@ -214,7 +243,7 @@ class LinkServer:
                 f"{where} did not finish the handshake within {settings.handshake_timeout} s"
             ) from None
         finally:
-            self._handshaking -= 1
+            release()
         _LOGGER.debug("link from %s: %s (%s)", where, peer.device_id, peer.name)
         return Link(
             writer,

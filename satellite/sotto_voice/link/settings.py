@@ -69,10 +69,16 @@ class LinkSettings:
     """Time to open the TCP connection. On a LAN this takes milliseconds; 5 s tolerates a
     device that is waking up without stalling a reconnect loop."""
 
-    max_handshaking: int = 8
-    """Connections a server lets sit in the handshake at once; more are closed at once. A
-    satellite has one or two controllers, so 8 is generous, and it caps what an attacker
-    opening sockets can make the server hold."""
+    max_handshaking: int = 32
+    """Connections a server lets sit in the handshake at once; more are closed at once. It
+    caps what peers opening sockets can make the server hold (a half-open handshake costs
+    a few KiB)."""
+
+    max_handshaking_per_peer: int = 8
+    """Of those, connections from one address. Home Assistant opens one link per engine
+    request, so several satellites answered at once start a few handshakes together (each
+    takes milliseconds); 8 leaves room for that, while a flood from one address fills only
+    its own slots and the owner's Home Assistant still gets in."""
 
     def __post_init__(self) -> None:
         for name in ("max_header_line", "max_data_length", "max_payload_length"):
@@ -82,6 +88,8 @@ class LinkSettings:
             raise ValueError("LinkSettings.max_json_depth must be at least 2")
         if self.max_handshaking < 1:
             raise ValueError("LinkSettings.max_handshaking must be at least 1")
+        if self.max_handshaking_per_peer < 1:
+            raise ValueError("LinkSettings.max_handshaking_per_peer must be at least 1")
         if self.max_queued_bytes < 1:
             raise ValueError("LinkSettings.max_queued_bytes must be at least 1")
         for name in (

@@ -173,6 +173,40 @@ async def test_handshake_cap_refuses_extra_connections(key: LinkKey) -> None:
         assert recorder.links == 1
 
 
+async def test_a_flood_from_one_address_does_not_lock_the_owner_out(key: LinkKey) -> None:
+    """Idle sockets from 127.0.0.2 hold only that address's slots; the rest are closed at
+    once, and the owner's controller on 127.0.0.1 completes its handshake mid-flood."""
+    settings = LinkSettings(handshake_timeout=60.0)  # the flood holds its slots throughout
+    flooder = ("127.0.0.2", 0)
+    async with (
+        asyncio.timeout(30),
+        recording_server(key, SATELLITE, settings) as (port, recorder),
+    ):
+        flood = [
+            await asyncio.open_connection("127.0.0.1", port, local_addr=flooder)
+            for _ in range(settings.max_handshaking + 4)  # more than every slot
+        ]
+        held, extra = (
+            flood[: settings.max_handshaking_per_peer],
+            flood[settings.max_handshaking_per_peer :],
+        )
+        for reader, _writer in extra:
+            assert await closed_by_peer(reader)  # closed at once, not after 60 s
+
+        async with connect(
+            "127.0.0.1", port, key=key, identity=CONTROLLER, settings=settings
+        ) as link:
+            assert link.peer is not None
+            assert link.peer.device_id == SATELLITE.device_id
+        for reader, writer in held:
+            assert not reader.at_eof()  # still held: the owner got in during the flood
+            writer.close()
+        for _reader, writer in extra:
+            writer.close()
+        await asyncio.sleep(0.05)
+        assert recorder.links == 1
+
+
 async def test_missing_key_needs_explicit_legacy() -> None:
     with pytest.raises(ValueError, match="legacy=True"):
         async with connect("127.0.0.1", 9, key=None, identity=CONTROLLER):

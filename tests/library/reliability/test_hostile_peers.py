@@ -239,9 +239,10 @@ async def test_hostile_peer_gets_one_line_a_minute_and_is_cut_off_each_time(
 async def test_handshake_flood_is_one_line_and_the_session_carries_on(
     target: Target, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """More half-open handshakes than the cap: the extra ones are closed at once, the held
-    ones at the handshake timeout; one line; the established controller never notices."""
-    cap = SETTINGS.max_handshaking
+    """More half-open handshakes than one address may hold: the extra ones are closed at
+    once, the held ones at the handshake timeout; one line; the established controller
+    never notices."""
+    cap = SETTINGS.max_handshaking_per_peer
     caplog.clear()
     async with asyncio.timeout(60):
         held = []
@@ -254,7 +255,7 @@ async def test_handshake_flood_is_one_line_and_the_session_carries_on(
             writer.close()
         lines = peer_lines(caplog)
         assert len(lines) == 1, lines
-        assert f"{cap} connections are already in the handshake" in lines[0]
+        assert f"{cap} connections from {HOST} are already in the handshake" in lines[0]
         assert f"refused {HOST}:" in lines[0]
 
         await target.exchange()  # while the flood holds every handshake slot
