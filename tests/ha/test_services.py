@@ -111,20 +111,27 @@ async def test_never_mind_to_the_kitchen_keeps_the_bedrooms_command(
     home, store = await async_setup_home(hass, tmp_path / "config")
     kitchen = _satellite_device(hass, "kitchen-satellite", "Kitchen satellite")
     bedroom = _satellite_device(hass, "bedroom-satellite", "Bedroom satellite")
-    await store.async_add(interaction("turn on the kitchen light"))
     await store.async_add(interaction("turn on the heron lamp", satellite_id="bedroom-satellite"))
-
-    reply = await _say(hass, "never mind, that wasn't for you", kitchen)
-    # The kitchen's own last command was the one before the bedroom's: it goes.
-    assert reply == "OK, forgotten."
-    assert [row.transcript for row in await store.async_list()] == ["turn on the heron lamp"]
 
     reply = await _say(hass, "never mind, that wasn't for you", kitchen)
     assert reply == "There was nothing to forget."
     assert [row.transcript for row in await store.async_list()] == ["turn on the heron lamp"]
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.sotto_false_wakes_today").state == "1"
+    assert hass.states.get("sensor.sotto_false_wakes_today").state == "0"
     assert hass.states.get("sensor.sotto_items_in_history").state == "1"
+
+    # The kitchen's own command, even one older than the bedroom's, is the one that goes.
+    await store.async_add(interaction("turn on the kitchen light"))
+    await store.async_add(interaction("turn off the heron lamp", satellite_id="bedroom-satellite"))
+    reply = await _say(hass, "never mind, that wasn't for you", kitchen)
+    assert reply == "OK, forgotten."
+    assert [row.transcript for row in await store.async_list()] == [
+        "turn off the heron lamp",
+        "turn on the heron lamp",
+    ]
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.sotto_false_wakes_today").state == "1"
+    assert hass.states.get("sensor.sotto_items_in_history").state == "2"
 
     response = await hass.services.async_call(
         DOMAIN, "not_for_me", {"satellite": kitchen.id}, blocking=True, return_response=True
@@ -134,7 +141,7 @@ async def test_never_mind_to_the_kitchen_keeps_the_bedrooms_command(
         DOMAIN, "not_for_me", {"satellite": bedroom.id}, blocking=True, return_response=True
     )
     assert response == {"forgotten": 1}
-    assert await store.async_list() == []
+    assert [row.transcript for row in await store.async_list()] == ["turn on the heron lamp"]
     await hass.async_block_till_done()
     assert hass.states.get("sensor.sotto_false_wakes_today").state == "2"
     await hass.config_entries.async_unload(home.entry_id)
