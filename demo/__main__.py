@@ -153,6 +153,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
             print(f"\nHome Assistant: {url}  (user {username!r}, password {password!r})")
             print(f"Sotto's devices: {devices}")
             print(f"History: {url}/history   Logbook: {url}/logbook")
+            from custom_components.sotto.history.panel import PANEL_URL_PATH
+
+            print(f"Voice history panel: {url}/{PANEL_URL_PATH}")
             if args.screenshot:
                 from homeassistant.helpers import device_registry as dr
 
