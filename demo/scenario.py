@@ -345,6 +345,12 @@ class Scenario:
             f"the home's audio sent today ({before['home audio_sent_today']:g} s) is the "
             f"satellites' ({sent:g} s)",
         )
+        wakes = sum(before[f"{label} wakes_today"] for label in self.satellites)
+        self.check(
+            before["home interactions_today"] == wakes,
+            f"the home's interactions today ({before['home interactions_today']:g}) are the "
+            f"satellites' wakes ({wakes:g}): every command here began with the wake word",
+        )
         removed: Any = await self.hass.services.async_call(
             DOMAIN, "purge_history", {}, blocking=True, return_response=True
         )
