@@ -1,4 +1,10 @@
-"""`python -m demo` (./scripts/demo): a real home, a spoken scenario, a timeline."""
+"""`python -m demo` (./scripts/demo): a real home, a spoken scenario, a timeline.
+
+A real Home Assistant with Sotto, a Sotto engine and two satellites on 127.0.0.1; espeak-ng
+speaks each command into a satellite's microphone, and every step checks what a user
+would notice. Exit status 0 only if every check passed, 1 if one failed, 2 if it could
+not start. ./scripts/test runs it too.
+"""
 
 from __future__ import annotations
 
@@ -29,11 +35,16 @@ LIGHTS: Final = {"Kitchen": ["Kitchen Light"], "Bedroom": ["Bedroom Lamp"]}
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The demo's command line."""
-    parser = argparse.ArgumentParser(prog="./scripts/demo", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="./scripts/demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--serve",
         action="store_true",
-        help=f"after the scenario, keep Home Assistant at http://127.0.0.1:{SERVE_PORT}",
+        help=f"after the scenario, speak a command in each room (for the Voice history "
+        f"panel) and keep Home Assistant at http://127.0.0.1:{SERVE_PORT}",
     )
     parser.add_argument(
         "--mic",
@@ -125,7 +136,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
             )
             stack.push_async_callback(_cancel, task)
 
-        passed = await scenario.run()
+        passed = await scenario.run(leave_history=args.serve)
         failed = [check for check in scenario.checks if not check.ok]
         print()
         if passed:
@@ -142,6 +153,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
             print(f"\nHome Assistant: {url}  (user {username!r}, password {password!r})")
             print(f"Sotto's devices: {devices}")
             print(f"History: {url}/history   Logbook: {url}/logbook")
+            from custom_components.sotto.history.panel import PANEL_URL_PATH
+
+            print(f"Voice history panel: {url}/{PANEL_URL_PATH}")
             if args.screenshot:
                 from homeassistant.helpers import device_registry as dr
 

@@ -108,6 +108,8 @@ async def run_satellite(
     speaker = workdir / "speaker"
     for directory in (workdir, spool, speaker):
         directory.mkdir(parents=True, exist_ok=True)
+    # The mute button's file exists from the start: `tail -F` would complain until then.
+    (workdir / "button").touch()
     key = key or LinkKey.generate()
     key_file = workdir / "link.key"
     write_key_file(key_file, key, overwrite=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,12 @@ BEDROOM_LAMP: Final = "light.bedroom_lamp"
 INTERACTION_TIMEOUT: Final = 60.0
 LIVE_TIMEOUT: Final = 120.0
 REPLY_TIMEOUT: Final = 30.0
+LEDGER_TIMEOUT: Final = 10.0
 POLL: Final = 0.2
+FALSE_WAKES: Final = "sensor.sotto_false_wakes_today"
+# Figures shown on the home and on each satellite (see README, "Voice history").
+HOME_FIGURES: Final = ("interactions_today", "false_wakes_today", "audio_sent_today")
+SATELLITE_FIGURES: Final = ("wakes_today", "audio_sent_today")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +121,13 @@ class Scenario:
             self.check(False, f"{label}: an interaction was recorded within {timeout:.0f} s")
             return None
         self.heard.extend(text for text in (row.transcript, row.response_text) if text)
-        self.timeline.say(label, f'heard "{row.transcript}"' if row.transcript else "heard nothing")
+        # Written when the run is over, so after what the command did.
         targets = f" on {', '.join(row.targets)}" if row.targets else ""
-        self.timeline.say("HA", f'{row.outcome.value}{targets}: "{row.response_text or ""}"')
+        self.timeline.say(
+            "history",
+            f"#{row.id} written: heard {_said(row)}, {row.outcome.value}{targets}"
+            f' (replied "{row.response_text or ""}")',
+        )
         await wait_for_state(self.hass, recording_entity(satellite), STATE_OFF)
         if reply and not satellite.live:
 
@@ -129,6 +139,25 @@ class Scenario:
                 f"{label}: the spoken reply was played (a WAV file)",
             )
         return row
+
+    def _figure(self, entity_id: str) -> float:
+        """A sensor's number (NaN when it has none, which equals nothing)."""
+        state = self.hass.states.get(entity_id)
+        try:
+            return float(state.state) if state is not None else math.nan
+        except ValueError:
+            return math.nan
+
+    def _figures(self) -> dict[str, float]:
+        """Today's figures as the home and each satellite show them."""
+        shown = {f"home {key}": self._figure(f"sensor.sotto_{key}") for key in HOME_FIGURES}
+        for label, satellite in self.satellites.items():
+            for key in SATELLITE_FIGURES:
+                shown[f"{label} {key}"] = self._figure(f"sensor.{entity_prefix(satellite)}_{key}")
+        return shown
+
+    def _say_figures(self, shown: dict[str, float]) -> None:
+        self.timeline.say("figures", ", ".join(f"{k} {v:g}" for k, v in shown.items()))
 
     def _begin(self, title: str) -> None:
         self._step = title
@@ -151,16 +180,20 @@ class Scenario:
 
     # --- the steps ---------------------------------------------------------------------------
 
-    async def run(self) -> bool:
-        """Run every step in order; True if every check passed."""
-        for step in (
+    async def run(self, *, leave_history: bool = False) -> bool:
+        """Run every step in order (and leave a few history entries, if asked); True if
+        every check passed."""
+        steps = [
             self.kitchen_lights,
             self.bedroom_lamp,
             self.not_a_command,
             self.muted,
             self.never_mind,
             self.purge,
-        ):
+        ]
+        if leave_history:
+            steps.append(self.leave_history)
+        for step in steps:
             try:
                 await step()
             except Exception as err:  # a failed step must not hide the others
@@ -256,6 +289,7 @@ class Scenario:
         )
         satellite = self.satellites[KITCHEN]
         replies_before = len(self.replies.get(KITCHEN, []))
+        false_wakes = self._figure(FALSE_WAKES)
         await self._speak(KITCHEN, "never mind, that wasn't for you")
 
         async def forgotten() -> bool | None:
@@ -286,10 +320,37 @@ class Scenario:
             [row.id for row in remaining] == [row.id for row in rows[1:]],
             'the "never mind" itself was not kept',
         )
+        self.check(
+            self._figure(FALSE_WAKES) == false_wakes + 1,
+            f"false wakes today went from {false_wakes:.0f} to {self._figure(FALSE_WAKES):.0f}",
+        )
+
+    async def leave_history(self) -> None:
+        """A command in each room after the purge, for the Voice history panel to show."""
+        self._begin("for the Voice history panel: a command in each room")
+        await self._command(KITCHEN, "turn off the lights")
+        await self._command(BEDROOM, "turn off the bedroom lamp")
+        kept = await self._store().async_list()
+        self.check(len(kept) == 2, f"the voice history keeps {len(kept)} interactions")
 
     async def purge(self) -> None:
         """A purge of everything: the history, and every copy Home Assistant holds."""
         self._begin("purge: sotto.purge_history")
+        before = self._figures()
+        self._say_figures(before)
+        sent = sum(before[f"{label} audio_sent_today"] for label in self.satellites)
+        # Each figure is rounded to 0.1 s where it is shown.
+        self.check(
+            abs(before["home audio_sent_today"] - sent) <= 0.1 * len(self.satellites),
+            f"the home's audio sent today ({before['home audio_sent_today']:g} s) is the "
+            f"satellites' ({sent:g} s)",
+        )
+        wakes = sum(before[f"{label} wakes_today"] for label in self.satellites)
+        self.check(
+            before["home interactions_today"] == wakes,
+            f"the home's interactions today ({before['home interactions_today']:g}) are the "
+            f"satellites' wakes ({wakes:g}): every command here began with the wake word",
+        )
         removed: Any = await self.hass.services.async_call(
             DOMAIN, "purge_history", {}, blocking=True, return_response=True
         )
@@ -297,6 +358,15 @@ class Scenario:
             self.timeline.say("purge", f"{store}: {what}")
         left = await self._store().async_list()
         self.check(not left, f"the voice history is empty ({len(left)} left)")
+
+        async def all_zero() -> dict[str, float] | None:
+            shown = self._figures()
+            return shown if not any(shown.values()) else None
+
+        # Each satellite sends its cleared ledger just after it answers the purge.
+        zero = await self._until(all_zero, LEDGER_TIMEOUT)
+        self._say_figures(zero or self._figures())
+        self.check(zero is not None, "the home's and the satellites' figures for today are all 0")
         await asyncio.sleep(2.0)  # the recorder commits every second
         found = await asyncio.to_thread(_files_containing, self.config_dir, self.heard)
         self.check(

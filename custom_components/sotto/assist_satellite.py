@@ -58,6 +58,8 @@ PARALLEL_UPDATES = 0
 
 # How long a reply may take to play before the satellite is considered stuck.
 _PLAYED_TIMEOUT: Final = 120.0
+# How long a finished run waits for the satellite's end of its stream (it was told to stop).
+_STOP_TIMEOUT: Final = 5.0
 # Intent errors that mean "I did not understand", as opposed to a failure.
 _NOT_UNDERSTOOD_CODES: Final = frozenset({"no_intent_match", "no_valid_targets"})
 _NOT_UNDERSTOOD_ERRORS: Final = frozenset({"stt-no-text-recognized", "intent-failed"})
@@ -249,6 +251,12 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             interaction.outcome = Outcome.ERROR
             interaction.error_code = "pipeline-invalid"
         finally:
+            if not stream.ended.is_set():
+                # The run can end before the satellite's stop arrives (nothing was heard):
+                # its seconds are the ones the satellite's ledger counts, so wait for them.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(_STOP_TIMEOUT):
+                        await stream.ended.wait()
             if stream.lost is not None:
                 # The command's audio is incomplete: whatever it recognised is not kept
                 # as the user's command, and the row says why it ended.
@@ -337,9 +345,13 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         self._marks[event.type] = time.monotonic()
         self.satellite.connection.pipeline_event(event)
         interaction = self._interaction
-        if event.type in (PipelineEventType.STT_VAD_END, PipelineEventType.STT_END):
-            # HA heard the end of speech, or has the command: audio stops leaving the
-            # room now (a satellite ignores the second stop).
+        if event.type in (
+            PipelineEventType.STT_VAD_END,
+            PipelineEventType.STT_END,
+            PipelineEventType.ERROR,
+        ):
+            # HA heard the end of speech, has the command, or gave up: audio stops
+            # leaving the room now (a satellite ignores the second stop).
             self.hass.async_create_task(
                 self.satellite.connection.async_send(StopStreaming(stream_id=stream_id).event())
             )

@@ -27,7 +27,7 @@ from homeassistant.core import (
 from homeassistant.exceptions import ServiceValidationError, Unauthorized, UnknownUser
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers import intent
+from homeassistant.helpers import intent, translation
 from homeassistant.helpers.service import async_register_admin_service
 from homeassistant.util import dt as dt_util
 
@@ -49,7 +49,14 @@ ATTR_OLDER_THAN: Final = "older_than"
 ATTR_INTERACTION_ID: Final = "interaction_id"
 ATTR_KEEP_EXPORTS: Final = "keep_exports"
 
-# Spoken to a satellite right after a false wake (also matched as typed text).
+# The spoken replies of "that wasn't for you" (translations/<language>.json, "responses").
+TRANSLATION_RESPONSES: Final = "responses"
+RESPONSE_FORGOTTEN: Final = "forgotten"
+RESPONSE_NOTHING_TO_FORGET: Final = "nothing_to_forget"
+_REPLIES: Final = {
+    RESPONSE_FORGOTTEN: "OK, forgotten.",
+    RESPONSE_NOTHING_TO_FORGET: "There was nothing to forget.",
+}
 
 PURGE_SCHEMA: Final = vol.Schema(
     {
@@ -119,8 +126,9 @@ async def async_purge(
     )
 
 
-async def async_not_for_me(hass: HomeAssistant, *, satellite_id: str | None) -> bool:
-    """Delete the last interaction and count it as a false wake."""
+async def async_not_for_me(hass: HomeAssistant, *, satellite_id: str | None) -> int:
+    """Delete the satellite's last interaction (within the store's FORGET_WINDOW) and count
+    it as a false wake; returns how many interactions were deleted (0 or 1)."""
     return await history_store(hass).async_forget_last(satellite_id=satellite_id)
 
 
@@ -158,6 +166,15 @@ def _async_register_admin(
     hass.services.async_register(
         DOMAIN, service, admin_only, schema=schema, supports_response=SupportsResponse.OPTIONAL
     )
+
+
+async def async_not_for_me_reply(hass: HomeAssistant, language: str, forgotten: int) -> str:
+    """What to say back: "forgotten" only when something was."""
+    key = RESPONSE_FORGOTTEN if forgotten else RESPONSE_NOTHING_TO_FORGET
+    strings = await translation.async_get_translations(
+        hass, language, TRANSLATION_RESPONSES, {DOMAIN}
+    )
+    return strings.get(f"component.{DOMAIN}.{TRANSLATION_RESPONSES}.{key}") or _REPLIES[key]
 
 
 @callback
@@ -208,9 +225,11 @@ class NotForMeIntent(intent.IntentHandler):
         """Forget the last interaction (of the device that asked, if a satellite)."""
         hass = intent_obj.hass
         key = _satellite_of(hass, intent_obj.device_id)
-        await async_not_for_me(hass, satellite_id=key)
+        forgotten = await async_not_for_me(hass, satellite_id=key)
         response = intent_obj.create_response()
-        response.async_set_speech("OK, forgotten.")
+        response.async_set_speech(
+            await async_not_for_me_reply(hass, intent_obj.language, forgotten)
+        )
         return response
 
 
@@ -227,12 +246,9 @@ def async_register_not_for_me_sentences(hass: HomeAssistant) -> CALLBACK_TYPE:
     """Let "never mind, that wasn't for you" forget the last command; returns the undo."""
 
     async def on_sentence(user_input: ConversationInput, _result: RecognizeResult) -> str:
+        # The "never mind" itself is not kept either (HistoryStore.async_add).
         key = _satellite_of(hass, user_input.device_id)
-        store = history_store(hass)
-        await store.async_forget_last(satellite_id=key)
-        if key is not None:
-            # The "never mind" itself is not worth keeping either.
-            store.skip_next(key)
-        return "OK, forgotten."
+        forgotten = await async_not_for_me(hass, satellite_id=key)
+        return await async_not_for_me_reply(hass, user_input.language, forgotten)
 
     return hass.data[DATA_DEFAULT_ENTITY].register_trigger(list(NOT_FOR_ME_SENTENCES), on_sentence)

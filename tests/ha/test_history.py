@@ -202,7 +202,7 @@ async def test_sensors_count_today_and_what_is_kept(hass: HomeAssistant, tmp_pat
     response = await hass.services.async_call(
         DOMAIN, "not_for_me", {}, blocking=True, return_response=True
     )
-    assert response == {"forgotten": True}
+    assert response == {"forgotten": 1}
     await hass.async_block_till_done()
     assert [row.transcript for row in await store.async_list()] == ["turn on the heron light"]
     assert hass.states.get("sensor.sotto_false_wakes_today").state == "1"
@@ -211,11 +211,77 @@ async def test_sensors_count_today_and_what_is_kept(hass: HomeAssistant, tmp_pat
     for state in hass.states.async_all():
         assert "heron" not in str(state.state) + json.dumps(state.attributes, default=str)
 
-    # There is no second "last" to forget.
+    # The one before it is now the last: it goes too, if asked again.
     response = await hass.services.async_call(
         DOMAIN, "not_for_me", {}, blocking=True, return_response=True
     )
-    assert response == {"forgotten": False}
+    assert response == {"forgotten": 1}
+    response = await hass.services.async_call(
+        DOMAIN, "not_for_me", {}, blocking=True, return_response=True
+    )
+    assert response == {"forgotten": 0}
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.sotto_false_wakes_today").state == "2"
+
+
+def _today(hass: HomeAssistant) -> tuple[str, str, str]:
+    return tuple(  # type: ignore[return-value]
+        hass.states.get(f"sensor.sotto_{key}").state
+        for key in ("interactions_today", "audio_sent_today", "false_wakes_today")
+    )
+
+
+async def test_a_purge_resets_the_days_counters_of_what_it_purged(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """The satellites clear their own ledgers on a purge of everything or of one of them;
+    the home's figures for today go the same way, so both places show the same."""
+    home, store = await async_setup_home(hass, tmp_path)
+    await store.async_add(interaction("turn on the heron light"))
+    await store.async_add(interaction("turn off the heron light"))
+    await store.async_add(interaction("turn on the hall light", satellite_id="hall-satellite"))
+    assert await store.async_forget_last(satellite_id="hall-satellite") == 1
+    await hass.async_block_till_done()
+    assert _today(hass) == ("3", "7.5", "1")
+
+    await hass.services.async_call(
+        DOMAIN, "purge_history", {"interaction_id": 1}, blocking=True, return_response=True
+    )
+    await hass.async_block_till_done()
+    assert _today(hass) == ("3", "7.5", "1"), "one item purged: today's figures stay"
+
+    await hass.services.async_call(
+        DOMAIN,
+        "purge_history",
+        {"satellite": "kitchen-satellite"},
+        blocking=True,
+        return_response=True,
+    )
+    await hass.async_block_till_done()
+    assert _today(hass) == ("1", "2.5", "1"), "the hall's share is left"
+
+    await hass.services.async_call(DOMAIN, "purge_history", {}, blocking=True, return_response=True)
+    await hass.async_block_till_done()
+    assert _today(hass) == ("0", "0.0", "0")
+    assert hass.states.get("sensor.sotto_items_in_history").state == "0"
+    await hass.config_entries.async_unload(home.entry_id)
+
+
+async def test_counters_of_an_older_history_are_kept(hass: HomeAssistant, tmp_path: Path) -> None:
+    """A history written before the counters were kept per satellite opens with its days."""
+    directory = tmp_path / "sotto"
+    directory.mkdir()
+    with sqlite3.connect(directory / "history.db") as old:
+        old.execute(
+            "CREATE TABLE days (day TEXT PRIMARY KEY, interactions INTEGER NOT NULL DEFAULT 0, "
+            "false_wakes INTEGER NOT NULL DEFAULT 0, audio_seconds REAL NOT NULL DEFAULT 0)"
+        )
+        today = dt_util.now().date().isoformat()
+        old.execute("INSERT INTO days VALUES (?, 4, 1, 7.2)", (today,))
+    old.close()
+    home, _store = await async_setup_home(hass, tmp_path)
+    assert _today(hass) == ("4", "7.2", "1")
+    await hass.config_entries.async_unload(home.entry_id)
 
 
 async def test_never_mind_sentence_forgets_the_last_command(

@@ -27,6 +27,8 @@ from typing import Any, Final
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
+from sotto_voice.engine.stt.grammar import is_dismissal
+
 from .crypto import new_key, open_sealed, seal
 from .errors import HistoryError
 from .files import (
@@ -78,14 +80,27 @@ CREATE INDEX IF NOT EXISTS interactions_started ON interactions (started_at);
 CREATE INDEX IF NOT EXISTS interactions_satellite ON interactions (satellite_id, started_at);
 CREATE INDEX IF NOT EXISTS interactions_audio ON interactions (audio_until)
     WHERE recording_id IS NOT NULL;
-CREATE TABLE IF NOT EXISTS days (
-    day TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS satellite_days (
+    day TEXT NOT NULL,
+    satellite_id TEXT NOT NULL,
     interactions INTEGER NOT NULL DEFAULT 0,
     false_wakes INTEGER NOT NULL DEFAULT 0,
-    audio_seconds REAL NOT NULL DEFAULT 0
+    audio_seconds REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, satellite_id)
 );
 """
+# Before the day's counters were kept per satellite (so that a satellite's purge resets
+# its own share, as the satellite resets its ledger) they were one row per day.
+_MIGRATE_DAYS: Final = """
+INSERT OR IGNORE INTO satellite_days (day, satellite_id, interactions, false_wakes, audio_seconds)
+    SELECT day, '', interactions, false_wakes, audio_seconds FROM days;
+DROP TABLE days;
+"""
 _KEY_SCHEMA: Final = "CREATE TABLE IF NOT EXISTS keys (recording_id TEXT PRIMARY KEY, key BLOB)"
+
+# "That wasn't for me" forgets a satellite's last interaction only if it started this
+# recently: said later, it is about something else, and an old command stays kept.
+FORGET_WINDOW: Final = timedelta(minutes=5)
 
 _COLUMNS: Final = (
     "id, started_at, satellite_id, satellite_name, area, trigger, wake_word, transcript, "
@@ -195,8 +210,6 @@ class HistoryStore:
         self._db: sqlite3.Connection | None = None
         self._keys: sqlite3.Connection | None = None
         self._listeners: list[Callable[[], None]] = []
-        self._last: tuple[int | None, str, str] | None = None
-        self._skip: set[str] = set()
         self.stats = Stats()
 
     @property
@@ -256,6 +269,11 @@ class HistoryStore:
         with self._lock:
             self._db = _connect(self.database_path)
             self._db.executescript(_SCHEMA)
+            if self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'days'"
+            ).fetchone():
+                with self._db:
+                    self._db.executescript(_MIGRATE_DAYS)
             self._keys = _connect(self.keystore_path)
             self._keys.execute(_KEY_SCHEMA)
 
@@ -276,8 +294,9 @@ class HistoryStore:
     async def async_add(self, interaction: Interaction) -> None:
         """Keep the interaction as the retention settings allow (or not at all)."""
         retention = self.retention
-        if interaction.satellite_id in self._skip:
-            self._skip.discard(interaction.satellite_id)
+        if interaction.transcript and is_dismissal(interaction.transcript):
+            # "Never mind" (and "that wasn't for you") is counted, never kept: it says
+            # there was nothing worth keeping.
             retention = Retention(transcript_days=0)
         now = dt_util.utcnow()
         audio = interaction.audio if retention.audio_kept_days else None
@@ -286,7 +305,7 @@ class HistoryStore:
             if audio
             else None
         )
-        row_id = await self.hass.async_add_executor_job(
+        await self.hass.async_add_executor_job(
             self._add,
             interaction,
             _day(interaction.started_at),
@@ -295,7 +314,6 @@ class HistoryStore:
             audio_until,
             now,
         )
-        self._last = (row_id, interaction.satellite_id, _day(interaction.started_at))
         await self.async_refresh()
 
     def _add(
@@ -311,10 +329,11 @@ class HistoryStore:
             db, keys = self._conns()
             with db:
                 db.execute(
-                    "INSERT INTO days (day, interactions, audio_seconds) VALUES (?, 1, ?) "
-                    "ON CONFLICT(day) DO UPDATE SET interactions = interactions + 1, "
+                    "INSERT INTO satellite_days (day, satellite_id, interactions, audio_seconds) "
+                    "VALUES (?, ?, 1, ?) ON CONFLICT(day, satellite_id) DO UPDATE SET "
+                    "interactions = interactions + 1, "
                     "audio_seconds = audio_seconds + excluded.audio_seconds",
-                    (day, interaction.audio_seconds or 0.0),
+                    (day, interaction.satellite_id, interaction.audio_seconds or 0.0),
                 )
                 if not keep_row:
                     return None
@@ -401,16 +420,17 @@ class HistoryStore:
         with self._lock:
             db, _keys = self._conns()
             day = db.execute(
-                "SELECT interactions, false_wakes, audio_seconds FROM days WHERE day = ?",
+                "SELECT SUM(interactions), SUM(false_wakes), SUM(audio_seconds) "
+                "FROM satellite_days WHERE day = ?",
                 (today,),
             ).fetchone()
             items, oldest = db.execute(
                 "SELECT COUNT(*), MIN(started_at) FROM interactions"
             ).fetchone()
         return Stats(
-            interactions_today=day[0] if day else 0,
-            false_wakes_today=day[1] if day else 0,
-            audio_seconds_today=round(day[2], 1) if day else 0.0,
+            interactions_today=day[0] or 0,
+            false_wakes_today=day[1] or 0,
+            audio_seconds_today=round(day[2] or 0.0, 1),
             items=items,
             oldest=dt_util.utc_from_timestamp(oldest) if oldest is not None else None,
         )
@@ -578,19 +598,32 @@ class HistoryStore:
             clauses.append("id = ?")
             args.append(interaction_id)
         where = " AND ".join(clauses) or None
+        # The day's counters go with a purge of everything or of a satellite, as each
+        # satellite's own ledger does (see README, "Voice history"); a purge of older or
+        # single items leaves today's figures as they were.
+        counters = before is None and interaction_id is None
         removed = await self.hass.async_add_executor_job(
-            self._purge, where, tuple(args), candidates
+            self._purge, where, tuple(args), candidates, counters
         )
         if announce:
             await self.async_refresh()
         return removed
 
     def _purge(
-        self, where: str | None, args: tuple[Any, ...], candidates: frozenset[str]
+        self,
+        where: str | None,
+        args: tuple[Any, ...],
+        candidates: frozenset[str],
+        counters: bool,
     ) -> Removed:
         with self._lock:
             db, keys = self._conns()
             removed = self._delete(db, keys, where, args, candidates)
+            if counters:
+                with db:
+                    db.execute(
+                        f"DELETE FROM satellite_days {f'WHERE {where}' if where else ''}", args
+                    )
             _checkpoint(db)
         return removed
 
@@ -652,34 +685,41 @@ class HistoryStore:
 
     # --- "that wasn't for me" ----------------------------------------------------------------
 
-    async def async_forget_last(self, *, satellite_id: str | None = None) -> bool:
-        """Delete the last interaction (of one satellite) and count it as a false wake."""
-        last = self._last
-        if last is None or (satellite_id is not None and last[1] != satellite_id):
-            return False
-        self._last = None
-        row_id, _satellite, day = last
-        await self.hass.async_add_executor_job(self._forget, row_id, day)
-        await self.async_refresh()
-        return True
+    async def async_forget_last(self, *, satellite_id: str | None = None) -> int:
+        """Delete the last interaction (of one satellite, else of the home) if it started
+        within FORGET_WINDOW, counting it as a false wake; returns how many were deleted."""
+        now = dt_util.utcnow()
+        forgotten = await self.hass.async_add_executor_job(
+            self._forget, satellite_id, _epoch(now - FORGET_WINDOW), _day(now)
+        )
+        if forgotten:
+            await self.async_refresh()
+        return forgotten
 
-    @callback
-    def skip_next(self, satellite_id: str) -> None:
-        """Count, but do not keep, the satellite's next interaction (the "never mind")."""
-        self._skip.add(satellite_id)
-
-    def _forget(self, row_id: int | None, day: str) -> None:
+    def _forget(self, satellite_id: str | None, since: float, today: str) -> int:
+        args: tuple[Any, ...]
+        where, args = "started_at >= ?", (since,)
+        if satellite_id is not None:
+            where, args = f"satellite_id = ? AND {where}", (satellite_id, since)
         with self._lock:
             db, keys = self._conns()
-            if row_id is not None:
-                self._delete(db, keys, "id = ?", (row_id,))
+            last = db.execute(
+                f"SELECT id, satellite_id FROM interactions WHERE {where} "
+                "ORDER BY started_at DESC, id DESC LIMIT 1",
+                args,
+            ).fetchone()
+            if last is None:
+                return 0
+            row_id, owner = last
+            removed = self._delete(db, keys, "id = ?", (row_id,))
             with db:
                 db.execute(
-                    "INSERT INTO days (day, false_wakes) VALUES (?, 1) "
-                    "ON CONFLICT(day) DO UPDATE SET false_wakes = false_wakes + 1",
-                    (day,),
+                    "INSERT INTO satellite_days (day, satellite_id, false_wakes) VALUES (?, ?, 1) "
+                    "ON CONFLICT(day, satellite_id) DO UPDATE SET false_wakes = false_wakes + 1",
+                    (today, owner),
                 )
             _checkpoint(db)
+        return removed.interactions
 
 
 def _move_keystore(old: Path, new: Path) -> None:

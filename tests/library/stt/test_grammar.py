@@ -10,7 +10,12 @@ pytest.importorskip("hassil")
 
 from sotto_voice.engine.stt.errors import GrammarError, HomeError
 from sotto_voice.engine.stt.fsg import compile_jsgf
-from sotto_voice.engine.stt.grammar import NOT_FOR_ME_INTENT, build_grammar, is_not_for_me
+from sotto_voice.engine.stt.grammar import (
+    NOT_FOR_ME_INTENT,
+    build_grammar,
+    is_dismissal,
+    is_not_for_me,
+)
 from sotto_voice.engine.stt.home import Home
 from sotto_voice.engine.stt.model import Grammar
 from sotto_voice.engine.stt.recognizer import Recognizer
@@ -173,3 +178,16 @@ def test_not_for_me_phrase_is_told_apart() -> None:
     assert is_not_for_me("i was not talking to you")
     assert not is_not_for_me("never mind")
     assert not is_not_for_me("turn on the lights")
+
+
+def test_a_dismissal_is_never_mind_or_not_for_me(templates: dict[str, Any]) -> None:
+    """What the history never keeps: HA's own "never mind", and "that wasn't for you"."""
+    for said in (
+        "Never mind.",
+        "nevermind",
+        "never mind, that wasn't for you",
+        "i was not talking to you",
+    ):
+        assert is_dismissal(said), said
+    for said in ("never mind the lights", "turn on the lights", "mind the lights"):
+        assert not is_dismissal(said), said

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from demo.speech import silence, utterance
+from demo.speech import silence, speak, utterance
+from sotto_voice.engine.stt.endpoint import EXTENDABLE_QUIET_SECONDS
 from sotto_voice.engine.stt.recognizer import Partial, Result
 from sotto_voice.engine.stt.stream import READ_AHEAD_BYTES, recognise
 from sotto_voice.engine.stt.worker import RecognizerProcess, WorkerSession
@@ -79,8 +80,8 @@ async def test_the_stream_is_read_no_further_than_the_command(
         result = await recognise(session, then_silence())
 
     assert result.text == "turn on the floor lamp"
-    # The satellite's own end of speech would need 0.35 s of silence.
-    assert taken < len(speech) + 0.35 * 32000
+    # Read no further than the quiet that ends an extendable sentence, and a read-ahead.
+    assert taken < len(speech) + EXTENDABLE_QUIET_SECONDS * 32000 + READ_AHEAD_BYTES + HA_CHUNK
 
 
 async def test_chatter_is_rejected_and_every_hypothesis_is_told(
@@ -114,3 +115,42 @@ async def test_a_stream_that_breaks_raises_its_error(worker: RecognizerProcess) 
     async with asyncio.timeout(60), await worker.open() as session:
         result = await recognise(session, _real_time(utterance(0.3, "open the blinds", 0.6)))
     assert result.text == "open the blinds"
+
+
+def _trimmed(text: str) -> bytes:
+    """espeak-ng's speech without the silence it adds before and after."""
+    audio = speak(text)
+    samples = memoryview(audio).cast("h")
+    loud = [i for i, value in enumerate(samples) if abs(value) > 300]
+    return audio[loud[0] * 2 : (loud[-1] + 1) * 2]
+
+
+@pytest.mark.parametrize("pause", [0.2, 0.35, 0.5])
+@pytest.mark.parametrize(
+    ("whole", "rest"),
+    [
+        ("never mind", "that wasn't for you"),
+        ("turn on the lights", "in the kitchen"),
+        ("set the island pendants to fifty", "percent"),
+    ],
+)
+async def test_a_pause_inside_a_sentence_does_not_end_it(
+    worker: RecognizerProcess, whole: str, rest: str, pause: float
+) -> None:
+    """A whole sentence that the grammar can extend, then a comma's pause, then the rest:
+    the command is the whole of what was said, not the sentence before the pause."""
+    speech = silence(0.3) + _trimmed(whole) + silence(pause) + _trimmed(rest) + silence(1.0)
+    ended: list[str] = []
+
+    async def heard(partial: Partial, over: bool) -> None:
+        if over:
+            ended.append(partial.text)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(speech), HA_CHUNK):
+            yield speech[start : start + HA_CHUNK]
+
+    async with asyncio.timeout(60), await worker.open() as session:
+        result = await recognise(session, chunks(), on_partial=heard)
+    assert result.text == f"{whole} {rest}"
+    assert ended == [result.text]

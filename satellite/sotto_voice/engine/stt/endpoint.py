@@ -1,15 +1,24 @@
-"""When a streamed command is over: a whole grammar sentence, then a short silence.
+"""When a streamed command is over: a whole grammar sentence, then silence.
 
 The satellite's own end-of-speech needs a third of a second of silence because it cannot
 know whether the speaker has finished; HA's default window is 0.7 s. The grammar knows
-more. A sentence nothing can extend ("turn off the lights in the kitchen") ends the command
-as soon as the voice stops. One that could go on ("turn on the kitchen lights" ... "to 50
-percent") ends after a short silence, shorter than the satellite's: the hypothesis alone
-is not enough,
-because a partial hypothesis can be a whole sentence while the last word is still being
-said ("set the lamp to seventy" before "percent"). And before stopping, the recogniser is
-asked whether its final words agree with the partial: the search settles differently at
-the end, and a partial that does not survive that is never trusted again.
+more, but only when nothing can follow: a sentence nothing can extend ("turn off the
+lights in the kitchen") ends the command as soon as the voice stops.
+
+A sentence that could go on ("never mind" ... "that wasn't for you", "turn on the lights"
+... "in the kitchen") tells nothing about whether the speaker is done: a pause after it
+may be a comma's (0.2 to 0.5 s in natural speech; 0.18 to 0.22 s of quiet in espeak-ng's
+commas). Only the length of the silence can tell, and that is what the satellite's own
+end of speech measures, with the window its owner set. So the grammar never ends such a
+sentence sooner than a pause inside a sentence lasts: EXTENDABLE_QUIET_SECONDS is longer
+than those pauses and than the satellite's default window, which in practice ends the
+stream first; the engine's wait only matters for streams no satellite ends.
+
+The hypothesis alone is never enough either: a partial can be a whole sentence while the
+last word is still being said ("in the room" before "bedroom" ends). And before stopping,
+the recogniser is asked whether its final words agree with the partial: the search
+settles differently at the end, and a partial that does not survive that is never
+trusted again.
 """
 
 from __future__ import annotations
@@ -21,8 +30,10 @@ from typing import Final, Protocol, TypeVar
 
 from .text import NUMBER_WORDS
 
-# Silence after a complete, extendable sentence that ends the command.
-QUIET_SECONDS: Final = 0.15
+# Silence after a complete sentence the grammar can extend that ends the command: longer
+# than a pause inside a sentence (up to 0.5 s) and than the satellite's 0.35 s default.
+# Ending at 0.15 s cut "never mind, that wasn't for you" at its comma.
+EXTENDABLE_QUIET_SECONDS: Final = 0.6
 # Silence after a sentence nothing can extend. The longest quiet inside a spoken corpus
 # sentence is 0.04 s at the median (a stop consonant), 0.1 s at p90; a sentence must also
 # be whole and closed at that instant to end there, so a short wait catches most of them
@@ -58,7 +69,7 @@ class Settles(Protocol[_R_co]):
 class CommandEnd:
     """Follows one utterance's audio and partial hypotheses; says when the command is over."""
 
-    quiet_seconds: float = QUIET_SECONDS
+    quiet_seconds: float = EXTENDABLE_QUIET_SECONDS
     _loudest: float = 0.0
     _quiet_frames: int = 0
     _odd: bytes = field(default=b"", repr=False)

@@ -465,23 +465,41 @@ class _Builder:
         raise _Unsupported("permutation joined to a word")
 
 
-@functools.lru_cache(maxsize=1)
-def _not_for_me_graph() -> WordGraph:
+def _sentences_graph(sentences: Iterable[str]) -> WordGraph:
+    """A word graph of template sentences that need no list of the home."""
     builder = _Builder(Home(entities=(), areas=(Area(("here",)),)), {})
     rule = " | ".join(
         expr
-        for expr in (
-            builder._convert(builder._parse(sentence), _Block(None, {}))
-            for sentence in NOT_FOR_ME_SENTENCES
-        )
+        for expr in (builder._convert(builder._parse(s), _Block(None, {})) for s in sentences)
         if expr
     )
     return compile_jsgf(f"#JSGF V1.0;\ngrammar n;\npublic <n> = {rule};\n")
 
 
+@functools.lru_cache(maxsize=1)
+def _not_for_me_graph() -> WordGraph:
+    return _sentences_graph(NOT_FOR_ME_SENTENCES)
+
+
+@functools.lru_cache(maxsize=1)
+def _dismissal_graph() -> WordGraph:
+    never_mind = [
+        sentence
+        for block in load_templates()["intents"].get("HassNevermind", {}).get("data", ())
+        for sentence in block.get("sentences", ())
+    ]
+    return _sentences_graph([*never_mind, *NOT_FOR_ME_SENTENCES])
+
+
 def is_not_for_me(text: str) -> bool:
     """True if a transcript is the "never mind, that wasn't for you" phrase (SottoNotForMe)."""
     return _not_for_me_graph().check(spoken.words(text)).complete
+
+
+def is_dismissal(text: str) -> bool:
+    """True if an English transcript only dismisses: "never mind" (HassNevermind) or
+    "never mind, that wasn't for you" (SottoNotForMe); nothing worth keeping."""
+    return _dismissal_graph().check(spoken.words(text)).complete
 
 
 def _as_set(raw: Any) -> frozenset[str]:
