@@ -53,9 +53,11 @@ ATTR_KEEP_EXPORTS: Final = "keep_exports"
 TRANSLATION_RESPONSES: Final = "responses"
 RESPONSE_FORGOTTEN: Final = "forgotten"
 RESPONSE_NOTHING_TO_FORGET: Final = "nothing_to_forget"
+RESPONSE_NOT_ALLOWED: Final = "not_allowed"
 _REPLIES: Final = {
     RESPONSE_FORGOTTEN: "OK, forgotten.",
     RESPONSE_NOTHING_TO_FORGET: "There was nothing to forget.",
+    RESPONSE_NOT_ALLOWED: "Only an administrator can forget from here; say it to the satellite.",
 }
 
 PURGE_SCHEMA: Final = vol.Schema(
@@ -168,9 +170,28 @@ def _async_register_admin(
     )
 
 
-async def async_not_for_me_reply(hass: HomeAssistant, language: str, forgotten: int) -> str:
-    """What to say back: "forgotten" only when something was."""
-    key = RESPONSE_FORGOTTEN if forgotten else RESPONSE_NOTHING_TO_FORGET
+async def async_forget_said(
+    hass: HomeAssistant, language: str, device_id: str | None, context: Context
+) -> str:
+    """Act on "that wasn't for you" and say what happened.
+
+    Said to a Sotto satellite, it forgets that satellite's last interaction for whoever is
+    in the room. Typed (Assist dialog, another device), it reaches the whole home's history,
+    so only an administrator (or HA itself) may.
+    """
+    key = _satellite_of(hass, device_id)
+    if key is None:
+        try:
+            await async_require_admin(hass, context)
+        except (Unauthorized, UnknownUser):
+            return await _reply(hass, language, RESPONSE_NOT_ALLOWED)
+    forgotten = await async_not_for_me(hass, satellite_id=key)
+    said = RESPONSE_FORGOTTEN if forgotten else RESPONSE_NOTHING_TO_FORGET
+    return await _reply(hass, language, said)
+
+
+async def _reply(hass: HomeAssistant, language: str, key: str) -> str:
+    """One of the translated replies to "that wasn't for you"."""
     strings = await translation.async_get_translations(
         hass, language, TRANSLATION_RESPONSES, {DOMAIN}
     )
@@ -223,13 +244,11 @@ class NotForMeIntent(intent.IntentHandler):
 
     async def async_handle(self, intent_obj: intent.Intent) -> intent.IntentResponse:
         """Forget the last interaction (of the device that asked, if a satellite)."""
-        hass = intent_obj.hass
-        key = _satellite_of(hass, intent_obj.device_id)
-        forgotten = await async_not_for_me(hass, satellite_id=key)
-        response = intent_obj.create_response()
-        response.async_set_speech(
-            await async_not_for_me_reply(hass, intent_obj.language, forgotten)
+        speech = await async_forget_said(
+            intent_obj.hass, intent_obj.language, intent_obj.device_id, intent_obj.context
         )
+        response = intent_obj.create_response()
+        response.async_set_speech(speech)
         return response
 
 
@@ -247,8 +266,8 @@ def async_register_not_for_me_sentences(hass: HomeAssistant) -> CALLBACK_TYPE:
 
     async def on_sentence(user_input: ConversationInput, _result: RecognizeResult) -> str:
         # The "never mind" itself is not kept either (HistoryStore.async_add).
-        key = _satellite_of(hass, user_input.device_id)
-        forgotten = await async_not_for_me(hass, satellite_id=key)
-        return await async_not_for_me_reply(hass, user_input.language, forgotten)
+        return await async_forget_said(
+            hass, user_input.language, user_input.device_id, user_input.context
+        )
 
     return hass.data[DATA_DEFAULT_ENTITY].register_trigger(list(NOT_FOR_ME_SENTENCES), on_sentence)

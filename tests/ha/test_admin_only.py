@@ -140,7 +140,7 @@ async def test_a_guest_cannot_forget(
 
     answer = await as_admin(DOMAIN, "not_for_me", {})
     assert answer["success"], answer
-    assert answer["result"]["response"] == {"forgotten": True}
+    assert answer["result"]["response"] == {"forgotten": 1}
     assert await store.async_list() == []
 
 
@@ -156,3 +156,36 @@ async def test_a_guest_cannot_press_purge(
 
     assert (await as_admin("button", "press", press))["success"]
     assert await store.async_list() == []
+
+
+async def _typed(hass_ws_client: WebSocketGenerator, token: str, text: str) -> str:
+    """Type a sentence into Assist (HA's conversation API) as the token's user; the reply."""
+    client = await hass_ws_client(access_token=token)
+    await client.send_json_auto_id({"type": "conversation/process", "text": text})
+    answer: dict[str, Any] = await client.receive_json()
+    await client.close()
+    assert answer["success"], answer
+    speech: str = answer["result"]["response"]["speech"]["plain"]["speech"]
+    return speech
+
+
+async def test_a_guest_cannot_forget_by_typing(
+    hass: HomeAssistant,
+    tmp_path: Path,
+    hass_ws_client: WebSocketGenerator,
+    guest_token: str,
+    hass_access_token: str,
+) -> None:
+    """Typed into Assist (not said to a satellite), "never mind, that wasn't for you" reaches
+    the whole home's history: Guest is told only an administrator can, and nothing goes."""
+    store = await _home(hass, tmp_path)
+    sentence = "never mind, that wasn't for you"
+
+    reply = await _typed(hass_ws_client, guest_token, sentence)
+    assert reply.startswith("Only an administrator")
+    assert len(await store.async_list()) == 1
+    assert store.stats.false_wakes_today == 0
+
+    assert await _typed(hass_ws_client, hass_access_token, sentence) == "OK, forgotten."
+    assert await store.async_list() == []
+    assert store.stats.false_wakes_today == 1
