@@ -11,11 +11,8 @@ from typing import Final
 
 from homeassistant.components import ffmpeg, intent, tts
 from homeassistant.components.assist_pipeline import PipelineEvent, PipelineEventType
-from homeassistant.components.assist_pipeline.pipeline import (
-    PipelineRunValidationError,
-    PipelineStage,
-    async_get_pipeline,
-)
+from homeassistant.components.assist_pipeline.error import PipelineRunValidationError
+from homeassistant.components.assist_pipeline.pipeline import PipelineStage, async_get_pipeline
 from homeassistant.components.assist_satellite import (
     AssistSatelliteAnnouncement,
     AssistSatelliteConfiguration,
