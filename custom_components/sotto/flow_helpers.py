@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import voluptuous as vol
+import probatio as vol
 from homeassistant.config_entries import ConfigEntryState, ConfigFlow
 from homeassistant.const import CONF_HOST, CONF_PORT
 

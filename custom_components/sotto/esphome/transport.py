@@ -628,8 +628,12 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         self._emit(self._state().event())
         return 0
 
-    async def _handle_audio(self, data: bytes) -> None:
-        """A chunk of the command, passed on only while a stream is open."""
+    async def _handle_audio(self, data: bytes, _raw: bytes | None = None) -> None:
+        """A chunk of the command, passed on only while a stream is open.
+
+        A device with two microphone channels also sends the unprocessed one (`_raw`);
+        Sotto uses the first, the device's cleaned-up audio, as HA's ESPHome does by default.
+        """
         if self._stream is None:
             # In flight when the stream was stopped: dropped, but it did leave the
             # device, so the ledger counts it (the device itself keeps no count).

@@ -243,7 +243,7 @@ async def _async_purge_debug_recordings(hass: HomeAssistant, domain: str, scope:
     devices = dr.async_get(hass)
     targets = [
         Path(root) / device.id
-        for device in devices.devices.values()
+        for device in devices.devices
         if any(ident[0] == domain for ident in device.identifiers)
         and (scope.satellite_id is None or (domain, scope.satellite_id) in device.identifiers)
     ]

@@ -70,7 +70,7 @@ class _Unsupported(Exception):
 
 def load_templates(language: str = "en") -> dict[str, Any]:
     """Load the home-assistant-intents sentence templates for a language."""
-    import home_assistant_intents  # type: ignore[import-untyped]
+    import home_assistant_intents
 
     templates = home_assistant_intents.get_intents(language)
     if not templates:
@@ -422,7 +422,7 @@ class _Builder:
         if isinstance(expr, RuleReference):
             return self._edge(self._rule_body(expr.rule_name, context), context, first=first)
         if isinstance(expr, Group):
-            if isinstance(expr, (Alternative, Permutation)):
+            if isinstance(expr, Alternative | Permutation):
                 found: set[str] = set()
                 for item in expr.items:
                     found |= self._edge(item, context, first=first)
@@ -462,7 +462,7 @@ class _Builder:
         if isinstance(expr, RuleReference):
             return self._spellings(self._rule_body(expr.rule_name, context), context)
         if isinstance(expr, Group):
-            if not isinstance(expr, (Alternative, Permutation)):
+            if not isinstance(expr, Alternative | Permutation):
                 out = {""}
                 for item in expr.items:
                     out = {a + b for a in out for b in self._spellings(item, context)}

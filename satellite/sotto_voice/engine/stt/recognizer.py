@@ -325,7 +325,7 @@ class RecognitionSession:
         self._odd = data[usable:]
         if usable:
             samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32)
-            samples += self._noise.normal(0.0, NOISE_FLOOR, samples.shape[0]).astype(np.float32)
+            samples += self._noise.normal(0.0, NOISE_FLOOR, samples.shape).astype(np.float32)
             chunk = np.clip(samples, -32768, 32767).astype("<i2").tobytes()
             for decoder in decoders.all():
                 decoder.process_raw(chunk, False, False)
