@@ -346,22 +346,16 @@ class FakeEsphomeDevice:
                     object_id="media_player",
                     key=MEDIA_PLAYER_KEY,
                     name="Media player",
-                    unique_id=f"{self.name}media_player",
                 )
             )
         if self.has_mute_switch:
-            session.send(
-                pb.ListEntitiesSwitchResponse(
-                    object_id="mute", key=MUTE_KEY, name="Mute", unique_id=f"{self.name}mute"
-                )
-            )
+            session.send(pb.ListEntitiesSwitchResponse(object_id="mute", key=MUTE_KEY, name="Mute"))
         if self.wake_words:
             session.send(
                 pb.ListEntitiesSelectResponse(
                     object_id="wake_word",
                     key=WAKE_WORD_KEY,
                     name="Wake word",
-                    unique_id=f"{self.name}wake_word",
                     options=list(self.wake_words),
                 )
             )
