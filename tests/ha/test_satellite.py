@@ -273,7 +273,9 @@ async def test_device_conditions_follow_mute(hass: HomeAssistant, tmp_path: Path
         device = sotto_device(hass, satellite.device_id)
         assert device is not None
         conditions = {
-            c["type"]: await condition.async_from_config(hass, c)
+            c["type"]: await condition.async_from_config(
+                hass, await condition.async_validate_condition_config(hass, c)
+            )
             for c in await async_get_device_automations(
                 hass, DeviceAutomationType.CONDITION, device.id
             )

@@ -882,6 +882,11 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         elif event_type is kind.VOICE_ASSISTANT_TTS_END:
             out = self._reply_url(session, data.get("tts_output"))
         elif event_type is kind.VOICE_ASSISTANT_ERROR:
+            if self._stream is not None:
+                # The run is over (e.g. a pipeline that cannot run at all): the device
+                # closes its microphone only on VAD end, so it is told that first.
+                self._send_va_event(kind.VOICE_ASSISTANT_STT_VAD_END)
+                self._end_stream(StopReason.ERROR)
             out = {"code": str(data.get("code") or ""), "message": str(data.get("message") or "")}
             self._end_stream(StopReason.ERROR)  # the device stops listening on an error
         elif event_type is kind.VOICE_ASSISTANT_RUN_END:
