@@ -418,7 +418,9 @@ class _Builder:
             char = raw[0] if first else raw[-1]
             return {_SPACE} if char.isspace() else {_TEXT}
         if isinstance(expr, ListReference):
-            return {_TEXT}
+            # A list's values are whole words: "{minutes}[ ]minutes" is spoken as two
+            # words whether or not the template writes the space.
+            return {_SPACE}
         if isinstance(expr, RuleReference):
             return self._edge(self._rule_body(expr.rule_name, context), context, first=first)
         if isinstance(expr, Group):

@@ -353,7 +353,8 @@ class RecognitionSession:
 
     def settle(self, expected: str) -> Result | None:
         """End the utterance now if its final words are `expected` (the partial hypothesis
-        that looked like a whole command); otherwise go on as if nothing happened: None.
+        that looked like a whole command) and score above the threshold; otherwise go on as
+        if nothing happened: None.
 
         The search settles differently at the end than mid-way: a partial "set the lights
         in the kitchen purple" can end as "... to four" while "forty percent" is still
@@ -362,7 +363,10 @@ class RecognitionSession:
         """
         decoders = self._active()
         result = self._end()
-        if result.hypothesis == expected:
+        # Only words it is sure of end the command early: a pause after "never mind" that
+        # scores below the threshold may be the middle of "never mind, that wasn't for
+        # you", and the speaker's end of speech still ends it if it was not.
+        if result.hypothesis == expected and result.text is not None:
             self._release()
             return result
         self._cold = None  # _end has settled the normalisation, if it was cold
