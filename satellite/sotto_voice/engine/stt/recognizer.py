@@ -363,10 +363,11 @@ class RecognitionSession:
         """
         decoders = self._active()
         result = self._end()
-        # Only words it is sure of end the command early: a pause after "never mind" that
-        # scores below the threshold may be the middle of "never mind, that wasn't for
-        # you", and the speaker's end of speech still ends it if it was not.
-        if result.hypothesis == expected and result.text is not None:
+        # A sentence that could go on ends the command early only on words it is sure of:
+        # a pause after "never mind" that scores below the threshold may be the middle of
+        # "never mind, that wasn't for you"; the speaker's end of speech still ends it.
+        unsure = result.text is None and self._compiled.graph.check(expected.split()).can_continue
+        if result.hypothesis == expected and not unsure:
             self._release()
             return result
         self._cold = None  # _end has settled the normalisation, if it was cold
