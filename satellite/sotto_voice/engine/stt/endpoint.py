@@ -21,8 +21,10 @@ from typing import Final, Protocol, TypeVar
 
 from .text import NUMBER_WORDS
 
-# Silence after a complete, extendable sentence that ends the command.
-QUIET_SECONDS: Final = 0.15
+# Silence after a complete, extendable sentence that ends the command: longer than the
+# pause at a comma (0.22 s in "never mind, that wasn't for you", which must not end at
+# "never mind"), shorter than the satellite's third of a second.
+QUIET_SECONDS: Final = 0.25
 # Silence after a sentence nothing can extend. The longest quiet inside a spoken corpus
 # sentence is 0.04 s at the median (a stop consonant), 0.1 s at p90; a sentence must also
 # be whole and closed at that instant to end there, so a short wait catches most of them
