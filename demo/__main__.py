@@ -157,11 +157,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
 
             print(f"Voice history panel: {url}/{PANEL_URL_PATH}")
             if args.screenshot:
-                from homeassistant.helpers import device_registry as dr
-
-                device = dr.async_get(hass).async_get_device(
-                    {(home.DOMAIN, satellites[KITCHEN].device_id)}
-                )
+                device = home.sotto_device(hass, satellites[KITCHEN].device_id)
                 page = f"/config/devices/device/{device.id if device else ''}"
                 shot = await serve.async_screenshot(hass, url, page, args.screenshot.resolve())
                 print(f"screenshot of {url}{page}: {shot}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import json
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -13,6 +14,12 @@ from typing import Any, Final
 
 import yaml
 from homeassistant import bootstrap
+from homeassistant.components.http.config import (
+    HTTP_STORAGE_SCHEMA,
+    STORAGE_KEY,
+    STORAGE_MINOR_VERSION,
+    STORAGE_VERSION,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.runner import RuntimeConfig
 
@@ -35,7 +42,7 @@ class HarnessError(RuntimeError):
     """Home Assistant did not start as configured."""
 
 
-def configuration(*, port: int, extra: dict[str, Any]) -> dict[str, Any]:
+def configuration(*, extra: dict[str, Any]) -> dict[str, Any]:
     """configuration.yaml: only what the demo uses (HA adds its defaults, the web UI too)."""
     config: dict[str, Any] = {
         "homeassistant": {
@@ -49,7 +56,6 @@ def configuration(*, port: int, extra: dict[str, Any]) -> dict[str, Any]:
             "currency": "EUR",
             "language": "en",
         },
-        "http": {"server_host": "127.0.0.1", "server_port": port},
         "conversation": {},
         "assist_pipeline": {},
         "recorder": {"commit_interval": 1},
@@ -58,6 +64,28 @@ def configuration(*, port: int, extra: dict[str, Any]) -> dict[str, Any]:
     }
     config.update(extra)
     return config
+
+
+def write_http_config(config_dir: Path, *, port: int) -> None:
+    """Serve on 127.0.0.1:port only, as HA's stored, confirmed web server settings.
+
+    Since 2026 HA keeps these in .storage/http, not in YAML: settings from YAML become a
+    trial that HA reverts (restarting itself) unless a person confirms them in 5 minutes.
+    """
+    stable = HTTP_STORAGE_SCHEMA({"server_host": ["127.0.0.1"], "server_port": port})
+    stable.update(created_at="2026-01-01T00:00:00+00:00", error=None, error_message=None)
+    storage = config_dir / ".storage"
+    storage.mkdir(parents=True, exist_ok=True)
+    (storage / STORAGE_KEY).write_text(
+        json.dumps(
+            {
+                "version": STORAGE_VERSION,
+                "minor_version": STORAGE_MINOR_VERSION,
+                "key": STORAGE_KEY,
+                "data": {"stable": stable, "pending": None, "yaml_migration_done": True},
+            }
+        )
+    )
 
 
 def _keep_logs_off_stdout() -> None:
@@ -89,8 +117,9 @@ async def running_home_assistant(
         )
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "configuration.yaml").write_text(
-        yaml.safe_dump(configuration(port=port, extra=extra or {}), sort_keys=False)
+        yaml.safe_dump(configuration(extra=extra or {}), sort_keys=False)
     )
+    write_http_config(config_dir, port=port)
     # Served at /local/ (only if it exists when HA starts); --screenshot logs in from it.
     (config_dir / "www").mkdir(exist_ok=True)
     custom = config_dir / "custom_components"

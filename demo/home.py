@@ -24,6 +24,13 @@ class SetupError(RuntimeError):
     """Sotto could not be set up in the demo's Home Assistant."""
 
 
+def sotto_device(hass: HomeAssistant, key: str) -> dr.DeviceEntry | None:
+    """The HA device of a Sotto satellite or engine (or the home), by its device key."""
+    # One config entry per device since HA 2026.8: look up by identifier, not "the" device.
+    found = dr.async_get(hass).async_get_devices(identifiers={(DOMAIN, key)})
+    return found[0] if found else None
+
+
 async def wait_for_state(
     hass: HomeAssistant, entity_id: str, state: str, timeout: float = 60
 ) -> None:
@@ -93,12 +100,11 @@ async def async_add_satellite(hass: HomeAssistant, satellite: SatelliteProcess, 
         "satellite",
         {CONF_HOST: "127.0.0.1", CONF_PORT: satellite.port, "key": satellite.key.to_base64()},
     )
-    devices = dr.async_get(hass)
-    device = devices.async_get_device({(DOMAIN, satellite.device_id)})
+    device = sotto_device(hass, satellite.device_id)
     if device is None:
         raise SetupError(f"no device for {satellite.name}")
     room = ar.async_get(hass).async_get_or_create(area)
-    devices.async_update_device(device.id, area_id=room.id)
+    dr.async_get(hass).async_update_device(device.id, area_id=room.id)
     await wait_for_state(hass, mute_entity(satellite), STATE_OFF)
     return entry_id
 

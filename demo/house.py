@@ -27,9 +27,9 @@ def _template_light(name: str) -> dict[str, Any]:
     level = f"input_number.{slug}_level"
     return {
         "unique_id": slug,
-        "friendly_name": name,
-        "value_template": f"{{{{ is_state('{power}', 'on') }}}}",
-        "level_template": f"{{{{ states('{level}') | int(0) }}}}",
+        "name": name,
+        "state": f"{{{{ is_state('{power}', 'on') }}}}",
+        "level": f"{{{{ states('{level}') | int(0) }}}}",
         "turn_on": {"action": "input_boolean.turn_on", "target": {"entity_id": power}},
         "turn_off": {"action": "input_boolean.turn_off", "target": {"entity_id": power}},
         "set_level": [
@@ -52,9 +52,7 @@ def house_configuration(lights: dict[str, list[str]]) -> dict[str, Any]:
             f"{slugify(n)}_level": {"name": f"{n} level", "min": 0, "max": 255, "step": 1}
             for n in names
         },
-        "light": [
-            {"platform": "template", "lights": {slugify(n): _template_light(n) for n in names}}
-        ],
+        "template": [{"light": [_template_light(n) for n in names]}],
     }
 
 

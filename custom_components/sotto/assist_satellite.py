@@ -11,11 +11,7 @@ from typing import Final
 
 from homeassistant.components import ffmpeg, intent, tts
 from homeassistant.components.assist_pipeline import PipelineEvent, PipelineEventType
-from homeassistant.components.assist_pipeline.pipeline import (
-    PipelineRunValidationError,
-    PipelineStage,
-    async_get_pipeline,
-)
+from homeassistant.components.assist_pipeline.pipeline import PipelineStage, async_get_pipeline
 from homeassistant.components.assist_satellite import (
     AssistSatelliteAnnouncement,
     AssistSatelliteConfiguration,
@@ -63,6 +59,10 @@ _STOP_TIMEOUT: Final = 5.0
 # Intent errors that mean "I did not understand", as opposed to a failure.
 _NOT_UNDERSTOOD_CODES: Final = frozenset({"no_intent_match", "no_valid_targets"})
 _NOT_UNDERSTOOD_ERRORS: Final = frozenset({"stt-no-text-recognized", "intent-failed"})
+# HA reports a pipeline that cannot run (PipelineRunValidationError) as an error event with
+# this code; Sotto's events and history call it "pipeline-invalid".
+_HA_INVALID_PIPELINE: Final = "validation-error"
+_PIPELINE_INVALID: Final = "pipeline-invalid"
 # The history's error code of a command whose spoken reply did not (all) play.
 REPLY_NOT_PLAYED: Final = "reply-not-played"
 
@@ -240,16 +240,6 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
                 f"sotto pipeline run {self.entity_id}",
             )
             await self._async_follow(run, stream)
-        except PipelineRunValidationError as err:
-            # The pipeline cannot run (e.g. no speech-to-text chosen): stop the audio now
-            # and say why, instead of leaving the satellite listening.
-            _LOGGER.warning("%s cannot run its Assist pipeline: %s", self.entity_id, err)
-            await self.satellite.connection.async_send(
-                StopStreaming(stream_id=stream.start.stream_id).event()
-            )
-            self.satellite.fire(VoiceEvent.ERROR, code="pipeline-invalid", message=str(err))
-            interaction.outcome = Outcome.ERROR
-            interaction.error_code = "pipeline-invalid"
         finally:
             if not stream.ended.is_set():
                 # The run can end before the satellite's stop arrives (nothing was heard):
@@ -387,6 +377,19 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
                 interaction.intent_ms = _ms_since(self._marks.get(PipelineEventType.INTENT_START))
         elif event.type is PipelineEventType.ERROR:
             code = data.get("code")
+            if code == _HA_INVALID_PIPELINE:
+                # The pipeline cannot run (e.g. no speech-to-text chosen): stop the audio
+                # now and say why, instead of leaving the satellite listening.
+                _LOGGER.warning(
+                    "%s cannot run its Assist pipeline: %s", self.entity_id, data.get("message")
+                )
+                if stream_id is not None:
+                    self.hass.async_create_task(
+                        self.satellite.connection.async_send(
+                            StopStreaming(stream_id=stream_id).event()
+                        )
+                    )
+                code = _PIPELINE_INVALID
             if code in _NOT_UNDERSTOOD_ERRORS:
                 self.satellite.fire(VoiceEvent.NOT_UNDERSTOOD, reason=code)
             else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-import voluptuous as vol
+import probatio as vol
 from homeassistant.const import (
     CONF_CONDITION,
     CONF_DEVICE_ID,

@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final
 
-import voluptuous as vol
+import probatio as vol
 from hassil.recognize import RecognizeResult
 from homeassistant.components.conversation import ConversationInput
-from homeassistant.components.conversation.const import DATA_DEFAULT_ENTITY
+from homeassistant.components.conversation.agent_manager import get_agent_manager
 from homeassistant.core import (
     CALLBACK_TYPE,
     Context,
@@ -270,4 +270,4 @@ def async_register_not_for_me_sentences(hass: HomeAssistant) -> CALLBACK_TYPE:
             hass, user_input.language, user_input.device_id, user_input.context
         )
 
-    return hass.data[DATA_DEFAULT_ENTITY].register_trigger(list(NOT_FOR_ME_SENTENCES), on_sentence)
+    return get_agent_manager(hass).register_trigger(list(NOT_FOR_ME_SENTENCES), on_sentence)

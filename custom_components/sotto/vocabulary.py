@@ -93,7 +93,9 @@ def async_home_vocabulary(hass: HomeAssistant) -> Home | None:
         aliases: tuple[str, ...] = ()
         area_id: str | None = None
         if entry is not None:
-            aliases = tuple(sorted(entry.aliases))
+            # HA 2026 keeps the entity's own (computed) name among its aliases as a
+            # marker: HA resolves it to the name it shows.
+            aliases = tuple(sorted(er.async_get_entity_aliases(hass, entry)))
             area_id = entry.area_id
             if (
                 area_id is None

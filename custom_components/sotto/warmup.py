@@ -69,6 +69,7 @@ async def async_prepare_agent(hass: HomeAssistant, pipeline_id: str | None) -> N
                     context=Context(),
                     conversation_id=None,
                     device_id=None,
+                    satellite_id=None,
                     language=language,
                     agent_id=agent_id,
                 ),

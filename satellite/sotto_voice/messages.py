@@ -105,7 +105,7 @@ _E = TypeVar("_E", bound=StrEnum)
 
 
 def _data(event: Event) -> Mapping[str, Any]:
-    data = event.data
+    data: object = event.data  # from the wire: typed as a dict, but any JSON value
     if data is None:
         return {}
     if not isinstance(data, Mapping):

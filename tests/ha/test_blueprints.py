@@ -98,16 +98,15 @@ async def _rgb_light(hass: HomeAssistant, name: str) -> str:
     power, rgb = f"input_boolean.{slug}_power", f"input_text.{slug}_rgb"
     assert await async_setup_component(
         hass,
-        "light",
+        "template",
         {
-            "light": [
+            "template": [
                 {
-                    "platform": "template",
-                    "lights": {
-                        slug: {
-                            "friendly_name": name,
-                            "value_template": f"{{{{ is_state('{power}', 'on') }}}}",
-                            "rgb_template": f"({{{{ states('{rgb}') }}}})",
+                    "light": [
+                        {
+                            "name": name,
+                            "state": f"{{{{ is_state('{power}', 'on') }}}}",
+                            "rgb": f"({{{{ states('{rgb}') }}}})",
                             "turn_on": {
                                 "action": "input_boolean.turn_on",
                                 "target": {"entity_id": power},
@@ -125,7 +124,7 @@ async def _rgb_light(hass: HomeAssistant, name: str) -> str:
                                 {"action": "input_boolean.turn_on", "target": {"entity_id": power}},
                             ],
                         }
-                    },
+                    ]
                 }
             ]
         },

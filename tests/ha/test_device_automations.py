@@ -7,7 +7,6 @@ import asyncio
 import pytest
 from homeassistant.components.device_automation import DeviceAutomationType
 from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (
@@ -17,6 +16,7 @@ from pytest_homeassistant_custom_component.common import (
 from wyoming.wake import Detection
 
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
+from demo.home import sotto_device
 from sotto_voice.link import LinkKey
 
 from .peers import paired_entry, serve_peer
@@ -54,7 +54,7 @@ async def test_the_trigger_fires_per_wake_word_and_not_when_the_entity_is_rename
         entry = paired_entry(port, KEY.to_base64())
         entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(entry.entry_id)
-        device = dr.async_get(hass).async_get_device({(DOMAIN, "kitchen-satellite")})
+        device = sotto_device(hass, "kitchen-satellite")
         registry_entry = er.async_get(hass).async_get(VOICE_EVENTS)
         assert device is not None
         assert registry_entry is not None
@@ -96,7 +96,7 @@ async def test_the_sotto_home_device_offers_no_voice_triggers(hass: HomeAssistan
     home.add_to_hass(hass)
     assert await hass.config_entries.async_setup(home.entry_id)
     await hass.async_block_till_done()
-    device = dr.async_get(hass).async_get_device({(DOMAIN, HOME_UNIQUE_ID)})
+    device = sotto_device(hass, HOME_UNIQUE_ID)
     assert device is not None
     for kind in (DeviceAutomationType.TRIGGER, DeviceAutomationType.CONDITION):
         offered = await async_get_device_automations(hass, kind, device.id)

@@ -27,6 +27,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
 from custom_components.sotto.diagnostics import async_get_config_entry_diagnostics
+from demo.home import sotto_device
 from demo.processes import run_engine
 from demo.speech import utterance
 from tests.tools.fake_esphome import FakeEsphomeDevice, new_key, running_device
@@ -89,7 +90,7 @@ async def test_a_spoken_command_runs_the_pipeline(hass: HomeAssistant, tmp_path:
         entry = await _pair(hass, device)
         engine_entry = await pair_engine(hass, engine)
         await async_use_sotto_pipeline(hass, tts_engine="tts.engine_text_to_speech")
-        sat_device = dr.async_get(hass).async_get_device({(DOMAIN, MAC)})
+        sat_device = sotto_device(hass, MAC)
         kitchen = ar.async_get(hass).async_get_area_by_name("Kitchen")
         assert sat_device is not None
         assert kitchen is not None
@@ -405,7 +406,7 @@ async def test_voice_timers_reach_the_device(hass: HomeAssistant) -> None:
     async with running_device(key=new_key()) as device:
         entry = await _pair(hass, device)
         await wait_for_state(hass, MUTE, STATE_OFF)
-        ha_device = dr.async_get(hass).async_get_device({(DOMAIN, MAC)})
+        ha_device = sotto_device(hass, MAC)
         assert ha_device is not None
         response = await intent.async_handle(
             hass,

@@ -20,7 +20,6 @@ from homeassistant.const import STATE_OFF, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import intent
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from homeassistant.setup import async_setup_component
@@ -32,6 +31,7 @@ from custom_components.sotto.esphome.transport import (
     async_esphome_conflict,
     async_open_session,
 )
+from demo.home import sotto_device
 from demo.speech import utterance
 from tests.tools.fake_esphome import MEDIA_PLAYER_FEATURES, new_key, running_device
 
@@ -246,7 +246,7 @@ async def test_timer_changes_reach_the_device(hass: HomeAssistant) -> None:
     await _add_home(hass)
     async with running_device(key=new_key()) as device:
         entry = await _pair(hass, device)
-        ha_device = dr.async_get(hass).async_get_device({(DOMAIN, MAC)})
+        ha_device = sotto_device(hass, MAC)
         assert ha_device is not None
         await intent.async_handle(
             hass,

@@ -33,9 +33,9 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.sotto.const import DOMAIN
 from custom_components.sotto.diagnostics import async_get_config_entry_diagnostics
 from custom_components.sotto.esphome.transport import ERROR_NO_URL, UNSUPPORTED_SPEAKER
+from demo.home import sotto_device
 from demo.speech import speak, utterance
 from sotto_voice.messages import ERROR_NO_SPEAKER
 from tests.tools.fake_esphome import (
@@ -129,7 +129,7 @@ async def voice_pe(
 def _put_in_kitchen(hass: HomeAssistant) -> None:
     """The satellite stands in the kitchen: "the lights" are the kitchen's."""
     devices = dr.async_get(hass)
-    satellite = devices.async_get_device({(DOMAIN, MAC)})
+    satellite = sotto_device(hass, MAC)
     kitchen = ar.async_get(hass).async_get_area_by_name("Kitchen")
     assert satellite is not None
     assert kitchen is not None

@@ -50,6 +50,7 @@ from custom_components.sotto.esphome.transport import EsphomeTransport
 from custom_components.sotto.history.model import Outcome
 from custom_components.sotto.history.store import HistoryStore, StoredInteraction
 from custom_components.sotto.satellite import STREAM_STALL_SECONDS, SatelliteDevice
+from demo.home import sotto_device
 from demo.processes import SatelliteProcess, run_engine, run_satellite
 from demo.speech import utterance
 from sotto_voice.messages import IndicatorState
@@ -165,7 +166,7 @@ async def esphome_rig(hass: HomeAssistant, workdir: Path) -> AsyncIterator[Rig]:
         entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(entry.entry_id)
         await device.wait_subscribed()
-        place = dr.async_get(hass).async_get_device({(DOMAIN, "aa:bb:cc:dd:ee:01")})
+        place = sotto_device(hass, "aa:bb:cc:dd:ee:01")
         kitchen = ar.async_get(hass).async_get_area_by_name("Kitchen")
         assert place is not None
         assert kitchen is not None

@@ -28,7 +28,6 @@ from homeassistant.components.recorder.util import session_scope
 from homeassistant.components.tts.const import DATA_TTS_MANAGER
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import chat_session
-from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
@@ -39,6 +38,7 @@ from sqlalchemy import text
 
 from custom_components.sotto.const import DOMAIN
 from custom_components.sotto.history.lifecycle import RETENTION_INTERVAL
+from demo.home import sotto_device
 from demo.processes import run_satellite
 
 from .test_history import async_setup_home, files_bytes, interaction
@@ -130,7 +130,7 @@ async def test_purge_all_reaches_every_store(hass: HomeAssistant, tmp_path: Path
     assert any(p.name.startswith(reply_hash) for p in (tmp_path / "tts").iterdir())
     assert _debug_runs_mentioning(hass, "quokka") == 1
     # HA's pipeline writes debug WAVs per device under debug_recording_dir/<device id>/.
-    home_device = dr.async_get(hass).async_get_device({(DOMAIN, "home")})
+    home_device = sotto_device(hass, "home")
     assert home_device is not None
     recording = tmp_path / "debug" / home_device.id / "Home Assistant" / "1" / "stt.wav"
     recording.parent.mkdir(parents=True)

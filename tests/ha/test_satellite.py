@@ -28,7 +28,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.sotto.const import DOMAIN
-from demo.home import wait_for_state
+from demo.home import sotto_device, wait_for_state
 from demo.processes import SatelliteProcess, run_satellite
 from demo.speech import speak, utterance, wav_seconds, write_wav
 
@@ -58,7 +58,7 @@ async def pair(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     if area is not None:
-        device = dr.async_get(hass).async_get_device({(DOMAIN, satellite.device_id)})
+        device = sotto_device(hass, satellite.device_id)
         place = ar.async_get(hass).async_get_area_by_name(area)
         assert device is not None
         assert place is not None
@@ -162,7 +162,7 @@ async def test_entities_device_automations_and_diagnostics(
             in hass.states.get("select.kitchen_satellite_wake_word").attributes["options"]
         )
 
-        device = dr.async_get(hass).async_get_device({(DOMAIN, satellite.device_id)})
+        device = sotto_device(hass, satellite.device_id)
         assert device is not None
         triggers = await async_get_device_automations(hass, DeviceAutomationType.TRIGGER, device.id)
         assert {t["type"] for t in triggers if t["domain"] == DOMAIN} >= {
@@ -196,7 +196,7 @@ async def test_wake_word_device_trigger_runs_an_automation(
     """An automation on 'Kitchen satellite detected the wake word' runs when it is heard."""
     async with run_satellite(tmp_path) as satellite:
         entry = await pair(hass, satellite)
-        device = dr.async_get(hass).async_get_device({(DOMAIN, satellite.device_id)})
+        device = sotto_device(hass, satellite.device_id)
         assert device is not None
         event_entity = er.async_get(hass).async_get("event.kitchen_satellite_voice_events")
         assert event_entity is not None
@@ -270,10 +270,12 @@ async def test_device_conditions_follow_mute(hass: HomeAssistant, tmp_path: Path
     """'Kitchen satellite is muted' is true exactly while the satellite reports muted."""
     async with run_satellite(tmp_path) as satellite:
         entry = await pair(hass, satellite)
-        device = dr.async_get(hass).async_get_device({(DOMAIN, satellite.device_id)})
+        device = sotto_device(hass, satellite.device_id)
         assert device is not None
         conditions = {
-            c["type"]: await condition.async_from_config(hass, c)
+            c["type"]: await condition.async_from_config(
+                hass, await condition.async_validate_condition_config(hass, c)
+            )
             for c in await async_get_device_automations(
                 hass, DeviceAutomationType.CONDITION, device.id
             )

@@ -8,11 +8,10 @@ import contextlib
 import pytest
 from homeassistant.components import conversation
 from homeassistant.core import Context, HomeAssistant
-from homeassistant.helpers import device_registry as dr
 from wyoming.event import Event
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 
-from custom_components.sotto.const import DOMAIN
+from demo.home import sotto_device
 from sotto_voice.link import (
     ConnectionClosedError,
     Link,
@@ -51,7 +50,7 @@ async def test_a_voice_timer_is_started_paused_cancelled_and_finished_on_the_sat
         entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
-        device = dr.async_get(hass).async_get_device({(DOMAIN, "kitchen-satellite")})
+        device = sotto_device(hass, "kitchen-satellite")
         assert device is not None
 
         async def say(text: str) -> None:

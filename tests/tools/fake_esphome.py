@@ -253,8 +253,8 @@ class FakeEsphomeDevice:
                     name=self.name,
                 )
             )
-        elif kind is pb.ConnectRequest:
-            session.send(pb.ConnectResponse(invalid_password=False))
+        elif kind is pb.AuthenticationRequest:
+            # A device without an API password never answers the login: the client goes on.
             self._connected.set()
         elif kind is pb.PingRequest:
             session.send(pb.PingResponse())
@@ -346,22 +346,16 @@ class FakeEsphomeDevice:
                     object_id="media_player",
                     key=MEDIA_PLAYER_KEY,
                     name="Media player",
-                    unique_id=f"{self.name}media_player",
                 )
             )
         if self.has_mute_switch:
-            session.send(
-                pb.ListEntitiesSwitchResponse(
-                    object_id="mute", key=MUTE_KEY, name="Mute", unique_id=f"{self.name}mute"
-                )
-            )
+            session.send(pb.ListEntitiesSwitchResponse(object_id="mute", key=MUTE_KEY, name="Mute"))
         if self.wake_words:
             session.send(
                 pb.ListEntitiesSelectResponse(
                     object_id="wake_word",
                     key=WAKE_WORD_KEY,
                     name="Wake word",
-                    unique_id=f"{self.name}wake_word",
                     options=list(self.wake_words),
                 )
             )

@@ -7,7 +7,7 @@ import binascii
 import logging
 from typing import Any, Final
 
-import voluptuous as vol
+import probatio as vol
 from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
 from homeassistant.helpers.device_registry import format_mac

@@ -628,8 +628,12 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         self._emit(self._state().event())
         return 0
 
-    async def _handle_audio(self, data: bytes) -> None:
-        """A chunk of the command, passed on only while a stream is open."""
+    async def _handle_audio(self, data: bytes, _raw: bytes | None = None) -> None:
+        """A chunk of the command, passed on only while a stream is open.
+
+        A device with two microphone channels also sends the unprocessed one (`_raw`);
+        Sotto uses the first, the device's cleaned-up audio, as HA's ESPHome does by default.
+        """
         if self._stream is None:
             # In flight when the stream was stopped: dropped, but it did leave the
             # device, so the ledger counts it (the device itself keeps no count).
@@ -878,6 +882,11 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         elif event_type is kind.VOICE_ASSISTANT_TTS_END:
             out = self._reply_url(session, data.get("tts_output"))
         elif event_type is kind.VOICE_ASSISTANT_ERROR:
+            if self._stream is not None:
+                # The run is over (e.g. a pipeline that cannot run at all): the device
+                # closes its microphone only on VAD end, so it is told that first.
+                self._send_va_event(kind.VOICE_ASSISTANT_STT_VAD_END)
+                self._end_stream(StopReason.ERROR)
             out = {"code": str(data.get("code") or ""), "message": str(data.get("message") or "")}
             self._end_stream(StopReason.ERROR)  # the device stops listening on an error
         elif event_type is kind.VOICE_ASSISTANT_RUN_END:

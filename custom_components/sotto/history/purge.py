@@ -141,10 +141,10 @@ def _sotto_entity_ids(hass: HomeAssistant, domain: str, satellite_id: str | None
     registry = er.async_get(hass)
     if satellite_id is None:
         return [e.entity_id for e in registry.entities.values() if e.platform == domain]
-    device = dr.async_get(hass).async_get_device({(domain, satellite_id)})
-    if device is None:
-        return []
-    return [e.entity_id for e in er.async_entries_for_device(registry, device.id)]
+    devices = dr.async_get(hass).async_get_devices(identifiers={(domain, satellite_id)})
+    return [
+        e.entity_id for device in devices for e in er.async_entries_for_device(registry, device.id)
+    ]
 
 
 def _strings(data: Any) -> Iterator[str]:
@@ -259,7 +259,7 @@ async def _async_purge_debug_recordings(hass: HomeAssistant, domain: str, scope:
     devices = dr.async_get(hass)
     targets = [
         Path(root) / device.id
-        for device in devices.devices.values()
+        for device in devices.devices
         if any(ident[0] == domain for ident in device.identifiers)
         and (scope.satellite_id is None or (domain, scope.satellite_id) in device.identifiers)
     ]

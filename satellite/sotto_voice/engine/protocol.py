@@ -48,7 +48,7 @@ class BadMessageError(ValueError):
 
 def event_data(event: Event) -> Mapping[str, Any]:
     """The event's data as a mapping (empty if none); BadMessageError if it is not one."""
-    data = event.data
+    data: object = event.data  # from the wire: typed as a dict, but any JSON value
     if data is None:
         return {}
     if not isinstance(data, Mapping):

@@ -14,8 +14,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hassil.expression import Expression, ListReference, RuleReference, SequenceType, TextChunk
-from hassil.expression import Sequence as HassilSequence
+from hassil.expression import (
+    Alternative,
+    Expression,
+    Group,
+    ListReference,
+    Permutation,
+    RuleReference,
+    TextChunk,
+)
 from hassil.parse_expression import parse_sentence
 
 from . import text as spoken
@@ -63,7 +70,7 @@ class _Unsupported(Exception):
 
 def load_templates(language: str = "en") -> dict[str, Any]:
     """Load the home-assistant-intents sentence templates for a language."""
-    import home_assistant_intents  # type: ignore[import-untyped]
+    import home_assistant_intents
 
     templates = home_assistant_intents.get_intents(language)
     if not templates:
@@ -174,7 +181,7 @@ class _Builder:
         parsed = self._parsed.get(template)
         if parsed is None:
             try:
-                parsed = parse_sentence(template)
+                parsed = parse_sentence(template).expression
             except Exception as err:  # hassil raises several unrelated types
                 raise GrammarError(f"cannot parse template {template!r}: {err}") from err
             self._parsed[template] = parsed
@@ -305,7 +312,7 @@ class _Builder:
             return expr.list_name != "name"
         if isinstance(expr, RuleReference):
             return expr.rule_name in self._global_rules and self._context_free(expr.rule_name)
-        if isinstance(expr, HassilSequence):
+        if isinstance(expr, Group):
             return all(self._free(item) for item in expr.items)
         return True
 
@@ -333,26 +340,26 @@ class _Builder:
                     self._rules[rule] = body
                 return f"<{rule}>"
             return self._group(self._convert(self._rule_body(name, context), context))
-        if isinstance(expr, HassilSequence):
-            if expr.type == SequenceType.ALTERNATIVE:
-                branches: list[str | None] = []
-                failures: list[_Unsupported] = []
-                for item in expr.items:
-                    try:
-                        branches.append(self._convert(item, context))
-                    except _Unsupported as err:  # e.g. (<area>|<floor>) in a home without floors
-                        failures.append(err)
-                if not branches:
-                    raise failures[0]
-                present = list(dict.fromkeys(b for b in branches if b is not None))
-                if not present:
-                    return None
-                joined = " | ".join(present)
-                if len(present) < len(branches) or expr.is_optional:
-                    return f"[{joined}]"
-                return f"({joined})" if len(present) > 1 else present[0]
-            if expr.type == SequenceType.PERMUTATION:
-                return self._permutation(expr, context)
+        if isinstance(expr, Alternative):
+            branches: list[str | None] = []
+            failures: list[_Unsupported] = []
+            for item in expr.items:
+                try:
+                    branches.append(self._convert(item, context))
+                except _Unsupported as err:  # e.g. (<area>|<floor>) in a home without floors
+                    failures.append(err)
+            if not branches:
+                raise failures[0]
+            present = list(dict.fromkeys(b for b in branches if b is not None))
+            if not present:
+                return None
+            joined = " | ".join(present)
+            if len(present) < len(branches) or expr.is_optional:
+                return f"[{joined}]"
+            return f"({joined})" if len(present) > 1 else present[0]
+        if isinstance(expr, Permutation):
+            return self._permutation(expr, context)
+        if isinstance(expr, Group):
             return self._sequence(expr.items, context)
         raise GrammarError(f"unexpected template element {expr!r}")
 
@@ -360,7 +367,7 @@ class _Builder:
     def _group(expr: str | None) -> str | None:
         return None if expr is None else f"({expr})"
 
-    def _permutation(self, expr: HassilSequence, context: _Block) -> str | None:
+    def _permutation(self, expr: Permutation, context: _Block) -> str | None:
         if len(expr.items) > _MAX_PERMUTED_ITEMS:
             raise _Unsupported("permutation of too many parts")
         parts = [p for p in (self._convert(item, context) for item in expr.items) if p]
@@ -411,11 +418,13 @@ class _Builder:
             char = raw[0] if first else raw[-1]
             return {_SPACE} if char.isspace() else {_TEXT}
         if isinstance(expr, ListReference):
-            return {_TEXT}
+            # A list's values are whole words: "{minutes}[ ]minutes" is spoken as two
+            # words whether or not the template writes the space.
+            return {_SPACE}
         if isinstance(expr, RuleReference):
             return self._edge(self._rule_body(expr.rule_name, context), context, first=first)
-        if isinstance(expr, HassilSequence):
-            if expr.type != SequenceType.GROUP:
+        if isinstance(expr, Group):
+            if isinstance(expr, Alternative | Permutation):
                 found: set[str] = set()
                 for item in expr.items:
                     found |= self._edge(item, context, first=first)
@@ -454,13 +463,13 @@ class _Builder:
             raise _Unsupported(f"list {{{expr.list_name}}} joined to a word")
         if isinstance(expr, RuleReference):
             return self._spellings(self._rule_body(expr.rule_name, context), context)
-        if isinstance(expr, HassilSequence):
-            if expr.type == SequenceType.GROUP:
+        if isinstance(expr, Group):
+            if not isinstance(expr, Alternative | Permutation):
                 out = {""}
                 for item in expr.items:
                     out = {a + b for a in out for b in self._spellings(item, context)}
                 return out
-            if expr.type == SequenceType.ALTERNATIVE:
+            if isinstance(expr, Alternative):
                 return set().union(*(self._spellings(item, context) for item in expr.items))
         raise _Unsupported("permutation joined to a word")
 

@@ -325,7 +325,7 @@ class RecognitionSession:
         self._odd = data[usable:]
         if usable:
             samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32)
-            samples += self._noise.normal(0.0, NOISE_FLOOR, samples.shape[0]).astype(np.float32)
+            samples += self._noise.normal(0.0, NOISE_FLOOR, samples.shape).astype(np.float32)
             chunk = np.clip(samples, -32768, 32767).astype("<i2").tobytes()
             for decoder in decoders.all():
                 decoder.process_raw(chunk, False, False)
@@ -353,7 +353,8 @@ class RecognitionSession:
 
     def settle(self, expected: str) -> Result | None:
         """End the utterance now if its final words are `expected` (the partial hypothesis
-        that looked like a whole command); otherwise go on as if nothing happened: None.
+        that looked like a whole command) and score above the threshold; otherwise go on as
+        if nothing happened: None.
 
         The search settles differently at the end than mid-way: a partial "set the lights
         in the kitchen purple" can end as "... to four" while "forty percent" is still
@@ -362,7 +363,11 @@ class RecognitionSession:
         """
         decoders = self._active()
         result = self._end()
-        if result.hypothesis == expected:
+        # A sentence that could go on ends the command early only on words it is sure of:
+        # a pause after "never mind" that scores below the threshold may be the middle of
+        # "never mind, that wasn't for you"; the speaker's end of speech still ends it.
+        unsure = result.text is None and self._compiled.graph.check(expected.split()).can_continue
+        if result.hypothesis == expected and not unsure:
             self._release()
             return result
         self._cold = None  # _end has settled the normalisation, if it was cold
