@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from demo.speech import silence, utterance
-from sotto_voice.engine.stt.recognizer import Partial, Result
+from sotto_voice.engine.stt.model import Partial, Result
 from sotto_voice.engine.stt.stream import READ_AHEAD_BYTES, recognise
 from sotto_voice.engine.stt.worker import RecognizerProcess, WorkerSession
 
