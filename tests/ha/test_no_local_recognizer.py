@@ -11,25 +11,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
+from custom_components.sotto.const import DOMAIN
 
-from .house import async_build_house
-
-LOCAL_STT = "stt.sotto_speech_to_text"
-
-
-async def _home(hass: HomeAssistant) -> MockConfigEntry:
-    assert await async_setup_component(hass, "conversation", {})
-    assert await async_setup_component(hass, "repairs", {})
-    await async_build_house(hass, {"Kitchen": ["Kitchen Light"]})
-    home = MockConfigEntry(domain=DOMAIN, unique_id=HOME_UNIQUE_ID, data={"kind": "home"})
-    home.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(home.entry_id)
-    await hass.async_block_till_done()
-    return home
+from .test_stt import LOCAL_STT, _home
 
 
 async def test_without_pocketsphinx_the_home_loads_and_a_repair_says_where_to_recognise(
@@ -40,6 +26,7 @@ async def test_without_pocketsphinx_the_home_loads_and_a_repair_says_where_to_re
     Once pocketsphinx can be imported again, a reload brings the recogniser back and the
     repair goes away."""
     monkeypatch.setitem(sys.modules, "pocketsphinx", None)
+    assert await async_setup_component(hass, "repairs", {})
     home = await _home(hass)
     assert home.state is ConfigEntryState.LOADED
     assert hass.states.get(LOCAL_STT) is None
