@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import socket
 import subprocess
 import sys
 import tomllib
@@ -216,12 +215,16 @@ def _ha_platform_requirements(manifest: dict[str, Any], pyproject: dict[str, Any
 
 
 def _pypi_reachable() -> bool:
-    """True when PyPI answers (the wheel check needs its index)."""
-    try:
-        with socket.create_connection(("pypi.org", 443), timeout=5):
-            return True
-    except OSError:
-        return False
+    """True when PyPI answers (the wheel check needs its index).
+
+    Asked from a child process, like uv itself: Home Assistant's test plugin forbids
+    name lookups inside the test process.
+    """
+    probe = "import socket; socket.create_connection(('pypi.org', 443), timeout=5).close()"
+    reached = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, check=False, timeout=30
+    )
+    return reached.returncode == 0
 
 
 def _resolve_wheels(
