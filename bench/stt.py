@@ -28,7 +28,8 @@ from sotto_voice.engine.stt.errors import RecognizerError
 from sotto_voice.engine.stt.fsg import compile_jsgf
 from sotto_voice.engine.stt.grammar import build_grammar, load_templates
 from sotto_voice.engine.stt.home import Area, Entity, Home
-from sotto_voice.engine.stt.recognizer import DEFAULT_THRESHOLD, Recognizer, Result
+from sotto_voice.engine.stt.model import Result
+from sotto_voice.engine.stt.recognizer import DEFAULT_THRESHOLD, Recognizer
 from sotto_voice.engine.stt.text import normalise
 
 CHUNK_BYTES = 2048  # 64 ms of 16 kHz 16-bit mono

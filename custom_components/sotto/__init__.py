@@ -13,6 +13,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 
 import sotto_voice
+from sotto_voice.engine.stt.worker import recognizer_missing
 from sotto_voice.link import InvalidKeyError, KeyFormatError, LinkError, LinkKey
 
 from .connection import DeviceConnection
@@ -72,6 +73,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> boo
     elif kind is EntryKind.ESPHOME:
         await async_setup_esphome_entry(hass, entry)
     else:
+        await _async_check_local_recognizer(hass, entry)
         grammar = HomeGrammar(hass)
         entry.runtime_data.grammar = grammar
         entry.async_on_unload(grammar.async_stop)
@@ -80,6 +82,22 @@ async def async_setup_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> boo
         entry.async_on_unload(async_register_not_for_me_sentences(hass))
     await hass.config_entries.async_forward_entry_setups(entry, _platforms(kind))
     return True
+
+
+async def _async_check_local_recognizer(hass: HomeAssistant, entry: SottoConfigEntry) -> None:
+    """Recognise inside HA only where pocketsphinx installs; otherwise say where instead.
+
+    pocketsphinx has no wheel for CPython 3.14, which every HA 2026 image runs, and those
+    images have no compiler: the home entry still loads, without the in-process
+    recogniser, and a repair issue points to a Sotto engine.
+    """
+    missing = await hass.async_add_executor_job(recognizer_missing)
+    entry.runtime_data.local_recognizer = missing is None
+    if missing is not None:
+        _LOGGER.info("Speech-to-text inside Home Assistant is off: %s", missing)
+    _async_set_issue(
+        hass, entry, "no_local_recognizer", {"error": missing or ""}, active=missing is not None
+    )
 
 
 def _platforms(kind: EntryKind) -> list[Platform]:
@@ -183,8 +201,8 @@ async def _async_setup_satellite(hass: HomeAssistant, entry: SottoConfigEntry) -
     remote_wake_changed()
 
 
-# Repair issues a satellite entry may raise, each for as long as its cause lasts.
-_ISSUES: Final = ("legacy_unencrypted", "remote_wake")
+# Repair issues an entry may raise, each for as long as its cause lasts.
+_ISSUES: Final = ("legacy_unencrypted", "remote_wake", "no_local_recognizer")
 
 
 @callback
@@ -196,7 +214,8 @@ def _async_set_issue(
     *,
     active: bool,
 ) -> None:
-    """Keep a satellite's repair issue open while `active` (no encryption; remote wake)."""
+    """Keep an entry's repair issue open while `active` (no encryption; remote wake; no
+    recogniser inside HA)."""
     issue_id = f"{kind}_{entry.entry_id}"
     if active:
         ir.async_create_issue(

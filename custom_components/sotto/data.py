@@ -27,6 +27,8 @@ class SottoData:
     kind: EntryKind
     library_version: str
     grammar: HomeGrammar | None = None
+    local_recognizer: bool = False
+    """The home entry recognises speech inside HA (pocketsphinx could be imported)."""
     history: InteractionRecorder | None = None
     connection: SatelliteTransport | None = None
     satellite: SatelliteDevice | None = None

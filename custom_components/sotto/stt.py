@@ -34,7 +34,7 @@ async def async_setup_entry(
 ) -> None:
     """Add in-process STT to the home entry, and remote STT to an engine entry."""
     data = entry.runtime_data
-    if data.kind is EntryKind.HOME and data.grammar is not None:
+    if data.kind is EntryKind.HOME and data.grammar is not None and data.local_recognizer:
         async_add_entities([SottoLocalSpeechToText(entry, data.grammar)])
     elif data.kind is EntryKind.ENGINE and data.engine is not None:
         async_add_entities([SottoEngineSpeechToText(entry, data.engine)])

@@ -86,7 +86,7 @@ from .tts import TextToSpeech, TtsError, TtsSettings, VoiceInfo, split_audio
 from .tts.errors import InvalidVoiceNameError, SynthesisError, VoiceNotFoundError
 
 if TYPE_CHECKING:
-    from .stt.recognizer import Partial, Result
+    from .stt.model import Partial, Result
     from .stt.worker import RecognizerPool
 
 _LOGGER = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import pytest
 
 from demo.speech import silence, speak, utterance
 from sotto_voice.engine.stt.endpoint import EXTENDABLE_QUIET_SECONDS
-from sotto_voice.engine.stt.recognizer import Partial, Result
+from sotto_voice.engine.stt.model import Partial, Result
 from sotto_voice.engine.stt.stream import READ_AHEAD_BYTES, recognise
 from sotto_voice.engine.stt.worker import RecognizerProcess, WorkerSession
 

@@ -1,4 +1,5 @@
-"""The grammar as it travels: JSGF text plus its words (no hassil needed to use one)."""
+"""What travels between recognisers and their users: the grammar (JSGF text plus its
+words, no hassil needed to use one) and the results (no pocketsphinx needed to read one)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,35 @@ class Grammar:
         if not isinstance(words, list) or not all(isinstance(word, str) for word in words):
             raise GrammarError("grammar words must be a list of strings")
         return cls(jsgf=jsgf, words=tuple(words))
+
+
+@dataclass(frozen=True, slots=True)
+class Partial:
+    """The hypothesis so far and whether it already is a whole command."""
+
+    text: str
+    complete: bool
+    """The words so far form a sentence of the grammar: streaming may stop early."""
+    can_continue: bool
+    """A longer sentence could still follow (wait for a short pause before stopping)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The final recognition result."""
+
+    text: str | None
+    """The recognised command, or None when the speech was not a command (rejected)."""
+    hypothesis: str
+    """The best grammar sentence even when rejected (for diagnostics only)."""
+    confidence: float
+    """Per-frame score margin of the grammar path over the free phone loop."""
+    threshold: float
+    frames: int
+    dictation: str | None = None
+    """Free dictation of the same audio, only when the recogniser was asked for it."""
+
+    @property
+    def accepted(self) -> bool:
+        """True if the speech was recognised as a command."""
+        return self.text is not None

@@ -24,7 +24,7 @@ from pocketsphinx import Decoder, get_model_path
 
 from .errors import GrammarError, RecognizerError
 from .fsg import WordGraph, compile_jsgf
-from .model import Grammar
+from .model import Grammar, Partial, Result
 from .pronounce import Pronouncer, dictionary_pronunciations
 
 SAMPLE_RATE: Final = 16000
@@ -60,38 +60,6 @@ _MAX_COLD_BYTES: Final = 30 * SAMPLE_RATE * SAMPLE_WIDTH
 _CEPSTRA: Final = 13
 
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class Partial:
-    """The hypothesis so far and whether it already is a whole command."""
-
-    text: str
-    complete: bool
-    """The words so far form a sentence of the grammar: streaming may stop early."""
-    can_continue: bool
-    """A longer sentence could still follow (wait for a short pause before stopping)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """The final recognition result."""
-
-    text: str | None
-    """The recognised command, or None when the speech was not a command (rejected)."""
-    hypothesis: str
-    """The best grammar sentence even when rejected (for diagnostics only)."""
-    confidence: float
-    """Per-frame score margin of the grammar path over the free phone loop."""
-    threshold: float
-    frames: int
-    dictation: str | None = None
-    """Free dictation of the same audio, only when the recogniser was asked for it."""
-
-    @property
-    def accepted(self) -> bool:
-        """True if the speech was recognised as a command."""
-        return self.text is not None
 
 
 @dataclass(frozen=True, slots=True)

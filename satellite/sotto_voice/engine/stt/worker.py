@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import itertools
 import json
 import logging
@@ -32,8 +33,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from .errors import GrammarError, RecognizerError, SttError
-from .model import Grammar
-from .recognizer import Partial, Result
+from .model import Grammar, Partial, Result
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -216,6 +216,20 @@ def main() -> None:
 
 
 # --- the parent -------------------------------------------------------------------------
+
+
+def recognizer_missing() -> str | None:
+    """Why this Python cannot run the recogniser child (None when it can).
+
+    pocketsphinx has no wheel for CPython 3.14, so Home Assistant 2026's images, which
+    have no compiler, cannot install it: callers offer recognition elsewhere instead.
+    """
+    for module in ("numpy", "pocketsphinx"):
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            return f"{module} cannot be imported: {err}"
+    return None
 
 
 class RecognizerProcess:
