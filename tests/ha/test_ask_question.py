@@ -1,0 +1,145 @@
+"""ask_question on a real satellite: the question is played, the spoken answer comes back.
+
+Sotto's recognisers hear only the home's sentences; while a question is open, its answers
+are added to the grammar of the satellite that asked, and only for that answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from homeassistant.const import STATE_OFF, STATE_ON
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.setup import async_setup_component
+
+from demo.processes import SatelliteProcess, run_satellite
+from demo.speech import speak, utterance, wav_seconds, write_wav
+
+from .house import async_build_house, async_use_sotto_pipeline
+from .test_end_to_end import _pair
+from .test_satellite import wait_for_state
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+SATELLITE = "assist_satellite.kitchen_satellite"
+RECORDING = "binary_sensor.kitchen_satellite_recording"
+VOICE_EVENTS = "event.kitchen_satellite_voice_events"
+YES_NO = [
+    {"id": "yes", "sentences": ["yes [please]", "sure"]},
+    {"id": "no", "sentences": ["no [thanks]"]},
+]
+
+
+async def _ask_and_answer(
+    hass: HomeAssistant,
+    satellite: SatelliteProcess,
+    answer: str,
+    question: dict[str, Any],
+) -> dict[str, Any]:
+    """Ask on the satellite; once its microphone is open, say `answer` into it."""
+    recording: list[str] = []
+
+    @callback
+    def follow(event: Event[EventStateChangedData]) -> None:
+        new = event.data["new_state"]
+        if new is not None and event.data["entity_id"] == RECORDING:
+            recording.append(new.state)
+
+    unsub = hass.bus.async_listen("state_changed", follow)
+    before = set(satellite.replies())
+    asking = hass.async_create_task(
+        hass.services.async_call(
+            "assist_satellite",
+            "ask_question",
+            {"entity_id": SATELLITE, **question},
+            blocking=True,
+            return_response=True,
+        )
+    )
+    try:
+        async with asyncio.timeout(60):
+            while STATE_ON not in recording:
+                await asyncio.sleep(0.05)
+        # The question was played before the microphone opened.
+        played = [path for path in satellite.replies() if path not in before]
+        assert max(wav_seconds(path) or 0.0 for path in played) > 1.0
+        satellite.say(utterance(0.3, answer, 1.5))
+        async with asyncio.timeout(60):
+            response = await asking
+    finally:
+        unsub()
+    assert response is not None
+    await wait_for_state(hass, RECORDING, STATE_OFF)
+    return dict(response)
+
+
+async def _setup(hass: HomeAssistant, satellite: SatelliteProcess) -> None:
+    assert await async_setup_component(hass, "conversation", {})
+    await async_build_house(hass, {"Kitchen": ["Kitchen Light"], "Bedroom": ["Bedroom Lamp"]})
+    await _pair(hass, satellite, "Kitchen")
+    await async_use_sotto_pipeline(hass)
+    await hass.async_block_till_done()
+
+
+async def test_yes_answers_the_question_then_means_nothing_again(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """'yes' is not a command of this home, yet it answers the question (id 'yes'); once
+    the question is over, 'yes' after the wake word is not understood."""
+    clip = write_wav(tmp_path / "question.wav", speak("do you want the kitchen light on"))
+    async with run_satellite(tmp_path / "satellite") as satellite:
+        await _setup(hass, satellite)
+        response = await _ask_and_answer(
+            hass,
+            satellite,
+            "yes",
+            {"question_media_id": clip.as_uri(), "preannounce": False, "answers": YES_NO},
+        )
+        assert response == {"id": "yes", "sentence": "yes", "slots": {}}
+
+        not_understood: list[str] = []
+
+        @callback
+        def follow(event: Event[EventStateChangedData]) -> None:
+            new = event.data["new_state"]
+            if (
+                new is not None
+                and event.data["entity_id"] == VOICE_EVENTS
+                and new.attributes.get("event_type") == "not_understood"
+            ):
+                not_understood.append(new.attributes.get("reason", ""))
+
+        unsub = hass.bus.async_listen("state_changed", follow)
+        satellite.say(utterance(0.3, "okay nabu", 0.4, "yes", 1.5))
+        async with asyncio.timeout(60):
+            while not not_understood:
+                await asyncio.sleep(0.05)
+        unsub()
+        assert not_understood == ["stt-no-text-recognized"]
+        for entry in hass.config_entries.async_entries("sotto"):
+            await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+async def test_an_answer_that_is_none_of_the_answers_has_no_id(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """A command of the home said in answer comes back as the sentence with no id, as HA
+    does, and is not carried out: the kitchen light stays off."""
+    clip = write_wav(tmp_path / "question.wav", speak("do you want the kitchen light on"))
+    async with run_satellite(tmp_path / "satellite") as satellite:
+        await _setup(hass, satellite)
+        response = await _ask_and_answer(
+            hass,
+            satellite,
+            "turn on the kitchen light",
+            {"question_media_id": clip.as_uri(), "preannounce": False, "answers": YES_NO},
+        )
+        assert response == {"id": None, "sentence": "turn on the kitchen light", "slots": {}}
+        assert hass.states.get("light.kitchen_light").state == STATE_OFF
+        for entry in hass.config_entries.async_entries("sotto"):
+            await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
