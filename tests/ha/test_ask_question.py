@@ -11,15 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from homeassistant.components.assist_pipeline.pipeline import (
+    async_get_pipeline,
+    async_update_pipeline,
+)
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.setup import async_setup_component
 
-from demo.processes import SatelliteProcess, run_satellite
+from demo.processes import SatelliteProcess, run_engine, run_satellite
 from demo.speech import speak, utterance, wav_seconds, write_wav
 
 from .house import async_build_house, async_use_sotto_pipeline
 from .test_end_to_end import _pair
+from .test_engine import pair_engine
 from .test_satellite import wait_for_state
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -140,6 +145,42 @@ async def test_an_answer_that_is_none_of_the_answers_has_no_id(
         )
         assert response == {"id": None, "sentence": "turn on the kitchen light", "slots": {}}
         assert hass.states.get("light.kitchen_light").state == STATE_OFF
+        for entry in hass.config_entries.async_entries("sotto"):
+            await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+async def test_an_engine_hears_the_answer_and_its_slot(hass: HomeAssistant, tmp_path: Path) -> None:
+    """With a sotto-engine recognising for the pipeline, the answers reach its grammar too;
+    an answer naming one of the home's areas comes back with that slot."""
+    clip = write_wav(tmp_path / "question.wav", speak("which room shall I heat"))
+    async with (
+        run_engine(tmp_path / "engine") as engine,
+        run_satellite(tmp_path / "satellite") as satellite,
+    ):
+        await _setup(hass, satellite)
+        await pair_engine(hass, engine)
+        await async_update_pipeline(
+            hass, async_get_pipeline(hass), stt_engine="stt.engine_speech_to_text"
+        )
+        response = await _ask_and_answer(
+            hass,
+            satellite,
+            "the bedroom please",
+            {
+                "question_media_id": clip.as_uri(),
+                "preannounce": False,
+                "answers": [
+                    {"id": "room", "sentences": ["[in] the {area} [please]"]},
+                    {"id": "none", "sentences": ["nowhere"]},
+                ],
+            },
+        )
+        assert response == {
+            "id": "room",
+            "sentence": "the bedroom please",
+            "slots": {"area": "bedroom"},
+        }
         for entry in hass.config_entries.async_entries("sotto"):
             await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
