@@ -17,6 +17,7 @@ from homeassistant.components.assist_pipeline.pipeline import (
 )
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.setup import async_setup_component
 
 from demo.processes import SatelliteProcess, run_engine, run_satellite
@@ -145,6 +146,25 @@ async def test_an_answer_that_is_none_of_the_answers_has_no_id(
         )
         assert response == {"id": None, "sentence": "turn on the kitchen light", "slots": {}}
         assert hass.states.get("light.kitchen_light").state == STATE_OFF
+        for entry in hass.config_entries.async_entries("sotto"):
+            await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+async def test_a_free_question_hears_only_what_the_grammar_knows(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """Without answers nothing is added to the grammar: a command of the home is the
+    sentence that comes back; "yes" is not recognised, and the action fails as HA's does
+    when no answer was heard."""
+    clip = write_wav(tmp_path / "question.wav", speak("anything else"))
+    question = {"question_media_id": clip.as_uri(), "preannounce": False}
+    async with run_satellite(tmp_path / "satellite") as satellite:
+        await _setup(hass, satellite)
+        response = await _ask_and_answer(hass, satellite, "turn off the bedroom lamp", question)
+        assert response == {"id": None, "sentence": "turn off the bedroom lamp", "slots": {}}
+        with pytest.raises(HomeAssistantError, match="No answer from question"):
+            await _ask_and_answer(hass, satellite, "yes", question)
         for entry in hass.config_entries.async_entries("sotto"):
             await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
