@@ -82,6 +82,20 @@ async def _ask_and_answer(
     return dict(response)
 
 
+def _question(clip: Path, answers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The action's data: a recorded question, no chime, these answers."""
+    data: dict[str, Any] = {"question_media_id": clip.as_uri(), "preannounce": False}
+    if answers is not None:
+        data["answers"] = answers
+    return data
+
+
+async def _unload(hass: HomeAssistant) -> None:
+    for entry in hass.config_entries.async_entries("sotto"):
+        await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
 async def _setup(hass: HomeAssistant, satellite: SatelliteProcess) -> None:
     assert await async_setup_component(hass, "conversation", {})
     await async_build_house(hass, {"Kitchen": ["Kitchen Light"], "Bedroom": ["Bedroom Lamp"]})
@@ -98,12 +112,7 @@ async def test_yes_answers_the_question_then_means_nothing_again(
     clip = write_wav(tmp_path / "question.wav", speak("do you want the kitchen light on"))
     async with run_satellite(tmp_path / "satellite") as satellite:
         await _setup(hass, satellite)
-        response = await _ask_and_answer(
-            hass,
-            satellite,
-            "yes",
-            {"question_media_id": clip.as_uri(), "preannounce": False, "answers": YES_NO},
-        )
+        response = await _ask_and_answer(hass, satellite, "yes", _question(clip, YES_NO))
         assert response == {"id": "yes", "sentence": "yes", "slots": {}}
 
         not_understood: list[str] = []
@@ -125,9 +134,7 @@ async def test_yes_answers_the_question_then_means_nothing_again(
                 await asyncio.sleep(0.05)
         unsub()
         assert not_understood == ["stt-no-text-recognized"]
-        for entry in hass.config_entries.async_entries("sotto"):
-            await hass.config_entries.async_unload(entry.entry_id)
-        await hass.async_block_till_done()
+        await _unload(hass)
 
 
 async def test_an_answer_that_is_none_of_the_answers_has_no_id(
@@ -139,16 +146,11 @@ async def test_an_answer_that_is_none_of_the_answers_has_no_id(
     async with run_satellite(tmp_path / "satellite") as satellite:
         await _setup(hass, satellite)
         response = await _ask_and_answer(
-            hass,
-            satellite,
-            "turn on the kitchen light",
-            {"question_media_id": clip.as_uri(), "preannounce": False, "answers": YES_NO},
+            hass, satellite, "turn on the kitchen light", _question(clip, YES_NO)
         )
         assert response == {"id": None, "sentence": "turn on the kitchen light", "slots": {}}
         assert hass.states.get("light.kitchen_light").state == STATE_OFF
-        for entry in hass.config_entries.async_entries("sotto"):
-            await hass.config_entries.async_unload(entry.entry_id)
-        await hass.async_block_till_done()
+        await _unload(hass)
 
 
 async def test_a_free_question_hears_only_what_the_grammar_knows(
@@ -158,16 +160,14 @@ async def test_a_free_question_hears_only_what_the_grammar_knows(
     sentence that comes back; "yes" is not recognised, and the action fails as HA's does
     when no answer was heard."""
     clip = write_wav(tmp_path / "question.wav", speak("anything else"))
-    question = {"question_media_id": clip.as_uri(), "preannounce": False}
+    question = _question(clip)
     async with run_satellite(tmp_path / "satellite") as satellite:
         await _setup(hass, satellite)
         response = await _ask_and_answer(hass, satellite, "turn off the bedroom lamp", question)
         assert response == {"id": None, "sentence": "turn off the bedroom lamp", "slots": {}}
         with pytest.raises(HomeAssistantError, match="No answer from question"):
             await _ask_and_answer(hass, satellite, "yes", question)
-        for entry in hass.config_entries.async_entries("sotto"):
-            await hass.config_entries.async_unload(entry.entry_id)
-        await hass.async_block_till_done()
+        await _unload(hass)
 
 
 async def test_an_engine_hears_the_answer_and_its_slot(hass: HomeAssistant, tmp_path: Path) -> None:
@@ -187,20 +187,17 @@ async def test_an_engine_hears_the_answer_and_its_slot(hass: HomeAssistant, tmp_
             hass,
             satellite,
             "the bedroom please",
-            {
-                "question_media_id": clip.as_uri(),
-                "preannounce": False,
-                "answers": [
+            _question(
+                clip,
+                [
                     {"id": "room", "sentences": ["[in] the {area} [please]"]},
                     {"id": "none", "sentences": ["nowhere"]},
                 ],
-            },
+            ),
         )
         assert response == {
             "id": "room",
             "sentence": "the bedroom please",
             "slots": {"area": "bedroom"},
         }
-        for entry in hass.config_entries.async_entries("sotto"):
-            await hass.config_entries.async_unload(entry.entry_id)
-        await hass.async_block_till_done()
+        await _unload(hass)

@@ -139,14 +139,7 @@ class _Builder:
                 context = self._block_context(block)
                 if context is None:
                     continue
-                for sentence in block.get("sentences", ()):
-                    try:
-                        expr = self._convert(self._parse(sentence), context)
-                    except _Unsupported as err:
-                        self._skipped.append(f"{intent}: {sentence} ({err})")
-                        continue
-                    if expr is not None:
-                        alternatives.append(expr)
+                alternatives += self._sentences(intent, block.get("sentences", ()), context)
             if alternatives:
                 sentences += len(alternatives)
                 self._rules[f"intent_{intent}"] = " | ".join(dict.fromkeys(alternatives))
@@ -178,20 +171,24 @@ class _Builder:
     def _add_answers(self, answers: Sequence[str], public: list[str]) -> int:
         """Add the answers' sentences as one public rule; return how many were added."""
         everything = self._name_rule(self._home.entities) if self._home.entities else None
-        context = _Block(everything, {})
-        alternatives: list[str] = []
-        for sentence in answers:
-            try:
-                expr = self._convert(self._parse(sentence), context)
-            except _Unsupported as err:
-                self._skipped.append(f"{ANSWER_INTENT}: {sentence} ({err})")
-                continue
-            if expr is not None:
-                alternatives.append(expr)
+        alternatives = self._sentences(ANSWER_INTENT, answers, _Block(everything, {}))
         if alternatives:
             self._rules[f"intent_{ANSWER_INTENT}"] = " | ".join(dict.fromkeys(alternatives))
             public.append(f"<intent_{ANSWER_INTENT}>")
         return len(alternatives)
+
+    def _sentences(self, intent: str, sentences: Iterable[str], context: _Block) -> list[str]:
+        """The JSGF expansions of an intent's sentences; those that cannot be are skipped."""
+        alternatives: list[str] = []
+        for sentence in sentences:
+            try:
+                expr = self._convert(self._parse(sentence), context)
+            except _Unsupported as err:
+                self._skipped.append(f"{intent}: {sentence} ({err})")
+                continue
+            if expr is not None:
+                alternatives.append(expr)
+        return alternatives
 
     def _skip_words(self) -> str:
         phrases = [self._phrase(text) for text in self._templates.get("skip_words", ())]
