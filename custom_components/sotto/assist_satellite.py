@@ -118,8 +118,11 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         self._interaction: Interaction | None = None
         self._marks: dict[str, float] = {}
         self._heard: str | None = None
-        # The answers' sentences while a question asked here waits for its answer.
+        # While a question asked here waits for its answer: that, and the answers' sentences.
+        self._asking = False
         self._answers: tuple[str, ...] = ()
+        # Whether the current run is the answer to a question (it ends at speech-to-text).
+        self._answering = False
 
     @property
     def pipeline_entity_id(self) -> str | None:
@@ -229,6 +232,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         )
         self._marks = {"start": time.monotonic()}
         self._heard = None
+        self._answering = self._asking
         audio = bytearray() if recorder is not None and recorder.keeps_audio else None
         if self._answers:
             # This run answers a question: its speech-to-text hears the answers too.
@@ -346,6 +350,9 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             if interaction is not None:
                 interaction.transcript = self._heard
                 interaction.stt_ms = _ms_since(self._marks.get(PipelineEventType.STT_START))
+                if self._answering and self._heard:
+                    # The answer goes back to the action that asked; no intent follows.
+                    interaction.outcome = Outcome.HANDLED
         elif event.type is PipelineEventType.INTENT_END:
             response = (data.get("intent_output") or {}).get("response") or {}
             response_data = response.get("data") or {}
@@ -524,7 +531,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         home = home_data(self.hass)
         grammar = home.grammar if home else None
         forget = grammar.async_prepare_question(sentences) if grammar else None
-        self._answers = sentences
+        self._asking, self._answers = True, sentences
         try:
             return await super().async_internal_ask_question(
                 question=question,
@@ -534,6 +541,6 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
                 answers=answers,
             )
         finally:
-            self._answers = ()
+            self._asking, self._answers = False, ()
             if forget is not None:
                 forget()

@@ -20,6 +20,7 @@ from homeassistant.core import Event, EventStateChangedData, HomeAssistant, call
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.setup import async_setup_component
 
+from custom_components.sotto.data import home_data
 from demo.processes import SatelliteProcess, run_engine, run_satellite
 from demo.speech import speak, utterance, wav_seconds, write_wav
 
@@ -114,6 +115,15 @@ async def test_yes_answers_the_question_then_means_nothing_again(
         await _setup(hass, satellite)
         response = await _ask_and_answer(hass, satellite, "yes", _question(clip, YES_NO))
         assert response == {"id": "yes", "sentence": "yes", "slots": {}}
+        # The voice history shows an answered question, not an interrupted command.
+        history = home_data(hass)
+        assert history is not None
+        assert history.history is not None
+        async with asyncio.timeout(30):
+            while not (kept := await history.history.async_list()):
+                await asyncio.sleep(0.05)
+        (answered,) = kept
+        assert (answered.outcome, answered.trigger) == ("handled", "push_to_talk")
 
         not_understood: list[str] = []
 
