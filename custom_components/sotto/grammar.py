@@ -124,8 +124,8 @@ class HomeGrammar:
         for skipped in grammar.skipped:
             if skipped.startswith(f"{ANSWER_INTENT}:"):
                 _LOGGER.warning(
-                    "The answer %s cannot be recognised: only lists this home's sentences "
-                    "know ({name}, {area}, {floor}, the intents' lists) can be spoken",
+                    "Cannot recognise the answer %s: only lists this home's sentences know "
+                    "({name}, {area}, {floor}, the intents' lists) can be spoken",
                     skipped.removeprefix(f"{ANSWER_INTENT}: "),
                 )
         return grammar

@@ -180,9 +180,12 @@ async def test_a_free_question_hears_only_what_the_grammar_knows(
         await _unload(hass)
 
 
-async def test_an_engine_hears_the_answer_and_its_slot(hass: HomeAssistant, tmp_path: Path) -> None:
+async def test_an_engine_hears_the_answer_and_its_slot(
+    hass: HomeAssistant, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """With a sotto-engine recognising for the pipeline, the answers reach its grammar too;
-    an answer naming one of the home's areas comes back with that slot."""
+    an answer naming one of the home's areas comes back with that slot. An answer with a
+    free list cannot be spoken against a grammar: the log says which."""
     clip = write_wav(tmp_path / "question.wav", speak("which room shall I heat"))
     async with (
         run_engine(tmp_path / "engine") as engine,
@@ -202,6 +205,7 @@ async def test_an_engine_hears_the_answer_and_its_slot(hass: HomeAssistant, tmp_
                 [
                     {"id": "room", "sentences": ["[in] the {area} [please]"]},
                     {"id": "none", "sentences": ["nowhere"]},
+                    {"id": "music", "sentences": ["play {album}"]},
                 ],
             ),
         )
@@ -210,4 +214,7 @@ async def test_an_engine_hears_the_answer_and_its_slot(hass: HomeAssistant, tmp_
             "sentence": "the bedroom please",
             "slots": {"area": "bedroom"},
         }
+        assert "Cannot recognise the answer play {album} (no values for list {album})" in (
+            caplog.text
+        )
         await _unload(hass)
