@@ -7,6 +7,7 @@ are added to the grammar of the satellite that asked, and only for that answer.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from demo.speech import speak, utterance, wav_seconds, write_wav
 from .house import async_build_house, async_use_sotto_pipeline
 from .test_end_to_end import _pair
 from .test_engine import pair_engine
-from .test_satellite import wait_for_state
+from .test_satellite import pair, wait_for_state
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -45,8 +46,10 @@ async def _ask_and_answer(
     satellite: SatelliteProcess,
     answer: str,
     question: dict[str, Any],
+    meanwhile: Callable[[], object] | None = None,
 ) -> dict[str, Any]:
-    """Ask on the satellite; once its microphone is open, say `answer` into it."""
+    """Ask on the satellite; once its microphone is open, say `answer` into it (and do
+    `meanwhile` at the same moment)."""
     recording: list[str] = []
 
     @callback
@@ -74,6 +77,8 @@ async def _ask_and_answer(
         played = [path for path in satellite.replies() if path not in before]
         assert max(wav_seconds(path) or 0.0 for path in played) > 1.0
         satellite.say(utterance(0.3, answer, 1.5))
+        if meanwhile is not None:
+            meanwhile()
         async with asyncio.timeout(60):
             response = await asking
     finally:
@@ -81,6 +86,31 @@ async def _ask_and_answer(
     assert response is not None
     await wait_for_state(hass, RECORDING, STATE_OFF)
     return dict(response)
+
+
+def _follow_not_understood(
+    hass: HomeAssistant, voice_events: str
+) -> tuple[list[str], Callable[[], None]]:
+    """The reasons of `not_understood` voice events from now on, and the unsubscribe."""
+    reasons: list[str] = []
+
+    @callback
+    def follow(event: Event[EventStateChangedData]) -> None:
+        new = event.data["new_state"]
+        if (
+            new is not None
+            and event.data["entity_id"] == voice_events
+            and new.attributes.get("event_type") == "not_understood"
+        ):
+            reasons.append(new.attributes.get("reason", ""))
+
+    return reasons, hass.bus.async_listen("state_changed", follow)
+
+
+async def _wait_for(reasons: list[str]) -> None:
+    async with asyncio.timeout(60):
+        while not reasons:
+            await asyncio.sleep(0.05)
 
 
 def _question(clip: Path, answers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -125,23 +155,9 @@ async def test_yes_answers_the_question_then_means_nothing_again(
         (answered,) = kept
         assert (answered.outcome, answered.trigger) == ("handled", "push_to_talk")
 
-        not_understood: list[str] = []
-
-        @callback
-        def follow(event: Event[EventStateChangedData]) -> None:
-            new = event.data["new_state"]
-            if (
-                new is not None
-                and event.data["entity_id"] == VOICE_EVENTS
-                and new.attributes.get("event_type") == "not_understood"
-            ):
-                not_understood.append(new.attributes.get("reason", ""))
-
-        unsub = hass.bus.async_listen("state_changed", follow)
+        not_understood, unsub = _follow_not_understood(hass, VOICE_EVENTS)
         satellite.say(utterance(0.3, "okay nabu", 0.4, "yes", 1.5))
-        async with asyncio.timeout(60):
-            while not not_understood:
-                await asyncio.sleep(0.05)
+        await _wait_for(not_understood)
         unsub()
         assert not_understood == ["stt-no-text-recognized"]
         await _unload(hass)
@@ -160,6 +176,36 @@ async def test_an_answer_that_is_none_of_the_answers_has_no_id(
         )
         assert response == {"id": None, "sentence": "turn on the kitchen light", "slots": {}}
         assert hass.states.get("light.kitchen_light").state == STATE_OFF
+        await _unload(hass)
+
+
+async def test_only_the_satellite_that_asked_hears_the_answers(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """While the kitchen waits for its answer, "yes" said to the bedroom satellite at the
+    same moment is not understood there: the answers are in the kitchen's grammar alone."""
+    clip = write_wav(tmp_path / "question.wav", speak("do you want the kitchen light on"))
+    async with (
+        run_satellite(tmp_path / "kitchen") as kitchen,
+        run_satellite(
+            tmp_path / "bedroom", device_id="bedroom-satellite", name="Bedroom satellite"
+        ) as bedroom,
+    ):
+        await _setup(hass, kitchen)
+        await pair(hass, bedroom, "Bedroom")
+        await wait_for_state(hass, "switch.bedroom_satellite_mute", STATE_OFF)
+        not_understood, unsub = _follow_not_understood(hass, "event.bedroom_satellite_voice_events")
+        response = await _ask_and_answer(
+            hass,
+            kitchen,
+            "yes",
+            _question(clip, YES_NO),
+            meanwhile=lambda: bedroom.say(utterance(0.3, "okay nabu", 0.4, "yes", 1.5)),
+        )
+        assert response == {"id": "yes", "sentence": "yes", "slots": {}}
+        await _wait_for(not_understood)
+        unsub()
+        assert not_understood == ["stt-no-text-recognized"]
         await _unload(hass)
 
 
