@@ -107,10 +107,13 @@ def _follow_not_understood(
     return reasons, hass.bus.async_listen("state_changed", follow)
 
 
-async def _wait_for(reasons: list[str]) -> None:
+async def _first_reasons(reasons: list[str], unsub: Callable[[], None]) -> list[str]:
+    """Wait for a `not_understood` event, stop following them, return their reasons."""
     async with asyncio.timeout(60):
         while not reasons:
             await asyncio.sleep(0.05)
+    unsub()
+    return reasons
 
 
 def _question(clip: Path, answers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -157,9 +160,7 @@ async def test_yes_answers_the_question_then_means_nothing_again(
 
         not_understood, unsub = _follow_not_understood(hass, VOICE_EVENTS)
         satellite.say(utterance(0.3, "okay nabu", 0.4, "yes", 1.5))
-        await _wait_for(not_understood)
-        unsub()
-        assert not_understood == ["stt-no-text-recognized"]
+        assert await _first_reasons(not_understood, unsub) == ["stt-no-text-recognized"]
         await _unload(hass)
 
 
@@ -203,9 +204,7 @@ async def test_only_the_satellite_that_asked_hears_the_answers(
             meanwhile=lambda: bedroom.say(utterance(0.3, "okay nabu", 0.4, "yes", 1.5)),
         )
         assert response == {"id": "yes", "sentence": "yes", "slots": {}}
-        await _wait_for(not_understood)
-        unsub()
-        assert not_understood == ["stt-no-text-recognized"]
+        assert await _first_reasons(not_understood, unsub) == ["stt-no-text-recognized"]
         await _unload(hass)
 
 
