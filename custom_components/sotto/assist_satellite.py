@@ -7,18 +7,20 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Final
+from typing import Any, Final
 
 from homeassistant.components import ffmpeg, intent, tts
 from homeassistant.components.assist_pipeline import PipelineEvent, PipelineEventType
 from homeassistant.components.assist_pipeline.pipeline import PipelineStage, async_get_pipeline
 from homeassistant.components.assist_satellite import (
     AssistSatelliteAnnouncement,
+    AssistSatelliteAnswer,
     AssistSatelliteConfiguration,
     AssistSatelliteEntity,
     AssistSatelliteEntityDescription,
     AssistSatelliteEntityFeature,
 )
+from homeassistant.components.assist_satellite.const import PREANNOUNCE_URL
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import (
@@ -43,6 +45,7 @@ from .audio import CHANNELS, RATE, WIDTH, PcmFormat, pcm_from_url, pcm_from_wav_
 from .const import DOMAIN, HOME_UNIQUE_ID
 from .data import SottoConfigEntry, home_data
 from .entity import SottoSatelliteEntity
+from .grammar import question_answers
 from .history.model import Interaction, Outcome, Trigger
 from .history.settings import OPTION_EVENT_TRANSCRIPTS
 from .satellite import AudioStream, VoiceEvent
@@ -117,6 +120,11 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         self._interaction: Interaction | None = None
         self._marks: dict[str, float] = {}
         self._heard: str | None = None
+        # While a question asked here waits for its answer: that, and the answers' sentences.
+        self._asking = False
+        self._answers: tuple[str, ...] = ()
+        # Whether the current run is the answer to a question (it ends at speech-to-text).
+        self._answering = False
 
     @property
     def pipeline_entity_id(self) -> str | None:
@@ -226,7 +234,11 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         )
         self._marks = {"start": time.monotonic()}
         self._heard = None
+        self._answering = self._asking
         audio = bytearray() if recorder is not None and recorder.keeps_audio else None
+        if self._answers:
+            # This run answers a question: its speech-to-text hears the answers too.
+            question_answers.set(self._answers)
         try:
             pipeline = async_get_pipeline(self.hass, self._resolve_pipeline())
             run = self._entry.async_create_background_task(
@@ -350,6 +362,9 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             if interaction is not None:
                 interaction.transcript = self._heard
                 interaction.stt_ms = _ms_since(self._marks.get(PipelineEventType.STT_START))
+                if self._answering and self._heard:
+                    # The answer goes back to the action that asked; no intent follows.
+                    interaction.outcome = Outcome.HANDLED
         elif event.type is PipelineEventType.INTENT_END:
             response = (data.get("intent_output") or {}).get("response") or {}
             response_data = response.get("data") or {}
@@ -510,3 +525,36 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             return  # the device listens by itself once the line is played
         await self.async_announce(start_announcement)
         await self.satellite.connection.async_send(PushToTalk().event())
+
+    async def async_internal_ask_question(
+        self,
+        question: str | None = None,
+        question_media_id: str | None = None,
+        preannounce: bool = True,
+        preannounce_media_id: str = PREANNOUNCE_URL,
+        answers: list[dict[str, Any]] | None = None,
+    ) -> AssistSatelliteAnswer | None:
+        """Ask as HA does (the question, then listen), with the answers in the grammar.
+
+        The recognisers know only the home's sentences: "yes" would not be heard. The
+        answers' sentences are added for the run that answers, and forgotten after.
+        """
+        sentences = tuple(
+            dict.fromkeys(sentence for answer in answers or () for sentence in answer["sentences"])
+        )
+        home = home_data(self.hass)
+        grammar = home.grammar if home else None
+        forget = grammar.async_prepare_question(sentences) if grammar else None
+        self._asking, self._answers = True, sentences
+        try:
+            return await super().async_internal_ask_question(
+                question=question,
+                question_media_id=question_media_id,
+                preannounce=preannounce,
+                preannounce_media_id=preannounce_media_id,
+                answers=answers,
+            )
+        finally:
+            self._asking, self._answers = False, ()
+            if forget is not None:
+                forget()

@@ -20,7 +20,7 @@ from sotto_voice.engine.stt.worker import RecognizerPool
 from .const import DOMAIN, EntryKind
 from .data import SottoConfigEntry
 from .engine import EngineClient, EngineError
-from .grammar import LANGUAGE, HomeGrammar
+from .grammar import LANGUAGE, HomeGrammar, question_answers
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -133,7 +133,13 @@ class SottoLocalSpeechToText(_SottoSpeechToText):
             _LOGGER.warning("Speech-to-text is not ready: %s", self._grammar.error or "loading")
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
         try:
-            async with await recognizer.open() as session:
+            digest = None
+            if answers := question_answers.get():
+                # This satellite asked a question: its answers are heard too, in this run only.
+                grammar = await self._grammar.async_grammar(answers)
+                if grammar is not None:
+                    digest = await recognizer.load(grammar, current=False)
+            async with await recognizer.open(digest) as session:
                 result = await recognise(session, stream)
         except SttError as err:  # the recognition process died: this command is lost
             _LOGGER.error("Speech-to-text failed: %s", err)
@@ -166,13 +172,15 @@ class SottoEngineSpeechToText(_SottoSpeechToText):
     async def async_process_audio_stream(
         self, metadata: stt.SpeechMetadata, stream: AsyncIterable[bytes]
     ) -> stt.SpeechResult:
-        """Send the home's grammar (if the engine lacks it), then the audio."""
-        grammar = self._engine.home_grammar()
-        if grammar is None or grammar.grammar is None:
+        """Send the grammar (if the engine lacks it), then the audio."""
+        home = self._engine.home_grammar()
+        # With a question open on the satellite, the grammar holds its answers too.
+        grammar = await home.async_grammar(question_answers.get()) if home else None
+        if grammar is None:
             _LOGGER.warning("No speech grammar to send to %s yet", self._engine.name)
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
         try:
-            text = await self._engine.transcribe(grammar.grammar, stream)
+            text = await self._engine.transcribe(grammar, stream)
         except EngineError as err:
             _LOGGER.warning("%s could not transcribe: %s", self._engine.name, err)
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)

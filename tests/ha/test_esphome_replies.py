@@ -305,3 +305,41 @@ async def test_device_that_cannot_play_says_why(hass: HomeAssistant) -> None:
         assert device.reply_audio == b""
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
+
+
+async def test_question_is_fetched_then_the_spoken_answer_comes_back(
+    hass: HomeAssistant, voice_pe: tuple[FakeEsphomeDevice, str]
+) -> None:
+    """assist_satellite.ask_question on an ESPHome device: it fetches the chime and the
+    spoken question, listens by itself (as ESPHome firmware does after a start-conversation
+    announcement), and its "no thanks" - not a command of this home - answers with id "no"."""
+    device, base_url = voice_pe
+    asking = hass.async_create_task(
+        hass.services.async_call(
+            "assist_satellite",
+            "ask_question",
+            {
+                "entity_id": SATELLITE,
+                "question": "Do you want the kitchen light on?",
+                "answers": [
+                    {"id": "yes", "sentences": ["yes [please]"]},
+                    {"id": "no", "sentences": ["no [thanks]"]},
+                ],
+            },
+            blocking=True,
+            return_response=True,
+        )
+    )
+    async with asyncio.timeout(30):
+        while len(device.fetched) < 2:
+            await asyncio.sleep(0.05)
+    (announcement,) = device.announcements
+    assert announcement.start_conversation
+    assert announcement.text == "Do you want the kitchen light on?"
+    assert announcement.preannounce_media_id == f"{base_url}{PREANNOUNCE_URL}"
+    assert device.fetched[1].body.startswith(b"RIFF")
+    await device.speak(utterance(0.3, "no thanks", 1.5), wake_word=None)
+    async with asyncio.timeout(30):
+        response = await asking
+    assert response == {"id": "no", "sentence": "no thanks", "slots": {}}
+    assert hass.states.get("light.kitchen_light").state == STATE_OFF

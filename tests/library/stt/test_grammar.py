@@ -11,6 +11,7 @@ pytest.importorskip("hassil")
 from sotto_voice.engine.stt.errors import GrammarError, HomeError
 from sotto_voice.engine.stt.fsg import compile_jsgf
 from sotto_voice.engine.stt.grammar import (
+    ANSWER_INTENT,
     NOT_FOR_ME_INTENT,
     build_grammar,
     is_dismissal,
@@ -100,6 +101,24 @@ def test_grammar_accepts_what_the_templates_mean() -> None:
     prefix = graph.check(["turn", "on", "the"])
     assert not prefix.complete
     assert prefix.can_continue
+
+
+def test_a_questions_answers_join_the_grammar() -> None:
+    """While a satellite asks a question, its answers can be said as well as commands;
+    an answer naming a wildcard list cannot be recognised and is skipped, said so."""
+    plain = compile_jsgf(build_grammar(small_home(), TEMPLATES).jsgf)
+    grammar = build_grammar(
+        small_home(),
+        TEMPLATES,
+        answers=["yes [please]", "(no|nope)", "the {name}", "in [the] {area}", "call {timer_name}"],
+    )
+    graph = compile_jsgf(grammar.jsgf)
+    for sentence in ("yes", "yes please", "nope", "the lamp two", "in the lounge", "lamp two on"):
+        assert graph.check(sentence.split()).complete, sentence
+    assert not plain.check(["yes"]).complete
+    assert not graph.check(["call", "bob"]).complete
+    assert any(s.startswith(f"{ANSWER_INTENT}: call {{timer_name}}") for s in grammar.skipped)
+    assert grammar.digest != build_grammar(small_home(), TEMPLATES).digest
 
 
 def test_decoder_starts_with_converted_grammar() -> None:

@@ -242,6 +242,33 @@ async def test_the_last_eight_grammars_are_kept_on_both_sides() -> None:
         await process.close()
 
 
+async def test_a_grammar_kept_but_not_current_serves_only_sessions_that_name_it() -> None:
+    """A question's grammar (the home's plus its answers) is compiled alongside the home's:
+    the satellite that asked names it; every other command still gets the home's."""
+    home = Grammar(
+        jsgf="#JSGF V1.0;\ngrammar g;\npublic <c> = turn on the light;",
+        words=("turn", "on", "the", "light"),
+    )
+    question = Grammar(
+        jsgf="#JSGF V1.0;\ngrammar g;\npublic <c> = turn on the light | yes | no;",
+        words=("turn", "on", "the", "light", "yes", "no"),
+    )
+    process = RecognizerProcess()
+    try:
+        async with asyncio.timeout(60):
+            await process.load(home)
+            assert await process.load(question, current=False) == question.digest
+            assert process.digest == home.digest
+            async with await process.open(question.digest) as session:
+                await session.feed(utterance(0.3, "yes", 0.4))
+                assert (await session.finish()).text == "yes"
+            async with await process.open() as session:
+                await session.feed(utterance(0.3, "yes", 0.4))
+                assert (await session.finish()).text != "yes"
+    finally:
+        await process.close()
+
+
 async def test_overlapping_commands_get_a_second_process_that_stops_when_unused(
     grammar: Grammar,
 ) -> None:

@@ -48,6 +48,8 @@ SUPPORTED_INTENTS: Final = (
     "HassNevermind",
 )
 NOT_FOR_ME_INTENT: Final = "SottoNotForMe"
+# The answers to a question a satellite asked (assist_satellite.ask_question).
+ANSWER_INTENT: Final = "SottoAnswer"
 # "Never mind, that wasn't for you": the satellite heard its wake word by mistake.
 NOT_FOR_ME_SENTENCES: Final = (
     "never mind [that] (wasn't|was not) [meant] for you",
@@ -83,11 +85,18 @@ def build_grammar(
     templates: Mapping[str, Any],
     *,
     intents: Iterable[str] = SUPPORTED_INTENTS,
+    answers: Iterable[str] = (),
 ) -> Grammar:
-    """Convert the templates of the chosen intents into a JSGF grammar for this home."""
+    """Convert the templates of the chosen intents into a JSGF grammar for this home.
+
+    `answers` are the hassil templates of the answers to a question the satellite asks:
+    they are added as sentences of their own. Their lists can be what the home's
+    sentences know ({name}, {area}, {floor}, the templates' lists); a list with no known
+    values (a wildcard) cannot be recognised, and such a sentence is skipped.
+    """
     if not home.entities and not home.areas:
         raise HomeError("the home has no entities and no areas: nothing could be commanded")
-    return _Builder(home, templates).build(tuple(intents))
+    return _Builder(home, templates).build(tuple(intents), tuple(answers))
 
 
 @dataclass(slots=True)
@@ -118,7 +127,7 @@ class _Builder:
 
     # -- building ---------------------------------------------------------------------------
 
-    def build(self, intents: Sequence[str]) -> Grammar:
+    def build(self, intents: Sequence[str], answers: Sequence[str] = ()) -> Grammar:
         known = self._templates.get("intents", {})
         public: list[str] = []
         sentences = 0
@@ -130,14 +139,7 @@ class _Builder:
                 context = self._block_context(block)
                 if context is None:
                     continue
-                for sentence in block.get("sentences", ()):
-                    try:
-                        expr = self._convert(self._parse(sentence), context)
-                    except _Unsupported as err:
-                        self._skipped.append(f"{intent}: {sentence} ({err})")
-                        continue
-                    if expr is not None:
-                        alternatives.append(expr)
+                alternatives += self._sentences(intent, block.get("sentences", ()), context)
             if alternatives:
                 sentences += len(alternatives)
                 self._rules[f"intent_{intent}"] = " | ".join(dict.fromkeys(alternatives))
@@ -149,6 +151,8 @@ class _Builder:
         self._rules[f"intent_{NOT_FOR_ME_INTENT}"] = " | ".join(e for e in not_for_me if e)
         public.append(f"<intent_{NOT_FOR_ME_INTENT}>")
         sentences += len(not_for_me)
+        if answers:
+            sentences += self._add_answers(answers, public)
         if len(public) == 1:
             raise GrammarError("no template sentence fits this home: check its entities and areas")
         skip = self._skip_words()
@@ -163,6 +167,28 @@ class _Builder:
             sentences=sentences,
             skipped=tuple(self._skipped),
         )
+
+    def _add_answers(self, answers: Sequence[str], public: list[str]) -> int:
+        """Add the answers' sentences as one public rule; return how many were added."""
+        everything = self._name_rule(self._home.entities) if self._home.entities else None
+        alternatives = self._sentences(ANSWER_INTENT, answers, _Block(everything, {}))
+        if alternatives:
+            self._rules[f"intent_{ANSWER_INTENT}"] = " | ".join(dict.fromkeys(alternatives))
+            public.append(f"<intent_{ANSWER_INTENT}>")
+        return len(alternatives)
+
+    def _sentences(self, intent: str, sentences: Iterable[str], context: _Block) -> list[str]:
+        """The JSGF expansions of an intent's sentences; those that cannot be are skipped."""
+        alternatives: list[str] = []
+        for sentence in sentences:
+            try:
+                expr = self._convert(self._parse(sentence), context)
+            except _Unsupported as err:
+                self._skipped.append(f"{intent}: {sentence} ({err})")
+                continue
+            if expr is not None:
+                alternatives.append(expr)
+        return alternatives
 
     def _skip_words(self) -> str:
         phrases = [self._phrase(text) for text in self._templates.get("skip_words", ())]

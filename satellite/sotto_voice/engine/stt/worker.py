@@ -283,11 +283,12 @@ class RecognizerProcess:
         """The grammar sessions use now, None before one is loaded."""
         return None if self._current is None else self._grammars.get(self._current)
 
-    async def load(self, grammar: Grammar) -> str:
+    async def load(self, grammar: Grammar, *, current: bool = True) -> str:
         """Compile the grammar in the child (once per change) and make it current.
 
         The last few grammars are kept (most recently used first out of the way); the
-        child forgets exactly those this side drops, so the two never disagree.
+        child forgets exactly those this side drops, so the two never disagree. With
+        `current=False` it is only kept, for sessions that name it (a question's answers).
         """
         digest = grammar.digest
         if digest not in self._grammars:
@@ -298,7 +299,8 @@ class RecognizerProcess:
                 del self._grammars[dropped]
                 await self._call({"op": "forget", "digest": dropped})
         self._grammars.move_to_end(digest)
-        self._current = digest
+        if current or self._current is None:
+            self._current = digest
         return digest
 
     async def open(self, digest: str | None = None) -> WorkerSession:
@@ -497,12 +499,12 @@ class RecognizerPool:
         """Whether a grammar with this digest is compiled and kept."""
         return self._first.has_grammar(digest)
 
-    async def load(self, grammar: Grammar) -> str:
-        """Compile the grammar in every child and make it current."""
+    async def load(self, grammar: Grammar, *, current: bool = True) -> str:
+        """Compile the grammar in every child and make it current (or only keep it)."""
         async with self._loading:
-            digest = await self._first.load(grammar)
+            digest = await self._first.load(grammar, current=current)
             others = [child for child in self._busy if child is not self._first]
-            await asyncio.gather(*(child.load(grammar) for child in others))
+            await asyncio.gather(*(child.load(grammar, current=current) for child in others))
             return digest
 
     async def open(self, digest: str | None = None) -> WorkerSession:
