@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sotto_voice import __version__
+from sotto_voice.discovery import announced, guess_address
 from sotto_voice.link import (
     ROLE_SATELLITE,
     KeyFormatError,
@@ -27,8 +28,7 @@ from .audio_out import AudioSink, CommandSink, Speaker, WavSink, aplay_sink
 from .chimes import Chime, builtin, load_wav
 from .config import WAKE_ENGINES, SatelliteConfig
 from .core import Satellite, SatelliteSettings
-from .discovery import announced, guess_address
-from .errors import SatelliteError
+from .errors import MissingExtraError, SatelliteError
 from .indicator import Indicator, IndicatorOutput, build_output
 from .inputs import CommandInput
 from .ledger import Ledger
@@ -243,15 +243,14 @@ async def serve(
             address = config.discovery.address or (
                 config.link.host if config.link.host not in ("0.0.0.0", "") else guess_address()
             )
-            await stack.enter_async_context(
-                announced(
-                    device_id=parts.identity.device_id,
-                    name=config.name,
-                    version=__version__,
-                    port=port,
-                    address=address,
+            try:
+                await stack.enter_async_context(
+                    announced(parts.identity, port=port, address=address)
                 )
-            )
+            except ImportError as err:
+                raise MissingExtraError(
+                    "zeroconf discovery", "zeroconf", "pip install 'sotto-voice[satellite]'"
+                ) from err
         await stack.enter_async_context(_hardware_inputs(config, satellite))
         if started is not None:
             started(port)
