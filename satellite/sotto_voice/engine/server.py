@@ -49,7 +49,7 @@ from sotto_voice.discovery import announced
 from sotto_voice.link import (
     DEFAULT_SETTINGS,
     ROLE_ENGINE,
-    KeyFormatError,
+    KeyFileError,
     Link,
     LinkError,
     LinkKey,
@@ -57,7 +57,7 @@ from sotto_voice.link import (
     LinkSettings,
     PeerIdentity,
     PeerLog,
-    load_key_file,
+    read_key_file,
 )
 
 from .config import EngineConfig, EngineConfigError, resolve_device_id
@@ -577,17 +577,10 @@ async def _start_stt(config: EngineConfig) -> RecognizerService | None:
 
 def read_key(config: EngineConfig) -> LinkKey:
     """Read the engine's link key, with an error naming link.key_file when it cannot."""
-    path = config.key_file
     try:
-        return load_key_file(path)
-    except FileNotFoundError:
-        raise EngineConfigError(
-            f"link.key_file: {path} does not exist; create it with `sotto-engine keygen`"
-        ) from None
-    except KeyFormatError as err:
+        return read_key_file(config.key_file, keygen="sotto-engine keygen")
+    except KeyFileError as err:
         raise EngineConfigError(f"link.key_file: {err}") from None
-    except OSError as err:
-        raise EngineConfigError(f"link.key_file: cannot read {path} ({err.strerror})") from None
 
 
 @contextlib.asynccontextmanager

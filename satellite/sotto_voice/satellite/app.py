@@ -15,11 +15,13 @@ from sotto_voice import __version__
 from sotto_voice.discovery import announced, guess_address
 from sotto_voice.link import (
     ROLE_SATELLITE,
+    KeyFileError,
     KeyFormatError,
     LinkKey,
     PeerIdentity,
     PeerLog,
     load_key_file,
+    read_key_file,
 )
 from sotto_voice.link.settings import DEFAULT_SETTINGS, LinkSettings
 
@@ -76,17 +78,12 @@ def load_chimes(config: SatelliteConfig) -> tuple[Chime | None, Chime | None]:
 
 def load_link_key(config: SatelliteConfig) -> LinkKey:
     """Read the link key, with a message that says how to make one."""
-    path = config.key_file
+    keygen = "sotto-satellite keygen" + (
+        "" if config.link.key_file is None else f" --key-file {config.key_file}"
+    )
     try:
-        return load_key_file(path)
-    except FileNotFoundError:
-        raise SatelliteError(
-            f"{path}: no link key yet; create one with: sotto-satellite keygen"
-            + ("" if config.link.key_file is None else f" --key-file {path}")
-        ) from None
-    except PermissionError as err:
-        raise SatelliteError(f"{path}: cannot read the link key ({err})") from None
-    except KeyFormatError as err:
+        return read_key_file(config.key_file, keygen=keygen)
+    except KeyFileError as err:
         raise SatelliteError(str(err)) from None
 
 
