@@ -23,6 +23,8 @@ from typing import Any, Final
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
+from sotto_voice.audio import VOICE_FORMAT
+
 from .crypto import new_key, open_sealed, seal
 from .errors import HistoryError
 from .model import Interaction, Outcome, Trigger
@@ -34,7 +36,7 @@ KEYSTORE_FILE: Final = "keys.db"
 AUDIO_DIR: Final = "audio"
 AUDIO_SUFFIX: Final = ".sealed"
 # Kept audio is the 16 kHz mono s16le the satellites send.
-_AUDIO_RATE: Final = 16000
+_AUDIO_RATE: Final = VOICE_FORMAT.rate
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS interactions (

@@ -45,6 +45,7 @@ from wyoming.info import (
 from wyoming.tts import Synthesize
 
 from sotto_voice import __version__
+from sotto_voice.audio import VOICE_FORMAT
 from sotto_voice.discovery import announced
 from sotto_voice.link import (
     DEFAULT_SETTINGS,
@@ -90,9 +91,9 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-STT_RATE: Final = 16000
-STT_WIDTH: Final = 2
-STT_CHANNELS: Final = 1
+STT_RATE: Final = VOICE_FORMAT.rate
+STT_WIDTH: Final = VOICE_FORMAT.width
+STT_CHANNELS: Final = VOICE_FORMAT.channels
 # An utterance longer than this is not a command; stop decoding instead of growing.
 MAX_UTTERANCE_SECONDS: Final = 30.0
 # About 46 ms at 22.05 kHz: small enough to start playing at once, as wyoming-piper does.

@@ -22,13 +22,15 @@ from typing import Any, Final, TypeVar
 import numpy as np
 from pocketsphinx import Decoder, get_model_path
 
+from sotto_voice.audio import VOICE_FORMAT
+
 from .errors import GrammarError, RecognizerError
 from .fsg import WordGraph, compile_jsgf
 from .model import Grammar
 from .pronounce import Pronouncer, dictionary_pronunciations
 
-SAMPLE_RATE: Final = 16000
-SAMPLE_WIDTH: Final = 2
+SAMPLE_RATE: Final = VOICE_FORMAT.rate
+SAMPLE_WIDTH: Final = VOICE_FORMAT.width
 # Per-frame margin (grammar path score minus phone-loop score, in the decoder's log units)
 # below which a hypothesis is rejected. Chosen on the tune split of bench/make_corpus.py,
 # inside the range (-5.12 .. -2.27 on the last sweep) where the most commands were right
