@@ -25,7 +25,6 @@ DEFAULT_PORT: Final = 10800
 MICRO_WAKE_WORDS: Final = ("okay_nabu", "hey_jarvis", "hey_mycroft", "alexa")
 OPEN_WAKE_WORDS: Final = ("okay_nabu", "hey_jarvis", "hey_mycroft", "alexa", "hey_rhasspy")
 WAKE_ENGINES: Final = {"micro": MICRO_WAKE_WORDS, "openwakeword": OPEN_WAKE_WORDS}
-INDICATOR_STATES: Final = ("idle", "listening", "thinking", "speaking", "muted", "error")
 
 
 # --- models ---------------------------------------------------------------------------------

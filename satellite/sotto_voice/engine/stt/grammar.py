@@ -7,7 +7,6 @@ list rule instead of once per sentence. Only word-internal joins ("light[s]") ar
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,8 +26,7 @@ from hassil.parse_expression import parse_sentence
 
 from . import text as spoken
 from .errors import GrammarError, HomeError
-from .fsg import WordGraph, compile_jsgf
-from .home import Area, Entity, Home
+from .home import Entity, Home
 from .model import Grammar
 
 SUPPORTED_INTENTS: Final = (
@@ -498,25 +496,6 @@ class _Builder:
             if isinstance(expr, Alternative):
                 return set().union(*(self._spellings(item, context) for item in expr.items))
         raise _Unsupported("permutation joined to a word")
-
-
-@functools.lru_cache(maxsize=1)
-def _not_for_me_graph() -> WordGraph:
-    builder = _Builder(Home(entities=(), areas=(Area(("here",)),)), {})
-    rule = " | ".join(
-        expr
-        for expr in (
-            builder._convert(builder._parse(sentence), _Block(None, {}))
-            for sentence in NOT_FOR_ME_SENTENCES
-        )
-        if expr
-    )
-    return compile_jsgf(f"#JSGF V1.0;\ngrammar n;\npublic <n> = {rule};\n")
-
-
-def is_not_for_me(text: str) -> bool:
-    """True if a transcript is the "never mind, that wasn't for you" phrase (SottoNotForMe)."""
-    return _not_for_me_graph().check(spoken.words(text)).complete
 
 
 def _as_set(raw: Any) -> frozenset[str]:
