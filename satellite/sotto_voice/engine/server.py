@@ -341,7 +341,7 @@ class _Session:
         elif AudioChunk.is_type(event.type):
             await self._audio_chunk(event)
         elif AudioStop.is_type(event.type):
-            await self._audio_stop()
+            self._end_audio()
         else:
             await self._error(
                 f"the engine does not handle {event.type!r} events", ERROR_UNSUPPORTED
@@ -500,9 +500,6 @@ class _Session:
             return
         self._received += len(pcm)
         audio.put_nowait(pcm)
-
-    async def _audio_stop(self) -> None:
-        self._end_audio()
 
     def _end_audio(self) -> None:
         """No more audio for this utterance: the decoder finishes with what it has."""
