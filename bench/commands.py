@@ -65,8 +65,9 @@ from demo.house import (  # noqa: E402
     house_configuration,
 )
 from demo.processes import SatelliteProcess, free_port, run_satellite  # noqa: E402
+from sotto_voice.audio import VOICE_FORMAT  # noqa: E402
 
-RATE: Final = 16000
+RATE: Final = VOICE_FORMAT.rate
 FRAME: Final = 160  # 10 ms
 FLOOR_DBFS: Final = -40.0
 ABOVE_NOISE_DB: Final = 12.0

@@ -25,9 +25,10 @@ from typing import Any
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event, async_read_event, async_write_event
 
+from sotto_voice.audio import VOICE_FORMAT
 from sotto_voice.link import Link, LinkKey, LinkServer, PeerIdentity, connect
 
-RATE = 16000
+RATE = VOICE_FORMAT.rate
 CHUNK_MS = 20
 CHUNK_BYTES = RATE * 2 * CHUNK_MS // 1000  # 640
 SERVER = PeerIdentity(device_id="bench-server", name="bench", role="engine")
@@ -37,10 +38,20 @@ CLIENT = PeerIdentity(device_id="bench-client", name="bench", role="controller")
 def _events(chunks: int) -> list[Event]:
     audio = bytes(range(256)) * (CHUNK_BYTES // 256) + bytes(CHUNK_BYTES % 256)
     chunk_events = [
-        AudioChunk(rate=RATE, width=2, channels=1, audio=audio, timestamp=i * CHUNK_MS).event()
+        AudioChunk(
+            rate=RATE,
+            width=VOICE_FORMAT.width,
+            channels=VOICE_FORMAT.channels,
+            audio=audio,
+            timestamp=i * CHUNK_MS,
+        ).event()
         for i in range(chunks)
     ]
-    return [AudioStart(rate=RATE, width=2, channels=1).event(), *chunk_events, AudioStop().event()]
+    return [
+        AudioStart(rate=RATE, width=VOICE_FORMAT.width, channels=VOICE_FORMAT.channels).event(),
+        *chunk_events,
+        AudioStop().event(),
+    ]
 
 
 async def _plain(events: list[Event]) -> int:

@@ -31,7 +31,9 @@ from typing import Any
 
 import yaml
 
-RATE = 16000
+from sotto_voice.audio import VOICE_FORMAT
+
+RATE = VOICE_FORMAT.rate
 LEAD_SILENCE = 0.3
 TRAIL_SILENCE = 0.3
 

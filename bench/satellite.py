@@ -64,7 +64,7 @@ def _status(pid: int, key: str) -> int:
 def _room(seconds: float) -> bytes:
     """Quiet room noise with some talk that holds no wake word."""
     rng = np.random.default_rng(7)
-    noise = (rng.normal(0, 60, int(seconds * 16000))).astype("<i2").tobytes()
+    noise = (rng.normal(0, 60, int(seconds * RATE))).astype("<i2").tobytes()
     talk = utterance(1.0, "what time is it", 2.0, "turn on the kitchen light", 1.0)
     mixed = bytearray(noise)
     mixed[: len(talk)] = talk

@@ -10,8 +10,10 @@ import wave
 from pathlib import Path
 from typing import Final
 
-RATE: Final = 16000
-WIDTH: Final = 2
+from sotto_voice.audio import VOICE_FORMAT
+
+RATE: Final = VOICE_FORMAT.rate
+WIDTH: Final = VOICE_FORMAT.width
 
 
 class SpeechError(RuntimeError):

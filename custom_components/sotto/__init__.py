@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Final
 
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 
 import sotto_voice
@@ -28,10 +26,11 @@ from .const import (
 )
 from .data import SottoConfigEntry, SottoData, home_data
 from .engine import EngineClient, EngineError
-from .esphome import async_remove_esphome_issues, async_setup_esphome_entry
+from .esphome import async_remove_esphome_ledger, async_setup_esphome_entry
 from .grammar import HomeGrammar
 from .history.lifecycle import async_start_history
 from .history.panel import async_serve_frontend
+from .issues import async_delete_issues, async_set_issue
 from .satellite import SatelliteDevice
 from .services import async_register_not_for_me_sentences, async_register_services
 
@@ -95,8 +94,12 @@ async def _async_check_local_recognizer(hass: HomeAssistant, entry: SottoConfigE
     entry.runtime_data.local_recognizer = missing is None
     if missing is not None:
         _LOGGER.info("Speech-to-text inside Home Assistant is off: %s", missing)
-    _async_set_issue(
-        hass, entry, "no_local_recognizer", {"error": missing or ""}, active=missing is not None
+    async_set_issue(
+        hass,
+        entry.entry_id,
+        "no_local_recognizer",
+        {"error": missing or ""},
+        active=missing is not None,
     )
 
 
@@ -189,46 +192,16 @@ async def _async_setup_satellite(hass: HomeAssistant, entry: SottoConfigEntry) -
         hass, connection.async_run(first), f"sotto link {name}", eager_start=True
     )
     placeholders = {"name": name, "host": entry.data[CONF_HOST]}
-    _async_set_issue(hass, entry, "legacy_unencrypted", placeholders, active=legacy)
+    async_set_issue(hass, entry.entry_id, "legacy_unencrypted", placeholders, active=legacy)
 
     @callback
     def remote_wake_changed() -> None:
         info = satellite.info
         active = info is not None and info.remote_wake
-        _async_set_issue(hass, entry, "remote_wake", placeholders, active=active)
+        async_set_issue(hass, entry.entry_id, "remote_wake", placeholders, active=active)
 
     entry.async_on_unload(satellite.subscribe_updates(remote_wake_changed))
     remote_wake_changed()
-
-
-# Repair issues an entry may raise, each for as long as its cause lasts.
-_ISSUES: Final = ("legacy_unencrypted", "remote_wake", "no_local_recognizer")
-
-
-@callback
-def _async_set_issue(
-    hass: HomeAssistant,
-    entry: SottoConfigEntry,
-    kind: str,
-    placeholders: dict[str, str],
-    *,
-    active: bool,
-) -> None:
-    """Keep an entry's repair issue open while `active` (no encryption; remote wake; no
-    recogniser inside HA)."""
-    issue_id = f"{kind}_{entry.entry_id}"
-    if active:
-        ir.async_create_issue(
-            hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=kind,
-            translation_placeholders=placeholders,
-        )
-    else:
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> bool:
@@ -239,7 +212,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> bo
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> None:
-    """Forget the repair issues of a removed satellite."""
-    for kind in _ISSUES:
-        ir.async_delete_issue(hass, DOMAIN, f"{kind}_{entry.entry_id}")
-    async_remove_esphome_issues(hass, entry.entry_id)
+    """Forget the repair issues of a removed entry, and an ESPHome satellite's ledger."""
+    async_delete_issues(hass, entry.entry_id)
+    async_remove_esphome_ledger(hass, entry.entry_id)

@@ -39,9 +39,10 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 
+from sotto_voice.audio import PcmFormat
 from sotto_voice.messages import PushToTalk, RunEnded, StopReason, StopStreaming
 
-from .audio import CHANNELS, RATE, WIDTH, PcmFormat, pcm_from_url, pcm_from_wav_stream, rechunk
+from .audio import CHANNELS, RATE, WIDTH, pcm_from_url, pcm_from_wav_stream, rechunk
 from .const import DOMAIN, HOME_UNIQUE_ID
 from .data import SottoConfigEntry, home_data
 from .entity import SottoSatelliteEntity

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
 from typing import Final
 
 from homeassistant.exceptions import HomeAssistantError
 
-RATE: Final = 16000
-WIDTH: Final = 2
-CHANNELS: Final = 1
+from sotto_voice.audio import VOICE_FORMAT, PcmFormat
+
+RATE: Final = VOICE_FORMAT.rate
+WIDTH: Final = VOICE_FORMAT.width
+CHANNELS: Final = VOICE_FORMAT.channels
 CHUNK_BYTES: Final = 2048  # 64 ms at 16 kHz: small enough to start playing at once
 _MAX_WAV_HEADER: Final = 64 * 1024
 
@@ -23,15 +24,6 @@ class AudioFormatError(HomeAssistantError, ValueError):
     A HomeAssistantError, so an action that fails on it shows the reason in the UI
     rather than "Unknown error".
     """
-
-
-@dataclass(frozen=True, slots=True)
-class PcmFormat:
-    """Sample rate, bytes per sample and channel count of raw PCM."""
-
-    rate: int
-    width: int
-    channels: int
 
 
 async def pcm_from_wav_stream(

@@ -16,6 +16,7 @@ from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
+from sotto_voice.audio import VOICE_FORMAT, PcmFormat
 from sotto_voice.engine.protocol import (
     GrammarMessage,
     GrammarMissing,
@@ -25,13 +26,12 @@ from sotto_voice.engine.protocol import (
 from sotto_voice.engine.stt.model import Grammar
 from sotto_voice.link import Link, LinkError, LinkKey, connect
 
-from .audio import PcmFormat
 from .connection import async_controller_identity
 from .const import DOMAIN
 from .grammar import LANGUAGE, HomeGrammar
 
 # A reply longer than this is cut: a runaway engine must not fill HA's memory.
-_MAX_REPLY_BYTES: Final = 16_000 * 2 * 120
+_MAX_REPLY_BYTES: Final = VOICE_FORMAT.bytes_per_second * 120
 _REQUEST_TIMEOUT: Final = 30.0
 
 
@@ -105,13 +105,22 @@ class EngineClient:
         async with self._link() as link:
             await self._use_grammar(link, grammar)
             await link.write_event(Transcribe(language=LANGUAGE).event())
-            await link.write_event(AudioStart(rate=16000, width=2, channels=1).event())
+            await link.write_event(
+                AudioStart(
+                    rate=VOICE_FORMAT.rate, width=VOICE_FORMAT.width, channels=VOICE_FORMAT.channels
+                ).event()
+            )
             complete = asyncio.Event()
             reader = asyncio.create_task(_read_transcript(link, complete))
             try:
                 async for chunk in stream:
                     await link.write_event(
-                        AudioChunk(rate=16000, width=2, channels=1, audio=chunk).event()
+                        AudioChunk(
+                            rate=VOICE_FORMAT.rate,
+                            width=VOICE_FORMAT.width,
+                            channels=VOICE_FORMAT.channels,
+                            audio=chunk,
+                        ).event()
                     )
                     if complete.is_set():
                         break  # the words already make a whole command

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,3 +23,9 @@ class PcmFormat:
     def frame_bytes(self) -> int:
         """Bytes in one frame (one sample for every channel)."""
         return self.width * self.channels
+
+
+VOICE_FORMAT: Final = PcmFormat(rate=16000, width=2, channels=1)
+"""The one format of spoken commands, declared only here: what satellites capture, the
+link and ESPHome carry, speech-to-text reads and history keeps (16 kHz, signed 16-bit
+little-endian, mono)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,6 +44,35 @@ def port(value: Any) -> int:
     if not 0 <= value <= 65535:
         raise vol.Invalid("must be between 1 and 65535 (0: any free port)")
     return int(value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkConfig:
+    """Where a program listens for Home Assistant and with which key."""
+
+    host: str = "0.0.0.0"
+    port: int
+    key_file: Path | None = None
+    """None means `<state_dir>/link.key`."""
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]) -> LinkConfig:
+        """Build it from a `link:` section validated by `link_schema`."""
+        return cls(host=section["host"], port=section["port"], key_file=section.get("key_file"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiscoveryConfig:
+    """Zeroconf announcement of the device (`_sotto._tcp`, TXT role names which)."""
+
+    enabled: bool
+    address: str | None = None
+    """Address to announce; None picks the address of the default route."""
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]) -> DiscoveryConfig:
+        """Build it from a `discovery:` section validated by `discovery_schema`."""
+        return cls(enabled=section["enabled"], address=section.get("address"))
 
 
 def link_schema(default_port: int) -> vol.Schema:

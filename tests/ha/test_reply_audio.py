@@ -13,12 +13,12 @@ import pytest
 
 from custom_components.sotto.audio import (
     AudioFormatError,
-    PcmFormat,
     pcm_from_url,
     pcm_from_wav_stream,
     rechunk,
 )
 from demo.speech import speak
+from sotto_voice.audio import PcmFormat
 
 
 def _wav(pcm: bytes, rate: int = 16000) -> bytes:

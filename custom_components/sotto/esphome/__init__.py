@@ -6,7 +6,7 @@ and `flow` holds the config flow's ESPHome steps.
 
 from __future__ import annotations
 
-from .entry import async_remove_esphome_issues, async_setup_esphome_entry
+from .entry import async_remove_esphome_ledger, async_setup_esphome_entry
 from .flow import ESPHOME_SERVICE_TYPE, EsphomeFlowSteps
 from .transport import EsphomeTransport
 
@@ -14,6 +14,6 @@ __all__ = [
     "ESPHOME_SERVICE_TYPE",
     "EsphomeFlowSteps",
     "EsphomeTransport",
-    "async_remove_esphome_issues",
+    "async_remove_esphome_ledger",
     "async_setup_esphome_entry",
 ]

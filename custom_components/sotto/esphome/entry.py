@@ -7,12 +7,12 @@ from typing import Any, Final
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.device_registry import format_mac
 from homeassistant.helpers.storage import Store
 
 from ..const import CONF_DEVICE_ID, CONF_KEY, DOMAIN  # noqa: TID252
 from ..data import SottoConfigEntry  # noqa: TID252
+from ..issues import async_set_issue  # noqa: TID252
 from ..satellite import SatelliteDevice  # noqa: TID252
 from .transport import EsphomeAuthError, EsphomeError, EsphomeTransport, async_esphome_conflict
 
@@ -64,33 +64,15 @@ async def async_setup_esphome_entry(hass: HomeAssistant, entry: SottoConfigEntry
         hass, transport.async_run(first), f"sotto esphome {name}", eager_start=True
     )
     placeholders = {"name": name, "host": entry.data[CONF_HOST]}
-    _async_set_issue(hass, f"esphome_unencrypted_{entry.entry_id}", key is None, placeholders)
+    async_set_issue(hass, entry.entry_id, "esphome_unencrypted", placeholders, active=key is None)
     conflict = async_esphome_conflict(hass, format_mac(first.info.mac_address))
-    _async_set_issue(
+    async_set_issue(
         hass,
-        f"esphome_voice_conflict_{entry.entry_id}",
-        conflict is not None,
+        entry.entry_id,
+        "esphome_voice_conflict",
         {**placeholders, "esphome_entry": conflict or ""},
+        active=conflict is not None,
     )
-
-
-@callback
-def _async_set_issue(
-    hass: HomeAssistant, issue_id: str, active: bool, placeholders: dict[str, str]
-) -> None:
-    """Open the repair issue while `active`, close it otherwise."""
-    if active:
-        ir.async_create_issue(
-            hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=issue_id.rsplit("_", 1)[0],
-            translation_placeholders=placeholders,
-        )
-    else:
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
 def _ledger_key(entry_id: str) -> str:
@@ -98,9 +80,7 @@ def _ledger_key(entry_id: str) -> str:
 
 
 @callback
-def async_remove_esphome_issues(hass: HomeAssistant, entry_id: str) -> None:
-    """Forget a removed ESPHome satellite: its repair issues and its stored ledger."""
+def async_remove_esphome_ledger(hass: HomeAssistant, entry_id: str) -> None:
+    """Forget a removed ESPHome satellite's stored ledger."""
     store: Store[dict[str, Any]] = Store(hass, _LEDGER_VERSION, _ledger_key(entry_id))
     hass.async_create_task(store.async_remove(), f"sotto remove ledger {entry_id}")
-    for prefix in ("esphome_unencrypted", "esphome_voice_conflict"):
-        ir.async_delete_issue(hass, DOMAIN, f"{prefix}_{entry_id}")

@@ -62,6 +62,7 @@ from wyoming.snd import Played
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 from wyoming.wake import Detection
 
+from sotto_voice.audio import VOICE_FORMAT
 from sotto_voice.link import PeerIdentity
 from sotto_voice.messages import (
     ERROR_MUTED,
@@ -95,10 +96,10 @@ ESPHOME_DOMAIN: Final = "esphome"
 DEFAULT_ESPHOME_PORT: Final = 6053
 
 # ESPHome microphones stream 16 kHz, 16-bit mono, as Sotto's own satellites do.
-_RATE: Final = 16000
-_WIDTH: Final = 2
-_CHANNELS: Final = 1
-_BYTES_PER_SECOND: Final = _RATE * _WIDTH * _CHANNELS
+_RATE: Final = VOICE_FORMAT.rate
+_WIDTH: Final = VOICE_FORMAT.width
+_CHANNELS: Final = VOICE_FORMAT.channels
+_BYTES_PER_SECOND: Final = VOICE_FORMAT.bytes_per_second
 # Reply audio goes out in ESPHome's own chunk size and is paced a little faster than it
 # plays, as HA's ESPHome integration does, so the device's buffer never overflows.
 _REPLY_CHUNK: Final = 1024

@@ -27,7 +27,11 @@ from typing import Any, Final
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
+<<<<<<< HEAD
 from sotto_voice.engine.stt.grammar import is_dismissal
+=======
+from sotto_voice.audio import VOICE_FORMAT
+>>>>>>> issue-22
 
 from .crypto import new_key, open_sealed, seal
 from .errors import HistoryError
@@ -52,7 +56,7 @@ _DB_COMPANIONS: Final = ("-wal", "-shm")
 AUDIO_DIR: Final = "audio"
 AUDIO_SUFFIX: Final = ".sealed"
 # Kept audio is the 16 kHz mono s16le the satellites send.
-_AUDIO_RATE: Final = 16000
+_AUDIO_RATE: Final = VOICE_FORMAT.rate
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS interactions (
@@ -98,6 +102,7 @@ DROP TABLE days;
 """
 _KEY_SCHEMA: Final = "CREATE TABLE IF NOT EXISTS keys (recording_id TEXT PRIMARY KEY, key BLOB)"
 
+<<<<<<< HEAD
 # "That wasn't for me" forgets a satellite's last interaction only if it started this
 # recently: said later, it is about something else, and an old command stays kept.
 FORGET_WINDOW: Final = timedelta(minutes=5)
@@ -108,6 +113,8 @@ _COLUMNS: Final = (
     "intent_ms, total_ms, recording_id"
 )
 
+=======
+>>>>>>> issue-22
 
 @dataclass(frozen=True, slots=True)
 class StoredInteraction:
@@ -348,6 +355,7 @@ class HistoryStore:
                             "INSERT INTO keys (recording_id, key) VALUES (?, ?)",
                             (recording_id, key),
                         )
+<<<<<<< HEAD
                     write_private(
                         self.audio_dir / f"{recording_id}{AUDIO_SUFFIX}",
                         seal(key, audio, recording_id=recording_id),
@@ -376,6 +384,12 @@ class HistoryStore:
                         audio_until,
                     ),
                 )
+=======
+                    path = self.audio_dir / f"{recording_id}{AUDIO_SUFFIX}"
+                    path.write_bytes(seal(key, audio, recording_id=recording_id))
+                values = _values(interaction, recording_id, audio_until)
+                cursor = db.execute(_insert(values), values)
+>>>>>>> issue-22
                 return cursor.lastrowid
 
     def add_many_blocking(self, interactions: Iterable[Interaction]) -> None:
@@ -383,31 +397,9 @@ class HistoryStore:
         with self._lock:
             db, _keys = self._conns()
             with db:
-                db.executemany(
-                    f"INSERT INTO interactions ({_COLUMNS}) "
-                    "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                    (
-                        (
-                            _epoch(i.started_at),
-                            i.satellite_id,
-                            i.satellite_name,
-                            i.area,
-                            i.trigger.value,
-                            i.wake_word,
-                            i.transcript,
-                            i.intent_response,
-                            json.dumps(i.targets),
-                            i.outcome.value,
-                            i.response_text,
-                            i.error_code,
-                            i.audio_seconds,
-                            i.stt_ms,
-                            i.intent_ms,
-                            i.total_ms,
-                        )
-                        for i in interactions
-                    ),
-                )
+                rows = [_values(i, None, None) for i in interactions]
+                if rows:
+                    db.executemany(_insert(rows[0]), rows)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -445,9 +437,10 @@ class HistoryStore:
         where, args = ("WHERE satellite_id = ?", [satellite_id]) if satellite_id else ("", [])
         with self._lock:
             db, _keys = self._conns()
-            rows = db.execute(
-                f"SELECT {_COLUMNS} FROM interactions {where} "
-                "ORDER BY started_at DESC, id DESC LIMIT ?",
+            cursor = db.cursor()
+            cursor.row_factory = sqlite3.Row
+            rows = cursor.execute(
+                f"SELECT * FROM interactions {where} ORDER BY started_at DESC, id DESC LIMIT ?",
                 (*args, -1 if limit is None else limit),
             ).fetchall()
         return [_stored(row) for row in rows]
@@ -750,25 +743,60 @@ def _checkpoint(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def _stored(row: tuple[Any, ...]) -> StoredInteraction:
+def _values(
+    interaction: Interaction, recording_id: str | None, audio_until: float | None
+) -> dict[str, Any]:
+    """An interaction as a row: the one place its columns are listed (`id` is SQLite's)."""
+    return {
+        "started_at": _epoch(interaction.started_at),
+        "satellite_id": interaction.satellite_id,
+        "satellite_name": interaction.satellite_name,
+        "area": interaction.area,
+        "trigger": interaction.trigger.value,
+        "wake_word": interaction.wake_word,
+        "transcript": interaction.transcript,
+        "intent_response": interaction.intent_response,
+        "targets": json.dumps(interaction.targets),
+        "outcome": interaction.outcome.value,
+        "response_text": interaction.response_text,
+        "error_code": interaction.error_code,
+        "audio_seconds": interaction.audio_seconds,
+        "stt_ms": interaction.stt_ms,
+        "intent_ms": interaction.intent_ms,
+        "total_ms": interaction.total_ms,
+        "recording_id": recording_id,
+        "audio_until": audio_until,
+    }
+
+
+def _insert(columns: Iterable[str]) -> str:
+    """The statement that inserts a row of these columns, each a named parameter."""
+    names = list(columns)
+    return (
+        f"INSERT INTO interactions ({', '.join(names)}) "
+        f"VALUES ({', '.join(f':{name}' for name in names)})"
+    )
+
+
+def _stored(row: sqlite3.Row) -> StoredInteraction:
     return StoredInteraction(
-        id=row[0],
-        started_at=dt_util.utc_from_timestamp(row[1]),
-        satellite_id=row[2],
-        satellite_name=row[3],
-        area=row[4],
-        trigger=Trigger(row[5]),
-        wake_word=row[6],
-        transcript=row[7],
-        intent_response=row[8],
-        targets=tuple(json.loads(row[9])),
-        outcome=Outcome(row[10]),
-        response_text=row[11],
-        error_code=row[12],
-        audio_seconds=row[13],
-        stt_ms=row[14],
-        intent_ms=row[15],
-        total_ms=row[16],
-        audio_kept=row[17] is not None,
-        recording_id=row[17],
+        id=row["id"],
+        started_at=dt_util.utc_from_timestamp(row["started_at"]),
+        satellite_id=row["satellite_id"],
+        satellite_name=row["satellite_name"],
+        area=row["area"],
+        trigger=Trigger(row["trigger"]),
+        wake_word=row["wake_word"],
+        transcript=row["transcript"],
+        intent_response=row["intent_response"],
+        targets=tuple(json.loads(row["targets"])),
+        outcome=Outcome(row["outcome"]),
+        response_text=row["response_text"],
+        error_code=row["error_code"],
+        audio_seconds=row["audio_seconds"],
+        stt_ms=row["stt_ms"],
+        intent_ms=row["intent_ms"],
+        total_ms=row["total_ms"],
+        audio_kept=row["recording_id"] is not None,
+        recording_id=row["recording_id"],
     )

@@ -101,13 +101,11 @@ def _tts_settings(config: EngineConfig) -> TtsSettings:
 
 
 def _keygen(config: EngineConfig, key_file: Path | None, *, force: bool) -> int:
-    from sotto_voice.link import LinkKey, write_key_file
+    from sotto_voice.link import create_key_file
 
     path = key_file or config.key_file
-    key = LinkKey.generate()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_key_file(path, key, overwrite=force)
+        key = create_key_file(path, overwrite=force)
     except FileExistsError:
         print(
             f"sotto-engine: {path} already exists; pass --force to replace it "

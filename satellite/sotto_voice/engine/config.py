@@ -17,6 +17,7 @@ from typing import Any, Final
 import voluptuous as vol
 
 from sotto_voice import configfile
+from sotto_voice.configfile import DiscoveryConfig, LinkConfig
 
 from .tts.download import DEFAULT_VOICES_URL
 from .tts.errors import InvalidVoiceNameError, VoiceNotFoundError
@@ -31,25 +32,6 @@ _DEVICE_ID_FILE: Final = "device_id"
 
 class EngineConfigError(Exception):
     """The engine's configuration is missing, unreadable or invalid."""
-
-
-@dataclass(frozen=True, slots=True)
-class LinkConfig:
-    """Where the engine listens for Home Assistant and with which key."""
-
-    host: str = "0.0.0.0"
-    port: int = DEFAULT_PORT
-    key_file: Path | None = None
-    """None means `<state_dir>/link.key`."""
-
-
-@dataclass(frozen=True, slots=True)
-class DiscoveryConfig:
-    """Zeroconf announcement of the engine (`_sotto._tcp`, TXT role=engine); off by default."""
-
-    enabled: bool = False
-    address: str | None = None
-    """Address to announce; None picks the address of the default route."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +65,8 @@ class EngineConfig:
     device_id: str | None = None
     """None means an id generated once and kept in the state directory."""
 
-    link: LinkConfig = field(default_factory=LinkConfig)
-    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    link: LinkConfig = field(default_factory=lambda: LinkConfig(port=DEFAULT_PORT))
+    discovery: DiscoveryConfig = field(default_factory=lambda: DiscoveryConfig(enabled=False))
     tts: TtsConfig = field(default_factory=TtsConfig)
     stt: SttConfig = field(default_factory=SttConfig)
     log_level: str = "info"
@@ -189,8 +171,8 @@ def validate(raw: Mapping[str, Any], *, source: str = "configuration") -> Engine
         name=conf.get("name") or f"Sotto engine on {socket.gethostname() or 'this host'}",
         state_dir=conf.get("state_dir") or default_state_dir(),
         device_id=conf.get("device_id"),
-        link=LinkConfig(host=link["host"], port=link["port"], key_file=link.get("key_file")),
-        discovery=DiscoveryConfig(enabled=discovery["enabled"], address=discovery.get("address")),
+        link=LinkConfig.from_section(link),
+        discovery=DiscoveryConfig.from_section(discovery),
         tts=TtsConfig(
             voices_dir=tts.get("voices_dir"),
             default_voice=tts.get("default_voice"),

@@ -18,7 +18,6 @@ from typing import Any, Final
 
 from wyoming.event import Event
 
-SERVICE_TYPE: Final = "_sotto._tcp.local."
 GRAMMAR_TYPE: Final = "sotto-grammar"
 GRAMMAR_READY_TYPE: Final = "sotto-grammar-ready"
 GRAMMAR_MISSING_TYPE: Final = "sotto-grammar-missing"

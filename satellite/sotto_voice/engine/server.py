@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -46,10 +45,12 @@ from wyoming.info import (
 from wyoming.tts import Synthesize
 
 from sotto_voice import __version__
+from sotto_voice.audio import VOICE_FORMAT
+from sotto_voice.discovery import announced
 from sotto_voice.link import (
     DEFAULT_SETTINGS,
     ROLE_ENGINE,
-    KeyFormatError,
+    KeyFileError,
     Link,
     LinkError,
     LinkKey,
@@ -57,7 +58,7 @@ from sotto_voice.link import (
     LinkSettings,
     PeerIdentity,
     PeerLog,
-    load_key_file,
+    read_key_file,
 )
 
 from .config import EngineConfig, EngineConfigError, resolve_device_id
@@ -71,7 +72,6 @@ from .protocol import (
     ERROR_UNSUPPORTED,
     ERROR_VOICE_NOT_FOUND,
     GRAMMAR_TYPE,
-    SERVICE_TYPE,
     BadMessageError,
     GrammarMessage,
     GrammarMissing,
@@ -91,9 +91,9 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-STT_RATE: Final = 16000
-STT_WIDTH: Final = 2
-STT_CHANNELS: Final = 1
+STT_RATE: Final = VOICE_FORMAT.rate
+STT_WIDTH: Final = VOICE_FORMAT.width
+STT_CHANNELS: Final = VOICE_FORMAT.channels
 # An utterance longer than this is not a command; stop decoding instead of growing.
 MAX_UTTERANCE_SECONDS: Final = 30.0
 # About 46 ms at 22.05 kHz: small enough to start playing at once, as wyoming-piper does.
@@ -341,7 +341,7 @@ class _Session:
         elif AudioChunk.is_type(event.type):
             await self._audio_chunk(event)
         elif AudioStop.is_type(event.type):
-            await self._audio_stop()
+            self._end_audio()
         else:
             await self._error(
                 f"the engine does not handle {event.type!r} events", ERROR_UNSUPPORTED
@@ -501,9 +501,6 @@ class _Session:
         self._received += len(pcm)
         audio.put_nowait(pcm)
 
-    async def _audio_stop(self) -> None:
-        self._end_audio()
-
     def _end_audio(self) -> None:
         """No more audio for this utterance: the decoder finishes with what it has."""
         audio, self._audio = self._audio, None
@@ -578,17 +575,10 @@ async def _start_stt(config: EngineConfig) -> RecognizerService | None:
 
 def read_key(config: EngineConfig) -> LinkKey:
     """Read the engine's link key, with an error naming link.key_file when it cannot."""
-    path = config.key_file
     try:
-        return load_key_file(path)
-    except FileNotFoundError:
-        raise EngineConfigError(
-            f"link.key_file: {path} does not exist; create it with `sotto-engine keygen`"
-        ) from None
-    except KeyFormatError as err:
+        return read_key_file(config.key_file, keygen="sotto-engine keygen")
+    except KeyFileError as err:
         raise EngineConfigError(f"link.key_file: {err}") from None
-    except OSError as err:
-        raise EngineConfigError(f"link.key_file: cannot read {path} ({err.strerror})") from None
 
 
 @contextlib.asynccontextmanager
@@ -638,73 +628,13 @@ async def running_engine(
             "on" if stt is not None else "off",
         )
         if config.discovery.enabled:
-            await stack.enter_async_context(
-                advertise(identity, port, address=config.discovery.address)
-            )
+            try:
+                await stack.enter_async_context(
+                    announced(identity, port=port, address=config.discovery.address)
+                )
+            except ImportError as err:
+                raise EngineConfigError(
+                    "discovery.enabled: announcing needs the Python package 'zeroconf': "
+                    "pip install 'sotto-voice[engine]'"
+                ) from err
         yield RunningEngine(port=port, identity=identity, server=server)
-
-
-def _default_address() -> str:
-    """The address of the interface holding the default route (no packet is sent)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed anywhere real
-            return str(probe.getsockname()[0])
-        except OSError:
-            return "127.0.0.1"
-
-
-def txt_records(identity: PeerIdentity) -> dict[str, str]:
-    """TXT records of the engine's announcement (the satellite's keys, with role=engine)."""
-    return {
-        "id": identity.device_id,
-        "name": identity.name,
-        "version": identity.version,
-        "encrypted": "1",
-        "role": identity.role,
-        "protocol": "1",
-    }
-
-
-@contextlib.asynccontextmanager
-async def advertise(
-    identity: PeerIdentity,
-    port: int,
-    *,
-    address: str | None = None,
-    interfaces: list[str] | None = None,
-) -> AsyncIterator[str]:
-    """Announce the engine over zeroconf as `_sotto._tcp`; yields the service name."""
-    try:
-        from zeroconf import IPVersion
-        from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
-    except ImportError:
-        _LOGGER.warning("Not announcing the engine: the zeroconf package is not installed")
-        yield ""
-        return
-    host = address or _default_address()
-    # The device id keeps two engines with the same name apart.
-    instance = f"{identity.name} {identity.device_id[-6:]}".replace(".", "-")
-    info = AsyncServiceInfo(
-        SERVICE_TYPE,
-        f"{instance}.{SERVICE_TYPE}",
-        addresses=[socket.inet_aton(host)],
-        port=port,
-        properties=txt_records(identity),
-        server=f"sotto-{identity.device_id}.local.",
-    )
-    zeroconf = AsyncZeroconf(
-        ip_version=IPVersion.V4Only, interfaces=interfaces if interfaces is not None else [host]
-    )
-    try:
-        # Each call returns the task that broadcasts the change: wait for it too, so no
-        # announcement is still in flight when the block ends.
-        announcing = await zeroconf.async_register_service(info, allow_name_change=True)
-        await announcing
-        _LOGGER.info("Announcing %s on %s:%d", info.name, host, port)
-        yield str(info.name)
-    finally:
-        with contextlib.suppress(Exception):
-            goodbye = await zeroconf.async_unregister_service(info)
-            await goodbye
-        await zeroconf.async_close()

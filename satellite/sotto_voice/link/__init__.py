@@ -60,6 +60,7 @@ from .errors import (
     HandshakeError,
     HandshakeTimeoutError,
     InvalidKeyError,
+    KeyFileError,
     KeyFormatError,
     LinkError,
     LinkTimeoutError,
@@ -74,7 +75,7 @@ from .errors import (
     WrongDeviceError,
 )
 from .identity import ROLE_CONTROLLER, ROLE_ENGINE, ROLE_SATELLITE, ROLES, PeerIdentity
-from .keys import LinkKey, load_key_file, write_key_file
+from .keys import LinkKey, create_key_file, load_key_file, read_key_file, write_key_file
 from .link import Link
 from .peerlog import PeerLog
 from .server import LinkHandler, LinkServer
@@ -93,6 +94,7 @@ __all__ = [
     "HandshakeError",
     "HandshakeTimeoutError",
     "InvalidKeyError",
+    "KeyFileError",
     "KeyFormatError",
     "Link",
     "LinkError",
@@ -113,6 +115,8 @@ __all__ = [
     "UnexpectedFrameError",
     "WrongDeviceError",
     "connect",
+    "create_key_file",
     "load_key_file",
+    "read_key_file",
     "write_key_file",
 ]

@@ -11,6 +11,10 @@ class KeyFormatError(LinkError, ValueError):
     """A pre-shared key (or key file) is not 32 bytes of valid base64."""
 
 
+class KeyFileError(LinkError):
+    """A key file is missing, unreadable or malformed; the message names it and what to do."""
+
+
 class ConnectionFailedError(LinkError):
     """The TCP connection to the peer could not be opened."""
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from .errors import KeyFormatError
+from .errors import KeyFileError, KeyFormatError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -123,3 +123,30 @@ def write_key_file(path: str | os.PathLike[str], key: LinkKey, *, overwrite: boo
         with contextlib.suppress(OSError):
             temp_path.unlink()
         raise
+
+
+def read_key_file(path: Path, *, keygen: str) -> LinkKey:
+    """Load a program's key file; any failure is a KeyFileError saying what to do.
+
+    keygen is the command that makes the file, named when it does not exist.
+    """
+    try:
+        return load_key_file(path)
+    except FileNotFoundError:
+        raise KeyFileError(f"{path} does not exist; create it with `{keygen}`") from None
+    except KeyFormatError as err:
+        raise KeyFileError(str(err)) from None
+    except OSError as err:
+        raise KeyFileError(f"cannot read {path} ({err.strerror})") from None
+
+
+def create_key_file(path: Path, *, overwrite: bool) -> LinkKey:
+    """Generate a key and write it to path (its directory made if needed); return the key.
+
+    Raises FileExistsError when the file exists and overwrite is false, OSError when it
+    cannot be written.
+    """
+    key = LinkKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_key_file(path, key, overwrite=overwrite)
+    return key

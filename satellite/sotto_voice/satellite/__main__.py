@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from sotto_voice.link import LinkKey, write_key_file
+from sotto_voice.link import create_key_file
 
 from .config import (
     DEFAULT_CONFIG_PATH,
@@ -133,10 +133,8 @@ def _keygen(args: argparse.Namespace, config: SatelliteConfig) -> int:
             print(f"sotto-satellite: {path}: {err}", file=sys.stderr)
             return EXIT_FAILED
         return EXIT_OK
-    key = LinkKey.generate()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_key_file(path, key, overwrite=args.force)
+        key = create_key_file(path, overwrite=args.force)
     except FileExistsError:
         print(
             f"sotto-satellite: {path} already exists; use --show to print it or --force to "

@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sotto_voice import __version__
+from sotto_voice.discovery import announced, guess_address
 from sotto_voice.link import (
     ROLE_SATELLITE,
+    KeyFileError,
     KeyFormatError,
     LinkKey,
     PeerIdentity,
     PeerLog,
     load_key_file,
+    read_key_file,
 )
 from sotto_voice.link.settings import DEFAULT_SETTINGS, LinkSettings
 
@@ -27,8 +30,7 @@ from .audio_out import AudioSink, CommandSink, Speaker, WavSink, aplay_sink
 from .chimes import Chime, builtin, load_wav
 from .config import WAKE_ENGINES, SatelliteConfig
 from .core import Satellite, SatelliteSettings
-from .discovery import announced, guess_address
-from .errors import SatelliteError
+from .errors import MissingExtraError, SatelliteError
 from .indicator import Indicator, IndicatorOutput, build_output
 from .inputs import CommandInput
 from .ledger import Ledger
@@ -76,17 +78,12 @@ def load_chimes(config: SatelliteConfig) -> tuple[Chime | None, Chime | None]:
 
 def load_link_key(config: SatelliteConfig) -> LinkKey:
     """Read the link key, with a message that says how to make one."""
-    path = config.key_file
+    keygen = "sotto-satellite keygen" + (
+        "" if config.link.key_file is None else f" --key-file {config.key_file}"
+    )
     try:
-        return load_key_file(path)
-    except FileNotFoundError:
-        raise SatelliteError(
-            f"{path}: no link key yet; create one with: sotto-satellite keygen"
-            + ("" if config.link.key_file is None else f" --key-file {path}")
-        ) from None
-    except PermissionError as err:
-        raise SatelliteError(f"{path}: cannot read the link key ({err})") from None
-    except KeyFormatError as err:
+        return read_key_file(config.key_file, keygen=keygen)
+    except KeyFileError as err:
         raise SatelliteError(str(err)) from None
 
 
@@ -243,15 +240,14 @@ async def serve(
             address = config.discovery.address or (
                 config.link.host if config.link.host not in ("0.0.0.0", "") else guess_address()
             )
-            await stack.enter_async_context(
-                announced(
-                    device_id=parts.identity.device_id,
-                    name=config.name,
-                    version=__version__,
-                    port=port,
-                    address=address,
+            try:
+                await stack.enter_async_context(
+                    announced(parts.identity, port=port, address=address)
                 )
-            )
+            except ImportError as err:
+                raise MissingExtraError(
+                    "zeroconf discovery", "zeroconf", "pip install 'sotto-voice[satellite]'"
+                ) from err
         await stack.enter_async_context(_hardware_inputs(config, satellite))
         if started is not None:
             started(port)

@@ -6,15 +6,15 @@ from typing import Final
 
 import numpy as np
 
-from sotto_voice.audio import PcmFormat
+from sotto_voice.audio import VOICE_FORMAT, PcmFormat
 
-RATE: Final = 16000
+RATE: Final = VOICE_FORMAT.rate
 """Samples per second of everything the microphone captures."""
 
-WIDTH: Final = 2
+WIDTH: Final = VOICE_FORMAT.width
 """Bytes per sample (signed 16-bit little-endian)."""
 
-CHANNELS: Final = 1
+CHANNELS: Final = VOICE_FORMAT.channels
 
 CHUNK_SAMPLES: Final = 1024
 """Samples per captured chunk: 64 ms, two Silero VAD windows. Bigger chunks mean fewer
@@ -29,7 +29,7 @@ exactly at the end of a chunk, so the first audio leaves 32 ms later, not 64."""
 BYTES_PER_SECOND: Final = RATE * WIDTH * CHANNELS
 
 
-MIC_FORMAT: Final = PcmFormat(RATE, WIDTH, CHANNELS)
+MIC_FORMAT: Final = VOICE_FORMAT
 
 
 def seconds_of(byte_count: int, fmt: PcmFormat = MIC_FORMAT) -> float:

@@ -16,6 +16,7 @@ import voluptuous as vol
 import yaml
 
 from sotto_voice import configfile
+from sotto_voice.configfile import DiscoveryConfig, LinkConfig
 
 from .errors import ConfigError
 
@@ -24,29 +25,9 @@ DEFAULT_PORT: Final = 10800
 MICRO_WAKE_WORDS: Final = ("okay_nabu", "hey_jarvis", "hey_mycroft", "alexa")
 OPEN_WAKE_WORDS: Final = ("okay_nabu", "hey_jarvis", "hey_mycroft", "alexa", "hey_rhasspy")
 WAKE_ENGINES: Final = {"micro": MICRO_WAKE_WORDS, "openwakeword": OPEN_WAKE_WORDS}
-INDICATOR_STATES: Final = ("idle", "listening", "thinking", "speaking", "muted", "error")
 
 
 # --- models ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LinkConfig:
-    """Where the satellite listens for Home Assistant and with which key."""
-
-    host: str = "0.0.0.0"
-    port: int = DEFAULT_PORT
-    key_file: Path | None = None
-    """None means `<state_dir>/link.key`."""
-
-
-@dataclass(frozen=True, slots=True)
-class DiscoveryConfig:
-    """Zeroconf announcement of the satellite (`_sotto._tcp`)."""
-
-    enabled: bool = True
-    address: str | None = None
-    """Address to announce; None picks the address of the default route."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +171,8 @@ class SatelliteConfig:
     device_id: str | None = None
     """None means an id generated once and kept in the state directory."""
 
-    link: LinkConfig = field(default_factory=LinkConfig)
-    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    link: LinkConfig = field(default_factory=lambda: LinkConfig(port=DEFAULT_PORT))
+    discovery: DiscoveryConfig = field(default_factory=lambda: DiscoveryConfig(enabled=True))
     mic: MicConfig = field(default_factory=MicConfig)
     speaker: SpeakerConfig = field(default_factory=SpeakerConfig)
     wake: WakeConfig = field(default_factory=WakeConfig)
@@ -471,10 +452,8 @@ def _build(conf: Mapping[str, Any]) -> SatelliteConfig:
         name=conf.get("name") or socket.gethostname() or "sotto",
         state_dir=conf.get("state_dir") or default_state_dir(),
         device_id=conf.get("device_id"),
-        link=LinkConfig(host=link["host"], port=link["port"], key_file=link.get("key_file")),
-        discovery=DiscoveryConfig(
-            enabled=conf["discovery"]["enabled"], address=conf["discovery"].get("address")
-        ),
+        link=LinkConfig.from_section(link),
+        discovery=DiscoveryConfig.from_section(conf["discovery"]),
         mic=MicConfig(
             source=mic["source"],
             device=mic["device"],

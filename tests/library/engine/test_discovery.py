@@ -9,7 +9,7 @@ pytest.importorskip("zeroconf")
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
-from sotto_voice.engine.protocol import SERVICE_TYPE
+from sotto_voice.discovery import SERVICE_TYPE
 
 from .conftest import EngineFactory
 

@@ -11,6 +11,7 @@ from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from demo.speech import utterance, write_wav
 from sotto_voice.audio import PcmFormat
+from sotto_voice.discovery import SERVICE_TYPE
 from sotto_voice.messages import (
     IndicatorState,
     MuteSource,
@@ -24,7 +25,6 @@ from sotto_voice.messages import (
 )
 from sotto_voice.satellite.audio_out import WavSink
 from sotto_voice.satellite.chimes import builtin, load_wav
-from sotto_voice.satellite.discovery import SERVICE_TYPE
 from sotto_voice.satellite.store import StateStore
 
 from .harness import controller, make_config, running_satellite
@@ -80,7 +80,7 @@ async def test_announced_on_zeroconf(tmp_path: Path) -> None:
         device_id = sat.parts.identity.device_id
         zeroconf = AsyncZeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
         try:
-            info = AsyncServiceInfo(SERVICE_TYPE, f"Test satellite {device_id[:6]}.{SERVICE_TYPE}")
+            info = AsyncServiceInfo(SERVICE_TYPE, f"Test satellite {device_id[-6:]}.{SERVICE_TYPE}")
             assert await info.async_request(zeroconf.zeroconf, 5000)
         finally:
             await zeroconf.async_close()

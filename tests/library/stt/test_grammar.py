@@ -15,7 +15,6 @@ from sotto_voice.engine.stt.grammar import (
     NOT_FOR_ME_INTENT,
     build_grammar,
     is_dismissal,
-    is_not_for_me,
 )
 from sotto_voice.engine.stt.home import Home
 from sotto_voice.engine.stt.model import Grammar
@@ -190,13 +189,6 @@ def test_text_normalisation() -> None:
     assert normalise("Café-Lamp 100%") == "cafe lamp one hundred percent"
     assert number_words(47) == "forty seven"
     assert normalise("What's on?") == "what's on"
-
-
-def test_not_for_me_phrase_is_told_apart() -> None:
-    assert is_not_for_me("Never mind, that wasn't for you.")
-    assert is_not_for_me("i was not talking to you")
-    assert not is_not_for_me("never mind")
-    assert not is_not_for_me("turn on the lights")
 
 
 def test_a_dismissal_is_never_mind_or_not_for_me(templates: dict[str, Any]) -> None:

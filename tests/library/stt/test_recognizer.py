@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from demo.speech import silence, utterance
 from sotto_voice.engine.stt.errors import RecognizerError
 from sotto_voice.engine.stt.model import Grammar
-from sotto_voice.engine.stt.recognizer import AsyncRecognitionSession, Recognizer
+from sotto_voice.engine.stt.recognizer import Recognizer
 
 CHUNK = 2048  # 64 ms
 
@@ -84,20 +81,6 @@ def test_decoder_options_reach_the_decoders(grammar: Grammar) -> None:
 def test_session_needs_a_grammar() -> None:
     with pytest.raises(RecognizerError, match="no grammar loaded"):
         Recognizer().session()
-
-
-async def test_async_session_decodes_off_the_event_loop(recognizer: Recognizer) -> None:
-    audio = utterance(0.3, "turn off the floor lamp", 0.3)
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sotto-stt-test")
-    try:
-        async with asyncio.timeout(30):
-            async with await AsyncRecognitionSession.start(recognizer, executor) as session:
-                for start in range(0, len(audio), CHUNK):
-                    await session.feed(audio[start : start + CHUNK])
-                result = await session.finish()
-    finally:
-        executor.shutdown(wait=True)
-    assert result.text == "turn off the floor lamp"
 
 
 def test_free_dictation_only_when_asked(grammar: Grammar) -> None:

@@ -28,6 +28,8 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Final, Protocol, TypeVar
 
+from sotto_voice.audio import VOICE_FORMAT
+
 from .text import NUMBER_WORDS
 
 # Silence after a complete sentence the grammar can extend that ends the command: longer
@@ -43,7 +45,7 @@ CLOSED_QUIET_SECONDS: Final = 0.06
 # absolute level: microphones and rooms differ far more than speech peaks do.
 QUIET_FRACTION: Final = 0.05
 _FRAME_SAMPLES: Final = 320
-_RATE: Final = 16000
+_RATE: Final = VOICE_FORMAT.rate
 
 _R_co = TypeVar("_R_co", covariant=True)
 

@@ -7,7 +7,6 @@ list rule instead of once per sentence. Only word-internal joins ("light[s]") ar
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,8 +26,7 @@ from hassil.parse_expression import parse_sentence
 
 from . import text as spoken
 from .errors import GrammarError, HomeError
-from .fsg import WordGraph, compile_jsgf
-from .home import Area, Entity, Home
+from .home import Entity, Home
 from .model import Grammar
 
 SUPPORTED_INTENTS: Final = (
@@ -512,11 +510,6 @@ def _sentences_graph(sentences: Iterable[str]) -> WordGraph:
 
 
 @functools.lru_cache(maxsize=1)
-def _not_for_me_graph() -> WordGraph:
-    return _sentences_graph(NOT_FOR_ME_SENTENCES)
-
-
-@functools.lru_cache(maxsize=1)
 def _dismissal_graph() -> WordGraph:
     never_mind = [
         sentence
@@ -524,11 +517,6 @@ def _dismissal_graph() -> WordGraph:
         for sentence in block.get("sentences", ())
     ]
     return _sentences_graph([*never_mind, *NOT_FOR_ME_SENTENCES])
-
-
-def is_not_for_me(text: str) -> bool:
-    """True if a transcript is the "never mind, that wasn't for you" phrase (SottoNotForMe)."""
-    return _not_for_me_graph().check(spoken.words(text)).complete
 
 
 def is_dismissal(text: str) -> bool:

@@ -9,26 +9,26 @@ on the tune split of bench/make_corpus.py (see bench/stt.py) and is reported on 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Mapping
-from concurrent.futures import Executor
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import numpy as np
 from pocketsphinx import Decoder, get_model_path
+
+from sotto_voice.audio import VOICE_FORMAT
 
 from .errors import GrammarError, RecognizerError
 from .fsg import WordGraph, compile_jsgf
 from .model import Grammar, Partial, Result
 from .pronounce import Pronouncer, dictionary_pronunciations
 
-SAMPLE_RATE: Final = 16000
-SAMPLE_WIDTH: Final = 2
+SAMPLE_RATE: Final = VOICE_FORMAT.rate
+SAMPLE_WIDTH: Final = VOICE_FORMAT.width
 # Per-frame margin (grammar path score minus phone-loop score, in the decoder's log units)
 # below which a hypothesis is rejected. Chosen on the tune split of bench/make_corpus.py,
 # inside the range (-5.12 .. -2.27 on the last sweep) where the most commands were right
@@ -58,8 +58,6 @@ _CMN_SETTLED: Final = 0.3
 _MAX_COLD_BYTES: Final = 30 * SAMPLE_RATE * SAMPLE_WIDTH
 # Cepstral coefficients per frame in the en-us model (its feat.params: -ceplen 13).
 _CEPSTRA: Final = 13
-
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -450,51 +448,3 @@ def _log(logmath: Any, value: float) -> float:
     if value <= 0.0:
         return -1e12
     return float(logmath.log(value))
-
-
-class AsyncRecognitionSession:
-    """Async wrapper: every decoder call runs in an executor, never on the event loop."""
-
-    def __init__(self, session: RecognitionSession, executor: Executor | None = None) -> None:
-        self._session = session
-        self._executor = executor
-        self._lock = asyncio.Lock()
-
-    @classmethod
-    async def start(
-        cls, recognizer: Recognizer, executor: Executor | None = None
-    ) -> AsyncRecognitionSession:
-        """Open a session without blocking the loop (decoder creation takes ~0.07 s)."""
-        loop = asyncio.get_running_loop()
-        session = await loop.run_in_executor(executor, recognizer.session)
-        return cls(session, executor)
-
-    async def __aenter__(self) -> AsyncRecognitionSession:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    async def _run(self, call: Callable[..., _T], *args: Any) -> _T:
-        async with self._lock:  # keep decoder calls in order
-            return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
-
-    async def feed(self, pcm: bytes) -> None:
-        """Decode a chunk of audio in the executor."""
-        await self._run(self._session.feed, pcm)
-
-    async def partial(self) -> Partial:
-        """Return the partial hypothesis and whether it completes a sentence."""
-        return await self._run(self._session.partial)
-
-    async def finish(self) -> Result:
-        """End the utterance and return the result."""
-        return await self._run(self._session.finish)
-
-    async def settle(self, expected: str) -> Result | None:
-        """The result if the final words are `expected`, else None and go on."""
-        return await self._run(self._session.settle, expected)
-
-    async def close(self) -> None:
-        """Abandon the utterance."""
-        await self._run(self._session.close)

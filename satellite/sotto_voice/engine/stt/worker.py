@@ -584,7 +584,7 @@ class RecognizerPool:
 
 
 class WorkerSession:
-    """One utterance decoded in the child; the same calls as AsyncRecognitionSession."""
+    """One utterance decoded in the child: feed, partial, settle, finish and close."""
 
     def __init__(self, owner: RecognizerProcess, session: int) -> None:
         self._owner = owner

@@ -1,4 +1,5 @@
-"""Zeroconf announcement: `_sotto._tcp` with TXT id, name, version and encrypted=1."""
+"""Zeroconf announcement of a satellite or an engine: `_sotto._tcp` with TXT id, name,
+version, role and encrypted=1."""
 
 from __future__ import annotations
 
@@ -9,23 +10,23 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
-from .errors import MissingExtraError
+from sotto_voice.link import PeerIdentity
 
 _LOGGER = logging.getLogger(__name__)
 
 SERVICE_TYPE: Final = "_sotto._tcp.local."
 _GOODBYE_TIMEOUT: Final = 2.0
-"""Longest wait for the goodbye broadcast when the satellite stops."""
+"""Longest wait for the goodbye broadcast when the device stops."""
 
 
-def txt_records(device_id: str, name: str, version: str) -> dict[str, str]:
-    """Return the TXT records a satellite announces."""
+def txt_records(identity: PeerIdentity) -> dict[str, str]:
+    """Return the TXT records a device announces."""
     return {
-        "id": device_id,
-        "name": name,
-        "version": version,
+        "id": identity.device_id,
+        "name": identity.name,
+        "version": identity.version,
         "encrypted": "1",
-        "role": "satellite",
+        "role": identity.role,
         "protocol": "1",
     }
 
@@ -42,34 +43,34 @@ def guess_address() -> str:
 
 @contextlib.asynccontextmanager
 async def announced(
+    identity: PeerIdentity,
     *,
-    device_id: str,
-    name: str,
-    version: str,
     port: int,
-    address: str,
+    address: str | None = None,
     interfaces: list[str] | None = None,
 ) -> AsyncIterator[str]:
-    """Announce the satellite while inside the block; yields the service name."""
-    try:
-        from zeroconf import IPVersion, ServiceInfo  # optional extra
-        from zeroconf.asyncio import AsyncZeroconf
-    except ImportError as err:
-        raise MissingExtraError(
-            "zeroconf discovery", "zeroconf", "pip install 'sotto-voice[satellite]'"
-        ) from err
-    # The device id keeps two satellites with the same name apart.
-    instance = f"{name} {device_id[:6]}".replace(".", "-")
+    """Announce the device while inside the block; yields the service name.
+
+    Raises ImportError when the optional zeroconf package is missing: the caller names the
+    extra that brings it.
+    """
+    from zeroconf import IPVersion, ServiceInfo  # optional extra
+    from zeroconf.asyncio import AsyncZeroconf
+
+    host = address or guess_address()
+    # The end of the device id keeps two devices with the same name apart: generated ids
+    # may share a prefix ("engine-…"), never a random suffix.
+    instance = f"{identity.name} {identity.device_id[-6:]}".replace(".", "-")
     info = ServiceInfo(
         SERVICE_TYPE,
         f"{instance}.{SERVICE_TYPE}",
-        addresses=[socket.inet_aton(address)],
+        addresses=[socket.inet_aton(host)],
         port=port,
-        properties=txt_records(device_id, name, version),
-        server=f"sotto-{device_id}.local.",
+        properties=txt_records(identity),
+        server=f"sotto-{identity.device_id}.local.",
     )
     zeroconf = AsyncZeroconf(
-        interfaces=interfaces if interfaces is not None else [address],
+        interfaces=interfaces if interfaces is not None else [host],
         ip_version=IPVersion.V4Only,
     )
     broadcast: asyncio.Future[Any] | None = None
@@ -78,7 +79,7 @@ async def announced(
         broadcast = asyncio.ensure_future(
             await zeroconf.async_register_service(info, allow_name_change=True)
         )
-        _LOGGER.info("announced %s on %s:%s", info.name, address, port)
+        _LOGGER.info("announced %s on %s:%s", info.name, host, port)
         yield str(info.name)
     finally:
         if broadcast is not None and not broadcast.done():
