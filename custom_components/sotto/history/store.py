@@ -27,11 +27,8 @@ from typing import Any, Final
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
-<<<<<<< HEAD
-from sotto_voice.engine.stt.grammar import is_dismissal
-=======
 from sotto_voice.audio import VOICE_FORMAT
->>>>>>> issue-22
+from sotto_voice.engine.stt.grammar import is_dismissal
 
 from .crypto import new_key, open_sealed, seal
 from .errors import HistoryError
@@ -102,19 +99,10 @@ DROP TABLE days;
 """
 _KEY_SCHEMA: Final = "CREATE TABLE IF NOT EXISTS keys (recording_id TEXT PRIMARY KEY, key BLOB)"
 
-<<<<<<< HEAD
 # "That wasn't for me" forgets a satellite's last interaction only if it started this
 # recently: said later, it is about something else, and an old command stays kept.
 FORGET_WINDOW: Final = timedelta(minutes=5)
 
-_COLUMNS: Final = (
-    "id, started_at, satellite_id, satellite_name, area, trigger, wake_word, transcript, "
-    "intent_response, targets, outcome, response_text, error_code, audio_seconds, stt_ms, "
-    "intent_ms, total_ms, recording_id"
-)
-
-=======
->>>>>>> issue-22
 
 @dataclass(frozen=True, slots=True)
 class StoredInteraction:
@@ -355,41 +343,12 @@ class HistoryStore:
                             "INSERT INTO keys (recording_id, key) VALUES (?, ?)",
                             (recording_id, key),
                         )
-<<<<<<< HEAD
                     write_private(
                         self.audio_dir / f"{recording_id}{AUDIO_SUFFIX}",
                         seal(key, audio, recording_id=recording_id),
                     )
-                cursor = db.execute(
-                    f"INSERT INTO interactions ({_COLUMNS}, audio_until) "
-                    "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        _epoch(interaction.started_at),
-                        interaction.satellite_id,
-                        interaction.satellite_name,
-                        interaction.area,
-                        interaction.trigger.value,
-                        interaction.wake_word,
-                        interaction.transcript,
-                        interaction.intent_response,
-                        json.dumps(interaction.targets),
-                        interaction.outcome.value,
-                        interaction.response_text,
-                        interaction.error_code,
-                        interaction.audio_seconds,
-                        interaction.stt_ms,
-                        interaction.intent_ms,
-                        interaction.total_ms,
-                        recording_id,
-                        audio_until,
-                    ),
-                )
-=======
-                    path = self.audio_dir / f"{recording_id}{AUDIO_SUFFIX}"
-                    path.write_bytes(seal(key, audio, recording_id=recording_id))
                 values = _values(interaction, recording_id, audio_until)
                 cursor = db.execute(_insert(values), values)
->>>>>>> issue-22
                 return cursor.lastrowid
 
     def add_many_blocking(self, interactions: Iterable[Interaction]) -> None:

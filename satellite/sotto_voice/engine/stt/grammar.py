@@ -7,6 +7,7 @@ list rule instead of once per sentence. Only word-internal joins ("light[s]") ar
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,7 +27,8 @@ from hassil.parse_expression import parse_sentence
 
 from . import text as spoken
 from .errors import GrammarError, HomeError
-from .home import Entity, Home
+from .fsg import WordGraph, compile_jsgf
+from .home import Area, Entity, Home
 from .model import Grammar
 
 SUPPORTED_INTENTS: Final = (
