@@ -124,6 +124,8 @@ async def test_purge_all_reaches_every_store(hass: HomeAssistant, tmp_path: Path
     sentence = "turn on the quokka light"
     reply, _token = await run_text_pipeline(hass, sentence)
     await store.async_add(interaction(sentence, response=reply))
+    # HA writes the reply into its TTS cache in a background task of its own.
+    await hass.async_block_till_done(wait_background_tasks=True)
     manager = hass.data[DATA_TTS_MANAGER]
     reply_hash = hashlib.sha1(reply.encode()).hexdigest()
     assert any(key.startswith(reply_hash) for key in manager.file_cache)
