@@ -33,7 +33,7 @@ from sotto_voice.audio import VOICE_FORMAT
 from .text import NUMBER_WORDS
 
 # Silence after a complete sentence the grammar can extend that ends the command: longer
-# than a pause inside a sentence (up to 0.5 s) and than the satellite's 0.35 s default.
+# than a pause inside a sentence (up to 0.5 s) and than the satellite's 0.55 s default.
 # Ending at 0.15 s cut "never mind, that wasn't for you" at its comma.
 EXTENDABLE_QUIET_SECONDS: Final = 0.6
 # Silence after a sentence nothing can extend. The longest quiet inside a spoken corpus
