@@ -78,15 +78,18 @@ class WakeConfig:
     """Stream all the time and let Home Assistant find the wake word (explicit opt-in)."""
 
 
+# The satellite's end of speech: longer than a pause inside a sentence (a comma's: 0.2 to
+# 0.5 s in natural speech), so "never mind, that wasn't for you" is one command; a sentence
+# nothing can extend still ends sooner, where it is recognised (stt.endpoint).
+SILENCE_SECONDS: Final = 0.55
+
+
 @dataclass(frozen=True, slots=True)
 class VadConfig:
     """When a command ends."""
 
     threshold: float = 0.5
-    # Longer than a pause inside a sentence (a comma's: 0.2 to 0.5 s in natural speech), so
-    # "never mind, that wasn't for you" is one command; a sentence nothing can extend still
-    # ends sooner, where it is recognised (stt.endpoint).
-    silence_seconds: float = 0.55
+    silence_seconds: float = SILENCE_SECONDS
     min_speech_seconds: float = 0.15
     no_speech_seconds: float = 5.0
     max_seconds: float = 15.0
@@ -260,7 +263,7 @@ _WAKE = vol.Schema(
 _VAD = vol.Schema(
     {
         vol.Optional("threshold", default=0.5): _number(0.05, 0.95),
-        vol.Optional("silence_seconds", default=VadConfig.silence_seconds): _number(0.1, 5.0),
+        vol.Optional("silence_seconds", default=SILENCE_SECONDS): _number(0.1, 5.0),
         vol.Optional("min_speech_seconds", default=0.15): _number(0.0, 5.0),
         vol.Optional("no_speech_seconds", default=5.0): _number(0.5, 60.0),
         vol.Optional("max_seconds", default=15.0): _number(1.0, 300.0),
