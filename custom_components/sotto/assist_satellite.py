@@ -394,17 +394,11 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         elif event.type is PipelineEventType.ERROR:
             code = data.get("code")
             if code == _HA_INVALID_PIPELINE:
-                # The pipeline cannot run (e.g. no speech-to-text chosen): stop the audio
-                # now and say why, instead of leaving the satellite listening.
+                # The pipeline cannot run (e.g. no speech-to-text chosen): the audio was
+                # stopped above with every error; say why.
                 _LOGGER.warning(
                     "%s cannot run its Assist pipeline: %s", self.entity_id, data.get("message")
                 )
-                if stream_id is not None:
-                    self.hass.async_create_task(
-                        self.satellite.connection.async_send(
-                            StopStreaming(stream_id=stream_id).event()
-                        )
-                    )
                 code = _PIPELINE_INVALID
             if code in _NOT_UNDERSTOOD_ERRORS:
                 self.satellite.fire(VoiceEvent.NOT_UNDERSTOOD, reason=code)
