@@ -69,6 +69,8 @@ class FaultProxy:
         self.port = 0
         self.fault = Fault.PASS
         self.latency = 0.0
+        self.toward_target_at = 0.0
+        """When bytes last came from a client on their way to the target (loop time)."""
         self.rate: float | None = None
         self.accepted: list[float] = []
         """When each connection was accepted (loop time), faulted ones included."""
@@ -111,6 +113,12 @@ class FaultProxy:
         return len(self._pipes)
 
     # --- faults ------------------------------------------------------------------------
+
+    async def quiet_toward_target(self, seconds: float) -> None:
+        """Until nothing has come from a client toward the target for `seconds`."""
+        loop = asyncio.get_running_loop()
+        while (idle := loop.time() - self.toward_target_at) < seconds:
+            await asyncio.sleep(seconds - idle)
 
     def delay(self, seconds: float) -> None:
         """Add `seconds` of latency to every byte from now on, both ways."""
@@ -183,7 +191,9 @@ class FaultProxy:
                 except OSError:
                     return
             pipe.tasks = [
-                asyncio.create_task(self._pump(pipe, reader, pipe.upstream_writer)),
+                asyncio.create_task(
+                    self._pump(pipe, reader, pipe.upstream_writer, toward_target=True)
+                ),
             ]
             if pipe.upstream_reader is not None:
                 pipe.tasks.append(
@@ -199,6 +209,8 @@ class FaultProxy:
         pipe: _Pipe,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter | None,
+        *,
+        toward_target: bool = False,
     ) -> None:
         """Read one direction and hand the bytes to its sender, as the fault allows."""
         queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue(_QUEUE_CHUNKS)
@@ -212,6 +224,8 @@ class FaultProxy:
                     data = b""
                 if not data:
                     break
+                if toward_target:
+                    self.toward_target_at = loop.time()
                 if pipe.blackholed or writer is None:
                     continue
                 await queue.put((loop.time() + self.latency, data))
