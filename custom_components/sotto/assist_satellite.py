@@ -35,12 +35,9 @@ from homeassistant.helpers import (
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.start import async_at_started
 from homeassistant.util import dt as dt_util
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
-from wyoming.event import Event
-from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 
 from sotto_voice.audio import PcmFormat
-from sotto_voice.messages import PushToTalk, RunEnded, StopReason, StopStreaming
+from sotto_voice.messages import StopReason
 
 from .audio import CHANNELS, RATE, WIDTH, pcm_from_url, pcm_from_wav_stream, rechunk
 from .const import DOMAIN, HOME_UNIQUE_ID
@@ -149,7 +146,8 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
     async def async_added_to_hass(self) -> None:
         """Start a pipeline run whenever the satellite starts sending a command."""
         await super().async_added_to_hass()
-        self.async_on_remove(self.satellite.subscribe_streams(self._on_stream))
+        self.satellite.on_stream = self._on_stream
+        self.async_on_remove(self._stop_following_streams)
         self.async_on_remove(async_at_started(self.hass, self._prepare_agent))
         if self.registry_entry is not None and self.registry_entry.device_id:
             # Timers set by voice on this satellite are reported back to it.
@@ -158,6 +156,11 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
                     self.hass, self.registry_entry.device_id, self._on_timer
                 )
             )
+
+    @callback
+    def _stop_following_streams(self) -> None:
+        if self.satellite.on_stream == self._on_stream:
+            self.satellite.on_stream = None
 
     @callback
     def _prepare_agent(self, _hass: HomeAssistant) -> None:
@@ -189,27 +192,9 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
 
     @callback
     def _on_timer(self, event_type: intent.TimerEventType, timer: intent.TimerInfo) -> None:
-        """Forward a timer's life to the satellite as Wyoming timer events."""
-        event: Event
-        if event_type is intent.TimerEventType.STARTED:
-            event = TimerStarted(
-                id=timer.id,
-                total_seconds=timer.seconds,
-                name=timer.name,
-                start_hours=timer.start_hours,
-                start_minutes=timer.start_minutes,
-                start_seconds=timer.start_seconds,
-            ).event()
-        elif event_type is intent.TimerEventType.UPDATED:
-            event = TimerUpdated(
-                id=timer.id, is_active=timer.is_active, total_seconds=timer.seconds
-            ).event()
-        elif event_type is intent.TimerEventType.CANCELLED:
-            event = TimerCancelled(id=timer.id).event()
-        else:
-            event = TimerFinished(id=timer.id).event()
+        """Forward a timer's life to the satellite."""
         self._entry.async_create_background_task(
-            self.hass, self.satellite.connection.async_send(event), "sotto timer event"
+            self.hass, self.satellite.connection.async_timer(event_type, timer), "sotto timer event"
         )
 
     # --- commands from the satellite --------------------------------------------------------
@@ -291,9 +276,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
                 run.cancel()
                 # A stalled satellite may still be sending: tell it to stop.
                 self.hass.async_create_task(
-                    self.satellite.connection.async_send(
-                        StopStreaming(stream_id=stream.start.stream_id).event()
-                    )
+                    self.satellite.connection.async_stop_streaming(stream.start.stream_id)
                 )
             await asyncio.wait({run})
         finally:
@@ -347,7 +330,6 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         _LOGGER.debug("%s: pipeline %s %s", self.entity_id, event.type, data.get("code", ""))
         self._marks[event.type] = time.monotonic()
         self.satellite.connection.pipeline_event(event)
-        interaction = self._interaction
         if event.type in (
             PipelineEventType.STT_VAD_END,
             PipelineEventType.STT_END,
@@ -355,66 +337,81 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         ):
             # HA heard the end of speech, has the command, or gave up: audio stops
             # leaving the room now (a satellite ignores the second stop).
-            self.hass.async_create_task(
-                self.satellite.connection.async_send(StopStreaming(stream_id=stream_id).event())
-            )
-        if event.type is PipelineEventType.STT_END:
-            self._heard = (data.get("stt_output") or {}).get("text")
-            if interaction is not None:
-                interaction.transcript = self._heard
-                interaction.stt_ms = _ms_since(self._marks.get(PipelineEventType.STT_START))
-                if self._answering and self._heard:
-                    # The answer goes back to the action that asked; no intent follows.
-                    interaction.outcome = Outcome.HANDLED
-        elif event.type is PipelineEventType.INTENT_END:
-            response = (data.get("intent_output") or {}).get("response") or {}
-            response_data = response.get("data") or {}
-            code = response_data.get("code")
-            not_understood = response.get("response_type") == "error" and (
-                code in _NOT_UNDERSTOOD_CODES
-            )
-            heard = {"transcript": self._heard} if self._event_transcripts() else {}
-            if not_understood:
-                self.satellite.fire(VoiceEvent.NOT_UNDERSTOOD, reason=code, **heard)
-            else:
-                self.satellite.fire(
-                    VoiceEvent.INTENT_HANDLED, response_type=response.get("response_type"), **heard
-                )
-            if interaction is not None:
-                interaction.outcome = Outcome.NOT_UNDERSTOOD if not_understood else Outcome.HANDLED
-                interaction.intent_response = response.get("response_type")
-                interaction.targets = [
-                    target["id"]
-                    for target in response_data.get("success", [])
-                    if target.get("type") == "entity"
-                ]
-                speech = (response.get("speech") or {}).get("plain") or {}
-                interaction.response_text = speech.get("speech")
-                interaction.intent_ms = _ms_since(self._marks.get(PipelineEventType.INTENT_START))
-        elif event.type is PipelineEventType.ERROR:
-            code = data.get("code")
-            if code == _HA_INVALID_PIPELINE:
-                # The pipeline cannot run (e.g. no speech-to-text chosen): the audio was
-                # stopped above with every error; say why.
-                _LOGGER.warning(
-                    "%s cannot run its Assist pipeline: %s", self.entity_id, data.get("message")
-                )
-                code = _PIPELINE_INVALID
-            if code in _NOT_UNDERSTOOD_ERRORS:
-                self.satellite.fire(VoiceEvent.NOT_UNDERSTOOD, reason=code)
-            else:
-                self.satellite.fire(VoiceEvent.ERROR, code=code, message=data.get("message"))
-            if interaction is not None:
-                interaction.error_code = code
-                interaction.outcome = (
-                    Outcome.NOT_UNDERSTOOD if code in _NOT_UNDERSTOOD_ERRORS else Outcome.ERROR
-                )
+            self.hass.async_create_task(self.satellite.connection.async_stop_streaming(stream_id))
+        follow = {
+            PipelineEventType.STT_END: self._on_stt_end,
+            PipelineEventType.INTENT_END: self._on_intent_end,
+            PipelineEventType.ERROR: self._on_pipeline_error,
+        }.get(event.type)
+        if follow is not None:
+            follow(data, self._interaction)
         elif event.type is PipelineEventType.TTS_END:
             token = (data.get("tts_output") or {}).get("token")
             if token:
                 self._reply_task = self._entry.async_create_background_task(
                     self.hass, self._async_reply(token, stream_id), f"sotto reply {self.entity_id}"
                 )
+
+    @callback
+    def _on_stt_end(self, data: dict[str, Any], interaction: Interaction | None) -> None:
+        """The command was recognised: the history keeps what was heard."""
+        self._heard = (data.get("stt_output") or {}).get("text")
+        if interaction is not None:
+            interaction.transcript = self._heard
+            interaction.stt_ms = _ms_since(self._marks.get(PipelineEventType.STT_START))
+            if self._answering and self._heard:
+                # The answer goes back to the action that asked; no intent follows.
+                interaction.outcome = Outcome.HANDLED
+
+    @callback
+    def _on_intent_end(self, data: dict[str, Any], interaction: Interaction | None) -> None:
+        """The intent was handled, or not understood: a voice event, and the history row."""
+        response = (data.get("intent_output") or {}).get("response") or {}
+        response_data = response.get("data") or {}
+        code = response_data.get("code")
+        not_understood = response.get("response_type") == "error" and (
+            code in _NOT_UNDERSTOOD_CODES
+        )
+        heard = {"transcript": self._heard} if self._event_transcripts() else {}
+        if not_understood:
+            self.satellite.fire(VoiceEvent.NOT_UNDERSTOOD, reason=code, **heard)
+        else:
+            self.satellite.fire(
+                VoiceEvent.INTENT_HANDLED, response_type=response.get("response_type"), **heard
+            )
+        if interaction is None:
+            return
+        interaction.outcome = Outcome.NOT_UNDERSTOOD if not_understood else Outcome.HANDLED
+        interaction.intent_response = response.get("response_type")
+        interaction.targets = [
+            target["id"]
+            for target in response_data.get("success", [])
+            if target.get("type") == "entity"
+        ]
+        speech = (response.get("speech") or {}).get("plain") or {}
+        interaction.response_text = speech.get("speech")
+        interaction.intent_ms = _ms_since(self._marks.get(PipelineEventType.INTENT_START))
+
+    @callback
+    def _on_pipeline_error(self, data: dict[str, Any], interaction: Interaction | None) -> None:
+        """The run failed, or heard nothing it understood: a voice event, and the history row."""
+        code = data.get("code")
+        if code == _HA_INVALID_PIPELINE:
+            # The pipeline cannot run (e.g. no speech-to-text chosen): the audio was
+            # stopped with every error; say why.
+            _LOGGER.warning(
+                "%s cannot run its Assist pipeline: %s", self.entity_id, data.get("message")
+            )
+            code = _PIPELINE_INVALID
+        if code in _NOT_UNDERSTOOD_ERRORS:
+            self.satellite.fire(VoiceEvent.NOT_UNDERSTOOD, reason=code)
+        else:
+            self.satellite.fire(VoiceEvent.ERROR, code=code, message=data.get("message"))
+        if interaction is not None:
+            interaction.error_code = code
+            interaction.outcome = (
+                Outcome.NOT_UNDERSTOOD if code in _NOT_UNDERSTOOD_ERRORS else Outcome.ERROR
+            )
 
     async def _async_reply(self, token: str, stream_id: int | None) -> None:
         """Play the pipeline's spoken reply on the satellite, then end the run."""
@@ -436,7 +433,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
     async def _async_run_ended(
         self, stream_id: int | None, interaction: Interaction | None
     ) -> None:
-        await self.satellite.connection.async_send(RunEnded(stream_id=stream_id).event())
+        await self.satellite.connection.async_run_ended(stream_id)
         await self._async_record(interaction)
 
     # --- playing audio ---------------------------------------------------------------------
@@ -451,31 +448,8 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
 
     async def _async_play(self, fmt: PcmFormat, samples: AsyncIterator[bytes]) -> None:
         """Send audio to the satellite's speaker and wait until it has been played."""
-        send = self.satellite.connection.async_send
-        self.satellite.played.clear()
-        start = AudioStart(rate=fmt.rate, width=fmt.width, channels=fmt.channels)
-        if not await send(start.event()):
-            raise self._not_connected()
-        timestamp = 0
-        try:
-            async for chunk in rechunk(samples):
-                event = AudioChunk(
-                    rate=fmt.rate,
-                    width=fmt.width,
-                    channels=fmt.channels,
-                    audio=chunk,
-                    timestamp=timestamp,
-                ).event()
-                if not await send(event):
-                    raise self._not_connected()
-                timestamp += len(chunk) * 1000 // (fmt.rate * fmt.width * fmt.channels)
-        except BaseException:
-            # The audio failed (ffmpeg, a cut stream) or the call was cancelled: end the
-            # playback anyway, or the satellite would wait for the rest and stay deaf.
-            with contextlib.suppress(Exception):
-                await send(AudioStop(timestamp=timestamp).event())
-            raise
-        if not await send(AudioStop(timestamp=timestamp).event()):
+        self.satellite.played_event.clear()
+        if not await self.satellite.connection.async_play(fmt, rechunk(samples)):
             raise self._not_connected()
         if await self.satellite.async_wait_played(_PLAYED_TIMEOUT):
             return
@@ -519,7 +493,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         if await connection.async_announce(start_announcement, start_conversation=True):
             return  # the device listens by itself once the line is played
         await self.async_announce(start_announcement)
-        await self.satellite.connection.async_send(PushToTalk().event())
+        await connection.async_push_to_talk()
 
     async def async_internal_ask_question(
         self,

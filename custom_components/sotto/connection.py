@@ -7,13 +7,21 @@ import contextlib
 import logging
 import random
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterable, Callable, Mapping
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Final, Protocol
 
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.components import intent
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import instance_id
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
 from wyoming.event import Event
+from wyoming.snd import Played
+from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
+from wyoming.wake import Detection
 
+from sotto_voice.audio import PcmFormat
 from sotto_voice.link import (
     InvalidKeyError,
     Link,
@@ -21,6 +29,23 @@ from sotto_voice.link import (
     LinkKey,
     PeerIdentity,
     connect,
+)
+from sotto_voice.messages import (
+    Configure,
+    IndicatorState,
+    MessageError,
+    MuteSource,
+    Purge,
+    Purged,
+    PushToTalk,
+    RunEnded,
+    SetMute,
+    SottoInfo,
+    SottoLedger,
+    SottoState,
+    StopStreaming,
+    StreamStart,
+    StreamStop,
 )
 
 from .const import BACKOFF_CAP_SECONDS, BACKOFF_FIRST_SECONDS
@@ -30,9 +55,6 @@ if TYPE_CHECKING:
     from homeassistant.components.assist_satellite import AssistSatelliteAnnouncement
 
 _LOGGER = logging.getLogger(__name__)
-
-type EventListener = Callable[[Event], None]
-type AvailabilityListener = Callable[[bool], None]
 
 _RANDOM: Final = random.Random()
 _CONNECT_ERRORS: Final = (LinkError, OSError, TimeoutError)
@@ -66,19 +88,88 @@ def backoff_delay(
     return ceiling / 2 + jitter
 
 
+@dataclass(frozen=True, slots=True)
+class SatelliteState:
+    """The satellite's state as Home Assistant knows it; None where the device does not say.
+
+    A Sotto satellite reports every field (`SottoState`); an ESPHome device reports only
+    what its entities and voice assistant show, and the rest stays unknown.
+    """
+
+    indicator: IndicatorState
+    """What the device is doing, as its indicator shows it."""
+    streaming: bool
+    """True while audio is leaving the satellite."""
+    muted: bool | None = None
+    mute_source: MuteSource | None = None
+    wake_word: str | None = None
+    sensitivity: float | None = None
+    volume: float | None = None
+
+    @staticmethod
+    def reported(state: SottoState) -> SatelliteState:
+        """A Sotto satellite's own full report."""
+        return SatelliteState(**{f.name: getattr(state, f.name) for f in fields(state)})
+
+
+class PurgeError(Exception):
+    """A satellite could not be purged; the message says why ("not connected", "no answer")."""
+
+
+class SatelliteSink(Protocol):
+    """What a transport tells Home Assistant about its device, as typed calls.
+
+    `SatelliteDevice` is the one sink of each transport. A command is a stream: it starts
+    (`stream_started`), carries audio (`audio`) and stops (`stream_stopped`); a device that
+    recognises speech itself will end its stream with the recognised text instead of audio
+    (issue #23), so nothing here assumes that a stream carries audio.
+    """
+
+    def set_info(self, info: SottoInfo) -> None:
+        """What the device is and can do."""
+
+    def set_state(self, state: SatelliteState) -> None:
+        """The device's state changed."""
+
+    def set_ledger(self, ledger: SottoLedger) -> None:
+        """The device's privacy ledger changed."""
+
+    def stream_started(self, start: StreamStart) -> None:
+        """The device started sending a command."""
+
+    def audio(self, audio: bytes) -> None:
+        """A chunk of the command's audio."""
+
+    def stream_stopped(self, stop: StreamStop) -> None:
+        """The device stopped sending the command."""
+
+    def wake(self, wake_word: str | None) -> None:
+        """The device heard its wake word."""
+
+    def played(self) -> None:
+        """The device finished playing what it was sent."""
+
+    def error(self, code: str | None, text: str) -> None:
+        """The device reported an error."""
+
+    def availability(self, available: bool) -> None:
+        """The device came or went."""
+
+
 class SatelliteTransport(Protocol):
     """How Home Assistant talks to a satellite, whatever carries it.
 
-    Everything above this (the pipeline bridge, the entities) speaks Sotto's event
-    vocabulary (`sotto_voice.messages` and Wyoming's events). A Sotto satellite's secure link
-    carries those events as they are; another transport (ESPHome's native API)
-    translates them to and from what its devices speak.
+    Home Assistant asks with the typed `async_*` methods; the device's reports arrive as
+    typed calls on the transport's `sink`. Only a transport encodes and decodes its
+    wire: a Sotto satellite's secure link carries Wyoming events, an ESPHome device
+    speaks its native API.
     """
 
     name: str
     peer: PeerIdentity | None
     last_error: str | None
     attempt: int
+    sink: SatelliteSink
 
     @property
     def model(self) -> str:
@@ -96,17 +187,41 @@ class SatelliteTransport(Protocol):
     def legacy(self) -> bool:
         """Whether the transport is unencrypted (a repair issue says so)."""
 
-    def subscribe_events(self, listener: EventListener) -> CALLBACK_TYPE:
-        """Call `listener` with every event from the satellite."""
-
-    def subscribe_availability(self, listener: AvailabilityListener) -> CALLBACK_TYPE:
-        """Call `listener` when the satellite comes and goes."""
-
     def retry_now(self) -> None:
         """Skip the rest of the reconnect backoff."""
 
-    async def async_send(self, event: Event) -> bool:
-        """Send an event if connected; returns whether it was sent."""
+    async def async_set_mute(self, muted: bool) -> bool:
+        """Ask the device to close or open its microphone; returns whether it was asked."""
+
+    async def async_configure(
+        self,
+        *,
+        volume: float | None = None,
+        wake_word: str | None = None,
+        sensitivity: float | None = None,
+    ) -> bool:
+        """Ask the device to change a setting; returns whether it was asked."""
+
+    async def async_push_to_talk(self) -> bool:
+        """Have the device listen for a command as if its button was pressed."""
+
+    async def async_stop_streaming(self, stream_id: int | None) -> bool:
+        """Stop the command's audio (None: whatever the device is sending)."""
+
+    async def async_run_ended(self, stream_id: int | None) -> bool:
+        """Tell the device that the run for its command is over."""
+
+    async def async_play(self, fmt: PcmFormat, chunks: AsyncIterable[bytes]) -> bool:
+        """Send audio to the device's speaker; False when the device could not take it.
+
+        The device's `played` report says when it has played it.
+        """
+
+    async def async_timer(self, event: intent.TimerEventType, timer: intent.TimerInfo) -> bool:
+        """Tell the device about a voice timer set on it."""
+
+    async def async_purge(self, timeout: float) -> Purged:
+        """Have the device clear what it keeps; raises `PurgeError`."""
 
     def pipeline_event(self, event: PipelineEvent) -> None:
         """Follow the Assist pipeline's progress (for devices that show each stage)."""
@@ -123,7 +238,7 @@ def unsupported_features(connection: SatelliteTransport | None) -> Mapping[str, 
 
 
 class ReconnectingTransport[S]:
-    """What every satellite transport shares: listeners, availability and reconnecting.
+    """What every satellite transport shares: its sink, availability and reconnecting.
 
     A subclass opens a session (`async_open`), serves it until it ends (`_async_serve`),
     closes it (`_async_close`) and says which errors mean "the key was refused".
@@ -137,6 +252,8 @@ class ReconnectingTransport[S]:
     backoff_cap = BACKOFF_CAP_SECONDS
     open_timeout = OPEN_TIMEOUT_SECONDS
     """Longest one reconnect attempt may take before it is abandoned and retried."""
+    sink: SatelliteSink
+    """Where the device's reports go: the `SatelliteDevice` made for this transport."""
 
     def __init__(
         self, hass: HomeAssistant, *, name: str, on_auth_failed: Callable[[], None]
@@ -145,8 +262,6 @@ class ReconnectingTransport[S]:
         self.hass = hass
         self.name = name
         self._on_auth_failed = on_auth_failed
-        self._event_listeners: list[EventListener] = []
-        self._availability_listeners: list[AvailabilityListener] = []
         self._retry_now = asyncio.Event()
         self._was_available = True
         self.peer: PeerIdentity | None = None
@@ -161,7 +276,7 @@ class ReconnectingTransport[S]:
         raise NotImplementedError
 
     async def _async_serve(self, session: S) -> None:
-        """Deliver the device's events until the session ends."""
+        """Deliver the device's reports until the session ends."""
         raise NotImplementedError
 
     async def _async_close(self, session: S) -> None:
@@ -171,18 +286,6 @@ class ReconnectingTransport[S]:
     def _auth_refused(self, err: BaseException) -> bool:
         """Whether an error opening a session means the device refused our key."""
         raise NotImplementedError
-
-    @callback
-    def subscribe_events(self, listener: EventListener) -> CALLBACK_TYPE:
-        """Call `listener` with every event from the device; returns the unsubscribe."""
-        self._event_listeners.append(listener)
-        return lambda: self._event_listeners.remove(listener)
-
-    @callback
-    def subscribe_availability(self, listener: AvailabilityListener) -> CALLBACK_TYPE:
-        """Call `listener` when the device comes and goes; returns the unsubscribe."""
-        self._availability_listeners.append(listener)
-        return lambda: self._availability_listeners.remove(listener)
 
     @callback
     def retry_now(self) -> None:
@@ -198,12 +301,6 @@ class ReconnectingTransport[S]:
     ) -> bool:
         """Announcements are streamed to Sotto's own satellites."""
         return False
-
-    @callback
-    def _emit(self, event: Event) -> None:
-        """Hand an event from the device to every listener."""
-        for listener in list(self._event_listeners):
-            listener(event)
 
     async def async_run(self, first: S | None) -> None:
         """Keep a session up until cancelled; `first` is one opened during setup."""
@@ -249,7 +346,7 @@ class ReconnectingTransport[S]:
 
     @callback
     def _set_available(self, available: bool) -> None:
-        """Tell listeners, and log once per change (HA's log-when-unavailable rule)."""
+        """Tell the sink, and log once per change (HA's log-when-unavailable rule)."""
         if available == self._was_available:
             return
         self._was_available = available
@@ -257,18 +354,34 @@ class ReconnectingTransport[S]:
             _LOGGER.info("%s is available again", self.name)
         else:
             _LOGGER.info("%s is unavailable: %s", self.name, self.last_error or "link closed")
-        for listener in list(self._availability_listeners):
-            listener(available)
+        self.sink.availability(available)
 
 
 type _OpenLink = tuple[Link, contextlib.AsyncExitStack]
 
+# Wyoming's timer events, by the timer event HA reports.
+_TIMER_EVENTS: Final[dict[intent.TimerEventType, Callable[[intent.TimerInfo], Event]]] = {
+    intent.TimerEventType.STARTED: lambda timer: TimerStarted(
+        id=timer.id,
+        total_seconds=timer.seconds,
+        name=timer.name,
+        start_hours=timer.start_hours,
+        start_minutes=timer.start_minutes,
+        start_seconds=timer.start_seconds,
+    ).event(),
+    intent.TimerEventType.UPDATED: lambda timer: TimerUpdated(
+        id=timer.id, is_active=timer.is_active, total_seconds=timer.seconds
+    ).event(),
+    intent.TimerEventType.CANCELLED: lambda timer: TimerCancelled(id=timer.id).event(),
+    intent.TimerEventType.FINISHED: lambda timer: TimerFinished(id=timer.id).event(),
+}
+
 
 class DeviceConnection(ReconnectingTransport[_OpenLink]):
-    """Keeps a link to one device open, reconnecting with capped exponential backoff.
+    """Keeps a secure link to one Sotto satellite open, reconnecting with capped backoff.
 
-    Listeners receive every event the device sends and every change of availability;
-    `async_send` writes to the device while it is connected.
+    Each event the satellite sends is decoded once, here, into a typed call on the sink;
+    each request from Home Assistant is encoded here into the event the satellite reads.
     """
 
     def __init__(
@@ -289,6 +402,7 @@ class DeviceConnection(ReconnectingTransport[_OpenLink]):
         self._key = key
         self._device_id = device_id
         self._link: Link | None = None
+        self._purges: set[asyncio.Future[Purged]] = set()
 
     @property
     def available(self) -> bool:
@@ -316,7 +430,9 @@ class DeviceConnection(ReconnectingTransport[_OpenLink]):
         )
         return link, stack
 
-    async def async_send(self, event: Event) -> bool:
+    # --- Home Assistant -> satellite ------------------------------------------------------
+
+    async def _async_send(self, event: Event) -> bool:
         """Send an event if connected; returns whether it was written."""
         link = self._link
         if link is None or link.closed:
@@ -328,6 +444,82 @@ class DeviceConnection(ReconnectingTransport[_OpenLink]):
             return False
         return True
 
+    async def async_set_mute(self, muted: bool) -> bool:
+        """Ask the satellite to close or open its microphone."""
+        return await self._async_send(SetMute(muted=muted).event())
+
+    async def async_configure(
+        self,
+        *,
+        volume: float | None = None,
+        wake_word: str | None = None,
+        sensitivity: float | None = None,
+    ) -> bool:
+        """Ask the satellite to change its volume, wake word or sensitivity."""
+        configure = Configure(volume=volume, wake_word=wake_word, sensitivity=sensitivity)
+        return await self._async_send(configure.event())
+
+    async def async_push_to_talk(self) -> bool:
+        """Have the satellite listen for a command."""
+        return await self._async_send(PushToTalk().event())
+
+    async def async_stop_streaming(self, stream_id: int | None) -> bool:
+        """Stop the command's audio (a satellite ignores a second stop)."""
+        return await self._async_send(StopStreaming(stream_id=stream_id).event())
+
+    async def async_run_ended(self, stream_id: int | None) -> bool:
+        """Tell the satellite that its command's run is over."""
+        return await self._async_send(RunEnded(stream_id=stream_id).event())
+
+    async def async_play(self, fmt: PcmFormat, chunks: AsyncIterable[bytes]) -> bool:
+        """Stream audio to the satellite: start, chunks with their timestamps, stop."""
+        send = self._async_send
+        if not await send(
+            AudioStart(rate=fmt.rate, width=fmt.width, channels=fmt.channels).event()
+        ):
+            return False
+        timestamp = 0
+        try:
+            async for chunk in chunks:
+                audio = AudioChunk(
+                    rate=fmt.rate,
+                    width=fmt.width,
+                    channels=fmt.channels,
+                    audio=chunk,
+                    timestamp=timestamp,
+                )
+                if not await send(audio.event()):
+                    return False
+                timestamp += len(chunk) * 1000 // fmt.bytes_per_second
+        except BaseException:
+            # The audio failed (ffmpeg, a cut stream) or the call was cancelled: end the
+            # playback anyway, or the satellite would wait for the rest and stay deaf.
+            with contextlib.suppress(Exception):
+                await send(AudioStop(timestamp=timestamp).event())
+            raise
+        return await send(AudioStop(timestamp=timestamp).event())
+
+    async def async_timer(self, event: intent.TimerEventType, timer: intent.TimerInfo) -> bool:
+        """Forward a timer's life as Wyoming's timer events."""
+        return await self._async_send(_TIMER_EVENTS[event](timer))
+
+    async def async_purge(self, timeout: float) -> Purged:
+        """Ask the satellite to clear its ledger and audio, and wait for its answer."""
+        answer: asyncio.Future[Purged] = self.hass.loop.create_future()
+        self._purges.add(answer)
+        try:
+            if not await self._async_send(Purge().event()):
+                raise PurgeError("not connected")
+            async with asyncio.timeout(timeout):
+                return await answer
+        except (TimeoutError, MessageError) as err:
+            raise PurgeError("no answer") from err
+        finally:
+            self._purges.discard(answer)
+            answer.cancel()
+
+    # --- satellite -> Home Assistant ------------------------------------------------------
+
     retryable = (LinkError, OSError, TimeoutError)
 
     def _auth_refused(self, err: BaseException) -> bool:
@@ -338,10 +530,59 @@ class DeviceConnection(ReconnectingTransport[_OpenLink]):
         await session[1].aclose()
 
     async def _async_serve(self, session: _OpenLink) -> None:
-        """Deliver the device's events to listeners until the link ends."""
+        """Hand the satellite's events to the sink until the link ends."""
         link = self._link = session[0]
         self.peer = link.peer
         self.last_error = None
         self._set_available(True)
+        decoders = self._decoders()
         async for event in link:
-            self._emit(event)
+            decode = next((decode for is_type, decode in decoders if is_type(event.type)), None)
+            if decode is None:
+                continue
+            try:
+                decode(event)
+            except MessageError as err:
+                _LOGGER.warning("%s sent a malformed %s: %s", self.name, event.type, err)
+                self._answer_purge(err)
+
+    def _decoders(self) -> tuple[tuple[Callable[[str], bool], Callable[[Event], None]], ...]:
+        """How each event the satellite sends becomes a call on the sink (audio first)."""
+        sink = self.sink
+        return (
+            (AudioChunk.is_type, lambda event: sink.audio(event.payload or b"")),
+            (StreamStart.is_type, self._on_stream_start),
+            (StreamStop.is_type, self._on_stream_stop),
+            (SottoState.is_type, self._on_state),
+            (SottoInfo.is_type, lambda event: sink.set_info(SottoInfo.from_event(event))),
+            (SottoLedger.is_type, lambda event: sink.set_ledger(SottoLedger.from_event(event))),
+            (Detection.is_type, lambda event: sink.wake(Detection.from_event(event).name)),
+            (Played.is_type, lambda _event: sink.played()),
+            (Error.is_type, self._on_error),
+            (Purged.is_type, lambda event: self._answer_purge(Purged.from_event(event))),
+        )
+
+    def _on_state(self, event: Event) -> None:
+        self.sink.set_state(SatelliteState.reported(SottoState.from_event(event)))
+
+    def _on_stream_start(self, event: Event) -> None:
+        if StreamStart.is_stream_start(event):
+            self.sink.stream_started(StreamStart.from_event(event))
+
+    def _on_stream_stop(self, event: Event) -> None:
+        if StreamStop.is_stream_stop(event):
+            self.sink.stream_stopped(StreamStop.from_event(event))
+
+    def _on_error(self, event: Event) -> None:
+        error = Error.from_event(event)
+        self.sink.error(error.code, error.text)
+
+    def _answer_purge(self, answer: Purged | MessageError) -> None:
+        """Answer every purge waiting for the satellite (a malformed answer fails them)."""
+        for waiter in self._purges:
+            if waiter.done():
+                continue
+            if isinstance(answer, Purged):
+                waiter.set_result(answer)
+            else:
+                waiter.set_exception(answer)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
-from wyoming.event import Event
 
 from .const import DOMAIN
 from .data import SottoConfigEntry
@@ -48,9 +49,9 @@ class SottoSatelliteEntity(Entity):
         """Write the new state; entities override to derive more."""
         self.async_write_ha_state()
 
-    async def async_send_request(self, event: Event) -> None:
-        """Send a request to the satellite; its report (not this call) changes the state."""
-        if not await self.satellite.connection.async_send(event):
+    async def async_request(self, request: Awaitable[bool]) -> None:
+        """Await a request to the satellite; its report (not this call) changes the state."""
+        if not await request:
             # Only in the moment the link drops: HA skips entities already unavailable.
             raise HomeAssistantError(
                 translation_domain=DOMAIN,

@@ -7,8 +7,6 @@ from homeassistant.const import PERCENTAGE, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from sotto_voice.messages import Configure
-
 from .connection import unsupported_features
 from .data import SottoConfigEntry
 from .entity import SottoSatelliteEntity
@@ -44,8 +42,9 @@ class SottoVolume(SottoSatelliteEntity, NumberEntity):
     def native_value(self) -> float | None:
         """The satellite's volume in percent."""
         state = self.satellite.state
-        return None if state is None else round(state.volume * 100)
+        volume = state.volume if state is not None else None
+        return None if volume is None else round(volume * 100)
 
     async def async_set_native_value(self, value: float) -> None:
         """Ask the satellite to change its volume."""
-        await self.async_send_request(Configure(volume=value / 100).event())
+        await self.async_request(self.satellite.connection.async_configure(volume=value / 100))

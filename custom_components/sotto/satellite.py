@@ -10,23 +10,10 @@ from enum import StrEnum
 from typing import Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from wyoming.audio import AudioChunk
-from wyoming.error import Error
-from wyoming.event import Event
-from wyoming.snd import Played
-from wyoming.wake import Detection
 
-from sotto_voice.messages import (
-    MessageError,
-    SottoInfo,
-    SottoLedger,
-    SottoState,
-    StopReason,
-    StreamStart,
-    StreamStop,
-)
+from sotto_voice.messages import SottoInfo, SottoLedger, StopReason, StreamStart, StreamStop
 
-from .connection import SatelliteTransport
+from .connection import SatelliteState, SatelliteTransport
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -78,34 +65,34 @@ class AudioStream:
 
 
 type VoiceEventListener = Callable[[VoiceEvent, dict[str, str | float | int | None]], None]
-type StreamListener = Callable[[AudioStream], None]
+type StreamHandler = Callable[[AudioStream], None]
 
 
 class SatelliteDevice:
-    """Keeps the satellite's reported info, state and ledger, and routes its audio.
+    """The one sink of a satellite's transport: keeps its reports and routes its commands.
 
-    Entities subscribe here rather than to the link, so every entity reads one truth:
-    the satellite's own reports.
+    The transport calls the typed methods below (`set_state`, `stream_started`, `audio`...).
+    Entities subscribe here rather than to the transport, so every entity reads one truth:
+    the satellite's own reports. Each command goes to the one `on_stream` handler (the
+    Assist satellite entity), which runs the pipeline.
     """
 
     def __init__(self, hass: HomeAssistant, connection: SatelliteTransport) -> None:
-        """Follow one connection's events."""
+        """Become the sink of one transport."""
         self.hass = hass
         self.connection = connection
         self.info: SottoInfo | None = None
-        self.state: SottoState | None = None
+        self.state: SatelliteState | None = None
         self.ledger: SottoLedger | None = None
         self.stream: AudioStream | None = None
-        self.played = asyncio.Event()
+        self.on_stream: StreamHandler | None = None
+        """Runs the pipeline for each command the satellite starts sending."""
+        self.played_event = asyncio.Event()
         self._played_waiters: set[asyncio.Future[bool]] = set()
         self._stall_timer: asyncio.TimerHandle | None = None
         self._update_listeners: list[Callable[[], None]] = []
         self._voice_listeners: list[VoiceEventListener] = []
-        self._stream_listeners: list[StreamListener] = []
-        self._unsubs = [
-            connection.subscribe_events(self._on_event),
-            connection.subscribe_availability(self._on_availability),
-        ]
+        connection.sink = self
 
     @property
     def available(self) -> bool:
@@ -119,9 +106,8 @@ class SatelliteDevice:
 
     @callback
     def close(self) -> None:
-        """Stop following the connection."""
-        for unsub in self._unsubs:
-            unsub()
+        """End what the entry's unload cuts off: the stream and any wait for playback."""
+        self.on_stream = None
         self._end_stream(None, StreamLoss.CLOSED)
         self._resolve_played(False)
 
@@ -138,12 +124,6 @@ class SatelliteDevice:
         return lambda: self._voice_listeners.remove(listener)
 
     @callback
-    def subscribe_streams(self, listener: StreamListener) -> CALLBACK_TYPE:
-        """Call `listener` when the satellite starts sending a command."""
-        self._stream_listeners.append(listener)
-        return lambda: self._stream_listeners.remove(listener)
-
-    @callback
     def fire(self, event: VoiceEvent, **data: str | float | int | None) -> None:
         """Tell voice-event listeners (used by the pipeline bridge too)."""
         for listener in list(self._voice_listeners):
@@ -154,8 +134,11 @@ class SatelliteDevice:
         for listener in list(self._update_listeners):
             listener()
 
+    # --- what the transport reports ---------------------------------------------------
+
     @callback
-    def _on_availability(self, available: bool) -> None:
+    def availability(self, available: bool) -> None:
+        """The transport connected or lost the satellite."""
         if not available:
             # The link is gone, so no audio can be leaving: recording goes off now, and
             # nobody waits any longer for a reply to finish playing.
@@ -164,58 +147,81 @@ class SatelliteDevice:
         self._changed()
 
     @callback
-    def _on_event(self, event: Event) -> None:
-        try:
-            self._handle(event)
-        except MessageError as err:
-            _LOGGER.warning("%s sent a malformed %s: %s", self.connection.name, event.type, err)
+    def set_info(self, info: SottoInfo) -> None:
+        """What the satellite is and can do."""
+        self.info = info
+        self._changed()
 
     @callback
-    def _handle(self, event: Event) -> None:
-        if AudioChunk.is_type(event.type):
-            if self.stream is not None:
-                self.stream.heard = self.hass.loop.time()
-                self.stream.queue.put_nowait(event.payload or b"")
-        elif StreamStart.is_stream_start(event):
-            self._start_stream(StreamStart.from_event(event))
-        elif StreamStop.is_stream_stop(event):
-            self._end_stream(StreamStop.from_event(event))
-        elif SottoState.is_type(event.type):
-            self._set_state(SottoState.from_event(event))
-        elif SottoInfo.is_type(event.type):
-            self.info = SottoInfo.from_event(event)
-            self._changed()
-        elif SottoLedger.is_type(event.type):
-            self.ledger = SottoLedger.from_event(event)
-            self._changed()
-        elif Detection.is_type(event.type):
-            detection = Detection.from_event(event)
-            self.fire(VoiceEvent.WAKE_WORD_DETECTED, wake_word=detection.name)
-        elif Played.is_type(event.type):
-            self.played.set()
-            self._resolve_played(True)
-        elif Error.is_type(event.type):
-            error = Error.from_event(event)
-            _LOGGER.warning("%s reported an error: %s", self.connection.name, error.text)
-            self.fire(VoiceEvent.ERROR, code=error.code, message=error.text)
+    def set_ledger(self, ledger: SottoLedger) -> None:
+        """What the satellite has sent Home Assistant, by its own count."""
+        self.ledger = ledger
+        self._changed()
 
     @callback
-    def _set_state(self, state: SottoState) -> None:
-        before = self.state
+    def set_state(self, state: SatelliteState) -> None:
+        """The satellite's state; a change of mute is a voice event too."""
+        was_muted = self.state.muted if self.state is not None else None
         self.state = state
-        if before is not None and before.muted != state.muted:
+        if None not in (was_muted, state.muted) and was_muted != state.muted:
             self.fire(
                 VoiceEvent.MUTED if state.muted else VoiceEvent.UNMUTED,
                 source=state.mute_source.value if state.mute_source else None,
             )
         self._changed()
 
+    @callback
+    def stream_started(self, start: StreamStart) -> None:
+        """The satellite started sending a command: the pipeline runs for it."""
+        self._end_stream(None, StreamLoss.CLOSED)
+        self.stream = AudioStream(start=start, heard=self.hass.loop.time())
+        self._watch_stall(self.stream)
+        self.fire(
+            VoiceEvent.LISTENING_STARTED,
+            trigger=start.trigger.value,
+            stream_id=start.stream_id,
+        )
+        self._changed()
+        if self.on_stream is not None:
+            self.on_stream(self.stream)
+
+    @callback
+    def audio(self, audio: bytes) -> None:
+        """A chunk of the command, for the pipeline."""
+        if self.stream is not None:
+            self.stream.heard = self.hass.loop.time()
+            self.stream.queue.put_nowait(audio)
+
+    @callback
+    def stream_stopped(self, stop: StreamStop) -> None:
+        """The satellite stopped sending the command."""
+        self._end_stream(stop)
+
+    @callback
+    def wake(self, wake_word: str | None) -> None:
+        """The satellite heard its wake word."""
+        self.fire(VoiceEvent.WAKE_WORD_DETECTED, wake_word=wake_word)
+
+    @callback
+    def played(self) -> None:
+        """The satellite finished playing what it was sent."""
+        self.played_event.set()
+        self._resolve_played(True)
+
+    @callback
+    def error(self, code: str | None, text: str) -> None:
+        """The satellite reported an error."""
+        _LOGGER.warning("%s reported an error: %s", self.connection.name, text)
+        self.fire(VoiceEvent.ERROR, code=code, message=text)
+
+    # --- what Home Assistant waits for -------------------------------------------------------
+
     async def async_wait_played(self, timeout: float) -> bool:
         """Wait until the satellite says it played what it was sent.
 
         False if the link dropped first (the rest will never play) or `timeout` passed.
         """
-        if self.played.is_set():
+        if self.played_event.is_set():
             return True
         waiter: asyncio.Future[bool] = self.hass.loop.create_future()
         self._played_waiters.add(waiter)
@@ -232,20 +238,6 @@ class SatelliteDevice:
         for waiter in self._played_waiters:
             if not waiter.done():
                 waiter.set_result(played)
-
-    @callback
-    def _start_stream(self, start: StreamStart) -> None:
-        self._end_stream(None, StreamLoss.CLOSED)
-        self.stream = AudioStream(start=start, heard=self.hass.loop.time())
-        self._watch_stall(self.stream)
-        self.fire(
-            VoiceEvent.LISTENING_STARTED,
-            trigger=start.trigger.value,
-            stream_id=start.stream_id,
-        )
-        self._changed()
-        for listener in list(self._stream_listeners):
-            listener(self.stream)
 
     @callback
     def _watch_stall(self, stream: AudioStream) -> None:

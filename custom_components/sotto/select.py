@@ -13,8 +13,6 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from sotto_voice.messages import Configure
-
 from .connection import unsupported_features
 from .const import DOMAIN
 from .data import SottoConfigEntry
@@ -95,7 +93,7 @@ class SottoWakeWordSelect(SottoSatelliteEntity, SelectEntity):
 
     async def async_select_option(self, option: str) -> None:
         """Ask the satellite to listen for another wake word."""
-        await self.async_send_request(Configure(wake_word=option).event())
+        await self.async_request(self.satellite.connection.async_configure(wake_word=option))
 
 
 class SottoSensitivitySelect(SottoSatelliteEntity, SelectEntity):
@@ -105,10 +103,11 @@ class SottoSensitivitySelect(SottoSatelliteEntity, SelectEntity):
     def current_option(self) -> str | None:
         """The level closest to the satellite's reported sensitivity."""
         state = self.satellite.state
-        if state is None:
+        if state is None or (sensitivity := state.sensitivity) is None:
             return None
-        return min(SENSITIVITY_LEVELS, key=lambda k: abs(SENSITIVITY_LEVELS[k] - state.sensitivity))
+        return min(SENSITIVITY_LEVELS, key=lambda k: abs(SENSITIVITY_LEVELS[k] - sensitivity))
 
     async def async_select_option(self, option: str) -> None:
         """Ask the satellite to use another sensitivity."""
-        await self.async_send_request(Configure(sensitivity=SENSITIVITY_LEVELS[option]).event())
+        sensitivity = SENSITIVITY_LEVELS[option]
+        await self.async_request(self.satellite.connection.async_configure(sensitivity=sensitivity))

@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from sotto_voice.messages import MuteSource, SetMute
+from sotto_voice.messages import MuteSource
 
 from .connection import unsupported_features
 from .const import DOMAIN
@@ -52,7 +52,7 @@ class SottoMuteSwitch(SottoSatelliteEntity, SwitchEntity):
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Ask the satellite to close its microphone."""
-        await self.async_send_request(SetMute(muted=True).event())
+        await self.async_request(self.satellite.connection.async_set_mute(True))
 
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Ask the satellite to open its microphone, unless its own button muted it."""
@@ -63,4 +63,4 @@ class SottoMuteSwitch(SottoSatelliteEntity, SwitchEntity):
                 translation_key="hardware_muted",
                 translation_placeholders={"name": self.satellite.connection.name},
             )
-        await self.async_send_request(SetMute(muted=False).event())
+        await self.async_request(self.satellite.connection.async_set_mute(False))

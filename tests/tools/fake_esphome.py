@@ -16,7 +16,7 @@ import asyncio
 import base64
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -243,65 +243,84 @@ class FakeEsphomeDevice:
 
     def _handle(self, session: _Session, message: Any) -> None:
         """Answer one decrypted message as an ESPHome device would."""
-        kind = type(message)
-        if kind is pb.HelloRequest:
-            session.send(
-                pb.HelloResponse(
-                    api_version_major=1,
-                    api_version_minor=10,
-                    server_info="fake-esphome 2025.4.0",
-                    name=self.name,
-                )
+        handlers: dict[type[Any], Callable[[_Session, Any], None]] = {
+            pb.HelloRequest: self._hello,
+            pb.AuthenticationRequest: self._login,
+            pb.PingRequest: lambda session, _message: session.send(pb.PingResponse()),
+            pb.DisconnectRequest: self._disconnect,
+            pb.DeviceInfoRequest: self._device_info,
+            pb.ListEntitiesRequest: lambda session, _message: self._list_entities(session),
+            pb.SubscribeStatesRequest: self._states,
+            pb.SwitchCommandRequest: self._switch,
+            pb.SelectCommandRequest: self._select,
+            pb.SubscribeVoiceAssistantRequest: self._subscribe_voice_assistant,
+            pb.VoiceAssistantResponse: lambda _session, m: self._response.put_nowait(m),
+            pb.VoiceAssistantEventResponse: lambda _session, m: self._on_event(m),
+            pb.VoiceAssistantAudio: self._reply_audio,
+            pb.VoiceAssistantTimerEventResponse: lambda _session, m: self.timers.append(m),
+            pb.VoiceAssistantAnnounceRequest: lambda _session, m: self._spawn(self._announce(m)),
+        }
+        handler = handlers.get(type(message))
+        if handler is not None:
+            handler(session, message)
+
+    def _hello(self, session: _Session, _message: Any) -> None:
+        session.send(
+            pb.HelloResponse(
+                api_version_major=1,
+                api_version_minor=10,
+                server_info="fake-esphome 2025.4.0",
+                name=self.name,
             )
-        elif kind is pb.AuthenticationRequest:
-            # A device without an API password never answers the login: the client goes on.
-            self._connected.set()
-        elif kind is pb.PingRequest:
-            session.send(pb.PingResponse())
-        elif kind is pb.DisconnectRequest:
-            session.send(pb.DisconnectResponse())
-            session.writer.close()
-        elif kind is pb.DeviceInfoRequest:
-            session.send(
-                pb.DeviceInfoResponse(
-                    name=self.name,
-                    friendly_name=self.friendly_name,
-                    mac_address=self.mac,
-                    esphome_version="2025.4.0",
-                    model="m5stack-atom",
-                    manufacturer="Espressif",
-                    voice_assistant_feature_flags=self.features,
-                )
+        )
+
+    def _login(self, _session: _Session, _message: Any) -> None:
+        # A device without an API password never answers the login: the client goes on.
+        self._connected.set()
+
+    def _disconnect(self, session: _Session, _message: Any) -> None:
+        session.send(pb.DisconnectResponse())
+        session.writer.close()
+
+    def _device_info(self, session: _Session, _message: Any) -> None:
+        session.send(
+            pb.DeviceInfoResponse(
+                name=self.name,
+                friendly_name=self.friendly_name,
+                mac_address=self.mac,
+                esphome_version="2025.4.0",
+                model="m5stack-atom",
+                manufacturer="Espressif",
+                voice_assistant_feature_flags=self.features,
             )
-        elif kind is pb.ListEntitiesRequest:
-            self._list_entities(session)
-        elif kind is pb.SubscribeStatesRequest:
-            if self.has_mute_switch:
-                session.send(pb.SwitchStateResponse(key=MUTE_KEY, state=self.muted))
-            if self.wake_words:
-                session.send(pb.SelectStateResponse(key=WAKE_WORD_KEY, state=self.wake_word))
-        elif kind is pb.SwitchCommandRequest and message.key == MUTE_KEY:
+        )
+
+    def _states(self, session: _Session, _message: Any) -> None:
+        if self.has_mute_switch:
+            session.send(pb.SwitchStateResponse(key=MUTE_KEY, state=self.muted))
+        if self.wake_words:
+            session.send(pb.SelectStateResponse(key=WAKE_WORD_KEY, state=self.wake_word))
+
+    def _switch(self, _session: _Session, message: Any) -> None:
+        if message.key == MUTE_KEY:
             self.muted = message.state
             self._broadcast(pb.SwitchStateResponse(key=MUTE_KEY, state=self.muted))
-        elif kind is pb.SelectCommandRequest and message.key == WAKE_WORD_KEY:
-            if message.state in self.wake_words:
-                self.wake_word = message.state
-            self._broadcast(pb.SelectStateResponse(key=WAKE_WORD_KEY, state=self.wake_word))
-        elif kind is pb.SubscribeVoiceAssistantRequest:
-            if message.subscribe:
-                self._subscribed.set()
-            else:
-                self._subscribed.clear()
-        elif kind is pb.VoiceAssistantResponse:
-            self._response.put_nowait(message)
-        elif kind is pb.VoiceAssistantEventResponse:
-            self._on_event(message)
-        elif kind is pb.VoiceAssistantAudio:
-            self.reply_audio += message.data
-        elif kind is pb.VoiceAssistantTimerEventResponse:
-            self.timers.append(message)
-        elif kind is pb.VoiceAssistantAnnounceRequest:
-            self._spawn(self._announce(message))
+
+    def _select(self, _session: _Session, message: Any) -> None:
+        if message.key != WAKE_WORD_KEY:
+            return
+        if message.state in self.wake_words:
+            self.wake_word = message.state
+        self._broadcast(pb.SelectStateResponse(key=WAKE_WORD_KEY, state=self.wake_word))
+
+    def _subscribe_voice_assistant(self, _session: _Session, message: Any) -> None:
+        if message.subscribe:
+            self._subscribed.set()
+        else:
+            self._subscribed.clear()
+
+    def _reply_audio(self, _session: _Session, message: Any) -> None:
+        self.reply_audio += message.data
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

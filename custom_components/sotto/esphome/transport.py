@@ -1,15 +1,16 @@
 """The ESPHome transport: the second transport behind the one pipeline bridge.
 
-`EsphomeTransport` speaks ESPHome's native API with aioesphomeapi and translates it into
-Sotto's event vocabulary, so `SatelliteDevice`, the entities and the Assist satellite
-entity serve an ESP32 exactly as they serve a Pi:
+`EsphomeTransport` speaks ESPHome's native API with aioesphomeapi and calls its sink (the
+`SatelliteDevice`) straight from aioesphomeapi's callbacks and models, so the entities and
+the Assist satellite entity serve an ESP32 exactly as they serve a Pi:
 
-- voice-assistant start -> `detection` (when the device heard its wake word) and
-  `StreamStart`; its audio -> `audio-chunk`; its stop -> `StreamStop`;
-- the device's mute switch -> `SottoState`; device info and entities -> `SottoInfo`;
-- the privacy ledger, which the device does not keep, is counted here -> `SottoLedger`;
-- `SetMute`, `Configure`, `StopStreaming`, `RunEnded` and reply audio -> switch and
-  select commands, voice-assistant events and streamed audio;
+- voice-assistant start -> `wake` (when the device heard its wake word) and
+  `stream_started`; its audio -> `audio`; its stop -> `stream_stopped`;
+- the device's mute switch and wake word select -> `set_state` (what the device does not
+  report stays unknown); device info and entities -> `set_info`;
+- the privacy ledger, which the device does not keep, is counted here -> `set_ledger`;
+- `async_set_mute`, `async_configure`, `async_stop_streaming`, `async_run_ended` and
+  `async_play` -> switch and select commands, voice-assistant events and streamed audio;
 - the Assist pipeline's own events -> the device's voice-assistant events, mapped as
   Home Assistant's ESPHome integration maps them, so its LEDs and screen follow the run;
 - replies and announcements for a device that plays media rather than streamed audio ->
@@ -22,8 +23,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final
 
 from aioesphomeapi.client import APIClient
@@ -47,6 +49,7 @@ from aioesphomeapi.model import (
     VoiceAssistantFeature,
     VoiceAssistantTimerEventType,
 )
+from homeassistant.components import intent
 from homeassistant.components.assist_pipeline import PipelineEvent, PipelineEventType
 from homeassistant.components.assist_satellite import AssistSatelliteAnnouncement
 from homeassistant.components.media_player.browse_media import async_process_play_media_url
@@ -55,39 +58,27 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.device_registry import format_mac
 from homeassistant.util import dt as dt_util
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
-from wyoming.error import Error
 from wyoming.event import Event
-from wyoming.snd import Played
-from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
-from wyoming.wake import Detection
 
-from sotto_voice.audio import VOICE_FORMAT
+from sotto_voice.audio import VOICE_FORMAT, PcmFormat
 from sotto_voice.link import PeerIdentity
 from sotto_voice.messages import (
     ERROR_MUTED,
     ERROR_NO_SPEAKER,
     LEDGER_TYPE,
-    Configure,
     IndicatorState,
     LedgerDay,
     MessageError,
-    MuteSource,
-    Purge,
     Purged,
-    RunEnded,
-    SetMute,
     SottoInfo,
     SottoLedger,
-    SottoState,
     StopReason,
-    StopStreaming,
     StreamStart,
     StreamStop,
     StreamTrigger,
 )
 
-from ..connection import ReconnectingTransport  # noqa: TID252
+from ..connection import PurgeError, ReconnectingTransport, SatelliteState  # noqa: TID252
 from ..const import DOMAIN  # noqa: TID252
 
 _LOGGER = logging.getLogger(__name__)
@@ -113,9 +104,13 @@ _LEDGER_DAYS: Final = 14
 # hangs after a reset network must not hold the reconnect backoff that long.
 _OPEN_TIMEOUT: Final = 10.0
 _CLIENT_INFO: Final = "Sotto"
-_TIMER_TYPES: Final = frozenset(
-    {"timer-started", "timer-updated", "timer-cancelled", "timer-finished"}
-)
+# A voice timer's life, as ESPHome's voice assistant knows it.
+_TIMER_EVENTS: Final = {
+    intent.TimerEventType.STARTED: VoiceAssistantTimerEventType.VOICE_ASSISTANT_TIMER_STARTED,
+    intent.TimerEventType.UPDATED: VoiceAssistantTimerEventType.VOICE_ASSISTANT_TIMER_UPDATED,
+    intent.TimerEventType.CANCELLED: VoiceAssistantTimerEventType.VOICE_ASSISTANT_TIMER_CANCELLED,
+    intent.TimerEventType.FINISHED: VoiceAssistantTimerEventType.VOICE_ASSISTANT_TIMER_FINISHED,
+}
 # How long an announcement may play before the device is considered stuck (HA's own
 # ESPHome integration allows the same).
 _ANNOUNCE_TIMEOUT: Final = 300.0
@@ -231,6 +226,14 @@ class EsphomeSession:
         return VoiceAssistantFeature(self.info.voice_assistant_feature_flags_compat(api_version))
 
 
+# What aioesphomeapi raises when the device refuses the key it was given (or its lack).
+_KEY_ERRORS: Final[tuple[tuple[type[Exception], type[EsphomeError]], ...]] = (
+    (InvalidEncryptionKeyAPIError, EsphomeAuthError),
+    (RequiresEncryptionAPIError, EsphomeKeyRequiredError),
+    (EncryptionPlaintextAPIError, EsphomePlaintextError),
+)
+
+
 async def async_open_session(
     host: str,
     port: int,
@@ -252,17 +255,11 @@ async def async_open_session(
             await client.connect(on_stop=on_stop, login=True)
             info = await client.device_info()
             entities, _services = await client.list_entities_services()
-    except InvalidEncryptionKeyAPIError as err:
-        await client.disconnect(force=True)
-        raise EsphomeAuthError(str(err)) from err
-    except RequiresEncryptionAPIError as err:
-        await client.disconnect(force=True)
-        raise EsphomeKeyRequiredError(str(err)) from err
-    except EncryptionPlaintextAPIError as err:
-        await client.disconnect(force=True)
-        raise EsphomePlaintextError(str(err)) from err
     except (APIConnectionError, OSError, TimeoutError) as err:
         await client.disconnect(force=True)
+        for refused, error in _KEY_ERRORS:
+            if isinstance(err, refused):
+                raise error(str(err)) from err
         if deadline.expired():
             # aioesphomeapi reports the cancelled connect as its own error: say what it was.
             raise EsphomeError(f"no answer from {host}:{port} within {timeout:g} s") from err
@@ -281,19 +278,25 @@ async def async_open_session(
         has_media_player=any(isinstance(e, MediaPlayerInfo) for e in entities),
     )
     try:
-        if expected_mac is not None and format_mac(info.mac_address) != expected_mac:
-            raise EsphomeWrongDeviceError(
-                f"{host}:{port} is {info.name} ({format_mac(info.mac_address)}), not {expected_mac}"
-            )
-        features = session.features
-        if not features & VoiceAssistantFeature.VOICE_ASSISTANT:
-            raise EsphomeNotVoiceError(f"{info.name} has no voice_assistant component")
-        if not features & VoiceAssistantFeature.API_AUDIO:
-            raise EsphomeNotVoiceError(f"{info.name} cannot stream audio over the API")
+        _check_device(session, f"{host}:{port}", expected_mac)
     except EsphomeError:
         await client.disconnect(force=True)
         raise
     return session
+
+
+def _check_device(session: EsphomeSession, address: str, expected_mac: str | None) -> None:
+    """Raise unless the device is the one expected and can stream a voice assistant."""
+    info = session.info
+    if expected_mac is not None and format_mac(info.mac_address) != expected_mac:
+        raise EsphomeWrongDeviceError(
+            f"{address} is {info.name} ({format_mac(info.mac_address)}), not {expected_mac}"
+        )
+    features = session.features
+    if not features & VoiceAssistantFeature.VOICE_ASSISTANT:
+        raise EsphomeNotVoiceError(f"{info.name} has no voice_assistant component")
+    if not features & VoiceAssistantFeature.API_AUDIO:
+        raise EsphomeNotVoiceError(f"{info.name} cannot stream audio over the API")
 
 
 @callback
@@ -397,8 +400,11 @@ class _Ledger:
         )
 
 
+type _DeviceData = Callable[[EsphomeSession, Mapping[str, Any]], dict[str, str]]
+
+
 class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
-    """Keeps an ESPHome device's API connection up and translates it to Sotto's events."""
+    """Keeps an ESPHome device's API connection up and reports it to its sink, typed."""
 
     model = "ESPHome satellite"
 
@@ -423,8 +429,9 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         self._ledger = _Ledger()
         # Called with the ledger's data after each change, so it can be kept across restarts.
         self.on_ledger: Callable[[dict[str, Any]], None] | None = None
-        self._muted = False
-        self._wake_word = ""
+        # The device's own reports; None until its switch or select has said.
+        self._muted: bool | None = None
+        self._wake_word: str | None = None
         self._stream: StreamStart | None = None
         self._stream_bytes = 0
         self._stream_id = 0
@@ -433,13 +440,21 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         self._url_reply: _UrlReply | None = None
         self.reply_confirm_timeout = _REPLY_CONFIRM_TIMEOUT
         """How long the device may take to confirm it received a streamed reply."""
-        # Timers set by voice on this device: ESPHome wants name and length on every event.
-        self._timers: dict[str, tuple[str | None, int]] = {}
+        # What each pipeline event tells the device besides its type.
+        self._device_data: dict[VoiceAssistantEventType, _DeviceData] = {
+            VoiceAssistantEventType.VOICE_ASSISTANT_STT_VAD_END: self._vad_end_data,
+            VoiceAssistantEventType.VOICE_ASSISTANT_STT_END: self._stt_end_data,
+            VoiceAssistantEventType.VOICE_ASSISTANT_INTENT_END: _intent_end_data,
+            VoiceAssistantEventType.VOICE_ASSISTANT_TTS_START: _tts_start_data,
+            VoiceAssistantEventType.VOICE_ASSISTANT_TTS_END: self._tts_end_data,
+            VoiceAssistantEventType.VOICE_ASSISTANT_ERROR: self._error_data,
+            VoiceAssistantEventType.VOICE_ASSISTANT_RUN_END: self._run_end_data,
+        }
 
     @property
     def available(self) -> bool:
         """Whether the API connection is up right now."""
-        return self._session is not None and not self._session.closed.is_set()
+        return self._open_session() is not None
 
     @property
     def legacy(self) -> bool:
@@ -462,9 +477,14 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
 
     @callback
     def _ledger_changed(self) -> None:
-        self._emit(self._ledger.message().event())
+        self.sink.set_ledger(self._ledger.message())
         if self.on_ledger is not None:
             self.on_ledger(self._ledger.as_dict())
+
+    def _open_session(self) -> EsphomeSession | None:
+        """The API connection, if it is up."""
+        session = self._session
+        return None if session is None or session.closed.is_set() else session
 
     # --- the connection loop -----------------------------------------------------------
 
@@ -491,9 +511,9 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             handle_announcement_finished=self._handle_announcement_finished,
         )
         try:
-            self._emit(self._info(session).event())
-            self._emit(self._state().event())
-            self._emit(self._ledger.message().event())
+            self.sink.set_info(self._info(session))
+            self.sink.set_state(self._state())
+            self.sink.set_ledger(self._ledger.message())
             self._set_available(True)
             await session.closed.wait()
             self.last_error = self.last_error or "the device closed the connection"
@@ -545,7 +565,12 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             max_command_seconds=0.0,
         )
 
-    def _state(self) -> SottoState:
+    def _state(self) -> SatelliteState:
+        """What the device reports: its switch, its select and its voice assistant.
+
+        Who muted it, its wake word sensitivity and its volume are not reported over the
+        API, so they stay unknown.
+        """
         if self._muted:
             indicator = IndicatorState.MUTED
         elif self._stream is not None:
@@ -554,19 +579,15 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             indicator = IndicatorState.SPEAKING
         else:
             indicator = IndicatorState.IDLE
-        return SottoState(
-            muted=self._muted,
-            mute_source=MuteSource.HA if self._muted else None,
+        return SatelliteState(
             indicator=indicator,
             streaming=self._stream is not None,
+            muted=self._muted,
             wake_word=self._wake_word,
-            sensitivity=0.5,
-            volume=1.0,
         )
 
     # --- from the device -----------------------------------------------------------------
 
-    @callback
     @callback
     def _on_state(self, state: EntityState) -> None:
         session = self._session
@@ -586,7 +607,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             self._wake_word = state.state
         else:
             return
-        self._emit(self._state().event())
+        self.sink.set_state(self._state())
 
     async def _handle_start(
         self,
@@ -604,10 +625,10 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
                 " micro_wake_word on the device instead",
                 self.name,
             )
-            self._emit(Error(text="remote wake word refused", code="remote-wake").event())
+            self.sink.error("remote-wake", "remote wake word refused")
             return None
         if self._muted:
-            self._emit(Error(text="the device is muted", code=ERROR_MUTED).event())
+            self.sink.error(ERROR_MUTED, "the device is muted")
             return None
         self._end_stream(StopReason.ERROR)
         self._stream_id += 1
@@ -616,7 +637,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         trigger = StreamTrigger.WAKE_WORD if wake_word_phrase else StreamTrigger.PUSH_TO_TALK
         self._ledger.count(wake=bool(wake_word_phrase), push_to_talk=not wake_word_phrase)
         if wake_word_phrase:
-            self._emit(Detection(name=wake_word_phrase).event())
+            self.sink.wake(wake_word_phrase)
         self._stream = StreamStart(
             rate=_RATE,
             width=_WIDTH,
@@ -625,8 +646,8 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             stream_id=self._stream_id,
             wake_word=wake_word_phrase,
         )
-        self._emit(self._stream.event())
-        self._emit(self._state().event())
+        self.sink.stream_started(self._stream)
+        self.sink.set_state(self._state())
         return 0
 
     async def _handle_audio(self, data: bytes, _raw: bytes | None = None) -> None:
@@ -642,7 +663,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             self._ledger_changed()
             return
         self._stream_bytes += len(data)
-        self._emit(AudioChunk(rate=_RATE, width=_WIDTH, channels=_CHANNELS, audio=data).event())
+        self.sink.audio(data)
 
     async def _handle_stop(self, abort: bool) -> None:
         """The device stopped sending: its own end of speech, its button, or its mute."""
@@ -652,7 +673,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         """The device's media player finished an announcement or a reply it fetched."""
         reply = self._url_reply
         if reply is None:
-            self._emit(Played().event())
+            self.sink.played()
             return
         reply.device_done = True
         self._finish_url_reply()
@@ -665,7 +686,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             return
         self._url_reply = None
         self._replying = False
-        self._emit(Played().event())
+        self.sink.played()
 
     @callback
     def _end_stream(self, reason: StopReason) -> None:
@@ -675,8 +696,10 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         self._stream = None
         seconds = self._stream_bytes / _BYTES_PER_SECOND
         self._ledger.count(seconds=seconds)
-        self._emit(StreamStop(reason=reason, stream_id=stream.stream_id, seconds=seconds).event())
-        self._emit(self._state().event())
+        self.sink.stream_stopped(
+            StreamStop(reason=reason, stream_id=stream.stream_id, seconds=seconds)
+        )
+        self.sink.set_state(self._state())
         self._ledger_changed()
 
     # --- to the device -------------------------------------------------------------------
@@ -684,8 +707,8 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
     def _send_va_event(
         self, event_type: VoiceAssistantEventType, data: dict[str, str] | None = None
     ) -> bool:
-        session = self._session
-        if session is None or session.closed.is_set():
+        session = self._open_session()
+        if session is None:
             return False
         try:
             session.client.send_voice_assistant_event(event_type, data or {})
@@ -693,78 +716,127 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             return False
         return True
 
-    async def async_send(self, event: Event) -> bool:
-        """Translate a Sotto or Wyoming event for the device; returns whether it was sent."""
-        session = self._session
-        if session is None or session.closed.is_set():
+    def _command(self, what: str, send: Callable[[EsphomeSession], bool]) -> bool:
+        """Send a request if connected; returns whether the device was asked."""
+        session = self._open_session()
+        if session is None:
             return False
         try:
-            return await self._async_translate(session, event)
+            return send(session)
         except APIConnectionError as err:
-            _LOGGER.debug("Sending %s to %s failed: %s", event.type, self.name, err)
+            _LOGGER.debug("Sending %s to %s failed: %s", what, self.name, err)
             return False
 
-    async def _async_translate(self, session: EsphomeSession, event: Event) -> bool:
-        client = session.client
-        if SetMute.is_type(event.type):
+    async def async_set_mute(self, muted: bool) -> bool:
+        """Turn the device's mute switch on or off; False if it has none."""
+
+        def switch(session: EsphomeSession) -> bool:
             if session.mute is None:
                 return False
-            client.switch_command(session.mute.key, SetMute.from_event(event).muted)
+            session.client.switch_command(session.mute.key, muted)
             return True
-        if Configure.is_type(event.type):
-            wake_word = Configure.from_event(event).wake_word
+
+        return self._command("mute", switch)
+
+    async def async_configure(
+        self,
+        *,
+        volume: float | None = None,
+        wake_word: str | None = None,
+        sensitivity: float | None = None,
+    ) -> bool:
+        """Choose the device's wake word in its select; the rest is set in its YAML."""
+
+        def select(session: EsphomeSession) -> bool:
             if wake_word is None or session.wake_word is None:
                 return False
-            client.select_command(session.wake_word.key, wake_word)
+            session.client.select_command(session.wake_word.key, wake_word)
             return True
-        if StopStreaming.is_type(event.type):
-            stop = StopStreaming.from_event(event)
-            stream = self._stream
-            if stream is None or stop.stream_id not in (None, stream.stream_id):
-                return True
-            # ESPHome's voice assistant closes its microphone on the end of speech.
-            self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_STT_VAD_END)
-            self._end_stream(StopReason.HA_COMPLETE)
-            return True
-        if RunEnded.is_type(event.type):
-            ended = RunEnded.from_event(event).stream_id
-            if ended is not None and ended != self._stream_id:
-                return True  # an earlier command's run, ended after a new one began
-            self._end_stream(StopReason.HA_COMPLETE)
-            self._replying = False
-            self._url_reply = None
-            if self._run_end_sent:
-                return True  # the pipeline's own run end was forwarded already
-            self._run_end_sent = True
-            return self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_RUN_END)
-        if AudioStart.is_type(event.type) and not StreamStart.is_stream_start(event):
-            return self._start_reply(session)
-        if AudioChunk.is_type(event.type):
-            return await self._async_reply_chunk(session, AudioChunk.from_event(event))
-        if AudioStop.is_type(event.type) and not StreamStop.is_stream_stop(event):
-            if self._url_reply is not None:
-                # The device plays the reply it fetched; done when it says so.
-                self._url_reply.bridge_done = True
-                self._finish_url_reply()
-                return True
-            if not session.streams_replies:
-                self._replying = False
-                self._emit(Played().event())
-                return True
-            self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_TTS_STREAM_END)
-            self.hass.async_create_background_task(
-                self._async_confirm_reply(session), f"sotto confirm reply {self.name}"
-            )
-            return True
-        if event.type in _TIMER_TYPES:
-            return self._send_timer(session, event)
-        if Purge.is_type(event.type):
-            self._ledger = _Ledger()
-            self._ledger_changed()
-            self._emit(Purged(cleared=("ledger",)).event())
-            return True
-        # Remote push-to-talk has no ESPHome counterpart here.
+
+        return self._command("wake word", select)
+
+    async def async_push_to_talk(self) -> bool:
+        """Remote push-to-talk has no ESPHome counterpart."""
         return False
+
+    async def async_stop_streaming(self, stream_id: int | None) -> bool:
+        """End the command's audio: ESPHome's voice assistant closes its mic on VAD end."""
+        if self._open_session() is None:
+            return False
+        stream = self._stream
+        if stream is None or stream_id not in (None, stream.stream_id):
+            return True
+        self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_STT_VAD_END)
+        self._end_stream(StopReason.HA_COMPLETE)
+        return True
+
+    async def async_run_ended(self, stream_id: int | None) -> bool:
+        """The run is over: the device is told the run ended, once."""
+        if self._open_session() is None:
+            return False
+        if stream_id is not None and stream_id != self._stream_id:
+            return True  # an earlier command's run, ended after a new one began
+        self._end_stream(StopReason.HA_COMPLETE)
+        self._replying = False
+        self._url_reply = None
+        if self._run_end_sent:
+            return True  # the pipeline's own run end was forwarded already
+        self._run_end_sent = True
+        return self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_RUN_END)
+
+    async def async_play(self, fmt: PcmFormat, chunks: AsyncIterable[bytes]) -> bool:
+        """Stream a reply to the device's speaker; one fetched by URL only ends here."""
+        session = self._open_session()
+        if session is None or not self._start_reply(session):
+            return False
+        sent = False
+        try:
+            sent = await self._async_reply_audio(session, fmt, chunks)
+        finally:
+            # Even when the audio failed: the device would wait for the rest and stay deaf.
+            ended = self._command("reply end", self._end_reply)
+        return sent and ended
+
+    def _start_reply(self, session: EsphomeSession) -> bool:
+        if session.streams_replies:
+            self._replying = True
+            return self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_TTS_STREAM_START)
+        if not session.plays_urls:
+            self.sink.error(ERROR_NO_SPEAKER, UNSUPPORTED_SPEAKER)
+        # Otherwise the device fetches the reply by the URL it was given with TTS end.
+        return True
+
+    async def _async_reply_audio(
+        self, session: EsphomeSession, fmt: PcmFormat, chunks: AsyncIterable[bytes]
+    ) -> bool:
+        """Send the reply in ESPHome's chunk size, paced a little faster than it plays."""
+        async for audio in chunks:
+            if not session.streams_replies:
+                continue  # fetched by URL, or nothing to play it on (said at the start)
+            if (fmt.rate, fmt.width, fmt.channels) != (_RATE, _WIDTH, _CHANNELS):
+                _LOGGER.warning("%s plays only 16 kHz 16-bit mono audio", self.name)
+                return False
+            if not self._command("reply audio", partial(_send_audio, audio)):
+                return False
+            await asyncio.sleep(len(audio) / _BYTES_PER_SECOND * _REPLY_PACE)
+        return True
+
+    def _end_reply(self, session: EsphomeSession) -> bool:
+        """The whole reply was sent: done when the device has it (or has played it)."""
+        if self._url_reply is not None:
+            # The device plays the reply it fetched; done when it says so.
+            self._url_reply.bridge_done = True
+            self._finish_url_reply()
+            return True
+        if not session.streams_replies:
+            self._replying = False
+            self.sink.played()
+            return True
+        self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_TTS_STREAM_END)
+        self.hass.async_create_background_task(
+            self._async_confirm_reply(session), f"sotto confirm reply {self.name}"
+        )
+        return True
 
     async def _async_confirm_reply(self, session: EsphomeSession) -> None:
         """Count a streamed reply as played only once the device has received all of it.
@@ -793,62 +865,33 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             return
         if session is self._session and not session.closed.is_set():
             self._replying = False
-            self._emit(Played().event())
+            self.sink.played()
 
-    def _send_timer(self, session: EsphomeSession, event: Event) -> bool:
-        """Forward a voice timer's life, if the device shows timers."""
-        if not session.features & VoiceAssistantFeature.TIMERS:
-            return False
-        kind = VoiceAssistantTimerEventType
-        active = True
-        if TimerStarted.is_type(event.type):
-            started = TimerStarted.from_event(event)
-            timer_id, event_type = started.id, kind.VOICE_ASSISTANT_TIMER_STARTED
-            self._timers[timer_id] = (started.name, started.total_seconds)
-            left = started.total_seconds
-        elif TimerUpdated.is_type(event.type):
-            updated = TimerUpdated.from_event(event)
-            timer_id, event_type = updated.id, kind.VOICE_ASSISTANT_TIMER_UPDATED
-            name, _total = self._timers.get(timer_id, (None, updated.total_seconds))
-            self._timers[timer_id] = (name, updated.total_seconds)
-            left, active = updated.total_seconds, updated.is_active
-        else:
-            cancelled = TimerCancelled.is_type(event.type)
-            timer_id = (TimerCancelled if cancelled else TimerFinished).from_event(event).id
-            event_type = (
-                kind.VOICE_ASSISTANT_TIMER_CANCELLED
-                if cancelled
-                else kind.VOICE_ASSISTANT_TIMER_FINISHED
+    async def async_timer(self, event: intent.TimerEventType, timer: intent.TimerInfo) -> bool:
+        """Show a voice timer's life on the device, if it shows timers."""
+
+        def send(session: EsphomeSession) -> bool:
+            if not session.features & VoiceAssistantFeature.TIMERS:
+                return False
+            session.client.send_voice_assistant_timer_event(
+                _TIMER_EVENTS[event],
+                timer.id,
+                timer.name,
+                timer.created_seconds,
+                timer.seconds_left,
+                timer.is_active,
             )
-            left, active = 0, False
-        name, total = self._timers.get(timer_id, (None, left))
-        if not active and left == 0:
-            self._timers.pop(timer_id, None)
-        session.client.send_voice_assistant_timer_event(
-            event_type, timer_id, name, total, left, active
-        )
-        return True
+            return True
 
-    def _start_reply(self, session: EsphomeSession) -> bool:
-        if session.streams_replies:
-            self._replying = True
-            return self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_TTS_STREAM_START)
-        if not session.plays_urls:
-            self._emit(Error(text=UNSUPPORTED_SPEAKER, code=ERROR_NO_SPEAKER).event())
-        # Otherwise the device fetches the reply by the URL it was given with TTS end.
-        return True
+        return self._command("timer", send)
 
-    async def _async_reply_chunk(self, session: EsphomeSession, chunk: AudioChunk) -> bool:
-        if not session.streams_replies:
-            return True  # fetched by URL, or nothing to play it on (said at the start)
-        if (chunk.rate, chunk.width, chunk.channels) != (_RATE, _WIDTH, _CHANNELS):
-            _LOGGER.warning("%s plays only 16 kHz 16-bit mono audio", self.name)
-            return False
-        audio = chunk.audio
-        for start in range(0, len(audio), _REPLY_CHUNK):
-            session.client.send_voice_assistant_audio(audio[start : start + _REPLY_CHUNK])
-        await asyncio.sleep(len(audio) / _BYTES_PER_SECOND * _REPLY_PACE)
-        return True
+    async def async_purge(self, timeout: float) -> Purged:
+        """Forget the ledger Home Assistant keeps for the device (it keeps nothing itself)."""
+        if self._open_session() is None:
+            raise PurgeError("not connected")
+        self._ledger = _Ledger()
+        self._ledger_changed()
+        return Purged(cleared=("ledger",))
 
     # --- the pipeline's progress, and announcements --------------------------------------
 
@@ -859,46 +902,40 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         session = self._session
         if event_type is None or session is None:
             return
-        kind = VoiceAssistantEventType
-        data = event.data or {}
-        out: dict[str, str] = {}
-        if event_type is kind.VOICE_ASSISTANT_STT_VAD_END:
-            # The device closes its microphone on this event.
-            self._end_stream(StopReason.HA_COMPLETE)
-        elif event_type is kind.VOICE_ASSISTANT_STT_END:
-            if self._stream is not None:
-                # The command was recognised before the end of speech was heard: the
-                # device closes its microphone only on VAD end, so it is told that first.
-                self._send_va_event(kind.VOICE_ASSISTANT_STT_VAD_END)
-                self._end_stream(StopReason.HA_COMPLETE)
-            out = {"text": (data.get("stt_output") or {}).get("text") or ""}
-        elif event_type is kind.VOICE_ASSISTANT_INTENT_END:
-            output = data.get("intent_output") or {}
-            out = {
-                "conversation_id": output.get("conversation_id") or "",
-                "continue_conversation": str(int(bool(output.get("continue_conversation")))),
-            }
-        elif event_type is kind.VOICE_ASSISTANT_TTS_START:
-            out = {"text": data.get("tts_input") or ""}
-        elif event_type is kind.VOICE_ASSISTANT_TTS_END:
-            out = self._reply_url(session, data.get("tts_output"))
-        elif event_type is kind.VOICE_ASSISTANT_ERROR:
-            if self._stream is not None:
-                # The run is over (e.g. a pipeline that cannot run at all): the device
-                # closes its microphone only on VAD end, so it is told that first.
-                self._send_va_event(kind.VOICE_ASSISTANT_STT_VAD_END)
-                self._end_stream(StopReason.ERROR)
-            out = {"code": str(data.get("code") or ""), "message": str(data.get("message") or "")}
-            self._end_stream(StopReason.ERROR)  # the device stops listening on an error
-        elif event_type is kind.VOICE_ASSISTANT_RUN_END:
-            self._run_end_sent = True
-        self._send_va_event(event_type, out)
+        device_data = self._device_data.get(event_type)
+        data = device_data(session, event.data or {}) if device_data else {}
+        self._send_va_event(event_type, data)
 
     @callback
-    def _reply_url(
-        self, session: EsphomeSession, tts_output: Mapping[str, Any] | None
-    ) -> dict[str, str]:
+    def _close_microphone(self, reason: StopReason) -> None:
+        """End a command still streaming; the device closes its microphone only on VAD end."""
+        if self._stream is not None:
+            self._send_va_event(VoiceAssistantEventType.VOICE_ASSISTANT_STT_VAD_END)
+            self._end_stream(reason)
+
+    def _vad_end_data(self, _session: EsphomeSession, _data: Mapping[str, Any]) -> dict[str, str]:
+        # The device closes its microphone on this event.
+        self._end_stream(StopReason.HA_COMPLETE)
+        return {}
+
+    def _stt_end_data(self, _session: EsphomeSession, data: Mapping[str, Any]) -> dict[str, str]:
+        # The command may be recognised before the end of speech was heard.
+        self._close_microphone(StopReason.HA_COMPLETE)
+        return {"text": (data.get("stt_output") or {}).get("text") or ""}
+
+    def _error_data(self, _session: EsphomeSession, data: Mapping[str, Any]) -> dict[str, str]:
+        # The run is over (e.g. a pipeline that cannot run at all): the device stops listening.
+        self._close_microphone(StopReason.ERROR)
+        return {"code": str(data.get("code") or ""), "message": str(data.get("message") or "")}
+
+    def _run_end_data(self, _session: EsphomeSession, _data: Mapping[str, Any]) -> dict[str, str]:
+        self._run_end_sent = True
+        return {}
+
+    @callback
+    def _tts_end_data(self, session: EsphomeSession, data: Mapping[str, Any]) -> dict[str, str]:
         """The reply's address for the device; a device without a speaker fetches it."""
+        tts_output = data.get("tts_output")
         if not tts_output or not tts_output.get("url"):
             return {}
         try:
@@ -906,7 +943,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         except HomeAssistantError as err:
             if session.plays_urls and not session.streams_replies:
                 _LOGGER.warning("%s cannot fetch its reply: %s", self.name, err)
-                self._emit(Error(text=f"no reply URL: {err}", code=ERROR_NO_URL).event())
+                self.sink.error(ERROR_NO_URL, f"no reply URL: {err}")
             return {}
         if not session.streams_replies and session.plays_urls:
             self._url_reply = _UrlReply()
@@ -924,7 +961,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         if session is None or session.features & wanted != wanted:
             return False  # streamed instead, if the device has a speaker
         self._replying = True
-        self._emit(self._state().event())
+        self.sink.set_state(self._state())
         try:
             await session.client.send_voice_assistant_announcement_await_response(
                 announcement.media_id,
@@ -941,5 +978,24 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             ) from err
         finally:
             self._replying = False
-            self._emit(self._state().event())
+            self.sink.set_state(self._state())
         return True
+
+
+def _send_audio(audio: bytes, session: EsphomeSession) -> bool:
+    """Send reply audio in ESPHome's own chunk size."""
+    for start in range(0, len(audio), _REPLY_CHUNK):
+        session.client.send_voice_assistant_audio(audio[start : start + _REPLY_CHUNK])
+    return True
+
+
+def _intent_end_data(_session: EsphomeSession, data: Mapping[str, Any]) -> dict[str, str]:
+    output = data.get("intent_output") or {}
+    return {
+        "conversation_id": output.get("conversation_id") or "",
+        "continue_conversation": str(int(bool(output.get("continue_conversation")))),
+    }
+
+
+def _tts_start_data(_session: EsphomeSession, data: Mapping[str, Any]) -> dict[str, str]:
+    return {"text": data.get("tts_input") or ""}

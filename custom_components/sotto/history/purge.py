@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,13 +31,13 @@ from homeassistant.components.assist_pipeline.pipeline import (
 )
 from homeassistant.components.conversation.chat_log import DATA_CHAT_LOGS
 from homeassistant.components.tts.const import DATA_TTS_MANAGER
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
-from wyoming.event import Event
 
-from sotto_voice.messages import MessageError, Purge, Purged
+from sotto_voice.messages import Purged
 
+from ..connection import PurgeError  # noqa: TID252
 from .files import remove_exports
 from .store import HistoryStore, Removed
 
@@ -69,11 +69,8 @@ class SatelliteLink(Protocol):
     def name(self) -> str:
         """The satellite's name."""
 
-    def subscribe_events(self, listener: Callable[[Event], None]) -> CALLBACK_TYPE:
-        """Call `listener` with each event the satellite sends."""
-
-    async def async_send(self, event: Event) -> bool:
-        """Send an event; False when not connected."""
+    async def async_purge(self, timeout: float) -> Purged:
+        """Have the satellite clear what it keeps; raises `PurgeError`."""
 
 
 async def async_purge_everywhere(
@@ -311,25 +308,9 @@ async def _async_purge_satellites(
 
 
 async def _async_purge_satellite(connection: SatelliteLink, answers: dict[str, Any]) -> None:
-    answer: asyncio.Future[tuple[str, ...]] = asyncio.get_running_loop().create_future()
-
-    def on_event(event: Event) -> None:
-        if Purged.is_type(event.type) and not answer.done():
-            try:
-                answer.set_result(Purged.from_event(event).cleared)
-            except MessageError as err:
-                answer.set_exception(err)
-
-    unsubscribe = connection.subscribe_events(on_event)
     try:
-        if not await connection.async_send(Purge().event()):
-            answers[connection.name] = "not connected"
-            return
-        try:
-            async with asyncio.timeout(SATELLITE_ANSWER_TIMEOUT):
-                answers[connection.name] = list(await answer)
-        except (TimeoutError, MessageError):
-            answers[connection.name] = "no answer"
-    finally:
-        unsubscribe()
-        answer.cancel()
+        purged = await connection.async_purge(SATELLITE_ANSWER_TIMEOUT)
+    except PurgeError as err:
+        answers[connection.name] = str(err)
+        return
+    answers[connection.name] = list(purged.cleared)
