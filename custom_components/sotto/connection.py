@@ -193,14 +193,8 @@ class SatelliteTransport(Protocol):
     async def async_set_mute(self, muted: bool) -> bool:
         """Ask the device to close or open its microphone; returns whether it was asked."""
 
-    async def async_configure(
-        self,
-        *,
-        volume: float | None = None,
-        wake_word: str | None = None,
-        sensitivity: float | None = None,
-    ) -> bool:
-        """Ask the device to change a setting; returns whether it was asked."""
+    async def async_configure(self, change: Configure) -> bool:
+        """Ask the device to change its volume, wake word or sensitivity (those not None)."""
 
     async def async_push_to_talk(self) -> bool:
         """Have the device listen for a command as if its button was pressed."""
@@ -448,16 +442,9 @@ class DeviceConnection(ReconnectingTransport[_OpenLink]):
         """Ask the satellite to close or open its microphone."""
         return await self._async_send(SetMute(muted=muted).event())
 
-    async def async_configure(
-        self,
-        *,
-        volume: float | None = None,
-        wake_word: str | None = None,
-        sensitivity: float | None = None,
-    ) -> bool:
+    async def async_configure(self, change: Configure) -> bool:
         """Ask the satellite to change its volume, wake word or sensitivity."""
-        configure = Configure(volume=volume, wake_word=wake_word, sensitivity=sensitivity)
-        return await self._async_send(configure.event())
+        return await self._async_send(change.event())
 
     async def async_push_to_talk(self) -> bool:
         """Have the satellite listen for a command."""

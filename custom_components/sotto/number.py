@@ -7,6 +7,8 @@ from homeassistant.const import PERCENTAGE, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from sotto_voice.messages import Configure
+
 from .connection import unsupported_features
 from .data import SottoConfigEntry
 from .entity import SottoSatelliteEntity
@@ -47,4 +49,6 @@ class SottoVolume(SottoSatelliteEntity, NumberEntity):
 
     async def async_set_native_value(self, value: float) -> None:
         """Ask the satellite to change its volume."""
-        await self.async_request(self.satellite.connection.async_configure(volume=value / 100))
+        await self.async_request(
+            self.satellite.connection.async_configure(Configure(volume=value / 100))
+        )

@@ -47,7 +47,12 @@ class VoiceEvent(StrEnum):
 
 @dataclass(slots=True)
 class AudioStream:
-    """The audio of one command, from the satellite to the pipeline."""
+    """One command, from the satellite to the pipeline: started, its audio, how it ended.
+
+    The stream, not its audio, is what the pipeline runs for: a satellite that recognises
+    the command itself (#23) will end its stream with the text instead of sending audio,
+    and the run then starts at the intent stage.
+    """
 
     start: StreamStart
     queue: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)

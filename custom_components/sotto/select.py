@@ -13,6 +13,8 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from sotto_voice.messages import Configure
+
 from .connection import unsupported_features
 from .const import DOMAIN
 from .data import SottoConfigEntry
@@ -93,7 +95,9 @@ class SottoWakeWordSelect(SottoSatelliteEntity, SelectEntity):
 
     async def async_select_option(self, option: str) -> None:
         """Ask the satellite to listen for another wake word."""
-        await self.async_request(self.satellite.connection.async_configure(wake_word=option))
+        await self.async_request(
+            self.satellite.connection.async_configure(Configure(wake_word=option))
+        )
 
 
 class SottoSensitivitySelect(SottoSatelliteEntity, SelectEntity):
@@ -109,5 +113,5 @@ class SottoSensitivitySelect(SottoSatelliteEntity, SelectEntity):
 
     async def async_select_option(self, option: str) -> None:
         """Ask the satellite to use another sensitivity."""
-        sensitivity = SENSITIVITY_LEVELS[option]
-        await self.async_request(self.satellite.connection.async_configure(sensitivity=sensitivity))
+        change = Configure(sensitivity=SENSITIVITY_LEVELS[option])
+        await self.async_request(self.satellite.connection.async_configure(change))

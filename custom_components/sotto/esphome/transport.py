@@ -66,6 +66,7 @@ from sotto_voice.messages import (
     ERROR_MUTED,
     ERROR_NO_SPEAKER,
     LEDGER_TYPE,
+    Configure,
     IndicatorState,
     LedgerDay,
     MessageError,
@@ -738,14 +739,9 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
 
         return self._command("mute", switch)
 
-    async def async_configure(
-        self,
-        *,
-        volume: float | None = None,
-        wake_word: str | None = None,
-        sensitivity: float | None = None,
-    ) -> bool:
+    async def async_configure(self, change: Configure) -> bool:
         """Choose the device's wake word in its select; the rest is set in its YAML."""
+        wake_word = change.wake_word
 
         def select(session: EsphomeSession) -> bool:
             if wake_word is None or session.wake_word is None:
