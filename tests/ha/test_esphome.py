@@ -173,6 +173,24 @@ async def test_mute_follows_the_device(hass: HomeAssistant) -> None:
         await hass.async_block_till_done()
 
 
+async def test_what_the_device_does_not_report_stays_unknown(hass: HomeAssistant) -> None:
+    """ESPHome reports its mute switch, not who pressed it, nor a sensitivity or volume:
+    the switch shows the mute with no source, and diagnostics show those as unknown."""
+    await _add_home(hass)
+    async with running_device(key=new_key()) as device:
+        entry = await _pair(hass, device)
+        await wait_for_state(hass, MUTE, STATE_OFF)
+        device.press_mute()
+        await wait_for_state(hass, MUTE, STATE_ON)
+        assert hass.states.get(MUTE).attributes["mute_source"] is None
+        diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+        state = diagnostics["satellite"]["state"]
+        assert (state["muted"], state["mute_source"]) == (True, None)
+        assert (state["sensitivity"], state["volume"]) == (None, None)
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
 async def test_missing_features_mean_missing_entities(hass: HomeAssistant) -> None:
     """No mute switch or wake word select on the device: no entity, and diagnostics say why."""
     await _add_home(hass)
