@@ -787,7 +787,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             return False
         sent = False
         try:
-            sent = await self._async_reply_audio(session, fmt, chunks)
+            sent = await self._async_reply_audio(fmt, chunks)
         finally:
             # Even when the audio failed: the device would wait for the rest and stay deaf.
             ended = self._command("reply end", self._end_reply)
@@ -802,11 +802,12 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         # Otherwise the device fetches the reply by the URL it was given with TTS end.
         return True
 
-    async def _async_reply_audio(
-        self, session: EsphomeSession, fmt: PcmFormat, chunks: AsyncIterable[bytes]
-    ) -> bool:
+    async def _async_reply_audio(self, fmt: PcmFormat, chunks: AsyncIterable[bytes]) -> bool:
         """Send the reply in ESPHome's chunk size, paced a little faster than it plays."""
         async for audio in chunks:
+            session = self._open_session()
+            if session is None:
+                return False  # the connection dropped mid-reply
             if not session.streams_replies:
                 continue  # fetched by URL, or nothing to play it on (said at the start)
             if (fmt.rate, fmt.width, fmt.channels) != (_RATE, _WIDTH, _CHANNELS):
