@@ -112,6 +112,35 @@ class SatelliteState:
         return SatelliteState(**{f.name: getattr(state, f.name) for f in fields(state)})
 
 
+@dataclass(frozen=True, slots=True)
+class SatelliteInfo:
+    """What a satellite is and can do, as Home Assistant knows it; None where it does not say.
+
+    A Sotto satellite reports every field (`SottoInfo`); an ESPHome device reports its
+    identity, its wake words and its speaker, and the rest stays unknown.
+    """
+
+    device_id: str
+    name: str
+    version: str
+    wake_words: tuple[str, ...]
+    """Wake words the satellite can listen for; one of them is active."""
+    has_speaker: bool
+    remote_wake: bool
+    """True if Home Assistant would find the wake word in a constant stream."""
+    wake_word_engine: str | None = None
+    has_hardware_mute: bool | None = None
+    vad_silence_seconds: float | None = None
+    max_command_seconds: float | None = None
+    protocol: int | None = None
+    """The version of Sotto's messages the satellite speaks (None: it speaks another API)."""
+
+    @staticmethod
+    def reported(info: SottoInfo) -> SatelliteInfo:
+        """A Sotto satellite's own full report."""
+        return SatelliteInfo(**{f.name: getattr(info, f.name) for f in fields(info)})
+
+
 class PurgeError(Exception):
     """A satellite could not be purged; the message says why ("not connected", "no answer")."""
 
@@ -125,7 +154,7 @@ class SatelliteSink(Protocol):
     (issue #23), so nothing here assumes that a stream carries audio.
     """
 
-    def set_info(self, info: SottoInfo) -> None:
+    def set_info(self, info: SatelliteInfo) -> None:
         """What the device is and can do."""
 
     def set_state(self, state: SatelliteState) -> None:
@@ -541,13 +570,16 @@ class DeviceConnection(ReconnectingTransport[_OpenLink]):
             (StreamStart.is_type, self._on_stream_start),
             (StreamStop.is_type, self._on_stream_stop),
             (SottoState.is_type, self._on_state),
-            (SottoInfo.is_type, lambda event: sink.set_info(SottoInfo.from_event(event))),
+            (SottoInfo.is_type, self._on_info),
             (SottoLedger.is_type, lambda event: sink.set_ledger(SottoLedger.from_event(event))),
             (Detection.is_type, lambda event: sink.wake(Detection.from_event(event).name)),
             (Played.is_type, lambda _event: sink.played()),
             (Error.is_type, self._on_error),
             (Purged.is_type, lambda event: self._answer_purge(Purged.from_event(event))),
         )
+
+    def _on_info(self, event: Event) -> None:
+        self.sink.set_info(SatelliteInfo.reported(SottoInfo.from_event(event)))
 
     def _on_state(self, event: Event) -> None:
         self.sink.set_state(SatelliteState.reported(SottoState.from_event(event)))

@@ -11,9 +11,9 @@ from typing import Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
-from sotto_voice.messages import SottoInfo, SottoLedger, StopReason, StreamStart, StreamStop
+from sotto_voice.messages import SottoLedger, StopReason, StreamStart, StreamStop
 
-from .connection import SatelliteState, SatelliteTransport
+from .connection import SatelliteInfo, SatelliteState, SatelliteTransport
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class SatelliteDevice:
         """Become the sink of one transport."""
         self.hass = hass
         self.connection = connection
-        self.info: SottoInfo | None = None
+        self.info: SatelliteInfo | None = None
         self.state: SatelliteState | None = None
         self.ledger: SottoLedger | None = None
         self.stream: AudioStream | None = None
@@ -152,7 +152,7 @@ class SatelliteDevice:
         self._changed()
 
     @callback
-    def set_info(self, info: SottoInfo) -> None:
+    def set_info(self, info: SatelliteInfo) -> None:
         """What the satellite is and can do."""
         self.info = info
         self._changed()

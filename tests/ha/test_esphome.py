@@ -174,8 +174,9 @@ async def test_mute_follows_the_device(hass: HomeAssistant) -> None:
 
 
 async def test_what_the_device_does_not_report_stays_unknown(hass: HomeAssistant) -> None:
-    """ESPHome reports its mute switch, not who pressed it, nor a sensitivity or volume:
-    the switch shows the mute with no source, and diagnostics show those as unknown."""
+    """ESPHome reports its mute switch, not who pressed it, nor a sensitivity, a volume, a
+    wake word engine or a command limit: the switch shows the mute with no source, and
+    diagnostics show the rest as unknown."""
     await _add_home(hass)
     async with running_device(key=new_key()) as device:
         entry = await _pair(hass, device)
@@ -187,6 +188,8 @@ async def test_what_the_device_does_not_report_stays_unknown(hass: HomeAssistant
         state = diagnostics["satellite"]["state"]
         assert (state["muted"], state["mute_source"]) == (True, None)
         assert (state["sensitivity"], state["volume"]) == (None, None)
+        info = diagnostics["satellite"]["info"]
+        assert (info["wake_word_engine"], info["max_command_seconds"]) == (None, None)
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
 

@@ -71,7 +71,6 @@ from sotto_voice.messages import (
     LedgerDay,
     MessageError,
     Purged,
-    SottoInfo,
     SottoLedger,
     StopReason,
     StreamStart,
@@ -79,7 +78,12 @@ from sotto_voice.messages import (
     StreamTrigger,
 )
 
-from ..connection import PurgeError, ReconnectingTransport, SatelliteState  # noqa: TID252
+from ..connection import (  # noqa: TID252
+    PurgeError,
+    ReconnectingTransport,
+    SatelliteInfo,
+    SatelliteState,
+)
 from ..const import DOMAIN  # noqa: TID252
 
 _LOGGER = logging.getLogger(__name__)
@@ -550,20 +554,21 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             unsupported["speaker"] = UNSUPPORTED_SPEAKER
         self.unsupported = unsupported
 
-    def _info(self, session: EsphomeSession) -> SottoInfo:
+    def _info(self, session: EsphomeSession) -> SatelliteInfo:
+        """What the device reports: its identity, its wake word select and its features.
+
+        Its wake word engine, a mute button and its end-of-speech and length limits are
+        not reported over the API, so they stay unknown. Remote wake is never on: this
+        transport refuses a device that asks HA to find its wake word.
+        """
         info = session.info
-        return SottoInfo(
+        return SatelliteInfo(
             device_id=format_mac(info.mac_address),
             name=info.friendly_name or info.name,
             version=info.esphome_version,
-            wake_word_engine="micro",
             wake_words=tuple(session.wake_word.options) if session.wake_word else (),
-            has_hardware_mute=False,
             has_speaker=session.streams_replies or session.plays_urls,
             remote_wake=False,
-            # Home Assistant's own speech detection decides when an ESPHome command ends.
-            vad_silence_seconds=0.0,
-            max_command_seconds=0.0,
         )
 
     def _state(self) -> SatelliteState:
