@@ -1,4 +1,11 @@
-"""One secure link to one Sotto device, kept up for as long as its entry is loaded."""
+"""The typed boundary between a satellite's transport and Home Assistant, and the Sotto link.
+
+Home Assistant asks a satellite with the typed methods of `SatelliteTransport`; the
+transport reports back with typed calls on its `SatelliteSink` (the `SatelliteDevice`).
+`DeviceConnection` is the transport of a Sotto satellite: one secure link, kept up for as
+long as its entry is loaded, and the only place where its Wyoming events are encoded and
+decoded. `esphome.transport.EsphomeTransport` is the other.
+"""
 
 from __future__ import annotations
 
