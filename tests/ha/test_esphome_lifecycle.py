@@ -26,7 +26,7 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sotto.const import DOMAIN
-from custom_components.sotto.esphome.transport import (
+from custom_components.sotto.esphome.session import (
     EsphomeError,
     async_esphome_conflict,
     async_open_session,

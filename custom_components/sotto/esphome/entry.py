@@ -14,7 +14,8 @@ from ..const import CONF_DEVICE_ID, CONF_KEY, DOMAIN  # noqa: TID252
 from ..data import SottoConfigEntry  # noqa: TID252
 from ..issues import async_set_issue  # noqa: TID252
 from ..satellite import SatelliteDevice  # noqa: TID252
-from .transport import EsphomeAuthError, EsphomeError, EsphomeTransport, async_esphome_conflict
+from .session import EsphomeAuthError, EsphomeError, async_esphome_conflict
+from .transport import EsphomeTransport
 
 _LEDGER_VERSION: Final = 1
 _LEDGER_SAVE_DELAY: Final = 10.0

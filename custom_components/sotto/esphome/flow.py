@@ -21,7 +21,7 @@ from ..const import (  # noqa: TID252
     EntryKind,
 )
 from ..flow_helpers import address_fields, async_claim_discovered  # noqa: TID252
-from .transport import (
+from .session import (
     DEFAULT_ESPHOME_PORT,
     VOICE_PROJECT_PREFIXES,
     EsphomeError,

@@ -22,26 +22,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final
 
-from aioesphomeapi.client import APIClient
 from aioesphomeapi.core import (
     APIConnectionError,
-    EncryptionPlaintextAPIError,
-    InvalidEncryptionKeyAPIError,
-    RequiresEncryptionAPIError,
 )
 from aioesphomeapi.model import (
-    DeviceInfo,
     EntityState,
-    MediaPlayerInfo,
-    SelectInfo,
     SelectState,
-    SwitchInfo,
     SwitchState,
     VoiceAssistantAudioSettings,
     VoiceAssistantCommandFlag,
@@ -53,25 +44,18 @@ from homeassistant.components import intent
 from homeassistant.components.assist_pipeline import PipelineEvent, PipelineEventType
 from homeassistant.components.assist_satellite import AssistSatelliteAnnouncement
 from homeassistant.components.media_player.browse_media import async_process_play_media_url
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.device_registry import format_mac
-from homeassistant.util import dt as dt_util
-from wyoming.event import Event
 
 from sotto_voice.audio import VOICE_FORMAT, PcmFormat
 from sotto_voice.link import PeerIdentity
 from sotto_voice.messages import (
     ERROR_MUTED,
     ERROR_NO_SPEAKER,
-    LEDGER_TYPE,
     Configure,
     IndicatorState,
-    LedgerDay,
-    MessageError,
     Purged,
-    SottoLedger,
     StopReason,
     StreamStart,
     StreamStop,
@@ -85,11 +69,11 @@ from ..connection import (  # noqa: TID252
     SatelliteState,
 )
 from ..const import DOMAIN  # noqa: TID252
+from .ledger import EsphomeLedger
+from .session import EsphomeAuthError, EsphomeError, EsphomeSession, async_open_session
 
 _LOGGER = logging.getLogger(__name__)
 
-ESPHOME_DOMAIN: Final = "esphome"
-DEFAULT_ESPHOME_PORT: Final = 6053
 
 # ESPHome microphones stream 16 kHz, 16-bit mono, as Sotto's own satellites do.
 _RATE: Final = VOICE_FORMAT.rate
@@ -103,12 +87,6 @@ _REPLY_PACE: Final = 0.9
 # After the last chunk (sent 10 % ahead of playback) a device on a working network
 # answers in milliseconds; one that has not answered in this long did not get the reply.
 _REPLY_CONFIRM_TIMEOUT: Final = 5.0
-_LEDGER_DAYS: Final = 14
-# Connecting, logging in and reading device info and entities take well under a second
-# on a home network. aioesphomeapi's own bound for a TCP connect is 60 s; a connect that
-# hangs after a reset network must not hold the reconnect backoff that long.
-_OPEN_TIMEOUT: Final = 10.0
-_CLIENT_INFO: Final = "Sotto"
 # A voice timer's life, as ESPHome's voice assistant knows it.
 _TIMER_EVENTS: Final = {
     intent.TimerEventType.STARTED: VoiceAssistantTimerEventType.VOICE_ASSISTANT_TIMER_STARTED,
@@ -156,175 +134,6 @@ UNSUPPORTED_SPEAKER: Final = (
     " media_player (replies and announcements by URL)"
 )
 
-# Project names (zeroconf TXT `project_name`) of firmware known to run a voice assistant.
-# ESPHome announces no voice-assistant flag in mDNS, and without the key nothing more can
-# be asked, so discovery trusts only these hints and is confirmed after connecting.
-VOICE_PROJECT_PREFIXES: Final = (
-    "sotto.",
-    "esphome.voice-assistant",
-    "esphome.home-assistant-voice",
-)
-
-
-class EsphomeError(Exception):
-    """Talking to an ESPHome device failed; `reason` is the form error's translation key."""
-
-    reason = "cannot_connect"
-
-
-class EsphomeAuthError(EsphomeError):
-    """The device refused the key, or wants one and none was given."""
-
-    reason = "invalid_key"
-
-
-class EsphomeKeyRequiredError(EsphomeAuthError):
-    """The device encrypts its API and no key was given."""
-
-    reason = "esphome_key_required"
-
-
-class EsphomePlaintextError(EsphomeError):
-    """A key was given but the device does not encrypt its API."""
-
-    reason = "device_not_encrypted"
-
-
-class EsphomeNotVoiceError(EsphomeError):
-    """The device has no voice assistant (or cannot stream its audio over the API)."""
-
-    reason = "not_a_voice_device"
-
-
-class EsphomeWrongDeviceError(EsphomeError):
-    """Another device answered at the entry's address."""
-
-    reason = "wrong_device"
-
-
-@dataclass(slots=True)
-class EsphomeSession:
-    """One open API connection and what the device reported on it."""
-
-    client: APIClient
-    info: DeviceInfo
-    mute: SwitchInfo | None
-    wake_word: SelectInfo | None
-    closed: asyncio.Event = field(default_factory=asyncio.Event)
-    has_media_player: bool = False
-
-    @property
-    def streams_replies(self) -> bool:
-        """Whether replies are streamed to the voice assistant's own speaker."""
-        return bool(self.features & VoiceAssistantFeature.SPEAKER)
-
-    @property
-    def plays_urls(self) -> bool:
-        """Whether the device fetches replies and announcements by URL (its media player)."""
-        return self.has_media_player or bool(self.features & VoiceAssistantFeature.ANNOUNCE)
-
-    @property
-    def features(self) -> VoiceAssistantFeature:
-        """The voice-assistant features the device reports."""
-        api_version = self.client.api_version
-        assert api_version is not None
-        return VoiceAssistantFeature(self.info.voice_assistant_feature_flags_compat(api_version))
-
-
-# What aioesphomeapi raises when the device refuses the key it was given (or its lack).
-_KEY_ERRORS: Final[tuple[tuple[type[Exception], type[EsphomeError]], ...]] = (
-    (InvalidEncryptionKeyAPIError, EsphomeAuthError),
-    (RequiresEncryptionAPIError, EsphomeKeyRequiredError),
-    (EncryptionPlaintextAPIError, EsphomePlaintextError),
-)
-
-
-async def async_open_session(
-    host: str,
-    port: int,
-    key: str | None,
-    *,
-    expected_mac: str | None = None,
-    timeout: float = _OPEN_TIMEOUT,
-) -> EsphomeSession:
-    """Connect, log in and read device info and entities; raises `EsphomeError`s."""
-    closed = asyncio.Event()
-
-    async def on_stop(expected_disconnect: bool) -> None:
-        closed.set()
-
-    client = APIClient(host, port, None, noise_psk=key or None, client_info=_CLIENT_INFO)
-    deadline = asyncio.timeout(timeout)
-    try:
-        async with deadline:
-            await client.connect(on_stop=on_stop, login=True)
-            info = await client.device_info()
-            entities, _services = await client.list_entities_services()
-    except (APIConnectionError, OSError, TimeoutError) as err:
-        await client.disconnect(force=True)
-        for refused, error in _KEY_ERRORS:
-            if isinstance(err, refused):
-                raise error(str(err)) from err
-        if deadline.expired():
-            # aioesphomeapi reports the cancelled connect as its own error: say what it was.
-            raise EsphomeError(f"no answer from {host}:{port} within {timeout:g} s") from err
-        raise EsphomeError(f"{type(err).__name__}: {err}") from err
-    session = EsphomeSession(
-        client=client,
-        info=info,
-        mute=next(
-            (e for e in entities if isinstance(e, SwitchInfo) and "mute" in e.object_id), None
-        ),
-        wake_word=next(
-            (e for e in entities if isinstance(e, SelectInfo) and "wake_word" in e.object_id),
-            None,
-        ),
-        closed=closed,
-        has_media_player=any(isinstance(e, MediaPlayerInfo) for e in entities),
-    )
-    try:
-        _check_device(session, f"{host}:{port}", expected_mac)
-    except EsphomeError:
-        await client.disconnect(force=True)
-        raise
-    return session
-
-
-def _check_device(session: EsphomeSession, address: str, expected_mac: str | None) -> None:
-    """Raise unless the device is the one expected and can stream a voice assistant."""
-    info = session.info
-    if expected_mac is not None and format_mac(info.mac_address) != expected_mac:
-        raise EsphomeWrongDeviceError(
-            f"{address} is {info.name} ({format_mac(info.mac_address)}), not {expected_mac}"
-        )
-    features = session.features
-    if not features & VoiceAssistantFeature.VOICE_ASSISTANT:
-        raise EsphomeNotVoiceError(f"{info.name} has no voice_assistant component")
-    if not features & VoiceAssistantFeature.API_AUDIO:
-        raise EsphomeNotVoiceError(f"{info.name} cannot stream audio over the API")
-
-
-@callback
-def async_esphome_conflict(hass: HomeAssistant, mac: str) -> str | None:
-    """The title of HA's own ESPHome entry that also runs this device's voice assistant.
-
-    ESPHome serves its voice assistant to one API client only, so the device cannot be in
-    both. An entry that is disabled, or loaded without a voice assistant, does not count.
-    """
-    for entry in hass.config_entries.async_entries(ESPHOME_DOMAIN, include_disabled=False):
-        if entry.unique_id is None or format_mac(entry.unique_id) != mac:
-            continue
-        if entry.state is ConfigEntryState.LOADED:
-            runtime = getattr(entry, "runtime_data", None)
-            device_info = getattr(runtime, "device_info", None)
-            api_version = getattr(runtime, "api_version", None)
-            if isinstance(device_info, DeviceInfo) and api_version is not None:
-                flags = device_info.voice_assistant_feature_flags_compat(api_version)
-                if not flags & VoiceAssistantFeature.VOICE_ASSISTANT:
-                    continue
-        return entry.title
-    return None
-
 
 @dataclass(slots=True)
 class _UrlReply:
@@ -334,75 +143,6 @@ class _UrlReply:
     """The device's media player finished playing it."""
     bridge_done: bool = False
     """The pipeline bridge sent the whole reply (which this transport does not forward)."""
-
-
-@dataclass(slots=True)
-class _Ledger:
-    """What this device sent Home Assistant, counted here since the device keeps none."""
-
-    wakes: int = 0
-    push_to_talk: int = 0
-    streams: int = 0
-    seconds_sent: float = 0.0
-    last_stream: float | None = None
-    days: dict[str, LedgerDay] = field(default_factory=dict)
-
-    def count(
-        self, *, wake: bool = False, push_to_talk: bool = False, seconds: float = 0.0
-    ) -> None:
-        """Add to today's page and the totals."""
-        date = dt_util.now().date().isoformat()
-        day = self.days.get(date, LedgerDay(date=date))
-        started = wake or push_to_talk
-        self.days[date] = LedgerDay(
-            date=date,
-            wakes=day.wakes + wake,
-            push_to_talk=day.push_to_talk + push_to_talk,
-            streams=day.streams + started,
-            seconds_sent=day.seconds_sent + seconds,
-        )
-        for old in sorted(self.days)[:-_LEDGER_DAYS]:
-            del self.days[old]
-        self.wakes += wake
-        self.push_to_talk += push_to_talk
-        self.streams += started
-        self.seconds_sent += seconds
-        if seconds:
-            self.last_stream = time.time()
-
-    def as_dict(self) -> dict[str, Any]:
-        """The ledger as JSON-ready data, for Home Assistant's storage."""
-        return self.message().event().data or {}
-
-    @staticmethod
-    def from_dict(data: Mapping[str, Any] | None) -> _Ledger:
-        """A stored ledger; an empty one if there is none or it is damaged."""
-        if not data:
-            return _Ledger()
-        try:
-            saved = SottoLedger.from_event(Event(LEDGER_TYPE, dict(data)))
-        except MessageError as err:
-            _LOGGER.warning("The stored ESPHome ledger is damaged and starts again: %s", err)
-            return _Ledger()
-        return _Ledger(
-            wakes=saved.wakes,
-            push_to_talk=saved.push_to_talk,
-            streams=saved.streams,
-            seconds_sent=saved.seconds_sent,
-            last_stream=saved.last_stream,
-            days={day.date: day for day in saved.days},
-        )
-
-    def message(self) -> SottoLedger:
-        """The ledger as Sotto's message."""
-        return SottoLedger(
-            wakes=self.wakes,
-            push_to_talk=self.push_to_talk,
-            streams=self.streams,
-            seconds_sent=self.seconds_sent,
-            last_stream=self.last_stream,
-            days=tuple(self.days[date] for date in sorted(self.days)),
-        )
 
 
 type _DeviceData = Callable[[EsphomeSession, Mapping[str, Any]], dict[str, str]]
@@ -431,7 +171,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         self._key = key
         self._mac = mac
         self._session: EsphomeSession | None = None
-        self._ledger = _Ledger()
+        self._ledger = EsphomeLedger()
         # Called with the ledger's data after each change, so it can be kept across restarts.
         self.on_ledger: Callable[[dict[str, Any]], None] | None = None
         # The device's own reports; None until its switch or select has said.
@@ -474,7 +214,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
 
     def restore_ledger(self, data: Mapping[str, Any] | None) -> None:
         """Continue the ledger kept before Home Assistant restarted."""
-        self._ledger = _Ledger.from_dict(data)
+        self._ledger = EsphomeLedger.from_dict(data)
 
     def ledger_data(self) -> dict[str, Any]:
         """The ledger as JSON-ready data."""
@@ -891,7 +631,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         """Forget the ledger Home Assistant keeps for the device (it keeps nothing itself)."""
         if self._open_session() is None:
             raise PurgeError("not connected")
-        self._ledger = _Ledger()
+        self._ledger = EsphomeLedger()
         self._ledger_changed()
         return Purged(cleared=("ledger",))
 

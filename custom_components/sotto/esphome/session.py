@@ -1,0 +1,202 @@
+"""Opening an ESPHome device's API connection, and what the device reports on it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Final
+
+from aioesphomeapi.client import APIClient
+from aioesphomeapi.core import (
+    APIConnectionError,
+    EncryptionPlaintextAPIError,
+    InvalidEncryptionKeyAPIError,
+    RequiresEncryptionAPIError,
+)
+from aioesphomeapi.model import (
+    DeviceInfo,
+    MediaPlayerInfo,
+    SelectInfo,
+    SwitchInfo,
+    VoiceAssistantFeature,
+)
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.device_registry import format_mac
+
+ESPHOME_DOMAIN: Final = "esphome"
+DEFAULT_ESPHOME_PORT: Final = 6053
+# Connecting, logging in and reading device info and entities take well under a second
+# on a home network. aioesphomeapi's own bound for a TCP connect is 60 s; a connect that
+# hangs after a reset network must not hold the reconnect backoff that long.
+_OPEN_TIMEOUT: Final = 10.0
+_CLIENT_INFO: Final = "Sotto"
+
+# Project names (zeroconf TXT `project_name`) of firmware known to run a voice assistant.
+# ESPHome announces no voice-assistant flag in mDNS, and without the key nothing more can
+# be asked, so discovery trusts only these hints and is confirmed after connecting.
+VOICE_PROJECT_PREFIXES: Final = (
+    "sotto.",
+    "esphome.voice-assistant",
+    "esphome.home-assistant-voice",
+)
+
+
+class EsphomeError(Exception):
+    """Talking to an ESPHome device failed; `reason` is the form error's translation key."""
+
+    reason = "cannot_connect"
+
+
+class EsphomeAuthError(EsphomeError):
+    """The device refused the key, or wants one and none was given."""
+
+    reason = "invalid_key"
+
+
+class EsphomeKeyRequiredError(EsphomeAuthError):
+    """The device encrypts its API and no key was given."""
+
+    reason = "esphome_key_required"
+
+
+class EsphomePlaintextError(EsphomeError):
+    """A key was given but the device does not encrypt its API."""
+
+    reason = "device_not_encrypted"
+
+
+class EsphomeNotVoiceError(EsphomeError):
+    """The device has no voice assistant (or cannot stream its audio over the API)."""
+
+    reason = "not_a_voice_device"
+
+
+class EsphomeWrongDeviceError(EsphomeError):
+    """Another device answered at the entry's address."""
+
+    reason = "wrong_device"
+
+
+@dataclass(slots=True)
+class EsphomeSession:
+    """One open API connection and what the device reported on it."""
+
+    client: APIClient
+    info: DeviceInfo
+    mute: SwitchInfo | None
+    wake_word: SelectInfo | None
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    has_media_player: bool = False
+
+    @property
+    def streams_replies(self) -> bool:
+        """Whether replies are streamed to the voice assistant's own speaker."""
+        return bool(self.features & VoiceAssistantFeature.SPEAKER)
+
+    @property
+    def plays_urls(self) -> bool:
+        """Whether the device fetches replies and announcements by URL (its media player)."""
+        return self.has_media_player or bool(self.features & VoiceAssistantFeature.ANNOUNCE)
+
+    @property
+    def features(self) -> VoiceAssistantFeature:
+        """The voice-assistant features the device reports."""
+        api_version = self.client.api_version
+        assert api_version is not None
+        return VoiceAssistantFeature(self.info.voice_assistant_feature_flags_compat(api_version))
+
+
+# What aioesphomeapi raises when the device refuses the key it was given (or its lack).
+_KEY_ERRORS: Final[tuple[tuple[type[Exception], type[EsphomeError]], ...]] = (
+    (InvalidEncryptionKeyAPIError, EsphomeAuthError),
+    (RequiresEncryptionAPIError, EsphomeKeyRequiredError),
+    (EncryptionPlaintextAPIError, EsphomePlaintextError),
+)
+
+
+async def async_open_session(
+    host: str,
+    port: int,
+    key: str | None,
+    *,
+    expected_mac: str | None = None,
+    timeout: float = _OPEN_TIMEOUT,
+) -> EsphomeSession:
+    """Connect, log in and read device info and entities; raises `EsphomeError`s."""
+    closed = asyncio.Event()
+
+    async def on_stop(expected_disconnect: bool) -> None:
+        closed.set()
+
+    client = APIClient(host, port, None, noise_psk=key or None, client_info=_CLIENT_INFO)
+    deadline = asyncio.timeout(timeout)
+    try:
+        async with deadline:
+            await client.connect(on_stop=on_stop, login=True)
+            info = await client.device_info()
+            entities, _services = await client.list_entities_services()
+    except (APIConnectionError, OSError, TimeoutError) as err:
+        await client.disconnect(force=True)
+        for refused, error in _KEY_ERRORS:
+            if isinstance(err, refused):
+                raise error(str(err)) from err
+        if deadline.expired():
+            # aioesphomeapi reports the cancelled connect as its own error: say what it was.
+            raise EsphomeError(f"no answer from {host}:{port} within {timeout:g} s") from err
+        raise EsphomeError(f"{type(err).__name__}: {err}") from err
+    session = EsphomeSession(
+        client=client,
+        info=info,
+        mute=next(
+            (e for e in entities if isinstance(e, SwitchInfo) and "mute" in e.object_id), None
+        ),
+        wake_word=next(
+            (e for e in entities if isinstance(e, SelectInfo) and "wake_word" in e.object_id),
+            None,
+        ),
+        closed=closed,
+        has_media_player=any(isinstance(e, MediaPlayerInfo) for e in entities),
+    )
+    try:
+        _check_device(session, f"{host}:{port}", expected_mac)
+    except EsphomeError:
+        await client.disconnect(force=True)
+        raise
+    return session
+
+
+def _check_device(session: EsphomeSession, address: str, expected_mac: str | None) -> None:
+    """Raise unless the device is the one expected and can stream a voice assistant."""
+    info = session.info
+    if expected_mac is not None and format_mac(info.mac_address) != expected_mac:
+        raise EsphomeWrongDeviceError(
+            f"{address} is {info.name} ({format_mac(info.mac_address)}), not {expected_mac}"
+        )
+    features = session.features
+    if not features & VoiceAssistantFeature.VOICE_ASSISTANT:
+        raise EsphomeNotVoiceError(f"{info.name} has no voice_assistant component")
+    if not features & VoiceAssistantFeature.API_AUDIO:
+        raise EsphomeNotVoiceError(f"{info.name} cannot stream audio over the API")
+
+
+@callback
+def async_esphome_conflict(hass: HomeAssistant, mac: str) -> str | None:
+    """The title of HA's own ESPHome entry that also runs this device's voice assistant.
+
+    ESPHome serves its voice assistant to one API client only, so the device cannot be in
+    both. An entry that is disabled, or loaded without a voice assistant, does not count.
+    """
+    for entry in hass.config_entries.async_entries(ESPHOME_DOMAIN, include_disabled=False):
+        if entry.unique_id is None or format_mac(entry.unique_id) != mac:
+            continue
+        if entry.state is ConfigEntryState.LOADED:
+            runtime = getattr(entry, "runtime_data", None)
+            device_info = getattr(runtime, "device_info", None)
+            api_version = getattr(runtime, "api_version", None)
+            if isinstance(device_info, DeviceInfo) and api_version is not None:
+                flags = device_info.voice_assistant_feature_flags_compat(api_version)
+                if not flags & VoiceAssistantFeature.VOICE_ASSISTANT:
+                    continue
+        return entry.title
+    return None
