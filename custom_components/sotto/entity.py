@@ -8,7 +8,7 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from wyoming.event import Event
 
 from .const import DOMAIN
-from .data import SottoConfigEntry
+from .data import SatelliteConfigEntry
 from .satellite import SatelliteDevice
 
 
@@ -18,10 +18,9 @@ class SottoSatelliteEntity(Entity):
     _attr_has_entity_name = True
     _attr_should_poll = False
 
-    def __init__(self, entry: SottoConfigEntry, description: EntityDescription) -> None:
+    def __init__(self, entry: SatelliteConfigEntry, description: EntityDescription) -> None:
         """Attach the entity to the satellite's device."""
         satellite = entry.runtime_data.satellite
-        assert satellite is not None
         self.satellite: SatelliteDevice = satellite
         self.entity_description = description
         device_key = entry.unique_id or entry.entry_id
