@@ -47,8 +47,10 @@ class EngineData:
 
 type SottoData = HomeData | SatelliteData | EngineData
 type SottoConfigEntry = ConfigEntry[SottoData]
+type HomeConfigEntry = ConfigEntry[HomeData]
 type SatelliteConfigEntry = ConfigEntry[SatelliteData]
-"""The entry of a platform that only satellites set up."""
+"""Also the entry of a platform that only satellites set up."""
+type EngineConfigEntry = ConfigEntry[EngineData]
 
 
 def entry_kind(entry: ConfigEntry[Any]) -> EntryKind:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from homeassistant.components import stt
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.storage import STORAGE_DIR
@@ -18,7 +17,14 @@ from sotto_voice.engine.stt.stream import recognise
 from sotto_voice.engine.stt.worker import RecognizerPool
 
 from .const import DOMAIN
-from .data import EngineData, HomeData, SottoConfigEntry, entry_holds
+from .data import (
+    EngineConfigEntry,
+    EngineData,
+    HomeConfigEntry,
+    HomeData,
+    SottoConfigEntry,
+    entry_holds,
+)
 from .engine import EngineError
 from .grammar import LANGUAGE, question_answers
 from .home_device import home_device_info
@@ -83,7 +89,7 @@ class SottoLocalSpeechToText(_SottoSpeechToText):
 
     _attr_translation_key = "local_stt"
 
-    def __init__(self, entry: ConfigEntry[HomeData]) -> None:
+    def __init__(self, entry: HomeConfigEntry) -> None:
         """Belong to the home's device."""
         self._attr_unique_id = f"{entry.entry_id}-local_stt"
         self._attr_device_info = home_device_info()
@@ -159,7 +165,7 @@ class SottoEngineSpeechToText(_SottoSpeechToText):
 
     _attr_translation_key = "engine_stt"
 
-    def __init__(self, entry: ConfigEntry[EngineData]) -> None:
+    def __init__(self, entry: EngineConfigEntry) -> None:
         """Belong to the engine's device."""
         self._attr_unique_id = f"{entry.unique_id or entry.entry_id}-stt"
         self._engine = entry.runtime_data.engine

@@ -8,11 +8,10 @@ import wave
 from typing import Any
 
 from homeassistant.components import tts
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .data import EngineData, SottoConfigEntry, entry_holds
+from .data import EngineConfigEntry, EngineData, SottoConfigEntry, entry_holds
 from .engine import EngineError
 from .grammar import LANGUAGE
 
@@ -38,7 +37,7 @@ class SottoEngineTextToSpeech(tts.TextToSpeechEntity):
     _attr_translation_key = "engine_tts"
     _attr_should_poll = False
 
-    def __init__(self, entry: ConfigEntry[EngineData]) -> None:
+    def __init__(self, entry: EngineConfigEntry) -> None:
         """Belong to the engine's device."""
         self._attr_unique_id = f"{entry.unique_id or entry.entry_id}-tts"
         self._engine = entry.runtime_data.engine
