@@ -42,10 +42,10 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
@@ -59,6 +59,9 @@ from demo import home, house, serve
 from demo.harness import cancel_on_signals, running_home_assistant
 from demo.processes import EngineProcess, SatelliteProcess, free_port, run_engine, run_satellite
 from demo.speech import utterance
+
+if TYPE_CHECKING:
+    from custom_components.sotto.history.store import HistoryStore, StoredInteraction
 
 # No "Office": "turn off the lights" and "turn office lights" sound alike to the recogniser.
 AREAS: Final = ("Kitchen", "Bedroom", "Study", "Hallway", "Garage")
@@ -208,6 +211,82 @@ def percentile(values: list[float], share: float) -> float:
 
 
 @dataclass
+class NewRows:
+    """The voice history's new rows of one satellite, polled while a command runs."""
+
+    store: HistoryStore
+    satellite_id: str
+    known: set[int] = field(default_factory=set)
+    heard: dict[int, str] = field(default_factory=dict)
+
+    async def _latest(self) -> list[StoredInteraction]:
+        return await self.store.async_list(limit=5, satellite_id=self.satellite_id)
+
+    async def skip_known(self) -> None:
+        """Remember the rows from before the command."""
+        self.known = {row.id for row in await self._latest()}
+
+    async def follow(self) -> None:
+        """Note each new row as it comes (until cancelled).
+
+        Polled, so a row that a purge removes later is still known.
+        """
+        while True:
+            for row in await self._latest():
+                if row.id not in self.known:
+                    self.heard[row.id] = f"heard {row.transcript!r} ({row.outcome.value})"
+            await asyncio.sleep(0.5)
+
+
+@dataclass
+class Changes:
+    """When the light and the recording sensor changed as one command should change them."""
+
+    light: str
+    target: str
+    """The state the light should reach."""
+    recording: str
+    stamps: dict[str, float] = field(default_factory=dict)
+    """light, recording_on, recording_off -> when (time.monotonic)."""
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @callback
+    def seen(self, event: Event[EventStateChangedData]) -> None:
+        """Note a state change of the light or the recording sensor."""
+        new = event.data["new_state"]
+        if new is None:
+            return
+        stamp = time.monotonic()
+        if new.entity_id == self.light and new.state == self.target:
+            self.stamps.setdefault("light", stamp)
+        elif new.entity_id == self.recording:
+            if new.state == STATE_ON:
+                self.stamps.setdefault("recording_on", stamp)
+            elif new.state == STATE_OFF and "recording_on" in self.stamps:
+                self.stamps.setdefault("recording_off", stamp)
+        if "light" in self.stamps and "recording_off" in self.stamps:
+            self.done.set()
+
+    async def wait(self, history: NewRows) -> list[str] | None:
+        """Wait for both changes; None once they came, else what the history heard."""
+        follower = asyncio.create_task(history.follow())
+        try:
+            async with asyncio.timeout(COMMAND_TIMEOUT):
+                await self.done.wait()
+        except TimeoutError:
+            return list(history.heard.values())
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+        return None
+
+    def after(self, key: str, start: float) -> float | None:
+        """Seconds from start to the change `key`; None if it did not come."""
+        return self.stamps[key] - start if key in self.stamps else None
+
+
+@dataclass
 class Soak:
     """Drives commands, mutes and purges against the running home and keeps the results."""
 
@@ -238,73 +317,29 @@ class Soak:
         current = self.hass.states.get(light)
         turn_on = current is None or current.state != STATE_ON
         words = "turn on the lights" if turn_on else "turn off the lights"
-        target = STATE_ON if turn_on else STATE_OFF
         outcome = Outcome(self.now(), area, words)
         pcm = await asyncio.to_thread(utterance, 0.5, WAKE, 0.4, words, 1.5)
         end = voiced_end(pcm) / SPEECH_RATE
-        changed: dict[str, float] = {}
-        recording = home.recording_entity(satellite)
-        done = asyncio.Event()
-
-        @callback
-        def seen(event: Event[EventStateChangedData]) -> None:
-            new = event.data["new_state"]
-            if new is None:
-                return
-            stamp = time.monotonic()
-            if new.entity_id == light and new.state == target:
-                changed.setdefault("light", stamp)
-            elif new.entity_id == recording:
-                if new.state == STATE_ON:
-                    changed.setdefault("recording_on", stamp)
-                elif new.state == STATE_OFF and "recording_on" in changed:
-                    changed.setdefault("recording_off", stamp)
-            if "light" in changed and "recording_off" in changed:
-                done.set()
-
+        changes = Changes(
+            light, STATE_ON if turn_on else STATE_OFF, home.recording_entity(satellite)
+        )
         # Imported once Home Assistant has loaded the integration (as demo/scenario.py does).
         from custom_components.sotto.services import history_store
 
-        store = history_store(self.hass)
-        known = {
-            row.id for row in await store.async_list(limit=5, satellite_id=satellite.device_id)
-        }
-        unsub = async_track_state_change_event(self.hass, [light, recording], seen)
+        history = NewRows(history_store(self.hass), satellite.device_id)
+        await history.skip_known()
+        unsub = async_track_state_change_event(
+            self.hass, [changes.light, changes.recording], changes.seen
+        )
         self.busy.add(area)
         try:
             spoken = time.monotonic()
             await asyncio.to_thread(satellite.say, pcm)
-            eos = spoken + end
-            heard: dict[int, str] = {}
-
-            async def watch_history() -> None:
-                # Polled, so a row that a purge removes later is still known.
-                while True:
-                    for row in await store.async_list(limit=5, satellite_id=satellite.device_id):
-                        if row.id not in known:
-                            heard[row.id] = f"heard {row.transcript!r} ({row.outcome.value})"
-                    await asyncio.sleep(0.5)
-
-            watcher = asyncio.create_task(watch_history())
-            try:
-                async with asyncio.timeout(COMMAND_TIMEOUT):
-                    await done.wait()
-            except TimeoutError:
-                missing = [k for k in ("light", "recording_off") if k not in changed]
-                purged = [t for t in self.purge_times if outcome.at - 5 <= t]
-                outcome.failure = (
-                    f"{area}: {words!r}: no {' and no '.join(missing)} change; "
-                    + ("; ".join(heard.values()) or "no interaction recorded")
-                    + (f"; purged at {', '.join(f'{t:.0f}' for t in purged)} s" if purged else "")
-                )
-            finally:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
-            if "light" in changed:
-                outcome.light = changed["light"] - eos
-            if "recording_off" in changed:
-                outcome.recording_off = changed["recording_off"] - eos
+            heard = await changes.wait(history)
+            if heard is not None:
+                outcome.failure = self._failure(outcome, changes, heard)
+            outcome.light = changes.after("light", spoken + end)
+            outcome.recording_off = changes.after("recording_off", spoken + end)
         finally:
             unsub()
             self.busy.discard(area)
@@ -312,6 +347,16 @@ class Soak:
             self.failures.append(f"{outcome.at:7.1f}s {outcome.failure}")
         self.outcomes.append(outcome)
         return outcome
+
+    def _failure(self, outcome: Outcome, changes: Changes, heard: list[str]) -> str:
+        """What went wrong with a command that did not finish in time."""
+        missing = [k for k in ("light", "recording_off") if k not in changes.stamps]
+        purged = [t for t in self.purge_times if outcome.at - 5 <= t]
+        return (
+            f"{outcome.satellite}: {outcome.command!r}: no {' and no '.join(missing)} change; "
+            + ("; ".join(heard) or "no interaction recorded")
+            + (f"; purged at {', '.join(f'{t:.0f}' for t in purged)} s" if purged else "")
+        )
 
     async def toggle_mute(self, area: str) -> None:
         """Mute the satellite from Home Assistant's switch and unmute it again."""
@@ -478,18 +523,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
     config_dir = workdir / "config"
     print(f"soak in {workdir} (Home Assistant's log: {config_dir}/home-assistant.log)", flush=True)
     async with contextlib.AsyncExitStack() as stack:
-        engine: EngineProcess = await stack.enter_async_context(
-            run_engine(workdir / "engine", device_id="soak-engine", name="Engine")
-        )
-        satellites: dict[str, SatelliteProcess] = {}
-        for area in areas:
-            satellites[area] = await stack.enter_async_context(
-                run_satellite(
-                    workdir / area.lower(),
-                    device_id=f"{area.lower()}-satellite",
-                    name=f"{area} satellite",
-                )
-            )
+        engine, satellites = await _start_devices(stack, workdir, areas)
         serve.mark_onboarded(config_dir)
         hass = await stack.enter_async_context(
             running_home_assistant(
@@ -503,35 +537,12 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
         errors = ErrorCounter()
         logging.getLogger().addHandler(errors)
         stack.callback(logging.getLogger().removeHandler, errors)
-        await house.async_place_house(hass, lights)
-        await home.async_add_home(hass)
-        await home.async_add_engine(hass, engine)
-        for area in areas:
-            await home.async_add_satellite(hass, satellites[area], area)
-        await house.async_use_sotto_pipeline(hass, tts_engine="tts.engine_text_to_speech")
-        await home.async_wait_for_grammar(hass)
+        await _pair(hass, engine, satellites, lights)
         print(f"paired {len(areas)} satellites and the engine; warming up", flush=True)
 
-        pids: dict[str, int] = {"Home Assistant": os.getpid()}
-        if engine.process.pid is not None:
-            pids["engine"] = engine.process.pid
-        for area, satellite in satellites.items():
-            pids[f"satellite {area.lower()}"] = satellite.process.pid
-
+        pids = _pids(engine, satellites)
         cold = await asyncio.to_thread(snapshot, pids)
-        runner = Soak(hass, satellites)
-        for area in areas:  # one command each: models, grammar and caches are loaded
-            outcome = await runner.command(area)
-            print(
-                f"  warm-up {area}: " + (outcome.failure or f"light after {outcome.light:.2f} s"),
-                flush=True,
-            )
-        if args.warmup > 0:
-            # The soak's own pattern for a while: concurrent commands, mutes and purges
-            # allocate what they need once (decoders, caches); drift is measured after.
-            print(f"  warm-up: {args.warmup:g} min of the soak's pattern", flush=True)
-            await runner.run(seconds=args.warmup * 60, interval=args.interval)
-        warm_failures = list(runner.failures)
+        warm_failures = await _warm_up(Soak(hass, satellites), args)
         runner = Soak(hass, satellites, overlap_purges=args.overlap_purges)
         await asyncio.sleep(2.0)
         if args.tracemalloc:
@@ -549,39 +560,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
             + ("(overlapping commands)" if args.overlap_purges else "(between commands)"),
             flush=True,
         )
-        window = args.window * 60
-        next_report = window
-
-        async def progress() -> None:
-            nonlocal next_report
-            while True:
-                await asyncio.sleep(5)
-                if runner.now() >= next_report:
-                    report_latency(
-                        [o for o in runner.outcomes if o.at >= next_report - window],
-                        window,
-                        since=next_report - window,
-                    )
-                    now = await asyncio.to_thread(snapshot, pids)
-                    print(
-                        f"  at {runner.now() / 60:.1f} min: HA RSS "
-                        f"{now['Home Assistant'].rss_kb / 1024:.1f} MB, "
-                        f"fds {now['Home Assistant'].fds}, threads "
-                        f"{now['Home Assistant'].threads}; errors so far {errors.count}, "
-                        f"failures {len(runner.failures)}",
-                        flush=True,
-                    )
-                    next_report += window
-
-        reporter = asyncio.create_task(progress())
-        watcher = asyncio.create_task(runner.watch_loop())
-        try:
-            await runner.run(seconds=args.minutes * 60, interval=args.interval)
-        finally:
-            for task in (reporter, watcher):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await _soak_with_progress(runner, args, pids, errors)
         await asyncio.sleep(2.0)
         last = await asyncio.to_thread(snapshot, pids)
         last_sqlite = await asyncio.to_thread(sqlite_bytes)
@@ -589,90 +568,220 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
         trimmed = await asyncio.to_thread(trimmed_rss_kb)
 
         print(f"\nafter {runner.now() / 60:.1f} minutes of soak:")
-        print("RSS and open file descriptors (after warm-up -> end):")
-        extra = sorted((first.keys() | last.keys()) - pids.keys())
-        for name in [*pids, *extra]:
-            if name in first and name in last:
-                print(_row(name, first[name], last[name]))
-            else:
-                print(f"  {name:<22} only {'at the start' if name in first else 'at the end'}")
-        print("  (from just after pairing, before any command -> end):")
-        for name in pids:
-            print(_row(name, cold[name], last[name]))
-        print("Home Assistant's RSS growth after warm-up, where it went:")
-        ha_growth = last["Home Assistant"].rss_kb - first["Home Assistant"].rss_kb
-        print(f"  RSS grew {ha_growth / 1024:+.1f} MB")
-        if first_sqlite is not None and last_sqlite is not None:
-            print(
-                f"  SQLite (page caches of HA's recorder and Sotto's history, statements): "
-                f"{first_sqlite / 2**20:.1f} -> {last_sqlite / 2**20:.1f} MB "
-                f"({(last_sqlite - first_sqlite) / 2**20:+.1f} MB)"
-            )
-        if trimmed is not None and first_trimmed is not None:
-            print(
-                f"  freed memory glibc kept: RSS fell by "
-                f"{(last['Home Assistant'].rss_kb - trimmed) / 1024:.1f} MB after malloc_trim "
-                f"(to {trimmed / 1024:.1f} MB)"
-            )
-            print(
-                f"  RSS right after malloc_trim, start -> end: {first_trimmed / 1024:.1f} -> "
-                f"{trimmed / 1024:.1f} MB ({(trimmed - first_trimmed) / first_trimmed:+.1%})"
-            )
+        _report_usage(pids, cold, first, last)
+        _report_ha_growth(first, last, (first_sqlite, last_sqlite), (first_trimmed, trimmed))
         if args.tracemalloc:
             print("Python memory in Home Assistant that grew most, by where it was allocated:")
             for line in grown:
                 print(f"  {line}")
-        done = runner.outcomes
-        ok = [o for o in done if not o.failure]
-        print(
-            f"\ncommands: {len(done)} ({len(ok)} ok, {len(done) - len(ok)} failed); "
-            f"mute toggles: {runner.mutes}; purges: {runner.purges}"
-        )
         logs = {"engine": engine.log} | {area: sat.log for area, sat in satellites.items()}
-        process_errors = {
-            label: await asyncio.to_thread(_log_errors, log) for label, log in logs.items()
-        }
-        total = (
-            errors.count
-            + len(runner.failures)
-            + sum(len(lines) for lines in process_errors.values())
-        )
-        print(f"errors seen: {total}")
-        print(f"  ERROR records from Sotto in Home Assistant: {errors.count}")
-        for line in errors.first:
-            print(f"    {line}")
-        for label, lines in process_errors.items():
-            if lines:
-                print(f"  ERROR lines in the {label} log: {len(lines)}")
-                for line in lines[:5]:
-                    print(f"    {line[:300]}")
-        print(f"  (warnings from Sotto in Home Assistant, not counted: {errors.warnings})")
-        for line in errors.first_warnings:
-            print(f"    {line}")
-        if runner.purge_seconds:
-            print(
-                f"  purges took {min(runner.purge_seconds):.2f}-{max(runner.purge_seconds):.2f} s "
-                f"(median {statistics.median(runner.purge_seconds):.2f} s)"
-            )
-        print(
-            f"  Home Assistant event-loop stalls over {STALL_SECONDS} s: {len(runner.stalls)}"
-            + (f", worst {max(late for _, late in runner.stalls):.2f} s" if runner.stalls else "")
-        )
-        for at, late in runner.stalls[:15]:
-            near = [t for t in runner.purge_times if t - 1 <= at <= t + 10]
-            print(
-                f"    {at:7.1f}s stalled {late:.2f} s"
-                + (f" (a purge began at {near[0]:.1f}s)" if near else "")
-            )
-        print(f"  failed commands, mutes and purges: {len(runner.failures)}")
-        for line in runner.failures[:20]:
-            print(f"    {line}")
-        if warm_failures:
-            print(f"  warm-up failures, not counted: {len(warm_failures)}")
-            for line in warm_failures[:10]:
-                print(f"    {line}")
-        report_latency(done, window)
+        total = await _report_errors(runner, errors, logs, warm_failures)
+        report_latency(runner.outcomes, args.window * 60)
     return 0 if total == 0 else 1
+
+
+async def _start_devices(
+    stack: contextlib.AsyncExitStack, workdir: Path, areas: tuple[str, ...]
+) -> tuple[EngineProcess, dict[str, SatelliteProcess]]:
+    """Start the engine and a satellite per area, stopped when the stack closes."""
+    engine: EngineProcess = await stack.enter_async_context(
+        run_engine(workdir / "engine", device_id="soak-engine", name="Engine")
+    )
+    satellites: dict[str, SatelliteProcess] = {}
+    for area in areas:
+        satellites[area] = await stack.enter_async_context(
+            run_satellite(
+                workdir / area.lower(),
+                device_id=f"{area.lower()}-satellite",
+                name=f"{area} satellite",
+            )
+        )
+    return engine, satellites
+
+
+async def _pair(
+    hass: HomeAssistant,
+    engine: EngineProcess,
+    satellites: dict[str, SatelliteProcess],
+    lights: dict[str, list[str]],
+) -> None:
+    """Place the house, add Sotto's home, the engine and the satellites, and wait for the
+    grammar."""
+    await house.async_place_house(hass, lights)
+    await home.async_add_home(hass)
+    await home.async_add_engine(hass, engine)
+    for area, satellite in satellites.items():
+        await home.async_add_satellite(hass, satellite, area)
+    await house.async_use_sotto_pipeline(hass, tts_engine="tts.engine_text_to_speech")
+    await home.async_wait_for_grammar(hass)
+
+
+def _pids(engine: EngineProcess, satellites: dict[str, SatelliteProcess]) -> dict[str, int]:
+    """The processes whose usage is followed, by name."""
+    pids: dict[str, int] = {"Home Assistant": os.getpid()}
+    if engine.process.pid is not None:
+        pids["engine"] = engine.process.pid
+    for area, satellite in satellites.items():
+        pids[f"satellite {area.lower()}"] = satellite.process.pid
+    return pids
+
+
+async def _warm_up(runner: Soak, args: argparse.Namespace) -> list[str]:
+    """A command on every satellite, then --warmup minutes of the pattern; what failed."""
+    for area in runner.satellites:  # one command each: models, grammar and caches are loaded
+        outcome = await runner.command(area)
+        print(
+            f"  warm-up {area}: " + (outcome.failure or f"light after {outcome.light:.2f} s"),
+            flush=True,
+        )
+    if args.warmup > 0:
+        # The soak's own pattern for a while: concurrent commands, mutes and purges
+        # allocate what they need once (decoders, caches); drift is measured after.
+        print(f"  warm-up: {args.warmup:g} min of the soak's pattern", flush=True)
+        await runner.run(seconds=args.warmup * 60, interval=args.interval)
+    return list(runner.failures)
+
+
+async def _soak_with_progress(
+    runner: Soak, args: argparse.Namespace, pids: dict[str, int], errors: ErrorCounter
+) -> None:
+    """Run the soak, printing each window's latency and usage as it ends."""
+    window = args.window * 60
+
+    async def progress() -> None:
+        next_report = window
+        while True:
+            await asyncio.sleep(5)
+            if runner.now() < next_report:
+                continue
+            report_latency(
+                [o for o in runner.outcomes if o.at >= next_report - window],
+                window,
+                since=next_report - window,
+            )
+            ha = (await asyncio.to_thread(snapshot, pids))["Home Assistant"]
+            print(
+                f"  at {runner.now() / 60:.1f} min: HA RSS {ha.rss_kb / 1024:.1f} MB, "
+                f"fds {ha.fds}, threads {ha.threads}; errors so far {errors.count}, "
+                f"failures {len(runner.failures)}",
+                flush=True,
+            )
+            next_report += window
+
+    reporter = asyncio.create_task(progress())
+    watcher = asyncio.create_task(runner.watch_loop())
+    try:
+        await runner.run(seconds=args.minutes * 60, interval=args.interval)
+    finally:
+        for task in (reporter, watcher):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _report_usage(
+    pids: dict[str, int],
+    cold: dict[str, Usage],
+    first: dict[str, Usage],
+    last: dict[str, Usage],
+) -> None:
+    """Print each process's usage after warm-up and at the end, and from just after pairing."""
+    print("RSS and open file descriptors (after warm-up -> end):")
+    extra = sorted((first.keys() | last.keys()) - pids.keys())
+    for name in [*pids, *extra]:
+        if name in first and name in last:
+            print(_row(name, first[name], last[name]))
+        else:
+            print(f"  {name:<22} only {'at the start' if name in first else 'at the end'}")
+    print("  (from just after pairing, before any command -> end):")
+    for name in pids:
+        print(_row(name, cold[name], last[name]))
+
+
+def _report_ha_growth(
+    first: dict[str, Usage],
+    last: dict[str, Usage],
+    sqlite: tuple[int | None, int | None],
+    trimmed: tuple[int | None, int | None],
+) -> None:
+    """Print where Home Assistant's RSS growth went: SQLite, and memory glibc kept."""
+    print("Home Assistant's RSS growth after warm-up, where it went:")
+    ha_first, ha_last = first["Home Assistant"].rss_kb, last["Home Assistant"].rss_kb
+    print(f"  RSS grew {(ha_last - ha_first) / 1024:+.1f} MB")
+    first_sqlite, last_sqlite = sqlite
+    if first_sqlite is not None and last_sqlite is not None:
+        print(
+            f"  SQLite (page caches of HA's recorder and Sotto's history, statements): "
+            f"{first_sqlite / 2**20:.1f} -> {last_sqlite / 2**20:.1f} MB "
+            f"({(last_sqlite - first_sqlite) / 2**20:+.1f} MB)"
+        )
+    first_trimmed, last_trimmed = trimmed
+    if last_trimmed is not None and first_trimmed is not None:
+        print(
+            f"  freed memory glibc kept: RSS fell by "
+            f"{(ha_last - last_trimmed) / 1024:.1f} MB after malloc_trim "
+            f"(to {last_trimmed / 1024:.1f} MB)"
+        )
+        print(
+            f"  RSS right after malloc_trim, start -> end: {first_trimmed / 1024:.1f} -> "
+            f"{last_trimmed / 1024:.1f} MB ({(last_trimmed - first_trimmed) / first_trimmed:+.1%})"
+        )
+
+
+async def _report_errors(
+    runner: Soak, errors: ErrorCounter, logs: dict[str, Path], warm_failures: list[str]
+) -> int:
+    """Print the commands' tally and every error seen; how many errors were counted."""
+    done = runner.outcomes
+    ok = [o for o in done if not o.failure]
+    print(
+        f"\ncommands: {len(done)} ({len(ok)} ok, {len(done) - len(ok)} failed); "
+        f"mute toggles: {runner.mutes}; purges: {runner.purges}"
+    )
+    process_errors = {
+        label: await asyncio.to_thread(_log_errors, log) for label, log in logs.items()
+    }
+    total = errors.count + len(runner.failures) + sum(map(len, process_errors.values()))
+    print(f"errors seen: {total}")
+    print(f"  ERROR records from Sotto in Home Assistant: {errors.count}")
+    _print_lines(errors.first)
+    for label, lines in process_errors.items():
+        if lines:
+            print(f"  ERROR lines in the {label} log: {len(lines)}")
+            _print_lines(line[:300] for line in lines[:5])
+    print(f"  (warnings from Sotto in Home Assistant, not counted: {errors.warnings})")
+    _print_lines(errors.first_warnings)
+    if runner.purge_seconds:
+        print(
+            f"  purges took {min(runner.purge_seconds):.2f}-{max(runner.purge_seconds):.2f} s "
+            f"(median {statistics.median(runner.purge_seconds):.2f} s)"
+        )
+    _report_stalls(runner)
+    print(f"  failed commands, mutes and purges: {len(runner.failures)}")
+    _print_lines(runner.failures[:20])
+    if warm_failures:
+        print(f"  warm-up failures, not counted: {len(warm_failures)}")
+        _print_lines(warm_failures[:10])
+    return total
+
+
+def _report_stalls(runner: Soak) -> None:
+    """Print Home Assistant's event-loop stalls, and the purge each may have come from."""
+    print(
+        f"  Home Assistant event-loop stalls over {STALL_SECONDS} s: {len(runner.stalls)}"
+        + (f", worst {max(late for _, late in runner.stalls):.2f} s" if runner.stalls else "")
+    )
+    for at, late in runner.stalls[:15]:
+        near = [t for t in runner.purge_times if t - 1 <= at <= t + 10]
+        print(
+            f"    {at:7.1f}s stalled {late:.2f} s"
+            + (f" (a purge began at {near[0]:.1f}s)" if near else "")
+        )
+
+
+def _print_lines(lines: Iterable[str]) -> None:
+    for line in lines:
+        print(f"    {line}")
 
 
 async def _main(args: argparse.Namespace) -> int:

@@ -114,52 +114,65 @@ async def main() -> None:
     parser.add_argument("--voices-dir", type=Path, help="also measure the piper voices here")
     args = parser.parse_args()
 
+    with tempfile.TemporaryDirectory(prefix="sotto-bench-tts-") as tmp:
+        voices_dir = _voices(Path(tmp) / "voices", args.voices_dir)
+        voices = await _bench_in_process(voices_dir, args.repeat)
+        print()
+        await _bench_over_link(Path(tmp) / "state", voices_dir, voices, args.repeat)
+
+
+def _voices(voices_dir: Path, more: Path | None) -> Path:
+    """A voices directory with the tiny test voice, and links to the piper voices in `more`."""
     from tests.library.tts.tiny_voice import build_tiny_voice
 
-    with tempfile.TemporaryDirectory(prefix="sotto-bench-tts-") as tmp:
-        voices_dir = Path(tmp) / "voices"
-        build_tiny_voice(voices_dir, "en_US-tiny-x_low")
-        if args.voices_dir:
-            for model in sorted(args.voices_dir.glob("*.onnx")):
-                for suffix in (".onnx", ".onnx.json"):
-                    source = model.with_name(model.name.removesuffix(".onnx") + suffix)
-                    if source.exists():
-                        (voices_dir / source.name).symlink_to(source.resolve())
+    build_tiny_voice(voices_dir, "en_US-tiny-x_low")
+    for model in sorted(more.glob("*.onnx")) if more else []:
+        for suffix in (".onnx", ".onnx.json"):
+            source = model.with_name(model.name.removesuffix(".onnx") + suffix)
+            if source.exists():
+                (voices_dir / source.name).symlink_to(source.resolve())
+    return voices_dir
 
-        async with TextToSpeech(TtsSettings(voices_dir=voices_dir)) as tts:
-            voices = [voice.name for voice in tts.voices()]
-            print(f"voices: {', '.join(voices)}; {args.repeat} runs each, medians\n")
-            for voice in voices:
-                started = time.perf_counter()
-                await tts.load_voice(voice)
-                if not voice.startswith("espeak-ng"):
-                    print(f"load {voice}: {(time.perf_counter() - started) * 1000:.0f} ms")
-            print()
-            for voice in voices:
-                for name, text in REPLIES.items():
-                    await _in_process(tts, voice, text)  # warm up
-                    runs = [await _in_process(tts, voice, text) for _ in range(args.repeat)]
-                    _print("in-process", voice, name, _median(runs))
 
-        key = LinkKey.generate()
-        config = validate(
-            {
-                "device_id": "bench-engine",
-                "state_dir": str(Path(tmp) / "state"),
-                "link": {"host": "127.0.0.1", "port": 0},
-                "tts": {"voices_dir": str(voices_dir)},
-                "stt": {"enabled": False},
-            }
-        )
+async def _bench_in_process(voices_dir: Path, repeat: int) -> list[str]:
+    """Time each voice's load and each reply in this process; the voices' names."""
+    async with TextToSpeech(TtsSettings(voices_dir=voices_dir)) as tts:
+        voices = [voice.name for voice in tts.voices()]
+        print(f"voices: {', '.join(voices)}; {repeat} runs each, medians\n")
+        for voice in voices:
+            started = time.perf_counter()
+            await tts.load_voice(voice)
+            if not voice.startswith("espeak-ng"):
+                print(f"load {voice}: {(time.perf_counter() - started) * 1000:.0f} ms")
         print()
-        async with running_engine(config, key=key) as engine:
-            for voice in voices:
-                for name, text in REPLIES.items():
-                    await _over_link(engine.port, key, voice, text)  # warm up
-                    runs = [
-                        await _over_link(engine.port, key, voice, text) for _ in range(args.repeat)
-                    ]
-                    _print("link", voice, name, _median(runs))
+        for voice in voices:
+            for name, text in REPLIES.items():
+                await _in_process(tts, voice, text)  # warm up
+                runs = [await _in_process(tts, voice, text) for _ in range(repeat)]
+                _print("in-process", voice, name, _median(runs))
+    return voices
+
+
+async def _bench_over_link(
+    state_dir: Path, voices_dir: Path, voices: list[str], repeat: int
+) -> None:
+    """Time each reply from a sotto-engine over the encrypted link."""
+    key = LinkKey.generate()
+    config = validate(
+        {
+            "device_id": "bench-engine",
+            "state_dir": str(state_dir),
+            "link": {"host": "127.0.0.1", "port": 0},
+            "tts": {"voices_dir": str(voices_dir)},
+            "stt": {"enabled": False},
+        }
+    )
+    async with running_engine(config, key=key) as engine:
+        for voice in voices:
+            for name, text in REPLIES.items():
+                await _over_link(engine.port, key, voice, text)  # warm up
+                runs = [await _over_link(engine.port, key, voice, text) for _ in range(repeat)]
+                _print("link", voice, name, _median(runs))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Final, TextIO
 
 from homeassistant.const import STATE_ON
-from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.core import (
+    CALLBACK_TYPE,
+    Event,
+    EventStateChangedData,
+    HomeAssistant,
+    State,
+    callback,
+)
 
 from .speech import wav_seconds
 
@@ -86,50 +93,56 @@ class Watcher:
             return
         domain, _, object_id = new.entity_id.partition(".")
         if domain == "light":
-            brightness = new.attributes.get("brightness")
-            changed = (
-                old is None
-                or old.state != new.state
-                or old.attributes.get("brightness") != brightness
-            )
-            if changed:
-                self.lights.append((new.entity_id, new.state, brightness))
-                level = f" (brightness {round(brightness / 2.55)}%)" if brightness else ""
-                self.timeline.say("HA", f"{new.entity_id} -> {new.state}{level}")
+            self._light_changed(new, old)
             return
         for prefix, label in self.satellites.items():
-            if not object_id.startswith(prefix + "_"):
-                continue
-            what = object_id.removeprefix(prefix + "_")
-            observed = self.observed[label]
-            if domain == "binary_sensor" and what == "recording":
-                if old is not None and old.state == new.state:
-                    return
-                observed.recording.append(new.state)
-                if new.state == STATE_ON:
-                    observed.recording_since = time.monotonic()
-                    self.timeline.say(label, "recording ON  (audio is leaving the satellite)")
-                else:
-                    sent = ""
-                    if observed.recording_since is not None:
-                        sent = f" after {time.monotonic() - observed.recording_since:.1f} s"
-                        observed.recording_since = None
-                    self.timeline.say(label, f"recording {new.state.upper()}{sent}")
-            elif domain == "event" and what == "voice_events":
-                kind = new.attributes.get("event_type")
-                # Two events in one millisecond share a timestamp state; the type differs.
-                if kind and old is not None and old.state != "unavailable":
-                    observed.voice_events.append(str(kind))
-                    extra = new.attributes.get("wake_word")
-                    self.timeline.say(
-                        label, f"voice event {kind}" + (f" ({extra})" if extra else "")
-                    )
-            elif domain == "switch" and what == "mute":
-                if old is None or old.state != new.state:
-                    source = new.attributes.get("mute_source")
-                    by = f" (by {source})" if source else ""
-                    self.timeline.say(label, f"mute {new.state}{by}")
+            if object_id.startswith(prefix + "_"):
+                what = object_id.removeprefix(prefix + "_")
+                self._satellite_changed(label, f"{domain}.{what}", new, old)
+                return
+
+    def _light_changed(self, new: State, old: State | None) -> None:
+        brightness = new.attributes.get("brightness")
+        if (
+            old is not None
+            and old.state == new.state
+            and old.attributes.get("brightness") == brightness
+        ):
             return
+        self.lights.append((new.entity_id, new.state, brightness))
+        level = f" (brightness {round(brightness / 2.55)}%)" if brightness else ""
+        self.timeline.say("HA", f"{new.entity_id} -> {new.state}{level}")
+
+    def _satellite_changed(self, label: str, what: str, new: State, old: State | None) -> None:
+        """One of a satellite's entities changed; `what` is its domain and key."""
+        if what == "binary_sensor.recording":
+            self._recording_changed(label, new, old)
+        elif what == "event.voice_events":
+            kind = new.attributes.get("event_type")
+            # Two events in one millisecond share a timestamp state; the type differs.
+            if kind and old is not None and old.state != "unavailable":
+                self.observed[label].voice_events.append(str(kind))
+                extra = new.attributes.get("wake_word")
+                self.timeline.say(label, f"voice event {kind}" + (f" ({extra})" if extra else ""))
+        elif what == "switch.mute" and (old is None or old.state != new.state):
+            source = new.attributes.get("mute_source")
+            by = f" (by {source})" if source else ""
+            self.timeline.say(label, f"mute {new.state}{by}")
+
+    def _recording_changed(self, label: str, new: State, old: State | None) -> None:
+        if old is not None and old.state == new.state:
+            return
+        observed = self.observed[label]
+        observed.recording.append(new.state)
+        if new.state == STATE_ON:
+            observed.recording_since = time.monotonic()
+            self.timeline.say(label, "recording ON  (audio is leaving the satellite)")
+            return
+        sent = ""
+        if observed.recording_since is not None:
+            sent = f" after {time.monotonic() - observed.recording_since:.1f} s"
+            observed.recording_since = None
+        self.timeline.say(label, f"recording {new.state.upper()}{sent}")
 
 
 async def follow_speaker(

@@ -10,26 +10,25 @@ from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
-import sotto_voice
 from sotto_voice.engine.stt.worker import recognizer_missing
 from sotto_voice.link import InvalidKeyError, KeyFormatError, LinkError, LinkKey
 
 from .connection import DeviceConnection
-from .const import (
-    CONF_DEVICE_ID,
-    CONF_KEY,
-    CONF_KIND,
-    CONF_LEGACY,
-    DOMAIN,
-    SATELLITE_KINDS,
-    EntryKind,
+from .const import CONF_DEVICE_ID, CONF_KEY, CONF_LEGACY, DOMAIN, SATELLITE_KINDS, EntryKind
+from .data import (
+    EngineData,
+    HomeData,
+    SatelliteData,
+    SottoConfigEntry,
+    entry_kind,
+    home_data,
 )
-from .data import SottoConfigEntry, SottoData, home_data
 from .engine import EngineClient, EngineError
 from .esphome import async_remove_esphome_ledger, async_setup_esphome_entry
 from .grammar import HomeGrammar
 from .history.lifecycle import async_start_history
 from .history.panel import async_serve_frontend
+from .home_device import async_merge_home_devices
 from .issues import async_delete_issues, async_set_issue
 from .satellite import SatelliteDevice
 from .services import async_register_not_for_me_sentences, async_register_services
@@ -62,28 +61,34 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> bool:
-    """Set up Sotto from a config entry."""
-    kind = EntryKind(entry.data.get(CONF_KIND, EntryKind.HOME))
-    entry.runtime_data = SottoData(kind=kind, library_version=sotto_voice.__version__)
-    if kind is EntryKind.SATELLITE:
-        await _async_setup_satellite(hass, entry)
-    elif kind is EntryKind.ENGINE:
-        await _async_setup_engine(hass, entry)
-    elif kind is EntryKind.ESPHOME:
-        await async_setup_esphome_entry(hass, entry)
-    else:
-        await _async_check_local_recognizer(hass, entry)
-        grammar = HomeGrammar(hass)
-        entry.runtime_data.grammar = grammar
-        entry.async_on_unload(grammar.async_stop)
-        await grammar.async_start()
-        entry.runtime_data.history = await async_start_history(hass, entry)
-        entry.async_on_unload(async_register_not_for_me_sentences(hass))
+    """Set up Sotto from a config entry: each kind stores its own runtime data."""
+    kind = entry_kind(entry)
+    match kind:
+        case EntryKind.SATELLITE:
+            await _async_setup_satellite(hass, entry)
+        case EntryKind.ENGINE:
+            await _async_setup_engine(hass, entry)
+        case EntryKind.ESPHOME:
+            await async_setup_esphome_entry(hass, entry)
+        case EntryKind.HOME:
+            await _async_setup_home(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, _platforms(kind))
     return True
 
 
-async def _async_check_local_recognizer(hass: HomeAssistant, entry: SottoConfigEntry) -> None:
+async def _async_setup_home(hass: HomeAssistant, entry: SottoConfigEntry) -> None:
+    """Build the home's grammar, open its history, and keep one device for its entities."""
+    local_recognizer = await _async_check_local_recognizer(hass, entry)
+    grammar = HomeGrammar(hass)
+    entry.async_on_unload(grammar.async_stop)
+    await grammar.async_start()
+    history = await async_start_history(hass, entry)
+    entry.async_on_unload(async_register_not_for_me_sentences(hass))
+    entry.runtime_data = HomeData(grammar, history, local_recognizer=local_recognizer)
+    async_merge_home_devices(hass, entry.entry_id)
+
+
+async def _async_check_local_recognizer(hass: HomeAssistant, entry: SottoConfigEntry) -> bool:
     """Recognise inside HA only where pocketsphinx installs; otherwise say where instead.
 
     pocketsphinx has no wheel for CPython 3.14, which every HA 2026 image runs, and those
@@ -91,7 +96,6 @@ async def _async_check_local_recognizer(hass: HomeAssistant, entry: SottoConfigE
     recogniser, and a repair issue points to a Sotto engine.
     """
     missing = await hass.async_add_executor_job(recognizer_missing)
-    entry.runtime_data.local_recognizer = missing is None
     if missing is not None:
         _LOGGER.info("Speech-to-text inside Home Assistant is off: %s", missing)
     async_set_issue(
@@ -101,6 +105,7 @@ async def _async_check_local_recognizer(hass: HomeAssistant, entry: SottoConfigE
         {"error": missing or ""},
         active=missing is not None,
     )
+    return missing is None
 
 
 def _platforms(kind: EntryKind) -> list[Platform]:
@@ -134,7 +139,7 @@ async def _async_setup_engine(hass: HomeAssistant, entry: SottoConfigEntry) -> N
         await engine.describe()
     except EngineError as err:
         raise _not_set_up(name, err.__cause__ or err) from err
-    entry.runtime_data.engine = engine
+    entry.runtime_data = EngineData(engine)
 
 
 def _stored_key(entry: SottoConfigEntry) -> LinkKey | None:
@@ -185,8 +190,7 @@ async def _async_setup_satellite(hass: HomeAssistant, entry: SottoConfigEntry) -
         raise _not_set_up(name, err) from err
 
     satellite = SatelliteDevice(hass, connection)
-    entry.runtime_data.connection = connection
-    entry.runtime_data.satellite = satellite
+    entry.runtime_data = SatelliteData(connection, satellite)
     entry.async_on_unload(satellite.close)
     entry.async_create_background_task(
         hass, connection.async_run(first), f"sotto link {name}", eager_start=True
@@ -206,9 +210,7 @@ async def _async_setup_satellite(hass: HomeAssistant, entry: SottoConfigEntry) -
 
 async def async_unload_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> bool:
     """Unload a config entry and everything it started."""
-    return await hass.config_entries.async_unload_platforms(
-        entry, _platforms(entry.runtime_data.kind)
-    )
+    return await hass.config_entries.async_unload_platforms(entry, _platforms(entry_kind(entry)))
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> None:

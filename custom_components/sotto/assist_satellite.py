@@ -41,7 +41,7 @@ from sotto_voice.messages import StopReason
 
 from .audio import CHANNELS, RATE, WIDTH, pcm_from_url, pcm_from_wav_stream, rechunk
 from .const import DOMAIN, HOME_UNIQUE_ID
-from .data import SottoConfigEntry, home_data
+from .data import SatelliteConfigEntry, home_data
 from .entity import SottoSatelliteEntity
 from .grammar import question_answers
 from .history.model import Interaction, Outcome, Trigger
@@ -84,7 +84,7 @@ def _ms_since(mark: float | None) -> float | None:
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: SottoConfigEntry,
+    entry: SatelliteConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the satellite's Assist satellite entity."""
@@ -101,7 +101,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
     )
 
     def __init__(
-        self, entry: SottoConfigEntry, description: AssistSatelliteEntityDescription
+        self, entry: SatelliteConfigEntry, description: AssistSatelliteEntityDescription
     ) -> None:
         """Attach to the satellite."""
         super().__init__(entry, description)

@@ -9,7 +9,7 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .data import SottoConfigEntry
+from .data import SatelliteConfigEntry
 from .entity import SottoSatelliteEntity
 
 PARALLEL_UPDATES = 0
@@ -19,7 +19,7 @@ RECORDING = BinarySensorEntityDescription(key="recording", translation_key="reco
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: SottoConfigEntry,
+    entry: SatelliteConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the satellite's recording sensor."""

@@ -7,8 +7,7 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import SATELLITE_KINDS, EntryKind
-from .data import SottoConfigEntry
+from .data import HomeData, SatelliteConfigEntry, SatelliteData, SottoConfigEntry, entry_holds
 from .entity import SottoSatelliteEntity
 from .history.purge import PurgeScope
 from .history_sensors import SottoHomeEntity
@@ -27,9 +26,9 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the purge button of the home or of a satellite."""
-    if entry.runtime_data.kind is EntryKind.HOME:
-        async_add_entities([SottoHomePurgeButton(entry, PURGE)])
-    elif entry.runtime_data.kind in SATELLITE_KINDS:
+    if entry_holds(entry, HomeData):
+        async_add_entities([SottoHomePurgeButton(entry.runtime_data, PURGE)])
+    elif entry_holds(entry, SatelliteData):
         async_add_entities([SottoSatellitePurgeButton(entry, PURGE)])
 
 
@@ -45,7 +44,7 @@ class SottoHomePurgeButton(SottoHomeEntity, ButtonEntity):
 class SottoSatellitePurgeButton(SottoSatelliteEntity, ButtonEntity):
     """Purges one satellite's history and what it holds itself."""
 
-    def __init__(self, entry: SottoConfigEntry, description: ButtonEntityDescription) -> None:
+    def __init__(self, entry: SatelliteConfigEntry, description: ButtonEntityDescription) -> None:
         """Remember which satellite this button purges."""
         super().__init__(entry, description)
         self._device_key = entry.unique_id or entry.entry_id

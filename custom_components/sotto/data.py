@@ -1,48 +1,74 @@
-"""Runtime data that every Sotto platform reads through its config entry."""
+"""Runtime data: what each kind of Sotto config entry holds while it is loaded.
+
+Each kind has its own type, so a platform learns what an entry holds by its type (see
+`entry_holds`), and a satellite-only platform takes a `SatelliteConfigEntry`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
 from .connection import SatelliteTransport
-from .const import DOMAIN, EntryKind
+from .const import CONF_KIND, DOMAIN, EntryKind
 from .engine import EngineClient
 from .grammar import HomeGrammar
-from .history.model import InteractionRecorder
+from .history.store import HistoryStore
 from .satellite import SatelliteDevice
 
 
-@dataclass(slots=True)
-class SottoData:
-    """What a loaded Sotto config entry holds while it runs.
+@dataclass(slots=True, frozen=True)
+class HomeData:
+    """The home entry: the grammar every recogniser uses, and the voice history."""
 
-    The home entry holds the grammar and the history; a satellite entry its link and
-    reported state;
-    an engine entry its client.
-    """
-
-    kind: EntryKind
-    library_version: str
-    grammar: HomeGrammar | None = None
-    local_recognizer: bool = False
-    """The home entry recognises speech inside HA (pocketsphinx could be imported)."""
-    history: InteractionRecorder | None = None
-    connection: SatelliteTransport | None = None
-    satellite: SatelliteDevice | None = None
-    engine: EngineClient | None = None
+    grammar: HomeGrammar
+    history: HistoryStore
+    local_recognizer: bool
+    """Speech is recognised inside HA (pocketsphinx could be imported)."""
 
 
+@dataclass(slots=True, frozen=True)
+class SatelliteData:
+    """A satellite entry (a Sotto satellite or an ESPHome device): its link and its state."""
+
+    connection: SatelliteTransport
+    satellite: SatelliteDevice
+
+
+@dataclass(slots=True, frozen=True)
+class EngineData:
+    """An engine entry: the client that reaches the sotto-engine."""
+
+    engine: EngineClient
+
+
+type SottoData = HomeData | SatelliteData | EngineData
 type SottoConfigEntry = ConfigEntry[SottoData]
+type HomeConfigEntry = ConfigEntry[HomeData]
+type SatelliteConfigEntry = ConfigEntry[SatelliteData]
+"""Also the entry of a platform that only satellites set up."""
+type EngineConfigEntry = ConfigEntry[EngineData]
 
 
-def home_data(hass: HomeAssistant) -> SottoData | None:
+def entry_kind(entry: ConfigEntry[Any]) -> EntryKind:
+    """What the entry configures (entries from before kinds were stored are the home)."""
+    return EntryKind(entry.data.get(CONF_KIND, EntryKind.HOME))
+
+
+def entry_holds[DataT: SottoData](
+    entry: SottoConfigEntry, kind: type[DataT]
+) -> TypeGuard[ConfigEntry[DataT]]:
+    """Whether a loaded entry holds this kind of data (and is typed for it from here on)."""
+    return isinstance(entry.runtime_data, kind)
+
+
+def home_data(hass: HomeAssistant) -> HomeData | None:
     """The loaded home entry's data: the grammar and history every satellite shares."""
     entry: SottoConfigEntry
     for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-        data: SottoData = entry.runtime_data
-        if data.kind is EntryKind.HOME:
+        if isinstance(data := entry.runtime_data, HomeData):
             return data
     return None

@@ -9,7 +9,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 
 from .const import DOMAIN
-from .data import SottoConfigEntry
+from .data import SatelliteConfigEntry
 from .satellite import SatelliteDevice
 
 
@@ -19,10 +19,9 @@ class SottoSatelliteEntity(Entity):
     _attr_has_entity_name = True
     _attr_should_poll = False
 
-    def __init__(self, entry: SottoConfigEntry, description: EntityDescription) -> None:
+    def __init__(self, entry: SatelliteConfigEntry, description: EntityDescription) -> None:
         """Attach the entity to the satellite's device."""
         satellite = entry.runtime_data.satellite
-        assert satellite is not None
         self.satellite: SatelliteDevice = satellite
         self.entity_description = description
         device_key = entry.unique_id or entry.entry_id

@@ -6,7 +6,7 @@ from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .data import SottoConfigEntry
+from .data import SatelliteConfigEntry
 from .entity import SottoSatelliteEntity
 from .satellite import VoiceEvent
 
@@ -21,7 +21,7 @@ VOICE_EVENTS = EventEntityDescription(
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: SottoConfigEntry,
+    entry: SatelliteConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the satellite's voice event entity."""

@@ -12,6 +12,7 @@ from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN
+from .data import SatelliteData
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,10 +49,8 @@ async def async_claim_discovered(
     known = flow.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, unique_id)
     if known is None:
         return
-    if known.state is ConfigEntryState.LOADED:
-        connection = known.runtime_data.connection
-        if connection is not None:
-            connection.retry_now()
+    if known.state is ConfigEntryState.LOADED and isinstance(known.runtime_data, SatelliteData):
+        known.runtime_data.connection.retry_now()
     port = port or known.data[CONF_PORT]
     if (host, port) != (known.data[CONF_HOST], known.data[CONF_PORT]) and not await prove(
         known, host, port

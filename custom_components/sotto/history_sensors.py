@@ -13,13 +13,13 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import EntityCategory, UnitOfTime
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN, HOME_UNIQUE_ID
-from .data import SottoConfigEntry
+from .const import HOME_UNIQUE_ID
+from .data import HomeData
 from .history.store import HistoryStore, Stats
+from .home_device import home_device_info
 
 PARALLEL_UPDATES = 0
 
@@ -30,20 +30,12 @@ class SottoHomeEntity(Entity):
     _attr_has_entity_name = True
     _attr_should_poll = False
 
-    def __init__(self, entry: SottoConfigEntry, description: EntityDescription) -> None:
+    def __init__(self, home: HomeData, description: EntityDescription) -> None:
         """Attach the entity to the home's device."""
-        history = entry.runtime_data.history
-        assert isinstance(history, HistoryStore)
-        self.history = history
+        self.history: HistoryStore = home.history
         self.entity_description = description
         self._attr_unique_id = f"{HOME_UNIQUE_ID}-{description.key}"
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, HOME_UNIQUE_ID)},
-            name="Sotto",
-            manufacturer="Sotto",
-            model="Home",
-            entry_type=DeviceEntryType.SERVICE,
-        )
+        self._attr_device_info = home_device_info()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,10 +85,10 @@ HISTORY_SENSORS: tuple[HistorySensorDescription, ...] = (
 
 
 def async_setup_history_sensors(
-    entry: SottoConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+    home: HomeData, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
     """Add the home's history sensors."""
-    async_add_entities(SottoHistorySensor(entry, description) for description in HISTORY_SENSORS)
+    async_add_entities(SottoHistorySensor(home, description) for description in HISTORY_SENSORS)
 
 
 class SottoHistorySensor(SottoHomeEntity, SensorEntity):

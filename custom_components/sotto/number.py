@@ -10,7 +10,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from sotto_voice.messages import Configure
 
 from .connection import unsupported_features
-from .data import SottoConfigEntry
+from .data import SatelliteConfigEntry
 from .entity import SottoSatelliteEntity
 
 PARALLEL_UPDATES = 1
@@ -28,7 +28,7 @@ VOLUME = NumberEntityDescription(
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: SottoConfigEntry,
+    entry: SatelliteConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the volume number if the satellite has a speaker (diagnostics say why not)."""

@@ -17,7 +17,7 @@ from sotto_voice.messages import Configure
 
 from .connection import unsupported_features
 from .const import DOMAIN
-from .data import SottoConfigEntry
+from .data import SatelliteConfigEntry
 from .entity import SottoSatelliteEntity
 
 PARALLEL_UPDATES = 1
@@ -44,7 +44,7 @@ SENSITIVITY = SelectEntityDescription(
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: SottoConfigEntry,
+    entry: SatelliteConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the satellite's selects (those its device can honour; diagnostics say why not)."""
@@ -63,7 +63,7 @@ async def async_setup_entry(
 class SottoPipelineSelect(SottoSatelliteEntity, AssistPipelineSelect):
     """Which Assist pipeline the satellite's commands run through."""
 
-    def __init__(self, hass: HomeAssistant, entry: SottoConfigEntry) -> None:
+    def __init__(self, hass: HomeAssistant, entry: SatelliteConfigEntry) -> None:
         """Use HA's own pipeline select, on the satellite's device."""
         SottoSatelliteEntity.__init__(self, entry, AssistPipelineSelect.entity_description)
         AssistPipelineSelect.__init__(self, hass, DOMAIN, entry.unique_id or entry.entry_id)
@@ -72,7 +72,7 @@ class SottoPipelineSelect(SottoSatelliteEntity, AssistPipelineSelect):
 class SottoVadSensitivitySelect(SottoSatelliteEntity, VadSensitivitySelect):
     """How long a pause HA's own speech detection waits for (the satellite decides first)."""
 
-    def __init__(self, hass: HomeAssistant, entry: SottoConfigEntry) -> None:
+    def __init__(self, hass: HomeAssistant, entry: SatelliteConfigEntry) -> None:
         """Use HA's own sensitivity select, on the satellite's device."""
         SottoSatelliteEntity.__init__(self, entry, VadSensitivitySelect.entity_description)
         VadSensitivitySelect.__init__(self, hass, entry.unique_id or entry.entry_id)

@@ -18,8 +18,7 @@ from homeassistant.util import dt as dt_util
 
 from sotto_voice.messages import LedgerDay, SottoLedger
 
-from .const import EntryKind
-from .data import SottoConfigEntry
+from .data import HomeData, SatelliteData, SottoConfigEntry, entry_holds
 from .entity import SottoSatelliteEntity
 from .history_sensors import async_setup_history_sensors
 
@@ -58,9 +57,9 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the satellite's ledger sensors (the home entry: its history sensors)."""
-    if entry.runtime_data.kind is EntryKind.HOME:
-        async_setup_history_sensors(entry, async_add_entities)
-    else:
+    if entry_holds(entry, HomeData):
+        async_setup_history_sensors(entry.runtime_data, async_add_entities)
+    elif entry_holds(entry, SatelliteData):
         async_add_entities(SottoLedgerSensor(entry, desc) for desc in LEDGER_SENSORS)
 
 

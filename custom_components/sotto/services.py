@@ -33,8 +33,8 @@ from homeassistant.util import dt as dt_util
 
 from sotto_voice.engine.stt.grammar import NOT_FOR_ME_SENTENCES
 
-from .const import DOMAIN, SATELLITE_KINDS
-from .data import SottoConfigEntry, home_data
+from .const import DOMAIN
+from .data import SatelliteData, SottoConfigEntry, home_data
 from .history.panel import async_register_history_commands
 from .history.purge import PurgeScope, SatelliteLink, async_purge_everywhere
 from .history.store import HistoryStore
@@ -76,7 +76,7 @@ NOT_FOR_ME_SCHEMA: Final = vol.Schema({vol.Optional(ATTR_SATELLITE): cv.string})
 def history_store(hass: HomeAssistant) -> HistoryStore:
     """The home entry's history store (an error naming the problem if there is none)."""
     home = home_data(hass)
-    if home is None or not isinstance(home.history, HistoryStore):
+    if home is None:
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_history")
     return home.history
 
@@ -86,8 +86,7 @@ def satellite_links(hass: HomeAssistant) -> dict[str, SatelliteLink]:
     links: dict[str, SatelliteLink] = {}
     entry: SottoConfigEntry
     for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-        data = entry.runtime_data
-        if data.kind in SATELLITE_KINDS and data.connection is not None:
+        if isinstance(data := entry.runtime_data, SatelliteData):
             links[entry.unique_id or entry.entry_id] = data.connection
     return links
 

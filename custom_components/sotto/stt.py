@@ -9,7 +9,6 @@ from typing import Any
 
 from homeassistant.components import stt
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.storage import STORAGE_DIR
 
@@ -17,10 +16,18 @@ from sotto_voice.engine.stt.errors import SttError
 from sotto_voice.engine.stt.stream import recognise
 from sotto_voice.engine.stt.worker import RecognizerPool
 
-from .const import DOMAIN, EntryKind
-from .data import SottoConfigEntry
-from .engine import EngineClient, EngineError
-from .grammar import LANGUAGE, HomeGrammar, question_answers
+from .const import DOMAIN
+from .data import (
+    EngineConfigEntry,
+    EngineData,
+    HomeConfigEntry,
+    HomeData,
+    SottoConfigEntry,
+    entry_holds,
+)
+from .engine import EngineError
+from .grammar import LANGUAGE, question_answers
+from .home_device import home_device_info
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -33,11 +40,11 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add in-process STT to the home entry, and remote STT to an engine entry."""
-    data = entry.runtime_data
-    if data.kind is EntryKind.HOME and data.grammar is not None and data.local_recognizer:
-        async_add_entities([SottoLocalSpeechToText(entry, data.grammar)])
-    elif data.kind is EntryKind.ENGINE and data.engine is not None:
-        async_add_entities([SottoEngineSpeechToText(entry, data.engine)])
+    if entry_holds(entry, HomeData):
+        if entry.runtime_data.local_recognizer:
+            async_add_entities([SottoLocalSpeechToText(entry)])
+    elif entry_holds(entry, EngineData):
+        async_add_entities([SottoEngineSpeechToText(entry)])
 
 
 class _SottoSpeechToText(stt.SpeechToTextEntity):
@@ -82,16 +89,11 @@ class SottoLocalSpeechToText(_SottoSpeechToText):
 
     _attr_translation_key = "local_stt"
 
-    def __init__(self, entry: SottoConfigEntry, grammar: HomeGrammar) -> None:
-        """Belong to the home entry's service device."""
+    def __init__(self, entry: HomeConfigEntry) -> None:
+        """Belong to the home's device."""
         self._attr_unique_id = f"{entry.entry_id}-local_stt"
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, entry.entry_id)},
-            name="Sotto",
-            manufacturer="Sotto",
-            entry_type=DeviceEntryType.SERVICE,
-        )
-        self._grammar = grammar
+        self._attr_device_info = home_device_info()
+        self._grammar = entry.runtime_data.grammar
         self._recognizer: RecognizerPool | None = None
 
     @property
@@ -163,11 +165,11 @@ class SottoEngineSpeechToText(_SottoSpeechToText):
 
     _attr_translation_key = "engine_stt"
 
-    def __init__(self, entry: SottoConfigEntry, engine: EngineClient) -> None:
+    def __init__(self, entry: EngineConfigEntry) -> None:
         """Belong to the engine's device."""
         self._attr_unique_id = f"{entry.unique_id or entry.entry_id}-stt"
-        self._attr_device_info = engine.device_info
-        self._engine = engine
+        self._engine = entry.runtime_data.engine
+        self._attr_device_info = self._engine.device_info
 
     async def async_process_audio_stream(
         self, metadata: stt.SpeechMetadata, stream: AsyncIterable[bytes]

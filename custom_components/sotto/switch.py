@@ -14,7 +14,7 @@ from sotto_voice.messages import MuteSource
 
 from .connection import unsupported_features
 from .const import DOMAIN
-from .data import SottoConfigEntry
+from .data import SatelliteConfigEntry
 from .entity import SottoSatelliteEntity
 
 PARALLEL_UPDATES = 1
@@ -26,7 +26,7 @@ MUTE = SwitchEntityDescription(
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: SottoConfigEntry,
+    entry: SatelliteConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the satellite's mute switch, if it has one (diagnostics say why not)."""

@@ -11,9 +11,8 @@ from homeassistant.components import tts
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import EntryKind
-from .data import SottoConfigEntry
-from .engine import EngineClient, EngineError
+from .data import EngineConfigEntry, EngineData, SottoConfigEntry, entry_holds
+from .engine import EngineError
 from .grammar import LANGUAGE
 
 _LOGGER = logging.getLogger(__name__)
@@ -27,9 +26,8 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the engine's text-to-speech entity."""
-    data = entry.runtime_data
-    if data.kind is EntryKind.ENGINE and data.engine is not None:
-        async_add_entities([SottoEngineTextToSpeech(entry, data.engine)])
+    if entry_holds(entry, EngineData):
+        async_add_entities([SottoEngineTextToSpeech(entry)])
 
 
 class SottoEngineTextToSpeech(tts.TextToSpeechEntity):
@@ -39,11 +37,11 @@ class SottoEngineTextToSpeech(tts.TextToSpeechEntity):
     _attr_translation_key = "engine_tts"
     _attr_should_poll = False
 
-    def __init__(self, entry: SottoConfigEntry, engine: EngineClient) -> None:
+    def __init__(self, entry: EngineConfigEntry) -> None:
         """Belong to the engine's device."""
         self._attr_unique_id = f"{entry.unique_id or entry.entry_id}-tts"
-        self._attr_device_info = engine.device_info
-        self._engine = engine
+        self._engine = entry.runtime_data.engine
+        self._attr_device_info = self._engine.device_info
         self._attr_supported_options = [tts.ATTR_VOICE]
 
     def _voices(self) -> list[tts.Voice]:

@@ -61,21 +61,40 @@ def _speakable_names(names: Iterable[str]) -> tuple[str, ...]:
 @callback
 def async_home_vocabulary(hass: HomeAssistant) -> Home | None:
     """Describe the home as the grammar builder needs it; None when nothing is exposed."""
-    entity_reg = er.async_get(hass)
-    device_reg = dr.async_get(hass)
-    area_reg = ar.async_get(hass)
-    floor_reg = fr.async_get(hass)
-
     unspeakable: list[str] = []
+    floor_names = _floor_names(hass, unspeakable)
+    areas, area_names = _areas(hass, floor_names, unspeakable)
+    entities = _entities(hass, area_names, unspeakable)
+    if unspeakable:
+        _LOGGER.warning(
+            "Voice commands cannot name %s: no spoken words in the name; give each an alias",
+            ", ".join(unspeakable),
+        )
+    if not entities and not areas:
+        return None
+    return Home(
+        tuple(entities), tuple(areas), tuple(Floor(names) for names in floor_names.values())
+    )
+
+
+def _floor_names(hass: HomeAssistant, unspeakable: list[str]) -> dict[str, tuple[str, ...]]:
+    """Each floor's speakable names by floor ID; the others are added to `unspeakable`."""
     floor_names: dict[str, tuple[str, ...]] = {}
-    for floor in floor_reg.async_list_floors():
+    for floor in fr.async_get(hass).async_list_floors():
         if names := _speakable_names((floor.name, *sorted(floor.aliases))):
             floor_names[floor.floor_id] = names
         else:
             unspeakable.append(f"floor {floor.name}")
+    return floor_names
+
+
+def _areas(
+    hass: HomeAssistant, floor_names: dict[str, tuple[str, ...]], unspeakable: list[str]
+) -> tuple[list[Area], dict[str, str]]:
+    """The areas that can be named, and each one's spoken name by area ID."""
     areas: list[Area] = []
     area_names: dict[str, str] = {}
-    for area in area_reg.async_list_areas():
+    for area in ar.async_get(hass).async_list_areas():
         names = _speakable_names((area.name, *sorted(area.aliases)))
         if not names:
             unspeakable.append(f"area {area.name}")
@@ -83,26 +102,19 @@ def async_home_vocabulary(hass: HomeAssistant) -> Home | None:
         area_names[area.id] = names[0]
         floor_name = floor_names.get(area.floor_id) if area.floor_id else None
         areas.append(Area(names, floor=floor_name[0] if floor_name else None))
+    return areas, area_names
 
+
+def _entities(
+    hass: HomeAssistant, area_names: dict[str, str], unspeakable: list[str]
+) -> list[Entity]:
+    """The exposed entities that can be named, with their aliases and areas."""
     entities: list[Entity] = []
     for state in hass.states.async_all():
         if not async_should_expose(hass, _ASSISTANT, state.entity_id):
             continue
-        entry = entity_reg.async_get(state.entity_id)
+        aliases, area_id = _registry_aliases_and_area(hass, state.entity_id)
         name = state.attributes.get(ATTR_FRIENDLY_NAME) or state.object_id.replace("_", " ")
-        aliases: tuple[str, ...] = ()
-        area_id: str | None = None
-        if entry is not None:
-            # HA 2026 keeps the entity's own (computed) name among its aliases as a
-            # marker: HA resolves it to the name it shows.
-            aliases = tuple(sorted(er.async_get_entity_aliases(hass, entry)))
-            area_id = entry.area_id
-            if (
-                area_id is None
-                and entry.device_id
-                and (device := device_reg.async_get(entry.device_id))
-            ):
-                area_id = device.area_id
         entity_names = _speakable_names((str(name), *aliases))
         if not entity_names:
             unspeakable.append(state.entity_id)
@@ -115,16 +127,23 @@ def async_home_vocabulary(hass: HomeAssistant) -> Home | None:
                 device_class=state.attributes.get("device_class"),
             )
         )
-    if unspeakable:
-        _LOGGER.warning(
-            "Voice commands cannot name %s: no spoken words in the name; give each an alias",
-            ", ".join(unspeakable),
-        )
-    if not entities and not areas:
-        return None
-    return Home(
-        tuple(entities), tuple(areas), tuple(Floor(names) for names in floor_names.values())
-    )
+    return entities
+
+
+def _registry_aliases_and_area(
+    hass: HomeAssistant, entity_id: str
+) -> tuple[tuple[str, ...], str | None]:
+    """An entity's aliases and area (its device's, if it has none of its own)."""
+    entry = er.async_get(hass).async_get(entity_id)
+    if entry is None:
+        return (), None
+    # HA 2026 keeps the entity's own (computed) name among its aliases as a
+    # marker: HA resolves it to the name it shows.
+    aliases = tuple(sorted(er.async_get_entity_aliases(hass, entry)))
+    if entry.area_id is None and entry.device_id:
+        device = dr.async_get(hass).async_get(entry.device_id)
+        return aliases, device.area_id if device else None
+    return aliases, entry.area_id
 
 
 @callback

@@ -8,6 +8,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 
 from custom_components.sotto.const import DOMAIN
+from custom_components.sotto.data import HomeData
 
 
 async def test_user_flow_creates_entry_that_loads_and_unloads(hass: HomeAssistant) -> None:
@@ -22,7 +23,7 @@ async def test_user_flow_creates_entry_that_loads_and_unloads(hass: HomeAssistan
 
     entry = hass.config_entries.async_entries(DOMAIN)[0]
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data.library_version
+    assert isinstance(entry.runtime_data, HomeData)
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()

@@ -11,7 +11,7 @@ from homeassistant.helpers.device_registry import format_mac
 from homeassistant.helpers.storage import Store
 
 from ..const import CONF_DEVICE_ID, CONF_KEY, DOMAIN  # noqa: TID252
-from ..data import SottoConfigEntry  # noqa: TID252
+from ..data import SatelliteData, SottoConfigEntry  # noqa: TID252
 from ..issues import async_set_issue  # noqa: TID252
 from ..satellite import SatelliteDevice  # noqa: TID252
 from .session import EsphomeAuthError, EsphomeError, async_esphome_conflict
@@ -58,8 +58,7 @@ async def async_setup_esphome_entry(hass: HomeAssistant, entry: SottoConfigEntry
 
     entry.async_on_unload(_async_save_ledger)
     satellite = SatelliteDevice(hass, transport)
-    entry.runtime_data.connection = transport
-    entry.runtime_data.satellite = satellite
+    entry.runtime_data = SatelliteData(transport, satellite)
     entry.async_on_unload(satellite.close)
     entry.async_create_background_task(
         hass, transport.async_run(first), f"sotto esphome {name}", eager_start=True

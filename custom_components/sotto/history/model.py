@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
 
 
 class Trigger(StrEnum):
@@ -56,14 +55,3 @@ class Interaction:
     total_ms: float | None = None
     audio: bytes | None = None
     """The command's audio, only while the user has opted in to keeping audio."""
-
-
-class InteractionRecorder(Protocol):
-    """Where the pipeline bridge hands finished interactions (the history store)."""
-
-    @property
-    def keeps_audio(self) -> bool:
-        """Whether the user has opted in to keeping the audio of commands."""
-
-    async def async_add(self, interaction: Interaction) -> None:
-        """Keep the interaction as the retention settings allow (or not at all)."""

@@ -5,6 +5,7 @@ light is left stuck on."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -41,33 +42,36 @@ ACTIONS = (
 )
 
 
+# What the room says for each of its actions (made when the action runs: espeak-ng).
+HEARD: dict[str, Callable[[], bytes]] = {
+    "wake": lambda: utterance(0.3, "okay nabu", 0.3, "turn on the light"),
+    "chatter": lambda: utterance(0.2, "what a lovely day", 0.2),
+    "silence": lambda: silence(0.6),
+}
+# What HA sends for each of its actions.
+FROM_HA: dict[str, tuple[Event, ...]] = {
+    "mute": (SetMute(muted=True).event(),),
+    "unmute": (SetMute(muted=False).event(),),
+    "talk": (PushToTalk().event(),),
+    "stop": (StopStreaming().event(),),
+    "run_ended": (RunEnded().event(),),
+    "sensitivity": (Configure(sensitivity=0.7).event(),),
+    "reply": (
+        Event("audio-start", {"rate": 16000, "width": 2, "channels": 1}),
+        AudioChunk(16000, 2, 1, silence(0.2)).event(),
+        Event("audio-stop", {}),
+    ),
+    "garbage": (Event("sotto-configure", {"volume": "loud"}),),
+}
+
+
 async def _act(action: str, sat: RunningSatellite, ha: Controller) -> None:
-    if action == "wake":
-        await sat.feed(utterance(0.3, "okay nabu", 0.3, "turn on the light"))
-    elif action == "chatter":
-        await sat.feed(utterance(0.2, "what a lovely day", 0.2))
-    elif action == "silence":
-        await sat.feed(silence(0.6))
-    elif action == "mute":
-        await ha.send(SetMute(muted=True).event())
-    elif action == "unmute":
-        await ha.send(SetMute(muted=False).event())
+    if action in HEARD:
+        await sat.feed(HEARD[action]())
     elif action == "button":
         await sat.satellite.hardware_action("toggle")
-    elif action == "talk":
-        await ha.send(PushToTalk().event())
-    elif action == "stop":
-        await ha.send(StopStreaming().event())
-    elif action == "run_ended":
-        await ha.send(RunEnded().event())
-    elif action == "sensitivity":
-        await ha.send(Configure(sensitivity=0.7).event())
-    elif action == "reply":
-        await ha.send(Event("audio-start", {"rate": 16000, "width": 2, "channels": 1}))
-        await ha.send(AudioChunk(16000, 2, 1, silence(0.2)).event())
-        await ha.send(Event("audio-stop", {}))
-    elif action == "garbage":
-        await ha.send(Event("sotto-configure", {"volume": "loud"}))
+    for event in FROM_HA.get(action, ()):
+        await ha.send(event)
     await ha.settled()
 
 
