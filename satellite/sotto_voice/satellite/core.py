@@ -41,7 +41,7 @@ from .control import Control, Controller
 from .indicator import Indicator
 from .ledger import Ledger
 from .mic import Microphone
-from .phase import Facts, HaPresence, Phase, PhaseMachine, indicator_state, reported_state
+from .phase import Facts, Phase, PhaseMachine, indicator_state, reported_state
 from .replies import Replies
 from .store import StateStore
 from .triggers import DetectorFactory, WakeListener, WakeWord, trigger_for
@@ -366,9 +366,9 @@ class Satellite:
 
     async def push_to_talk(self) -> bool:
         """Start a stream with the next captured audio; False if muted or not possible."""
-        if self.facts.muted or self.facts.ha is not HaPresence.CONNECTED:
+        if self.facts.muted or self.controller is None or not self.mic.capturing:
             return False
-        if not self.mic.capturing or self.phase is Phase.STREAMING:
+        if self.phase is Phase.STREAMING:
             return False
         self.commands.push_to_talk(True)
         return True
