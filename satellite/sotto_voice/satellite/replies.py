@@ -43,13 +43,15 @@ class Replies:
         self.abandon()
         if not sat.speaker.available:
             return
-        await sat.trigger.before_reply()
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(PLAYBACK_QUEUE_CHUNKS)
         self._queue = queue
         fmt = PcmFormat(start.rate, start.width, start.channels)
         self.task = asyncio.create_task(self._play(fmt, queue))
         # Deaf from now on: the reply may hold the wake word (HA saying "okay nabu ...").
+        # Speaking before the trigger acts: remote wake ends its stream, and no new stream
+        # may start in that moment and carry the reply back to Home Assistant.
         sat.reply_started()
+        await sat.trigger.before_reply()
 
     async def add(self, chunk: AudioChunk) -> None:
         """Queue a chunk of the reply (waits while the speaker is behind)."""
