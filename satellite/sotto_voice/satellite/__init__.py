@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from .audio_in import AudioSource, CommandSource, PushSource, WavFileSource, arecord_source
     from .audio_out import AudioSink, CommandSink, Speaker, WavSink, aplay_sink
     from .config import SatelliteConfig, load_config, validate
-    from .core import Controller, Satellite, SatelliteSettings
+    from .control import Controller
+    from .core import Satellite, SatelliteSettings
     from .errors import (
         AudioError,
         ConfigError,
@@ -39,7 +40,7 @@ _WHERE = {
     "SatelliteConfig": "config",
     "load_config": "config",
     "validate": "config",
-    "Controller": "core",
+    "Controller": "control",
     "Satellite": "core",
     "SatelliteSettings": "core",
     "AudioError": "errors",

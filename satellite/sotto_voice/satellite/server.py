@@ -99,13 +99,13 @@ class SatelliteServer:
         controller = LinkController(link)
         _LOGGER.info("%s (%s) is in control", peer.name, link.remote)
         try:
-            await self._satellite.attach(controller)
+            await self._satellite.control.attach(controller)
             async for event in link:
-                await self._satellite.handle_event(event)
+                await self._satellite.control.handle_event(event)
         finally:
             self._owner = None
             self._free.set()
-            await self._satellite.detach(controller)
+            await self._satellite.control.detach(controller)
             _LOGGER.info("%s (%s) left", peer.name, link.remote)
 
     async def _take_control(self, link: Link) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
@@ -126,6 +127,31 @@ async def test_remote_wake_streams_only_when_enabled_and_says_so(tmp_path: Path)
         assert times
         assert entered < min(times)
         assert max(times) < left
+
+
+async def test_remote_wake_ends_its_stream_for_a_reply(tmp_path: Path) -> None:
+    """A reply ends a remote-wake stream before it plays, and no stream starts while it
+    plays (the satellite never streams its own voice back); afterwards it streams again."""
+    config = make_config(tmp_path, wake={"remote": True})
+    reply = utterance(0.2, "the kitchen light is on", 0.3)
+    async with running_satellite(config) as sat, controller(sat) as ha:
+        sat.push.push(utterance(0.5, "turn on the kitchen light"))
+        first = StreamStart.from_event(await ha.wait_for(StreamStart.is_stream_start))
+        mark = len(ha.events)
+        await ha.send(AudioStart(rate=16000, width=2, channels=1).event())
+        stop = await ha.stream_stop(after=mark)
+        assert (stop.stream_id, stop.reason) == (first.stream_id, StopReason.PLAYBACK)
+        for at in range(0, len(reply), 4096):
+            await ha.send(AudioChunk(16000, 2, 1, reply[at : at + 4096]).event())
+        await sat.recorder.wait_for(IndicatorState.SPEAKING)
+        await sat.feed(reply)  # the microphone hears the reply while it plays
+        await ha.send(AudioStop().event())
+        await ha.wait_for(lambda e: e.type == "played", timeout=20)
+        assert len(ha.stream_starts()) == 1
+        mark = len(ha.events)
+        await sat.feed(utterance(0.3))
+        again = StreamStart.from_event(await ha.wait_for(StreamStart.is_stream_start, after=mark))
+        assert (again.trigger, again.stream_id) == (StreamTrigger.REMOTE_WAKE, first.stream_id + 1)
 
 
 async def test_remote_wake_is_off_by_default(tmp_path: Path) -> None:

@@ -1,0 +1,161 @@
+"""How a command starts when nobody pressed a button: a wake word heard on the device, or
+remote wake (stream whenever idle, Home Assistant listens for the wake word).
+
+The satellite picks one strategy at start-up from its configuration (`wake.remote`); the
+command stream hands it every chunk heard while idle, and the reply player asks it what a
+reply does to a stream. Push-to-talk works the same with either.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from sotto_voice.messages import StopReason, StreamTrigger
+
+from .audio import BYTES_PER_SECOND
+from .errors import WakeWordError
+from .phase import Phase
+from .wake import WakeHit, WakeWordDetector
+
+if TYPE_CHECKING:
+    from .core import Satellite, SatelliteSettings
+
+_LOGGER = logging.getLogger(__name__)
+
+DetectorFactory = Callable[[str, float], WakeWordDetector]
+"""Loads a detector for (wake word, sensitivity)."""
+
+WakeListener = Callable[[str, float], None]
+"""Called with (wake word, monotonic time) at each detection."""
+
+
+class WakeWord:
+    """The wake word detector on the device, and the audio it must not hear."""
+
+    def __init__(
+        self,
+        settings: SatelliteSettings,
+        factory: DetectorFactory,
+        *,
+        chosen: str | None,
+        sensitivity: float | None,
+    ) -> None:
+        self._factory = factory
+        self._choices = settings.wake_words
+        self._refractory_bytes = int(settings.refractory_seconds * BYTES_PER_SECOND)
+        # chosen and sensitivity were set from Home Assistant and kept over restarts.
+        self.name = chosen if chosen is not None and chosen in self._choices else settings.wake_word
+        self.sensitivity = sensitivity if sensitivity is not None else settings.sensitivity
+        self._detector = factory(self.name, self.sensitivity)
+        self.deaf_until = 0
+        """Captured bytes before which a detection does not count."""
+        self._listeners: list[WakeListener] = []
+
+    def add_listener(self, listener: WakeListener) -> Callable[[], None]:
+        """Call listener at every detection; returns an unsubscribe callable."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def choose(self, name: str) -> None:
+        """Listen for name from now on (raises WakeWordError if it cannot)."""
+        if name not in self._choices:
+            raise WakeWordError(
+                f"unknown wake word {name!r}; this satellite has " + ", ".join(self._choices)
+            )
+        self._detector = self._factory(name, self.sensitivity)
+        self.name = name
+
+    def set_sensitivity(self, sensitivity: float) -> None:
+        """Change how easily the wake word is heard (0..1)."""
+        self.sensitivity = sensitivity
+        self._detector.set_sensitivity(sensitivity)
+
+    def reset(self) -> None:
+        """Forget the audio heard so far (half a wake word must not complete later)."""
+        self._detector.reset()
+
+    def deafen(self, until: int) -> None:
+        """Forget the audio heard so far and ignore detections before byte until."""
+        self._detector.reset()
+        self.deaf_until = max(self.deaf_until, until)
+
+    def hear(self, chunk: bytes, position: int) -> WakeHit | None:
+        """Feed the chunk captured at position; return the detection, if one counts."""
+        if position < self.deaf_until:
+            return None  # the refractory period, or the echo of our own voice
+        hit = self._detector.process(chunk)
+        if hit is None:
+            return None
+        detected_at = time.monotonic()
+        for listener in list(self._listeners):
+            listener(hit.name, detected_at)
+        self.deaf_until = position + hit.offset + self._refractory_bytes
+        return hit
+
+
+class Trigger(Protocol):
+    """Starts a stream from audio heard while idle."""
+
+    async def on_idle_audio(self, chunk: bytes, position: int) -> None:
+        """Act on a chunk captured at position while no stream runs."""
+
+    async def before_reply(self) -> None:
+        """Prepare for a reply from Home Assistant that is about to play."""
+
+
+class WakeWordTrigger:
+    """A stream starts right after the wake word, heard here; nothing is sent before it."""
+
+    def __init__(self, satellite: Satellite) -> None:
+        self._satellite = satellite
+
+    async def on_idle_audio(self, chunk: bytes, position: int) -> None:
+        """Listen for the wake word; start a stream with the audio after it."""
+        sat = self._satellite
+        if sat.phase is Phase.SPEAKING or sat.speaker.playing:
+            return  # our own voice or a chime
+        hit = sat.wake.hear(chunk, position)
+        if hit is None:
+            return
+        if sat.controller is None:
+            _LOGGER.info("wake word %s heard, but Home Assistant is not connected", hit.name)
+        else:
+            _LOGGER.info("wake word %s heard", hit.name)
+            if hit.offset >= len(chunk):
+                sat.mic.read_soon()  # nothing after the wake word yet: read less
+            end = position + hit.offset
+            await sat.commands.start(StreamTrigger.WAKE_WORD, chunk[hit.offset :], end, hit.name)
+        # Counted after the stream is under way: writing the file must not delay it.
+        sat.ledger.record_wake()
+
+    async def before_reply(self) -> None:
+        """A reply plays beside a stream; the stream ends where the command does."""
+
+
+class RemoteWakeTrigger:
+    """Remote wake: audio streams whenever the satellite is idle, and Home Assistant hears
+    the wake word. Only the satellite's own configuration turns it on (HA raises a repair
+    issue); its streams have no chimes, and Home Assistant decides where they end."""
+
+    def __init__(self, satellite: Satellite) -> None:
+        self._satellite = satellite
+
+    async def on_idle_audio(self, chunk: bytes, position: int) -> None:
+        """Stream, unless Home Assistant is away or busy with a command, or a sound plays."""
+        sat = self._satellite
+        if sat.controller is not None and sat.phase is Phase.IDLE and not sat.speaker.playing:
+            await sat.commands.start(StreamTrigger.REMOTE_WAKE, chunk, position, remote=True)
+
+    async def before_reply(self) -> None:
+        """End the stream: the satellite must not stream its own reply back."""
+        await self._satellite.commands.end(StopReason.PLAYBACK)
+
+
+def trigger_for(satellite: Satellite) -> Trigger:
+    """Return the strategy the satellite's configuration asks for."""
+    if satellite.settings.remote_wake:
+        return RemoteWakeTrigger(satellite)
+    return WakeWordTrigger(satellite)
