@@ -167,6 +167,23 @@ def test_readme_links_to_each_guide() -> None:
         assert f"(docs/{doc}" in readme, doc
 
 
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors for the headings of a Markdown page."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_links_between_the_pages_lead_somewhere() -> None:
+    """Every relative link of the README and the guides names a file and heading that exist."""
+    for page in (ROOT / "README.md", *DOCS.glob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        for target, anchor in re.findall(r"\]\(([\w./-]*\.md|)(?:#([\w-]+))?\)", text):
+            linked = (page.parent / target).resolve() if target else page
+            assert linked.is_file(), f"{page.name} links to {target}"
+            if anchor:
+                assert anchor in _anchors(linked), f"{page.name} links to {target}#{anchor}"
+
+
 def test_satellite_configuration_examples_are_valid() -> None:
     """Every YAML block of the Pi guide is accepted by the satellite's own loader."""
     from sotto_voice.satellite.config import validate
