@@ -15,6 +15,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from bench.commands import (
     Case,
+    CaseResult,
     Corpus,
     CorpusError,
     House,
@@ -22,7 +23,10 @@ from bench.commands import (
     Satellite,
     async_run_cases,
     async_warm_up,
+    group_lines,
+    group_scores,
     load_corpus,
+    results_json,
     running_satellites,
     speech_end_seconds,
     summary_line,
@@ -75,6 +79,8 @@ def test_loader_reads_a_good_corpus(tmp_path: Path) -> None:
         ({"satellite": "Attic satellite"}, "no satellite 'Attic satellite'"),
         ({"audio": "missing.wav"}, "missing.wav is missing"),
         ({"expect": {"light.kitchen_light": "on@140", "light.bedroom_lamp": "off"}}, "140"),
+        ({"group": ""}, "group must be a name"),
+        ({"group": 7}, "group must be a name"),
     ],
 )
 def test_loader_rejects_a_broken_cases_file(
@@ -88,6 +94,53 @@ def test_loader_rejects_a_broken_cases_file(
     assert str(directory / "cases.yaml") in message
     assert "case 2" in message
     assert problem in message
+
+
+def test_loader_reads_each_case_s_voice_group(tmp_path: Path) -> None:
+    """A case names its group; a case that names none is in the group "all"."""
+    cases = [GOOD_CASE | {"group": "piper-reverb"}, GOOD_CASE]
+    corpus = load_corpus(_corpus_dir(tmp_path, cases))
+    assert [case.group for case in corpus.cases] == ["piper-reverb", "all"]
+
+
+def _result(audio: str, *, correct: bool, overheard: bool = False) -> CaseResult:
+    changed = not overheard or not correct
+    return CaseResult(audio, "Kitchen satellite", correct, overheard, changed, None, None, None)
+
+
+def test_report_has_each_voice_group_and_the_worst_of_them() -> None:
+    """Per group: commands right of commands said, overheard speech acted on of overheard;
+    the worst group is the one with the fewest commands right; --json has the same."""
+    off = {"light.kitchen_light": LightState(False)}
+    on = {"light.kitchen_light": LightState(True)}
+    said = [
+        ("piper", on, True), ("piper", on, True), ("piper", off, True),
+        ("espeak-en-sc", on, True), ("espeak-en-sc", on, False), ("espeak-en-sc", off, False),
+        ("noise-10db", on, True), ("noise-10db", on, False), ("noise-10db", off, True),
+    ]  # fmt: skip
+    cases = [Case(f"{n}.wav", "Kitchen satellite", off, e, g) for n, (g, e, _) in enumerate(said)]
+    results = [
+        _result(case.audio, correct=right, overheard=case.out_of_grammar)
+        for case, (_, _, right) in zip(cases, said, strict=True)
+    ]
+    lines = group_lines(group_scores(cases, results))
+    assert lines[1].split() == ["espeak-en-sc", "1/2", "50.0", "%", "1/1"]
+    assert lines[2].split() == ["noise-10db", "1/2", "50.0", "%", "0/1"]
+    assert lines[3].split() == ["piper", "2/2", "100.0", "%", "0/1"]
+    # Two groups got one command of two; of those the one that acted on speech is worse.
+    assert lines[-1] == (
+        "worst group: espeak-en-sc: commands 1/2 correct (50.0 %), 1/1 false actions"
+    )
+    report = results_json(cases, results)
+    assert [c["group"] for c in report["cases"]][:4] == ["piper"] * 3 + ["espeak-en-sc"]
+    assert report["groups"][0] == {
+        "group": "espeak-en-sc",
+        "commands_correct": 1,
+        "commands": 2,
+        "false_actions": 1,
+        "overheard": 1,
+    }
+    assert report["summary"] == summary_line(results)
 
 
 def test_loader_rejects_a_wav_in_the_wrong_format(tmp_path: Path) -> None:
