@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import functools
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from numpy.typing import NDArray
 ROOT: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.make_corpus import light_id, require  # noqa: E402
+from bench.make_corpus import espeak_command, light_id, require  # noqa: E402
 from bench.voices_sentences import SPLITS, Sentence, Split  # noqa: E402
 from sotto_voice.audio import VOICE_FORMAT  # noqa: E402
 
@@ -213,15 +212,6 @@ def _write(path: Path, audio: Audio) -> None:
         wav.writeframes(pcm)
 
 
-@functools.cache
-def _espeak() -> tuple[str, ...]:
-    """espeak-ng, with its deterministic mode where it has one (1.52 seeds the breath
-    noise of voices such as en-us+f3 from the clock: every run spoke differently)."""
-    espeak = require("espeak-ng")
-    usage = subprocess.run([espeak, "--help"], capture_output=True, text=True, check=False)
-    return (espeak, "-D") if re.search(r"^-D\b", usage.stdout, re.MULTILINE) else (espeak,)
-
-
 def _to_voice_format(source: Path, target: Path, *effects: str) -> None:
     """16 kHz mono 16-bit, silence around the speech, then the effects (sox -R: repeatable)."""
     _run(
@@ -271,7 +261,7 @@ def _speak(text: str, voice: str, rng: random.Random, target: Path, split: str) 
     """Say text in a voice into a WAV at the voice's own rate."""
     if voice != PIPER:
         rate = rng.randint(*ESPEAK_RATES)
-        _run(*_espeak(), "-v", voice, "-s", str(rate), "-w", str(target), text)
+        _run(*espeak_command(), "-v", voice, "-s", str(rate), "-w", str(target), text)
         return
     synthesizer = _piper(split)
     audio = b"".join(chunk.audio for chunk in synthesizer.sentences(text))
@@ -312,7 +302,7 @@ def _babble(tmp: Path) -> Audio:
     total = np.zeros(int(NOISE_SECONDS * RATE))
     for number, (voice, text) in enumerate(BABBLE):
         raw, talk = tmp / f"raw{number}.wav", tmp / f"talk{number}.wav"
-        _run(*_espeak(), "-v", voice, "-s", "165", "-w", str(raw), text)
+        _run(*espeak_command(), "-v", voice, "-s", "165", "-w", str(raw), text)
         _to_voice_format(raw, talk)
         speech = _read(talk)
         speech /= np.sqrt(_active_power(speech))
