@@ -84,6 +84,7 @@ SETTLE_TIMEOUT: Final = 10.0
 SETTLE: Final = 0.3
 # The group of cases that name none (a corpus without voice groups).
 ALL_GROUP: Final = "all"
+TOTAL_GROUP: Final = "(every group)"
 
 
 class CorpusError(ValueError):
@@ -434,18 +435,27 @@ def worst_group(scores: Sequence[GroupScore]) -> GroupScore | None:
     return min(scores, key=lambda s: (s.accuracy, -s.false_rate, s.group), default=None)
 
 
+def _group_row(score: GroupScore, width: int) -> str:
+    commands = f"{score.commands_correct}/{score.commands}"
+    percent = f"{100 * score.accuracy:5.1f} %" if score.commands else "    -  "
+    return (
+        f"{score.group:<{width}}  {commands:>7} {percent}   {score.false_actions}/{score.overheard}"
+    )
+
+
 def group_lines(scores: Sequence[GroupScore]) -> list[str]:
-    """A table of the voice groups, then the worst of them."""
-    width = max((len(s.group) for s in scores), default=0)
-    width = max(width, len("voice group"))
+    """A table of the voice groups and their total, then the worst group."""
+    total = GroupScore(
+        TOTAL_GROUP,
+        sum(s.commands_correct for s in scores),
+        sum(s.commands for s in scores),
+        sum(s.false_actions for s in scores),
+        sum(s.overheard for s in scores),
+    )
+    width = max(len(s.group) for s in [*scores, total, GroupScore("voice group", 0, 0, 0, 0)])
     lines = [f"{'voice group':<{width}}  commands correct    false actions"]
-    for score in scores:
-        commands = f"{score.commands_correct}/{score.commands}"
-        percent = f"{100 * score.accuracy:5.1f} %" if score.commands else "    -  "
-        lines.append(
-            f"{score.group:<{width}}  {commands:>7} {percent}   "
-            f"{score.false_actions}/{score.overheard}"
-        )
+    lines += [_group_row(score, width) for score in scores]
+    lines.append(_group_row(total, width))
     worst = worst_group(scores)
     if worst is not None:
         lines.append(

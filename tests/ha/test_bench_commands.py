@@ -127,6 +127,7 @@ def test_report_has_each_voice_group_and_the_worst_of_them() -> None:
     assert lines[1].split() == ["espeak-en-sc", "1/2", "50.0", "%", "1/1"]
     assert lines[2].split() == ["noise-10db", "1/2", "50.0", "%", "0/1"]
     assert lines[3].split() == ["piper", "2/2", "100.0", "%", "0/1"]
+    assert lines[4].split() == ["(every", "group)", "4/6", "66.7", "%", "1/3"]
     # Two groups got one command of two; of those the one that acted on speech is worse.
     assert lines[-1] == (
         "worst group: espeak-en-sc: commands 1/2 correct (50.0 %), 1/1 false actions"
