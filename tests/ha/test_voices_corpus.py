@@ -1,12 +1,15 @@
 """bench/make_voices_corpus.py: its three splits are corpora bench/commands.py accepts,
-with voice groups, separate houses and sentences; and every command in them is one Home
-Assistant's own agent carries out as the case expects (typed, from the satellite's area).
-No audio is made here: the YAML is the generator's, written to a temporary directory."""
+with voice groups, separate houses and sentences; every command in them is one Home
+Assistant's own agent carries out as the case expects (typed, from the satellite's area);
+and its audio is the same on every run, with noise at the SNR its group names. The YAML
+is the generator's, written to a temporary directory; only a few WAVs are made."""
 
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from homeassistant.components.conversation import async_converse
@@ -24,7 +27,7 @@ from bench.commands import (
     load_corpus,
     normalise,
 )
-from bench.make_voices_corpus import GROUPS, write_yaml
+from bench.make_voices_corpus import GROUPS, Group, _piper, make_wav, write_yaml
 from bench.voices_sentences import SPLITS
 
 from .house import async_build_house
@@ -144,3 +147,50 @@ async def test_every_command_is_one_home_assistant_carries_out(
             wrong.append(f"{text!r} at {case.satellite}: {mismatches}")
     assert done, split
     assert not wrong, "\n".join(wrong)
+
+
+def _samples(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
+        return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(float)
+
+
+@pytest.mark.parametrize(("kind", "within_db"), [("pink", 0.5), ("babble", 1.5)])
+def test_noise_is_mixed_at_the_snr_its_group_names(
+    tmp_path: Path, kind: str, within_db: float
+) -> None:
+    """The same speech with and without noise differ by noise 10 dB below the speech's
+    level (its 10 ms frames within 30 dB of the loudest). The SNR is set against the noise
+    track's long-term power: babble comes and goes, so one WAV's excerpt of it is a little
+    louder or quieter."""
+    text = "turn on the lights in the hallway"
+    clean, noisy = tmp_path / "clean" / "one.wav", tmp_path / "noisy" / "one.wav"
+    for path in (clean, noisy):
+        path.parent.mkdir()
+    make_wav(text, Group("clean", ("en-us",)), "tune", clean)
+    make_wav(text, Group("noisy", ("en-us",), noise=kind, snr_db=10), "tune", noisy)
+    speech = _samples(clean)
+    noise = _samples(noisy) - speech
+    frames = (speech[: len(speech) // 160 * 160].reshape(-1, 160) ** 2).mean(axis=1)
+    level = frames[frames >= frames.max() / 1000].mean()
+    snr = 10 * np.log10(level / (noise**2).mean())
+    assert abs(snr - 10) <= within_db
+    assert np.abs(noise[:1600]).mean() > 0  # noise before the speech too, as in a room
+
+
+def test_a_split_sounds_the_same_on_every_run(tmp_path: Path) -> None:
+    """espeak-ng's breathy voices and piper's noise are seeded: made again in a new piper
+    session, a split's WAVs are the same bytes."""
+    made: list[list[bytes]] = []
+    for run in ("first", "second"):
+        _piper.cache_clear()
+        directory = tmp_path / run / "tune"
+        directory.mkdir(parents=True)
+        wavs = []
+        for group in ("espeak-en-us-f3", "piper", "piper-pitch-down"):
+            path = directory / f"{group}.wav"
+            make_wav("switch on the lights", GROUPS[group], "tune", path)
+            wavs.append(path.read_bytes())
+        made.append(wavs)
+    assert made[0] == made[1]
+    assert len(set(made[0])) == 3
