@@ -443,15 +443,20 @@ def _group_row(score: GroupScore, width: int) -> str:
     )
 
 
-def group_lines(scores: Sequence[GroupScore]) -> list[str]:
-    """A table of the voice groups and their total, then the worst group."""
-    total = GroupScore(
+def total_score(scores: Sequence[GroupScore]) -> GroupScore:
+    """Every group's figures added up."""
+    return GroupScore(
         TOTAL_GROUP,
         sum(s.commands_correct for s in scores),
         sum(s.commands for s in scores),
         sum(s.false_actions for s in scores),
         sum(s.overheard for s in scores),
     )
+
+
+def group_lines(scores: Sequence[GroupScore]) -> list[str]:
+    """A table of the voice groups and their total, then the worst group."""
+    total = total_score(scores)
     width = max(len(s.group) for s in [*scores, total, GroupScore("voice group", 0, 0, 0, 0)])
     lines = [f"{'voice group':<{width}}  commands correct    false actions"]
     lines += [_group_row(score, width) for score in scores]

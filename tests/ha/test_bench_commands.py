@@ -3,6 +3,7 @@ through a real satellite process, Sotto and HA's agent against real template lig
 
 from __future__ import annotations
 
+import json
 import wave
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from bench.commands import (
     speech_end_seconds,
     summary_line,
 )
+from bench.compare_commands import RunError, load_run, side_by_side
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
 from demo.home import async_wait_for_grammar
 from demo.speech import silence, speak, utterance, write_wav
@@ -142,6 +144,37 @@ def test_report_has_each_voice_group_and_the_worst_of_them() -> None:
         "overheard": 1,
     }
     assert report["summary"] == summary_line(results)
+
+
+def test_two_runs_side_by_side_per_voice_group(tmp_path: Path) -> None:
+    """Two runs' --json files give a row per group with each run's figures, each run's
+    worst group and summary; a group only one run has gets a dash for the other."""
+    off = {"light.kitchen_light": LightState(False)}
+    on = {"light.kitchen_light": LightState(True)}
+    cases = [
+        Case("a.wav", "Kitchen satellite", off, on, "piper-reverb"),
+        Case("b.wav", "Kitchen satellite", off, on, "espeak-en-sc"),
+        Case("c.wav", "Kitchen satellite", off, off, "espeak-en-sc"),
+    ]
+    old = [_result("a.wav", correct=True), _result("b.wav", correct=False),
+           _result("c.wav", correct=False, overheard=True)]  # fmt: skip
+    new = [_result("a.wav", correct=True), _result("b.wav", correct=True),
+           _result("c.wav", correct=True, overheard=True)]  # fmt: skip
+    files = []
+    for name, results, used in (("old", old, cases), ("new", new, cases[:1])):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(results_json(used, results[: len(used)])))
+        files.append((name, *load_run(path)))
+    lines = side_by_side(files)
+    assert lines[1].split() == ["espeak-en-sc", "0/1", "0.0", "%", "1/1", "-", "-"]
+    both = ["1/1", "100.0", "%", "0/0"]
+    assert lines[2].split() == ["piper-reverb", *both, *both]
+    assert lines[3].split()[2:] == ["1/2", "50.0", "%", "1/1", "1/1", "100.0", "%", "0/0"]
+    assert "old: worst group espeak-en-sc: commands 0/1" in lines
+    assert f"new: {summary_line(new[:1])}" in lines
+    (tmp_path / "bad.json").write_text(json.dumps([{"audio": "a.wav"}]))
+    with pytest.raises(RunError, match="bad.json: not bench/commands.py --json output"):
+        load_run(tmp_path / "bad.json")
 
 
 def test_loader_rejects_a_wav_in_the_wrong_format(tmp_path: Path) -> None:
