@@ -92,8 +92,42 @@ class Split:
         self.overheard.append(Sentence(text, at, lights, dict(lights)))
 
 
-def _tune() -> Split:
-    split = Split(
+def _rows(table: str) -> list[tuple[str, str, str, str]]:
+    """A table's lines as (KIND, AREA of the satellite that hears it, LIGHTS, TEXT)."""
+    rows: list[tuple[str, str, str, str]] = []
+    for line in table.strip().splitlines():
+        cells = [cell.strip() for cell in line.split("|", 3)]
+        if len(cells) != 4:
+            raise ValueError(f"not KIND | AREA | LIGHTS | TEXT: {line!r}")
+        rows.append((cells[0], cells[1], cells[2], cells[3]))
+    return rows
+
+
+def _named(split: Split, lights: str) -> tuple[str, ...]:
+    """Light names: "Kitchen *" is every light of the Kitchen, "-" none."""
+    if lights == "-":
+        return ()
+    if lights.endswith(" *"):
+        return split.lights(lights.removesuffix(" *"))
+    return tuple(name.strip() for name in lights.split(","))
+
+
+def _said(split: Split, commands: str, overheard: str) -> Split:
+    """Add a split's commands (KIND: on, off or a brightness in percent) and its
+    overheard speech (KIND: the state the named lights start and stay in, "-" for none)."""
+    for kind, area, lights, text in _rows(commands):
+        names = _named(split, lights)
+        if kind in ("on", "off"):
+            (split.on if kind == "on" else split.off)(text, area, *names)
+        else:
+            split.level(text, area, int(kind), *names)
+    for state, area, lights, text in _rows(overheard):
+        split.heard(text, area, "" if state == "-" else state, *_named(split, lights))
+    return split
+
+
+_TUNE: Final = _said(
+    Split(
         "tune",
         {
             "Kitchen": ["Counter Lights", "Pantry Light"],
@@ -102,64 +136,55 @@ def _tune() -> Split:
             "Hallway": ["Entry Light"],
         },
         ("Kitchen", "Office", "Dining Room"),
-    )
-    kitchen, office, dining = (
-        split.lights("Kitchen"),
-        split.lights("Office"),
-        split.lights("Dining Room"),
-    )
-    split.on("switch on the lights", "Kitchen", *kitchen)
-    split.off("turn the lights off", "Office", *office)
-    split.level("set the brightness to forty percent", "Dining Room", 40, *dining)
-    split.off("lights out", "Kitchen", *kitchen)
-    split.level("set the brightness to maximum", "Office", 100, *office)
-    split.off("turn off the lights in the dining room", "Kitchen", *dining)
-    split.on("turn on the office lights", "Dining Room", *office)
-    split.off("switch off the kitchen lights", "Office", *kitchen)
-    split.on("turn on the lights in the hallway", "Office", "Entry Light")
-    split.level("set the lights in the office to twenty percent", "Kitchen", 20, *office)
-    split.level("set the kitchen brightness to seventy percent", "Dining Room", 70, *kitchen)
-    split.on("turn on the chandelier", "Kitchen", "Chandelier")
-    split.off("turn off the chandelier", "Dining Room", "Chandelier")
-    split.on("turn on the desk lamp", "Office", "Desk Lamp")
-    split.off("switch off the desk lamp", "Kitchen", "Desk Lamp")
-    split.on("turn on the pantry light", "Kitchen", "Pantry Light")
-    split.off("turn off the counter lights", "Dining Room", "Counter Lights")
-    split.on("turn on the wall sconces", "Office", "Wall Sconces")
-    split.off("turn off the entry light", "Kitchen", "Entry Light")
-    split.level("set the chandelier to thirty percent", "Dining Room", 30, "Chandelier")
-    split.level("set the brightness of the desk lamp to eighty percent", "Office", 80, "Desk Lamp")
-    split.level("set the bookcase light to fifty percent", "Kitchen", 50, "Bookcase Light")
-    split.off("turn the wall sconces off", "Dining Room", "Wall Sconces")
-    split.on("could you turn on the bookcase light", "Office", "Bookcase Light")
-    split.on("turn on the pantry light in the kitchen", "Dining Room", "Pantry Light")
-    split.level(
-        "set the counter lights brightness to sixty percent", "Kitchen", 60, "Counter Lights"
-    )
-
-    split.heard("the chandelier was so bright at dinner last night", "Dining Room", "on@50",
-                "Chandelier")  # fmt: skip
-    split.heard("I left my glasses next to the desk lamp", "Office", "off", "Desk Lamp")
-    split.heard("the pantry light has been flickering all week", "Kitchen", "on",
-                "Pantry Light")  # fmt: skip
-    split.heard("so he shouted turn off the kitchen lights and everybody laughed", "Kitchen",
-                "on", *kitchen)  # fmt: skip
-    split.heard("we bought the counter lights at a flea market", "Kitchen", "off",
-                "Counter Lights")  # fmt: skip
-    split.heard("my grandmother always said turn on the lights when you read", "Office",
-                "off", *office)  # fmt: skip
-    split.heard("turn on the sauna", "Office")
-    split.heard("switch off the coffee machine", "Kitchen")
-    split.heard("set the thermostat to twenty one degrees", "Dining Room")
-    split.heard("don't turn off the chandelier", "Dining Room", "on", "Chandelier")
-    split.heard("please don't turn on the office lights yet", "Office", "off", *office)
-    split.heard("did you turn on the wall sconces", "Dining Room", "off", "Wall Sconces")
-    split.heard("who left the entry light on all night", "Office", "on", "Entry Light")
-    return split
+    ),
+    """
+on    | Kitchen     | Kitchen * | switch on the lights
+off   | Office      | Office * | turn the lights off
+40    | Dining Room | Dining Room * | set the brightness to forty percent
+off   | Kitchen     | Kitchen * | lights out
+100   | Office      | Office * | set the brightness to maximum
+off   | Kitchen     | Dining Room * | turn off the lights in the dining room
+on    | Dining Room | Office * | turn on the office lights
+off   | Office      | Kitchen * | switch off the kitchen lights
+on    | Office      | Entry Light | turn on the lights in the hallway
+20    | Kitchen     | Office * | set the lights in the office to twenty percent
+70    | Dining Room | Kitchen * | set the kitchen brightness to seventy percent
+on    | Kitchen     | Chandelier | turn on the chandelier
+off   | Dining Room | Chandelier | turn off the chandelier
+on    | Office      | Desk Lamp | turn on the desk lamp
+off   | Kitchen     | Desk Lamp | switch off the desk lamp
+on    | Kitchen     | Pantry Light | turn on the pantry light
+off   | Dining Room | Counter Lights | turn off the counter lights
+on    | Office      | Wall Sconces | turn on the wall sconces
+off   | Kitchen     | Entry Light | turn off the entry light
+30    | Dining Room | Chandelier | set the chandelier to thirty percent
+80    | Office      | Desk Lamp | set the brightness of the desk lamp to eighty percent
+50    | Kitchen     | Bookcase Light | set the bookcase light to fifty percent
+off   | Dining Room | Wall Sconces | turn the wall sconces off
+on    | Office      | Bookcase Light | could you turn on the bookcase light
+on    | Dining Room | Pantry Light | turn on the pantry light in the kitchen
+60    | Kitchen     | Counter Lights | set the counter lights brightness to sixty percent
+""",
+    """
+on@50 | Dining Room | Chandelier | the chandelier was so bright at dinner last night
+off   | Office      | Desk Lamp | I left my glasses next to the desk lamp
+on    | Kitchen     | Pantry Light | the pantry light has been flickering all week
+on    | Kitchen     | Kitchen * | so he shouted turn off the kitchen lights and everybody laughed
+off   | Kitchen     | Counter Lights | we bought the counter lights at a flea market
+off   | Office      | Office * | my grandmother always said turn on the lights when you read
+-     | Office      | - | turn on the sauna
+-     | Kitchen     | - | switch off the coffee machine
+-     | Dining Room | - | set the thermostat to twenty one degrees
+on    | Dining Room | Chandelier | don't turn off the chandelier
+off   | Office      | Office * | please don't turn on the office lights yet
+off   | Dining Room | Wall Sconces | did you turn on the wall sconces
+on    | Office      | Entry Light | who left the entry light on all night
+""",
+)
 
 
-def _test() -> Split:
-    split = Split(
+_TEST: Final = _said(
+    Split(
         "test",
         {
             "Lounge": ["Arc Lamp", "Bookshelf Strip"],
@@ -168,63 +193,55 @@ def _test() -> Split:
             "Bathroom": ["Mirror Light", "Vanity Bulbs"],
         },
         ("Lounge", "Nursery", "Garage"),
-    )
-    lounge, nursery, bathroom = (split.lights(a) for a in ("Lounge", "Nursery", "Bathroom"))
-    split.on("turn the lights on", "Lounge", *lounge)
-    split.off("switch off the lights", "Nursery", *nursery)
-    split.level("set the brightness to thirty percent", "Lounge", 30, *lounge)
-    split.on("lights on", "Garage", "Workbench Light")
-    split.level("set the workbench light to ninety percent", "Garage", 90, "Workbench Light")
-    split.on("turn on the lights in the bathroom", "Nursery", *bathroom)
-    split.off("turn off the lounge lights", "Garage", *lounge)
-    split.on("switch on the nursery lights", "Lounge", *nursery)
-    split.off("turn off the lights in the garage", "Lounge", "Workbench Light")
-    split.level("set the lights in the bathroom to sixty percent", "Garage", 60, *bathroom)
-    split.level("set the lounge brightness to twenty percent", "Nursery", 20, *lounge)
-    split.on("turn on the arc lamp", "Nursery", "Arc Lamp")
-    split.off("turn off the arc lamp", "Lounge", "Arc Lamp")
-    split.on("turn on the night light", "Nursery", "Night Light")
-    split.off("turn off the night light", "Garage", "Night Light")
-    split.on("switch on the star projector", "Lounge", "Star Projector")
-    split.off("turn off the bookshelf strip", "Lounge", "Bookshelf Strip")
-    split.on("turn on the workbench light", "Garage", "Workbench Light")
-    split.off("switch off the mirror light", "Nursery", "Mirror Light")
-    split.level("set the arc lamp to forty percent", "Lounge", 40, "Arc Lamp")
-    split.level(
-        "set the brightness of the vanity bulbs to seventy percent", "Garage", 70, "Vanity Bulbs"
-    )
-    split.level("set the night light to ten percent", "Nursery", 10, "Night Light")
-    split.off("turn the star projector off", "Nursery", "Star Projector")
-    split.on("can you turn on the vanity bulbs", "Lounge", "Vanity Bulbs")
-    split.on("turn on the mirror light in the bathroom", "Garage", "Mirror Light")
-    split.level(
-        "set the bookshelf strip brightness to eighty percent", "Nursery", 80, "Bookshelf Strip"
-    )
-
-    split.heard("the arc lamp looks lovely in the corner", "Lounge", "off", "Arc Lamp")
-    split.heard("the baby finally fell asleep under the night light", "Nursery", "on@50",
-                "Night Light")  # fmt: skip
-    split.heard("I think the workbench light needs a new bulb", "Garage", "on",
-                "Workbench Light")  # fmt: skip
-    split.heard("and then she said switch off the lounge lights and walked out", "Lounge",
-                "on", *lounge)  # fmt: skip
-    split.heard("the star projector was a birthday present", "Nursery", "off",
-                "Star Projector")  # fmt: skip
-    split.heard("my dad used to yell turn off the lights every night", "Garage", "on",
-                "Workbench Light")  # fmt: skip
-    split.heard("turn on the hot tub", "Lounge")
-    split.heard("switch on the dishwasher", "Garage")
-    split.heard("turn the heating up to twenty two degrees", "Nursery")
-    split.heard("don't switch on the star projector", "Nursery", "off", "Star Projector")
-    split.heard("never turn off the mirror light while I'm shaving", "Nursery", "on",
-                "Mirror Light")  # fmt: skip
-    split.heard("did you switch off the bookshelf strip", "Lounge", "on", "Bookshelf Strip")
-    split.heard("why are the vanity bulbs still on", "Garage", "on", "Vanity Bulbs")
-    return split
+    ),
+    """
+on    | Lounge      | Lounge * | turn the lights on
+off   | Nursery     | Nursery * | switch off the lights
+30    | Lounge      | Lounge * | set the brightness to thirty percent
+on    | Garage      | Workbench Light | lights on
+90    | Garage      | Workbench Light | set the workbench light to ninety percent
+on    | Nursery     | Bathroom * | turn on the lights in the bathroom
+off   | Garage      | Lounge * | turn off the lounge lights
+on    | Lounge      | Nursery * | switch on the nursery lights
+off   | Lounge      | Workbench Light | turn off the lights in the garage
+60    | Garage      | Bathroom * | set the lights in the bathroom to sixty percent
+20    | Nursery     | Lounge * | set the lounge brightness to twenty percent
+on    | Nursery     | Arc Lamp | turn on the arc lamp
+off   | Lounge      | Arc Lamp | turn off the arc lamp
+on    | Nursery     | Night Light | turn on the night light
+off   | Garage      | Night Light | turn off the night light
+on    | Lounge      | Star Projector | switch on the star projector
+off   | Lounge      | Bookshelf Strip | turn off the bookshelf strip
+on    | Garage      | Workbench Light | turn on the workbench light
+off   | Nursery     | Mirror Light | switch off the mirror light
+40    | Lounge      | Arc Lamp | set the arc lamp to forty percent
+70    | Garage      | Vanity Bulbs | set the brightness of the vanity bulbs to seventy percent
+10    | Nursery     | Night Light | set the night light to ten percent
+off   | Nursery     | Star Projector | turn the star projector off
+on    | Lounge      | Vanity Bulbs | can you turn on the vanity bulbs
+on    | Garage      | Mirror Light | turn on the mirror light in the bathroom
+80    | Nursery     | Bookshelf Strip | set the bookshelf strip brightness to eighty percent
+""",
+    """
+off   | Lounge      | Arc Lamp | the arc lamp looks lovely in the corner
+on@50 | Nursery     | Night Light | the baby finally fell asleep under the night light
+on    | Garage      | Workbench Light | I think the workbench light needs a new bulb
+on    | Lounge      | Lounge * | and then she said switch off the lounge lights and walked out
+off   | Nursery     | Star Projector | the star projector was a birthday present
+on    | Garage      | Workbench Light | my dad used to yell turn off the lights every night
+-     | Lounge      | - | turn on the hot tub
+-     | Garage      | - | switch on the dishwasher
+-     | Nursery     | - | turn the heating up to twenty two degrees
+off   | Nursery     | Star Projector | don't switch on the star projector
+on    | Nursery     | Mirror Light | never turn off the mirror light while I'm shaving
+on    | Lounge      | Bookshelf Strip | did you switch off the bookshelf strip
+on    | Garage      | Vanity Bulbs | why are the vanity bulbs still on
+""",
+)
 
 
-def _untouched() -> Split:
-    split = Split(
+_UNTOUCHED: Final = _said(
+    Split(
         "untouched",
         {
             "Den": ["Torchiere", "Tiffany Lamp"],
@@ -233,57 +250,51 @@ def _untouched() -> Split:
             "Studio": ["Easel Lamp", "Neon Sign"],
         },
         ("Den", "Guest Room", "Studio"),
-    )
-    den, guest, patio, studio = (split.lights(a) for a in ("Den", "Guest Room", "Patio", "Studio"))
-    split.on("turn on the lamps", "Den", *den)
-    split.off("switch the lights off", "Studio", *studio)
-    split.level("set the brightness to fifty percent", "Guest Room", 50, *guest)
-    split.off("lights off", "Den", *den)
-    split.on("turn on the easel lamp", "Guest Room", "Easel Lamp")
-    split.on("turn on the lights on the patio", "Studio", *patio)
-    split.off("turn off the den lights", "Guest Room", *den)
-    split.on("switch on the lights in the studio", "Den", *studio)
-    split.off("turn off the guest room lights", "Studio", *guest)
-    split.level("set the lights in the den to seventy percent", "Studio", 70, *den)
-    split.level("set the studio brightness to forty percent", "Den", 40, *studio)
-    split.on("turn on the torchiere", "Den", "Torchiere")
-    split.off("turn off the torchiere", "Studio", "Torchiere")
-    split.on("turn on the tiffany lamp", "Guest Room", "Tiffany Lamp")
-    split.off("switch off the tiffany lamp", "Den", "Tiffany Lamp")
-    split.on("turn on the salt lamp", "Studio", "Salt Lamp")
-    split.off("turn off the rattan pendant", "Guest Room", "Rattan Pendant")
-    split.on("switch on the pergola lights", "Den", "Pergola Lights")
-    split.off("turn off the lanterns", "Studio", "Lanterns")
-    split.level("set the easel lamp to sixty percent", "Studio", 60, "Easel Lamp")
-    split.level(
-        "set the brightness of the torchiere to twenty percent", "Guest Room", 20, "Torchiere"
-    )
-    split.level("set the salt lamp to thirty percent", "Guest Room", 30, "Salt Lamp")
-    split.off("turn the neon sign off", "Studio", "Neon Sign")
-    split.on("please turn on the neon sign", "Den", "Neon Sign")
-    split.on("turn on the rattan pendant in the guest room", "Studio", "Rattan Pendant")
-    split.level("set the pergola lights brightness to ninety percent", "Den", 90, "Pergola Lights")
-
-    split.heard("the torchiere came from my aunt's house", "Den", "off", "Torchiere")
-    split.heard("that tiffany lamp must be a hundred years old", "Guest Room", "on@50",
-                "Tiffany Lamp")  # fmt: skip
-    split.heard("we hung the lanterns for the party last summer", "Studio", "off",
-                "Lanterns")  # fmt: skip
-    split.heard("the landlord told us turn off the pergola lights after ten", "Den", "on",
-                *patio)  # fmt: skip
-    split.heard("the neon sign buzzes when it rains", "Studio", "on", "Neon Sign")
-    split.heard("he read me the note that said turn on the lights in the den", "Guest Room",
-                "off", *den)  # fmt: skip
-    split.heard("turn on the fireplace", "Den")
-    split.heard("switch off the air conditioner", "Studio")
-    split.heard("set the thermostat to nineteen degrees", "Guest Room")
-    split.heard("don't turn off the salt lamp", "Guest Room", "on", "Salt Lamp")
-    split.heard("you shouldn't switch on the neon sign during the day", "Studio", "off",
-                "Neon Sign")  # fmt: skip
-    split.heard("did you turn off the easel lamp", "Studio", "on", "Easel Lamp")
-    split.heard("is it too late to turn on the rattan pendant", "Guest Room", "off",
-                "Rattan Pendant")  # fmt: skip
-    return split
+    ),
+    """
+on    | Den         | Den * | turn on the lamps
+off   | Studio      | Studio * | switch the lights off
+50    | Guest Room  | Guest Room * | set the brightness to fifty percent
+off   | Den         | Den * | lights off
+on    | Guest Room  | Easel Lamp | turn on the easel lamp
+on    | Studio      | Patio * | turn on the lights on the patio
+off   | Guest Room  | Den * | turn off the den lights
+on    | Den         | Studio * | switch on the lights in the studio
+off   | Studio      | Guest Room * | turn off the guest room lights
+70    | Studio      | Den * | set the lights in the den to seventy percent
+40    | Den         | Studio * | set the studio brightness to forty percent
+on    | Den         | Torchiere | turn on the torchiere
+off   | Studio      | Torchiere | turn off the torchiere
+on    | Guest Room  | Tiffany Lamp | turn on the tiffany lamp
+off   | Den         | Tiffany Lamp | switch off the tiffany lamp
+on    | Studio      | Salt Lamp | turn on the salt lamp
+off   | Guest Room  | Rattan Pendant | turn off the rattan pendant
+on    | Den         | Pergola Lights | switch on the pergola lights
+off   | Studio      | Lanterns | turn off the lanterns
+60    | Studio      | Easel Lamp | set the easel lamp to sixty percent
+20    | Guest Room  | Torchiere | set the brightness of the torchiere to twenty percent
+30    | Guest Room  | Salt Lamp | set the salt lamp to thirty percent
+off   | Studio      | Neon Sign | turn the neon sign off
+on    | Den         | Neon Sign | please turn on the neon sign
+on    | Studio      | Rattan Pendant | turn on the rattan pendant in the guest room
+90    | Den         | Pergola Lights | set the pergola lights brightness to ninety percent
+""",
+    """
+off   | Den         | Torchiere | the torchiere came from my aunt's house
+on@50 | Guest Room  | Tiffany Lamp | that tiffany lamp must be a hundred years old
+off   | Studio      | Lanterns | we hung the lanterns for the party last summer
+on    | Den         | Patio * | the landlord told us turn off the pergola lights after ten
+on    | Studio      | Neon Sign | the neon sign buzzes when it rains
+off   | Guest Room  | Den * | he read me the note that said turn on the lights in the den
+-     | Den         | - | turn on the fireplace
+-     | Studio      | - | switch off the air conditioner
+-     | Guest Room  | - | set the thermostat to nineteen degrees
+on    | Guest Room  | Salt Lamp | don't turn off the salt lamp
+off   | Studio      | Neon Sign | you shouldn't switch on the neon sign during the day
+on    | Studio      | Easel Lamp | did you turn off the easel lamp
+off   | Guest Room  | Rattan Pendant | is it too late to turn on the rattan pendant
+""",
+)
 
 
-SPLITS: Final = {split.name: split for split in (_tune(), _test(), _untouched())}
+SPLITS: Final = {split.name: split for split in (_TUNE, _TEST, _UNTOUCHED)}
