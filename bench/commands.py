@@ -27,6 +27,11 @@ Latency percentiles are over the correct cases that changed a light (nearest ran
 
 Corpus format (see bench/corpus/commands/README.md): house.yaml, cases.yaml, WAVs, and
 optionally transcripts.yaml, used only to report transcript accuracy.
+
+Voice groups: a case may name its `group` (a voice, a room, a noise; see
+bench/corpus/voices/README.md); cases that name none are the group "all". Before its last
+line the report has a table of the groups (commands correct, overheard speech acted on)
+and the worst group; --json writes {"cases": [...], "groups": [...], "summary": "..."}.
 """
 
 from __future__ import annotations
@@ -77,6 +82,9 @@ PTT_TIMEOUT: Final = 10.0
 RUN_TIMEOUT: Final = 40.0
 SETTLE_TIMEOUT: Final = 10.0
 SETTLE: Final = 0.3
+# The group of cases that name none (a corpus without voice groups).
+ALL_GROUP: Final = "all"
+TOTAL_GROUP: Final = "(every group)"
 
 
 class CorpusError(ValueError):
@@ -128,6 +136,8 @@ class Case:
     satellite: str
     initial: dict[str, LightState]
     expect: dict[str, LightState]
+    group: str = ALL_GROUP
+    """The voice group it is reported in (a voice, room or noise: "piper-noise-10db-pink")."""
 
     @property
     def out_of_grammar(self) -> bool:
@@ -256,8 +266,15 @@ def _load_cases(path: Path, house: House, check_audio: bool) -> list[Case]:
             raise CorpusError(f"{where} expect: must list every light; missing {unlisted}")
         if check_audio:
             _check_wav(path.parent / audio, where)
-        cases.append(Case(audio, str(raw["satellite"]), initial, expect))
+        cases.append(Case(audio, str(raw["satellite"]), initial, expect, _group(raw, where)))
     return cases
+
+
+def _group(raw: Mapping[str, object], where: str) -> str:
+    group = raw.get("group", ALL_GROUP)
+    if not isinstance(group, str) or not group.strip():
+        raise CorpusError(f"{where}: group must be a name such as espeak-en-us, not {group!r}")
+    return group
 
 
 def load_corpus(directory: Path, *, check_audio: bool = True) -> Corpus:
@@ -369,6 +386,101 @@ def compare(expect: Mapping[str, LightState], actual: Mapping[str, LightState]) 
         if not ok:
             wrong.append(f"{entity} expected {want}, is {have if have else 'missing'}")
     return wrong
+
+
+@dataclass(frozen=True, slots=True)
+class GroupScore:
+    """How one voice group did: its commands, and the overheard speech it acted on."""
+
+    group: str
+    commands_correct: int
+    commands: int
+    false_actions: int
+    overheard: int
+
+    @property
+    def accuracy(self) -> float:
+        """The share of its commands done right (1.0 when it has none)."""
+        return self.commands_correct / self.commands if self.commands else 1.0
+
+    @property
+    def false_rate(self) -> float:
+        """The share of its overheard speech acted on (0.0 when it has none)."""
+        return self.false_actions / self.overheard if self.overheard else 0.0
+
+
+def group_scores(cases: Sequence[Case], results: Sequence[CaseResult]) -> list[GroupScore]:
+    """Each voice group's figures, by group name; results are in the order of the cases."""
+    by_group: dict[str, list[CaseResult]] = {}
+    for case, result in zip(cases, results, strict=True):
+        by_group.setdefault(case.group, []).append(result)
+    scores: list[GroupScore] = []
+    for group, members in sorted(by_group.items()):
+        commands = [r for r in members if not r.out_of_grammar]
+        overheard = [r for r in members if r.out_of_grammar]
+        scores.append(
+            GroupScore(
+                group,
+                sum(r.correct for r in commands),
+                len(commands),
+                sum(r.false_action for r in overheard),
+                len(overheard),
+            )
+        )
+    return scores
+
+
+def worst_group(scores: Sequence[GroupScore]) -> GroupScore | None:
+    """The group with the fewest commands right; of those, the most overheard acted on."""
+    return min(scores, key=lambda s: (s.accuracy, -s.false_rate, s.group), default=None)
+
+
+def _group_row(score: GroupScore, width: int) -> str:
+    commands = f"{score.commands_correct}/{score.commands}"
+    percent = f"{100 * score.accuracy:5.1f} %" if score.commands else "    -  "
+    return (
+        f"{score.group:<{width}}  {commands:>7} {percent}   {score.false_actions}/{score.overheard}"
+    )
+
+
+def total_score(scores: Sequence[GroupScore]) -> GroupScore:
+    """Every group's figures added up."""
+    return GroupScore(
+        TOTAL_GROUP,
+        sum(s.commands_correct for s in scores),
+        sum(s.commands for s in scores),
+        sum(s.false_actions for s in scores),
+        sum(s.overheard for s in scores),
+    )
+
+
+def group_lines(scores: Sequence[GroupScore]) -> list[str]:
+    """A table of the voice groups and their total, then the worst group."""
+    total = total_score(scores)
+    width = max(len(s.group) for s in [*scores, total, GroupScore("voice group", 0, 0, 0, 0)])
+    lines = [f"{'voice group':<{width}}  commands correct    false actions"]
+    lines += [_group_row(score, width) for score in scores]
+    lines.append(_group_row(total, width))
+    worst = worst_group(scores)
+    if worst is not None:
+        lines.append(
+            f"worst group: {worst.group}: commands {worst.commands_correct}/{worst.commands} "
+            f"correct ({100 * worst.accuracy:.1f} %), "
+            f"{worst.false_actions}/{worst.overheard} false actions"
+        )
+    return lines
+
+
+def results_json(cases: Sequence[Case], results: Sequence[CaseResult]) -> dict[str, Any]:
+    """Every case's result with its group, and each group's figures (for --json)."""
+    return {
+        "cases": [
+            asdict(r) | {"group": c.group, "false_action": r.false_action}
+            for c, r in zip(cases, results, strict=True)
+        ],
+        "groups": [asdict(s) for s in group_scores(cases, results)],
+        "summary": summary_line(results),
+    }
 
 
 def summary_line(results: Sequence[CaseResult]) -> str:
@@ -683,12 +795,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="sotto-bench-commands-") as tmp:
         results = asyncio.run(async_bench(corpus, speed=args.speed, workdir=Path(tmp)))
     if args.json:
-        args.json.write_text(
-            json.dumps([asdict(r) | {"false_action": r.false_action} for r in results], indent=2)
-        )
+        args.json.write_text(json.dumps(results_json(corpus.cases, results), indent=2))
     if (line := transcript_line(results)) is not None:
         print(line)
     print(wrong_line(results))
+    print("\n".join(group_lines(group_scores(corpus.cases, results))))
     print(summary_line(results))
     return 0
 

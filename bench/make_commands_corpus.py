@@ -54,13 +54,15 @@ class Condition:
     voice: str
     rate: int
     noisy: bool
+    group: str
+    """The voice group bench/commands.py reports the condition's cases in."""
 
 
 CONDITIONS: Final = (
-    Condition("en-us", 160, False),
-    Condition("en-gb-x-rp", 140, False),
-    Condition("en-us+f3", 180, False),
-    Condition("en-us+m3", 165, True),
+    Condition("en-us", 160, False, "espeak-en-us"),
+    Condition("en-gb-x-rp", 140, False, "espeak-en-gb-rp"),
+    Condition("en-us+f3", 180, False, "espeak-en-us-f3"),
+    Condition("en-us+m3", 165, True, "espeak-en-us-m3-pink-noise"),
 )
 
 
@@ -200,6 +202,7 @@ def build_yaml(out: Path) -> None:
                 {
                     "audio": name,
                     "satellite": satellite,
+                    "group": CONDITIONS[index_c].group,
                     "initial": initial,
                     "expect": expect,
                 }

@@ -18,6 +18,7 @@ WAVs are 16 kHz mono 16-bit, one command each, without wake word. Out-of-grammar
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import re
 import shutil
@@ -152,14 +153,24 @@ def require(tool: str) -> str:
     return path
 
 
+@functools.cache
+def espeak_command() -> tuple[str, ...]:
+    """espeak-ng, in its deterministic mode where it has one: 1.52 (the chroot's) seeds the
+    breath noise of voices such as en-us+f3 from the clock, so they spoke differently on
+    every run; 1.51 (the host's) has neither."""
+    espeak = require("espeak-ng")
+    usage = subprocess.run([espeak, "--help"], capture_output=True, text=True, check=False)
+    return (espeak, "-D") if re.search(r"^-D\b", usage.stdout, re.MULTILINE) else (espeak,)
+
+
 def synthesise(text: str, voice: str, rate: int, noise: float, seed: int, out: Path) -> None:
     """Speak text into a 16 kHz mono 16-bit WAV with silence around it, optionally noisy."""
-    espeak, sox = require("espeak-ng"), require("sox")
+    sox = require("sox")
     with tempfile.TemporaryDirectory(prefix="sotto-corpus-") as tmp:
         raw = Path(tmp) / "espeak.wav"
         speech = Path(tmp) / "speech.wav"
         subprocess.run(
-            [espeak, "-v", voice, "-s", str(rate), "-w", str(raw), text],
+            [*espeak_command(), "-v", voice, "-s", str(rate), "-w", str(raw), text],
             check=True,
             capture_output=True,
         )

@@ -3,6 +3,7 @@ through a real satellite process, Sotto and HA's agent against real template lig
 
 from __future__ import annotations
 
+import json
 import wave
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from bench.commands import (
     Case,
+    CaseResult,
     Corpus,
     CorpusError,
     House,
@@ -22,11 +24,15 @@ from bench.commands import (
     Satellite,
     async_run_cases,
     async_warm_up,
+    group_lines,
+    group_scores,
     load_corpus,
+    results_json,
     running_satellites,
     speech_end_seconds,
     summary_line,
 )
+from bench.compare_commands import RunError, load_run, side_by_side
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
 from demo.home import async_wait_for_grammar
 from demo.speech import silence, speak, utterance, write_wav
@@ -75,6 +81,8 @@ def test_loader_reads_a_good_corpus(tmp_path: Path) -> None:
         ({"satellite": "Attic satellite"}, "no satellite 'Attic satellite'"),
         ({"audio": "missing.wav"}, "missing.wav is missing"),
         ({"expect": {"light.kitchen_light": "on@140", "light.bedroom_lamp": "off"}}, "140"),
+        ({"group": ""}, "group must be a name"),
+        ({"group": 7}, "group must be a name"),
     ],
 )
 def test_loader_rejects_a_broken_cases_file(
@@ -88,6 +96,85 @@ def test_loader_rejects_a_broken_cases_file(
     assert str(directory / "cases.yaml") in message
     assert "case 2" in message
     assert problem in message
+
+
+def test_loader_reads_each_case_s_voice_group(tmp_path: Path) -> None:
+    """A case names its group; a case that names none is in the group "all"."""
+    cases = [GOOD_CASE | {"group": "piper-reverb"}, GOOD_CASE]
+    corpus = load_corpus(_corpus_dir(tmp_path, cases))
+    assert [case.group for case in corpus.cases] == ["piper-reverb", "all"]
+
+
+def _result(audio: str, *, correct: bool, overheard: bool = False) -> CaseResult:
+    changed = not overheard or not correct
+    return CaseResult(audio, "Kitchen satellite", correct, overheard, changed, None, None, None)
+
+
+def test_report_has_each_voice_group_and_the_worst_of_them() -> None:
+    """Per group: commands right of commands said, overheard speech acted on of overheard;
+    the worst group is the one with the fewest commands right; --json has the same."""
+    off = {"light.kitchen_light": LightState(False)}
+    on = {"light.kitchen_light": LightState(True)}
+    said = [
+        ("piper", on, True), ("piper", on, True), ("piper", off, True),
+        ("espeak-en-sc", on, True), ("espeak-en-sc", on, False), ("espeak-en-sc", off, False),
+        ("noise-10db", on, True), ("noise-10db", on, False), ("noise-10db", off, True),
+    ]  # fmt: skip
+    cases = [Case(f"{n}.wav", "Kitchen satellite", off, e, g) for n, (g, e, _) in enumerate(said)]
+    results = [
+        _result(case.audio, correct=right, overheard=case.out_of_grammar)
+        for case, (_, _, right) in zip(cases, said, strict=True)
+    ]
+    lines = group_lines(group_scores(cases, results))
+    assert lines[1].split() == ["espeak-en-sc", "1/2", "50.0", "%", "1/1"]
+    assert lines[2].split() == ["noise-10db", "1/2", "50.0", "%", "0/1"]
+    assert lines[3].split() == ["piper", "2/2", "100.0", "%", "0/1"]
+    assert lines[4].split() == ["(every", "group)", "4/6", "66.7", "%", "1/3"]
+    # Two groups got one command of two; of those the one that acted on speech is worse.
+    assert lines[-1] == (
+        "worst group: espeak-en-sc: commands 1/2 correct (50.0 %), 1/1 false actions"
+    )
+    report = results_json(cases, results)
+    assert [c["group"] for c in report["cases"]][:4] == ["piper"] * 3 + ["espeak-en-sc"]
+    assert report["groups"][0] == {
+        "group": "espeak-en-sc",
+        "commands_correct": 1,
+        "commands": 2,
+        "false_actions": 1,
+        "overheard": 1,
+    }
+    assert report["summary"] == summary_line(results)
+
+
+def test_two_runs_side_by_side_per_voice_group(tmp_path: Path) -> None:
+    """Two runs' --json files give a row per group with each run's figures, each run's
+    worst group and summary; a group only one run has gets a dash for the other."""
+    off = {"light.kitchen_light": LightState(False)}
+    on = {"light.kitchen_light": LightState(True)}
+    cases = [
+        Case("a.wav", "Kitchen satellite", off, on, "piper-reverb"),
+        Case("b.wav", "Kitchen satellite", off, on, "espeak-en-sc"),
+        Case("c.wav", "Kitchen satellite", off, off, "espeak-en-sc"),
+    ]
+    old = [_result("a.wav", correct=True), _result("b.wav", correct=False),
+           _result("c.wav", correct=False, overheard=True)]  # fmt: skip
+    new = [_result("a.wav", correct=True), _result("b.wav", correct=True),
+           _result("c.wav", correct=True, overheard=True)]  # fmt: skip
+    files = []
+    for name, results, used in (("old", old, cases), ("new", new, cases[:1])):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(results_json(used, results[: len(used)])))
+        files.append((name, *load_run(path)))
+    lines = side_by_side(files)
+    assert lines[1].split() == ["espeak-en-sc", "0/1", "0.0", "%", "1/1", "-", "-"]
+    both = ["1/1", "100.0", "%", "0/0"]
+    assert lines[2].split() == ["piper-reverb", *both, *both]
+    assert lines[3].split()[2:] == ["1/2", "50.0", "%", "1/1", "1/1", "100.0", "%", "0/0"]
+    assert "old: worst group espeak-en-sc: commands 0/1" in lines
+    assert f"new: {summary_line(new[:1])}" in lines
+    (tmp_path / "bad.json").write_text(json.dumps([{"audio": "a.wav"}]))
+    with pytest.raises(RunError, match="bad.json: not bench/commands.py --json output"):
+        load_run(tmp_path / "bad.json")
 
 
 def test_loader_rejects_a_wav_in_the_wrong_format(tmp_path: Path) -> None:
