@@ -36,7 +36,12 @@ from sotto_voice.engine.stt.grammar import NOT_FOR_ME_SENTENCES
 from .const import DOMAIN
 from .data import SatelliteData, SottoConfigEntry, home_data
 from .history.panel import async_register_history_commands
-from .history.purge import PurgeScope, SatelliteLink, async_purge_everywhere
+from .history.purge import (
+    PurgeScope,
+    SatelliteLink,
+    async_forget_everywhere,
+    async_purge_everywhere,
+)
 from .history.store import HistoryStore
 
 SERVICE_PURGE_HISTORY: Final = "purge_history"
@@ -130,7 +135,7 @@ async def async_purge(
 async def async_not_for_me(hass: HomeAssistant, *, satellite_id: str | None) -> int:
     """Delete the satellite's last interaction (within the store's FORGET_WINDOW) and count
     it as a false wake; returns how many interactions were deleted (0 or 1)."""
-    return await history_store(hass).async_forget_last(satellite_id=satellite_id)
+    return await async_forget_everywhere(hass, history_store(hass), satellite_id=satellite_id)
 
 
 type _Handler = Callable[[ServiceCall], Awaitable[ServiceResponse]]

@@ -240,7 +240,7 @@ async def test_a_purge_resets_the_days_counters_of_what_it_purged(
     await store.async_add(interaction("turn on the heron light"))
     await store.async_add(interaction("turn off the heron light"))
     await store.async_add(interaction("turn on the hall light", satellite_id="hall-satellite"))
-    assert await store.async_forget_last(satellite_id="hall-satellite") == 1
+    assert (await store.async_forget_last(satellite_id="hall-satellite")).interactions == 1
     await hass.async_block_till_done()
     assert _today(hass) == ("3", "7.5", "1")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import conversation
+from homeassistant.components.conversation.chat_log import DATA_CHAT_LOGS
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr
@@ -184,4 +185,45 @@ async def test_a_dismissal_said_to_a_satellite_is_not_kept(
     # The one after it is kept again.
     await store.async_add(interaction("turn on the kitchen light"))
     assert next(row.transcript for row in await store.async_list()) == ("turn on the kitchen light")
+    await hass.config_entries.async_unload(home.entry_id)
+
+
+def _chat_lines(hass: HomeAssistant) -> list[str]:
+    """Every line of HA's conversation chat logs."""
+    return [
+        str(getattr(content, "content", ""))
+        for log in hass.data.get(DATA_CHAT_LOGS, {}).values()
+        for content in log.content
+    ]
+
+
+async def test_never_mind_takes_the_command_out_of_has_chat_log_too(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """A forgotten command is gone from HA's conversation log as well as from the history,
+    although "never mind" continues the command's own conversation (HA stores that
+    conversation's log back when the turn ends); the conversation itself goes on."""
+    home, store = await async_setup_home(hass, tmp_path / "config")
+    kitchen = _satellite_device(hass, "kitchen-satellite", "Kitchen satellite")
+    command = "turn on the quokka lamp"
+    first = await conversation.async_converse(
+        hass, command, None, Context(), language="en", device_id=kitchen.id
+    )
+    reply = first.response.speech["plain"]["speech"]
+    await store.async_add(interaction(command, response=reply))
+    assert any(command in line for line in _chat_lines(hass))
+
+    second = await conversation.async_converse(
+        hass,
+        "never mind, that wasn't for you",
+        first.conversation_id,
+        Context(),
+        language="en",
+        device_id=kitchen.id,
+    )
+    assert second.response.speech["plain"]["speech"] == "OK, forgotten."
+    assert await store.async_list() == []
+    lines = _chat_lines(hass)
+    assert not [line for line in lines if command in line or reply in line]
+    assert "OK, forgotten." in lines
     await hass.config_entries.async_unload(home.entry_id)

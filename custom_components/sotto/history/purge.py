@@ -29,7 +29,12 @@ from homeassistant.components.assist_pipeline.pipeline import (
     KEY_ASSIST_PIPELINE,
     async_get_pipelines,
 )
-from homeassistant.components.conversation.chat_log import DATA_CHAT_LOGS
+from homeassistant.components.conversation.chat_log import (
+    DATA_CHAT_LOGS,
+    ChatLog,
+    SystemContent,
+    current_chat_log,
+)
 from homeassistant.components.tts.const import DATA_TTS_MANAGER
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
@@ -125,12 +130,31 @@ async def async_expire_everywhere(hass: HomeAssistant, store: HistoryStore) -> R
     of what it removed, so nothing outlives its window elsewhere; the history's listeners
     hear of it once every copy is gone."""
     removed = await store.async_apply_retention(_texts_held_by_ha(hass), announce=False)
+    await _async_purge_copies_of(hass, removed)
+    await store.async_refresh()
+    return removed
+
+
+async def async_forget_everywhere(
+    hass: HomeAssistant, store: HistoryStore, *, satellite_id: str | None
+) -> int:
+    """Forget the last command ("never mind, that wasn't for you") and HA's copies of it
+    (its debug run, the chat log's lines, the cached reply); returns how many went (0/1)."""
+    removed = await store.async_forget_last(
+        satellite_id=satellite_id, candidates=_texts_held_by_ha(hass), announce=False
+    )
+    if removed.interactions:
+        await _async_purge_copies_of(hass, removed)
+        await store.async_refresh()
+    return removed.interactions
+
+
+async def _async_purge_copies_of(hass: HomeAssistant, removed: Removed) -> None:
+    """Drop what HA holds of removed interactions' texts, whichever pipeline made it."""
     if removed.texts:
         _purge_pipeline_debug(hass, removed, [], PurgeScope())
         _purge_chat_logs(hass, removed)
         await _async_purge_tts_cache(hass, removed, [])
-    await store.async_refresh()
-    return removed
 
 
 def _sotto_entity_ids(hass: HomeAssistant, domain: str, satellite_id: str | None) -> list[str]:
@@ -201,18 +225,33 @@ def _purge_pipeline_debug(
 
 
 def _purge_chat_logs(hass: HomeAssistant, removed: Removed) -> int:
-    """Drop the conversation agent's in-memory chat logs that hold a purged text."""
-    logs = hass.data.get(DATA_CHAT_LOGS)
-    if not logs or not removed.texts:
+    """Drop the lines that hold a purged text from the conversation agent's chat logs;
+    returns how many conversations lost a line.
+
+    The logs stay (HA removes each when its session ends, and a missing one is an error
+    then). The log of a conversation running now is a copy that HA stores back when the
+    turn ends ("never mind" continues the command's conversation): it is cleaned too.
+    """
+    if not removed.texts:
         return 0
-    gone = [
-        conversation_id
-        for conversation_id, log in logs.items()
-        if _mentions([getattr(content, "content", None) for content in log.content], removed.texts)
+    logs = list((hass.data.get(DATA_CHAT_LOGS) or {}).values())
+    if (running := current_chat_log.get()) is not None:
+        logs.append(running)
+    return len({log.conversation_id for log in logs if _drop_lines(log, removed.texts)})
+
+
+def _drop_lines(log: ChatLog, texts: frozenset[str]) -> bool:
+    """Remove a chat log's user and assistant lines that hold one of `texts`."""
+    kept = [
+        content
+        for content in log.content
+        if isinstance(content, SystemContent)
+        or not _mentions(getattr(content, "content", None), texts)
     ]
-    for conversation_id in gone:
-        del logs[conversation_id]
-    return len(gone)
+    if len(kept) == len(log.content):
+        return False
+    log.content[:] = kept
+    return True
 
 
 async def _async_purge_tts_cache(

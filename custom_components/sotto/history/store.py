@@ -637,18 +637,30 @@ class HistoryStore:
 
     # --- "that wasn't for me" ----------------------------------------------------------------
 
-    async def async_forget_last(self, *, satellite_id: str | None = None) -> int:
+    async def async_forget_last(
+        self,
+        *,
+        satellite_id: str | None = None,
+        candidates: frozenset[str] = frozenset(),
+        announce: bool = True,
+    ) -> Removed:
         """Delete the last interaction (of one satellite, else of the home) if it started
-        within FORGET_WINDOW, counting it as a false wake; returns how many were deleted."""
-        now = dt_util.utcnow()
-        forgotten = await self.hass.async_add_executor_job(
-            self._forget, satellite_id, _epoch(now - FORGET_WINDOW), _day(now)
-        )
-        if forgotten:
-            await self.async_refresh()
-        return forgotten
+        within FORGET_WINDOW, counting it as a false wake.
 
-    def _forget(self, satellite_id: str | None, since: float, today: str) -> int:
+        `candidates` and `announce` as in `async_purge`: the result names the texts HA may
+        still hold a copy of.
+        """
+        now = dt_util.utcnow()
+        removed = await self.hass.async_add_executor_job(
+            self._forget, satellite_id, _epoch(now - FORGET_WINDOW), _day(now), candidates
+        )
+        if removed.interactions and announce:
+            await self.async_refresh()
+        return removed
+
+    def _forget(
+        self, satellite_id: str | None, since: float, today: str, candidates: frozenset[str]
+    ) -> Removed:
         args: tuple[Any, ...]
         where, args = "started_at >= ?", (since,)
         if satellite_id is not None:
@@ -661,9 +673,9 @@ class HistoryStore:
                 args,
             ).fetchone()
             if last is None:
-                return 0
+                return Removed()
             row_id, owner = last
-            removed = self._delete(db, keys, "id = ?", (row_id,))
+            removed = self._delete(db, keys, "id = ?", (row_id,), candidates)
             with db:
                 db.execute(
                     "INSERT INTO satellite_days (day, satellite_id, false_wakes) VALUES (?, ?, 1) "
@@ -671,7 +683,7 @@ class HistoryStore:
                     (today, owner),
                 )
             _checkpoint(db)
-        return removed.interactions
+        return removed
 
 
 def _move_keystore(old: Path, new: Path) -> None:
