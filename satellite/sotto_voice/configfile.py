@@ -13,11 +13,13 @@ from typing import Any, Final
 
 import voluptuous as vol
 
+from sotto_voice.errors import SottoError
+
 MAX_NAME: Final = 64
 MAX_DEVICE_ID: Final = 64
 
 
-class ConfigFileError(Exception):
+class ConfigFileError(SottoError):
     """A configuration file is missing, unreadable or invalid."""
 
 

@@ -18,6 +18,7 @@ import voluptuous as vol
 
 from sotto_voice import configfile
 from sotto_voice.configfile import DiscoveryConfig, LinkConfig
+from sotto_voice.errors import SottoError
 
 from .tts.download import DEFAULT_VOICES_URL
 from .tts.errors import InvalidVoiceNameError, VoiceNotFoundError
@@ -30,7 +31,7 @@ DEFAULT_PORT: Final = 10810
 _DEVICE_ID_FILE: Final = "device_id"
 
 
-class EngineConfigError(Exception):
+class EngineConfigError(SottoError):
     """The engine's configuration is missing, unreadable or invalid."""
 
 
