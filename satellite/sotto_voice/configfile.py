@@ -167,6 +167,25 @@ def build(kind: type[_C], conf: Mapping[str, Any], base: _C | None = None) -> _C
     return kind(**values) if base is None else replace(base, **values)
 
 
+def validate(
+    kind: type[_C],
+    raw: Mapping[str, Any],
+    *,
+    source: str,
+    error: type[Exception],
+    program: str,
+    name: str,
+) -> _C:
+    """A program's configuration from raw YAML data; `error` names every bad key.
+
+    `name` and `state_dir` left out become `name` and the program's default state directory.
+    """
+    conf = check(schema(kind), raw, source=source, error=error)
+    conf["name"] = conf.get("name") or name
+    conf["state_dir"] = conf.get("state_dir") or default_state_dir(program)
+    return build(kind, conf)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LinkConfig:
     """Where a program listens for Home Assistant and with which key (`link:`)."""

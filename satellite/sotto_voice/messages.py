@@ -79,6 +79,45 @@ class MessageError(SottoError, ValueError):
     """An event that claims a Sotto type but whose fields are wrong."""
 
 
+class MuteSource(StrEnum):
+    """Who muted the satellite."""
+
+    HA = "ha"
+    HARDWARE = "hardware"
+
+
+class IndicatorState(StrEnum):
+    """What the satellite's indicator shows."""
+
+    IDLE = "idle"
+    LISTENING = "listening"
+    THINKING = "thinking"
+    SPEAKING = "speaking"
+    MUTED = "muted"
+    ERROR = "error"
+
+
+class StreamTrigger(StrEnum):
+    """What started a stream of audio to Home Assistant."""
+
+    WAKE_WORD = "wake_word"
+    PUSH_TO_TALK = "push_to_talk"
+    REMOTE_WAKE = "remote_wake"
+
+
+class StopReason(StrEnum):
+    """Why a stream of audio to Home Assistant stopped."""
+
+    END_OF_SPEECH = "end_of_speech"
+    NO_SPEECH = "no_speech"
+    MAX_LENGTH = "max_length"
+    HA_COMPLETE = "ha_complete"
+    MUTED = "muted"
+    PLAYBACK = "playback"
+    DISCONNECTED = "disconnected"
+    ERROR = "error"
+
+
 # --- fields declared once: the dataclass field and its limits drive reading and writing ---
 
 
@@ -329,45 +368,6 @@ class Message(Record, Eventable):
         if event.type != cls.TYPE:
             raise MessageError(f"expected a '{cls.TYPE}' event, got '{event.type}'")
         return cls.from_dict(event_data(event), event.type)
-
-
-class MuteSource(StrEnum):
-    """Who muted the satellite."""
-
-    HA = "ha"
-    HARDWARE = "hardware"
-
-
-class IndicatorState(StrEnum):
-    """What the satellite's indicator shows."""
-
-    IDLE = "idle"
-    LISTENING = "listening"
-    THINKING = "thinking"
-    SPEAKING = "speaking"
-    MUTED = "muted"
-    ERROR = "error"
-
-
-class StreamTrigger(StrEnum):
-    """What started a stream of audio to Home Assistant."""
-
-    WAKE_WORD = "wake_word"
-    PUSH_TO_TALK = "push_to_talk"
-    REMOTE_WAKE = "remote_wake"
-
-
-class StopReason(StrEnum):
-    """Why a stream of audio to Home Assistant stopped."""
-
-    END_OF_SPEECH = "end_of_speech"
-    NO_SPEECH = "no_speech"
-    MAX_LENGTH = "max_length"
-    HA_COMPLETE = "ha_complete"
-    MUTED = "muted"
-    PLAYBACK = "playback"
-    DISCONNECTED = "disconnected"
-    ERROR = "error"
 
 
 # --- satellite -> Home Assistant ------------------------------------------------------------

@@ -130,32 +130,18 @@ class EngineConfig:
         return self.tts.voices_dir or self.state_dir / "voices"
 
 
-def default_state_dir() -> Path:
-    """Return where state lives: systemd's STATE_DIRECTORY, else ~/.local/state."""
-    return configfile.default_state_dir("sotto-engine")
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML config file into a dict, with clear errors."""
-    return configfile.read_yaml(path, error=EngineConfigError)
-
-
-SCHEMA: Final = configfile.schema(EngineConfig)
-
-
 # --- loading --------------------------------------------------------------------------------
 
 
 def validate(raw: Mapping[str, Any], *, source: str = "configuration") -> EngineConfig:
     """Validate raw configuration data and return the config (raises EngineConfigError)."""
-    conf = configfile.check(SCHEMA, raw, source=source, error=EngineConfigError)
-    return configfile.build(
+    return configfile.validate(
         EngineConfig,
-        {
-            **conf,
-            "name": conf.get("name") or f"Sotto engine on {socket.gethostname() or 'this host'}",
-            "state_dir": conf.get("state_dir") or default_state_dir(),
-        },
+        raw,
+        source=source,
+        error=EngineConfigError,
+        program="sotto-engine",
+        name=f"Sotto engine on {socket.gethostname() or 'this host'}",
     )
 
 
@@ -163,7 +149,7 @@ def load_config(path: Path | None) -> EngineConfig:
     """Load and validate the YAML file at path (None: defaults only)."""
     if path is None:
         return validate({})
-    return validate(read_yaml(path), source=str(path))
+    return validate(configfile.read_yaml(path, error=EngineConfigError), source=str(path))
 
 
 def resolve_device_id(config: EngineConfig) -> str:

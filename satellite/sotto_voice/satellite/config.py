@@ -269,17 +269,9 @@ class SatelliteConfig:
         return self.link.key_file or self.state_dir / "link.key"
 
 
-def default_state_dir() -> Path:
-    """Return where state lives: systemd's STATE_DIRECTORY, else ~/.local/state."""
-    return configfile.default_state_dir("sotto-satellite")
-
-
 def read_yaml(path: Path) -> dict[str, Any]:
     """Read a YAML config file into a dict, with clear errors."""
     return configfile.read_yaml(path, error=ConfigError)
-
-
-SCHEMA: Final = configfile.schema(SatelliteConfig)
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -373,14 +365,13 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
 
 def validate(raw: Mapping[str, Any], *, source: str = "configuration") -> SatelliteConfig:
     """Validate raw configuration data and return the config (raises ConfigError)."""
-    conf = configfile.check(SCHEMA, raw, source=source, error=ConfigError)
-    config = configfile.build(
+    config = configfile.validate(
         SatelliteConfig,
-        {
-            **conf,
-            "name": conf.get("name") or socket.gethostname() or "sotto",
-            "state_dir": conf.get("state_dir") or default_state_dir(),
-        },
+        raw,
+        source=source,
+        error=ConfigError,
+        program="sotto-satellite",
+        name=socket.gethostname() or "sotto",
     )
     problems = _check_combinations(config)
     if problems:
