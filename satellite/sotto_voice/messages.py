@@ -266,9 +266,10 @@ class _Reader:
     def sized(self, value: _S, unit: str) -> _S:
         low, high = self.limits.min_len, self.limits.max_len
         if len(value) < low or (high is not None and len(value) > high):
-            most = "" if high is None else f" and at most {high}"
+            bounds = [f"at least {low}"] if low else []
+            bounds += [] if high is None else [f"at most {high}"]
             raise MessageError(
-                f"{self.where}: '{self.key}' must have at least {low}{most} {unit}, "
+                f"{self.where}: '{self.key}' must have {' and '.join(bounds)} {unit}, "
                 f"got {len(value)}"
             )
         return value
@@ -285,7 +286,7 @@ class _Reader:
             raise self.error("must be a list", value)
         if item is str and not all(isinstance(name, str) for name in value):
             raise self.error("must be a list of strings", value)
-        return self.sized(tuple(self.read(one, item) for one in value), "items")
+        return tuple(self.read(one, item) for one in self.sized(tuple(value), "items"))
 
     def record(self, value: object, kind: type[Record]) -> Record:
         if not isinstance(value, Mapping):
