@@ -1,6 +1,8 @@
 """What `sotto-satellite` and `sotto-engine` share about their YAML configuration files.
 
-Every error names the key (as a dotted path, e.g. `link.port`) and what is wrong with it.
+Each program declares its configuration once, as frozen dataclasses whose fields carry their
+default and their voluptuous check (`checked`); `schema` and `build` derive the rest. Every
+error names the key (as a dotted path, e.g. `link.port`) and what is wrong with it.
 """
 
 from __future__ import annotations
@@ -153,11 +155,8 @@ def build(kind: type[_C], conf: Mapping[str, Any], base: _C | None = None) -> _C
     for item in fields(kind):
         if item.name not in conf:
             continue
-        value, section, items = (
-            conf[item.name],
-            _section(hints[item.name]),
-            _items(hints[item.name]),
-        )
+        value, hint = conf[item.name], hints[item.name]
+        section, items = _section(hint), _items(hint)
         if section is not None:
             default = _default(item)
             value = build(section, value, default if isinstance(default, section) else None)
