@@ -1,7 +1,8 @@
 """The engine's protocol: Sotto's events beyond Wyoming's, shared by the engine and its clients.
 
-Importing this module is cheap (only `wyoming` and the standard library), so Home
-Assistant can speak to a sotto-engine without loading the engine itself.
+Importing this module is cheap (only `wyoming`, the standard library and
+`sotto_voice.messages`, whose `Message` base these messages share), so Home Assistant can
+speak to a sotto-engine without loading the engine itself.
 
 Client -> engine                          Engine -> client
 `sotto-grammar` {digest, jsgf?, words?}   `sotto-grammar-ready` {digest}, or
