@@ -96,6 +96,7 @@ def one_of(*choices: str) -> vol.All:
 # --- a configuration declared once: dataclass fields, their defaults and their checks ------
 
 _C = TypeVar("_C", bound="DataclassInstance")
+_P = TypeVar("_P", bound="ProgramConfig")
 
 
 def checked(check: Any, *, required: bool = False) -> dict[str, Any]:
@@ -167,14 +168,14 @@ def build(kind: type[_C], conf: Mapping[str, Any], base: _C | None = None) -> _C
 
 
 def validate(
-    kind: type[_C],
+    kind: type[_P],
     raw: Mapping[str, Any],
     *,
     source: str,
     error: type[Exception],
     program: str,
     name: str,
-) -> _C:
+) -> _P:
     """A program's configuration from raw YAML data; `error` names every bad key.
 
     `name` and `state_dir` left out become `name` and the program's default state directory.
@@ -206,6 +207,35 @@ class DiscoveryConfig:
 
     address: str | None = field(default=None, metadata=checked(text))
     """Address to announce; None picks the address of the default route."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramConfig:
+    """What every Sotto program's configuration holds; each program adds its own sections.
+
+    A program redeclares `link` and `discovery` with its own defaults (port, announced or
+    not); the fields keep their place.
+    """
+
+    name: str = field(metadata=checked(name))
+    """Left out of the YAML: a name made from the host's (see `validate`)."""
+
+    state_dir: Path = field(metadata=checked(path))
+    """Left out of the YAML: systemd's STATE_DIRECTORY, else ~/.local/state/<program>."""
+
+    device_id: str | None = field(default=None, metadata=checked(device_id))
+    """None means an id generated once and kept in the state directory."""
+
+    link: LinkConfig = field(default_factory=lambda: LinkConfig(port=0))
+    discovery: DiscoveryConfig = field(default_factory=lambda: DiscoveryConfig(enabled=False))
+    log_level: str = field(
+        default="info", metadata=checked(one_of("debug", "info", "warning", "error"))
+    )
+
+    @property
+    def key_file(self) -> Path:
+        """The link key file."""
+        return self.link.key_file or self.state_dir / "link.key"
 
 
 def key_path(where: Sequence[Any]) -> str:

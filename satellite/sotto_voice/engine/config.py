@@ -17,7 +17,7 @@ from typing import Any, Final
 import voluptuous as vol
 
 from sotto_voice import configfile
-from sotto_voice.configfile import DiscoveryConfig, LinkConfig, checked
+from sotto_voice.configfile import DiscoveryConfig, LinkConfig, ProgramConfig, checked
 from sotto_voice.errors import SottoError
 
 from .tts.download import DEFAULT_VOICES_URL
@@ -99,30 +99,13 @@ class SttConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class EngineConfig:
+class EngineConfig(ProgramConfig):
     """The whole configuration of one engine."""
-
-    name: str = field(metadata=checked(configfile.name))
-    """Left out of the YAML: "Sotto engine on <host>"."""
-
-    state_dir: Path = field(metadata=checked(configfile.path))
-    """Left out of the YAML: systemd's STATE_DIRECTORY, else ~/.local/state/sotto-engine."""
-
-    device_id: str | None = field(default=None, metadata=checked(configfile.device_id))
-    """None means an id generated once and kept in the state directory."""
 
     link: LinkConfig = field(default_factory=lambda: LinkConfig(port=DEFAULT_PORT))
     discovery: DiscoveryConfig = field(default_factory=lambda: DiscoveryConfig(enabled=False))
     tts: TtsConfig = field(default_factory=TtsConfig)
     stt: SttConfig = field(default_factory=SttConfig)
-    log_level: str = field(
-        default="info", metadata=checked(configfile.one_of("debug", "info", "warning", "error"))
-    )
-
-    @property
-    def key_file(self) -> Path:
-        """The link key file."""
-        return self.link.key_file or self.state_dir / "link.key"
 
     @property
     def voices_dir(self) -> Path:

@@ -16,7 +16,7 @@ import voluptuous as vol
 import yaml
 
 from sotto_voice import configfile
-from sotto_voice.configfile import DiscoveryConfig, LinkConfig, checked
+from sotto_voice.configfile import DiscoveryConfig, LinkConfig, ProgramConfig, checked
 
 from .errors import ConfigError
 
@@ -237,17 +237,8 @@ class IndicatorConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class SatelliteConfig:
+class SatelliteConfig(ProgramConfig):
     """The whole configuration of one satellite."""
-
-    name: str = field(metadata=checked(configfile.name))
-    """Left out of the YAML: the host name."""
-
-    state_dir: Path = field(metadata=_PATH)
-    """Left out of the YAML: systemd's STATE_DIRECTORY, else ~/.local/state/sotto-satellite."""
-
-    device_id: str | None = field(default=None, metadata=checked(configfile.device_id))
-    """None means an id generated once and kept in the state directory."""
 
     link: LinkConfig = field(default_factory=lambda: LinkConfig(port=DEFAULT_PORT))
     discovery: DiscoveryConfig = field(default_factory=lambda: DiscoveryConfig(enabled=True))
@@ -259,14 +250,6 @@ class SatelliteConfig:
     mute: MuteConfig = field(default_factory=MuteConfig)
     push_to_talk: PushToTalkConfig = field(default_factory=PushToTalkConfig)
     indicator: IndicatorConfig = field(default_factory=IndicatorConfig)
-    log_level: str = field(
-        default="info", metadata=checked(configfile.one_of("debug", "info", "warning", "error"))
-    )
-
-    @property
-    def key_file(self) -> Path:
-        """Return the link key file."""
-        return self.link.key_file or self.state_dir / "link.key"
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
