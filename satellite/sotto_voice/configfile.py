@@ -1,23 +1,33 @@
 """What `sotto-satellite` and `sotto-engine` share about their YAML configuration files.
 
-Every error names the key (as a dotted path, e.g. `link.port`) and what is wrong with it.
+Each program declares its configuration once, as frozen dataclasses whose fields carry their
+default and their voluptuous check (`checked`); `schema` and `build` derive the rest. Every
+error names the key (as a dotted path, e.g. `link.port`) and what is wrong with it.
 """
 
 from __future__ import annotations
 
 import os
+import types
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import voluptuous as vol
 
+from sotto_voice.errors import SottoError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 MAX_NAME: Final = 64
 MAX_DEVICE_ID: Final = 64
+_CHECK: Final = "sotto_check"
+_REQUIRED: Final = "sotto_required"
 
 
-class ConfigFileError(Exception):
+class ConfigFileError(SottoError):
     """A configuration file is missing, unreadable or invalid."""
 
 
@@ -44,56 +54,6 @@ def port(value: Any) -> int:
     if not 0 <= value <= 65535:
         raise vol.Invalid("must be between 1 and 65535 (0: any free port)")
     return int(value)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LinkConfig:
-    """Where a program listens for Home Assistant and with which key."""
-
-    host: str = "0.0.0.0"
-    port: int
-    key_file: Path | None = None
-    """None means `<state_dir>/link.key`."""
-
-    @classmethod
-    def from_section(cls, section: Mapping[str, Any]) -> LinkConfig:
-        """Build it from a `link:` section validated by `link_schema`."""
-        return cls(host=section["host"], port=section["port"], key_file=section.get("key_file"))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DiscoveryConfig:
-    """Zeroconf announcement of the device (`_sotto._tcp`, TXT role names which)."""
-
-    enabled: bool
-    address: str | None = None
-    """Address to announce; None picks the address of the default route."""
-
-    @classmethod
-    def from_section(cls, section: Mapping[str, Any]) -> DiscoveryConfig:
-        """Build it from a `discovery:` section validated by `discovery_schema`."""
-        return cls(enabled=section["enabled"], address=section.get("address"))
-
-
-def link_schema(default_port: int) -> vol.Schema:
-    """The `link:` section both programs have: where to listen and the key file."""
-    return vol.Schema(
-        {
-            vol.Optional("host", default="0.0.0.0"): text,
-            vol.Optional("port", default=default_port): port,
-            vol.Optional("key_file"): path,
-        }
-    )
-
-
-def discovery_schema(*, enabled: bool) -> vol.Schema:
-    """The `discovery:` section: zeroconf on or off, and the address to announce."""
-    return vol.Schema(
-        {
-            vol.Optional("enabled", default=enabled): boolean,
-            vol.Optional("address"): text,
-        }
-    )
 
 
 def path(value: Any) -> Path:
@@ -131,6 +91,151 @@ def device_id(value: Any) -> str:
 def one_of(*choices: str) -> vol.All:
     """One of the given words."""
     return vol.All(str, vol.In(choices, msg=f"must be one of: {', '.join(choices)}"))
+
+
+# --- a configuration declared once: dataclass fields, their defaults and their checks ------
+
+_C = TypeVar("_C", bound="DataclassInstance")
+_P = TypeVar("_P", bound="ProgramConfig")
+
+
+def checked(check: Any, *, required: bool = False) -> dict[str, Any]:
+    """Field metadata: the voluptuous check of the field's YAML value.
+
+    A field whose type is a configuration dataclass (or a tuple of them) needs none: its
+    section is checked field by field. `required` fields must be in the YAML.
+    """
+    return {_CHECK: check, _REQUIRED: required}
+
+
+def _section(hint: Any) -> Any:
+    """The configuration dataclass a field holds (`X` or `X | None`), else None."""
+    if get_origin(hint) in (Union, types.UnionType):
+        (hint,) = [arg for arg in get_args(hint) if arg is not type(None)]
+    return hint if isinstance(hint, type) and is_dataclass(hint) else None
+
+
+def _items(hint: Any) -> Any:
+    """The configuration dataclass of a `tuple[X, ...]` field, else None."""
+    if get_origin(hint) is not tuple:
+        return None
+    return _section(get_args(hint)[0])
+
+
+def schema(kind: type[DataclassInstance]) -> vol.Schema:
+    """The voluptuous schema of a configuration dataclass, from its fields' checks."""
+    hints = get_type_hints(kind)
+    keys: dict[Any, Any] = {}
+    for item in fields(kind):
+        marker = vol.Required if item.metadata.get(_REQUIRED) else vol.Optional
+        keys[marker(item.name)] = _check_of(item, hints[item.name])
+    return vol.Schema(keys)
+
+
+def _check_of(item: Field[Any], hint: Any) -> Any:
+    if _CHECK in item.metadata:
+        return item.metadata[_CHECK]
+    section, items = _section(hint), _items(hint)
+    if section is not None:
+        return schema(section)
+    if items is not None:
+        return vol.All(vol.Any(list, msg=f"must be a list of {item.name}"), [schema(items)])
+    raise TypeError(f"configuration field {item.name!r} has no check")
+
+
+def _default(item: Field[Any]) -> Any:
+    if item.default_factory is not MISSING:
+        return item.default_factory()
+    return None if item.default is MISSING else item.default
+
+
+def build(kind: type[_C], conf: Mapping[str, Any], base: _C | None = None) -> _C:
+    """The dataclass from validated data: keys left out keep the field's (or base's) default."""
+    hints = get_type_hints(kind)
+    values: dict[str, Any] = {}
+    for item in fields(kind):
+        if item.name not in conf:
+            continue
+        value, hint = conf[item.name], hints[item.name]
+        section, items = _section(hint), _items(hint)
+        if section is not None:
+            default = _default(item)
+            value = build(section, value, default if isinstance(default, section) else None)
+        elif items is not None:
+            value = tuple(build(items, one) for one in value)
+        values[item.name] = value
+    return kind(**values) if base is None else replace(base, **values)
+
+
+def validate(
+    kind: type[_P],
+    raw: Mapping[str, Any],
+    *,
+    source: str,
+    error: type[Exception],
+    program: str,
+    name: str,
+) -> _P:
+    """A program's configuration from raw YAML data; `error` names every bad key.
+
+    `name` and `state_dir` left out become `name` and the program's default state directory.
+    """
+    conf = check(schema(kind), raw, source=source, error=error)
+    conf["name"] = conf.get("name") or name
+    conf["state_dir"] = conf.get("state_dir") or default_state_dir(program)
+    return build(kind, conf)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkConfig:
+    """Where a program listens for Home Assistant and with which key (`link:`)."""
+
+    host: str = field(default="0.0.0.0", metadata=checked(text))
+    port: int = field(metadata=checked(port))
+    """Each program's field declaring a `link:` section gives its own default port."""
+
+    key_file: Path | None = field(default=None, metadata=checked(path))
+    """None means `<state_dir>/link.key`."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiscoveryConfig:
+    """Zeroconf announcement of the device (`_sotto._tcp`, TXT role names which)."""
+
+    enabled: bool = field(metadata=checked(boolean))
+    """Each program's field declaring a `discovery:` section gives its own default."""
+
+    address: str | None = field(default=None, metadata=checked(text))
+    """Address to announce; None picks the address of the default route."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramConfig:
+    """What every Sotto program's configuration holds; each program adds its own sections.
+
+    A program redeclares `link` and `discovery` with its own defaults (port, announced or
+    not); the fields keep their place.
+    """
+
+    name: str = field(metadata=checked(name))
+    """Left out of the YAML: a name made from the host's (see `validate`)."""
+
+    state_dir: Path = field(metadata=checked(path))
+    """Left out of the YAML: systemd's STATE_DIRECTORY, else ~/.local/state/<program>."""
+
+    device_id: str | None = field(default=None, metadata=checked(device_id))
+    """None means an id generated once and kept in the state directory."""
+
+    link: LinkConfig = field(default_factory=lambda: LinkConfig(port=0))
+    discovery: DiscoveryConfig = field(default_factory=lambda: DiscoveryConfig(enabled=False))
+    log_level: str = field(
+        default="info", metadata=checked(one_of("debug", "info", "warning", "error"))
+    )
+
+    @property
+    def key_file(self) -> Path:
+        """The link key file."""
+        return self.link.key_file or self.state_dir / "link.key"
 
 
 def key_path(where: Sequence[Any]) -> str:

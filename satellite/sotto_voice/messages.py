@@ -1,8 +1,10 @@
 """Sotto's event vocabulary beyond Wyoming's, shared by the satellite and Home Assistant.
 
-Every message is a small frozen dataclass with `event()`, `from_event()` and `is_type()`,
-in the style of the `wyoming` package, so both ends speak the same types. This module
-imports only `wyoming` and the standard library: the Home Assistant integration imports it.
+Every message is a small frozen dataclass on the `wyoming` package's own `Eventable`, its
+fields declared once: `Message` builds `event()`, `from_event()` and `is_type()` from them,
+so both ends speak the same types and every bad field is refused with an error naming the
+event and the field. This module imports only `wyoming`, the standard library and
+`sotto_voice.errors`: the Home Assistant integration imports it.
 
 Satellite -> Home Assistant
     `sotto-info`, `sotto-state`, `sotto-ledger`, `sotto-purged`; Wyoming `detection` and
@@ -23,12 +25,26 @@ the "recording" entity in Home Assistant is driven by them and never guessed.
 from __future__ import annotations
 
 import math
+import types
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, Field, dataclass, field, fields
 from enum import StrEnum
-from typing import Any, Final, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Final,
+    Self,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
-from wyoming.event import Event
+from wyoming.event import Event, Eventable
+
+from .errors import SottoError
 
 PROTOCOL_VERSION: Final = 1
 """Bumped when a message changes incompatibly."""
@@ -55,7 +71,11 @@ ERROR_NO_SPEAKER: Final = "no-speaker"
 ERROR_BUSY: Final = "busy"
 
 
-class MessageError(ValueError):
+_E = TypeVar("_E", bound=StrEnum)
+_S = TypeVar("_S", str, tuple[Any, ...])
+
+
+class MessageError(SottoError, ValueError):
     """An event that claims a Sotto type but whose fields are wrong."""
 
 
@@ -98,13 +118,95 @@ class StopReason(StrEnum):
     ERROR = "error"
 
 
-_E = TypeVar("_E", bound=StrEnum)
+# --- fields declared once: the dataclass field and its limits drive reading and writing ---
 
 
-# --- field readers: every bad field gets an error naming the event and the field --------
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How a field is checked when read and written when sent (in the field's metadata)."""
+
+    low: float = 0.0
+    """Smallest number allowed (whole numbers are always >= 0)."""
+
+    high: float = math.inf
+    """Largest number allowed."""
+
+    min_len: int = 0
+    """Fewest characters (strings) or items (lists) allowed."""
+
+    max_len: int | None = None
+    """Most characters (strings) or items (lists) allowed."""
+
+    digits: int | None = None
+    """Round a number to this many decimals when sending it."""
+
+    omit_default: bool = False
+    """Leave the field out of the event while it has its default value."""
 
 
-def _data(event: Event) -> Mapping[str, Any]:
+_PLAIN: Final = Limits()
+_LIMITS: Final = "sotto_limits"
+
+
+def limits(**kwargs: Any) -> dict[str, Limits]:
+    """Field metadata: `field(metadata=limits(high=1.0))`."""
+    return {_LIMITS: Limits(**kwargs)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """One declared field as the readers and writers need it."""
+
+    name: str
+    hint: Any
+    limits: Limits
+    spec: Field[Any]
+
+    def absent(self, where: str) -> Any:
+        """The value of the field when the data leaves it out."""
+        default = self.default()
+        if default is not MISSING:
+            return default
+        if get_origin(self.hint) is tuple:
+            return ()
+        if _optional(self.hint) is not None:
+            return None
+        raise MessageError(f"{where}: '{self.name}' is required")
+
+    def default(self) -> Any:
+        if self.spec.default is not MISSING:
+            return self.spec.default
+        if self.spec.default_factory is not MISSING:
+            return self.spec.default_factory()
+        return MISSING
+
+
+_LAYOUTS: dict[type, tuple[_Slot, ...]] = {}
+
+
+def _slots(cls: type) -> tuple[_Slot, ...]:
+    """The declared fields of a record class, with their resolved types (worked out once)."""
+    layout = _LAYOUTS.get(cls)
+    if layout is None:
+        hints = get_type_hints(cls)
+        layout = tuple(
+            _Slot(item.name, hints[item.name], item.metadata.get(_LIMITS, _PLAIN), item)
+            for item in fields(cls)
+        )
+        _LAYOUTS[cls] = layout
+    return layout
+
+
+def _optional(hint: Any) -> Any:
+    """The inner type of `X | None`, or None if the hint is not optional."""
+    if get_origin(hint) not in (Union, types.UnionType):
+        return None
+    (inner,) = [arg for arg in get_args(hint) if arg is not type(None)]
+    return inner
+
+
+def event_data(event: Event) -> Mapping[str, Any]:
+    """The event's data as a mapping (empty if none); MessageError if it is not one."""
     data: object = event.data  # from the wire: typed as a dict, but any JSON value
     if data is None:
         return {}
@@ -113,98 +215,173 @@ def _data(event: Event) -> Mapping[str, Any]:
     return data
 
 
-def _missing(event: Event, key: str) -> MessageError:
-    return MessageError(f"{event.type}: '{key}' is required")
+class _Reader:
+    """Reads one field of one message; every error names the message and the field."""
+
+    def __init__(self, where: str, key: str, bounds: Limits) -> None:
+        self.where, self.key, self.limits = where, key, bounds
+
+    def error(self, problem: str, value: object) -> MessageError:
+        return MessageError(f"{self.where}: '{self.key}' {problem}, got {value!r}")
+
+    def read(self, value: object, hint: Any) -> Any:
+        inner = _optional(hint)
+        if inner is not None:
+            return None if value is None else self.read(value, inner)
+        if value is None:
+            raise MessageError(f"{self.where}: '{self.key}' is required")
+        if get_origin(hint) is tuple:
+            return self.sequence(value, get_args(hint)[0])
+        if isinstance(hint, type) and issubclass(hint, StrEnum):
+            return self.choice(value, hint)
+        if isinstance(hint, type) and issubclass(hint, Record):
+            return self.record(value, hint)
+        return _SCALARS[hint](self, value)
+
+    def boolean(self, value: object) -> bool:
+        if not isinstance(value, bool):
+            raise self.error("must be true or false", value)
+        return value
+
+    def whole(self, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self.error("must be a whole number >= 0", value)
+        return value
+
+    def number(self, value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error("must be a number", value)
+        low, high = self.limits.low, self.limits.high
+        if not low <= value <= high:
+            raise MessageError(
+                f"{self.where}: '{self.key}' must be between {low} and {high}, got {value}"
+            )
+        return float(value)
+
+    def text(self, value: object) -> str:
+        if not isinstance(value, str):
+            raise self.error("must be a string", value)
+        return self.sized(value, "characters")
+
+    def sized(self, value: _S, unit: str) -> _S:
+        low, high = self.limits.min_len, self.limits.max_len
+        if len(value) < low or (high is not None and len(value) > high):
+            bounds = [f"at least {low}"] if low else []
+            bounds += [] if high is None else [f"at most {high}"]
+            raise MessageError(
+                f"{self.where}: '{self.key}' must have {' and '.join(bounds)} {unit}, "
+                f"got {len(value)}"
+            )
+        return value
+
+    def choice(self, value: object, enum: type[_E]) -> _E:
+        try:
+            return enum(self.text(value))
+        except ValueError:
+            allowed = ", ".join(member.value for member in enum)
+            raise self.error(f"must be one of {allowed}", value) from None
+
+    def sequence(self, value: object, item: Any) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple):
+            raise self.error("must be a list", value)
+        if item is str and not all(isinstance(name, str) for name in value):
+            raise self.error("must be a list of strings", value)
+        return tuple(self.read(one, item) for one in self.sized(tuple(value), "items"))
+
+    def record(self, value: object, kind: type[Record]) -> Record:
+        if not isinstance(value, Mapping):
+            raise self.error("items must be objects", value)
+        return kind.from_dict(value, self.where)
 
 
-def _bool(event: Event, key: str, default: bool | None = None) -> bool:
-    value = _data(event).get(key, default)
-    if value is None:
-        raise _missing(event, key)
-    if not isinstance(value, bool):
-        raise MessageError(f"{event.type}: '{key}' must be true or false, got {value!r}")
+_SCALARS: Final = {
+    bool: _Reader.boolean,
+    int: _Reader.whole,
+    float: _Reader.number,
+    str: _Reader.text,
+}
+
+
+def _write(value: Any, bounds: Limits) -> Any:
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, Record):
+        return value.as_dict()
+    if isinstance(value, tuple):
+        return [_write(item, bounds) for item in value]
+    if isinstance(value, float) and bounds.digits is not None:
+        return round(value, bounds.digits)
     return value
 
 
-def _str(event: Event, key: str) -> str:
-    value = _data(event).get(key)
-    if value is None:
-        raise _missing(event, key)
-    if not isinstance(value, str):
-        raise MessageError(f"{event.type}: '{key}' must be a string, got {value!r}")
-    return value
+class Record:
+    """A frozen dataclass read from and written as JSON data, field by declared field."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # each subclass is a dataclass with its own __init__
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the fields as JSON-ready data."""
+        data: dict[str, Any] = {}
+        for slot in _slots(type(self)):
+            value = getattr(self, slot.name)
+            if not (slot.limits.omit_default and value == slot.default()):
+                data[slot.name] = _write(value, slot.limits)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> Self:
+        """Read the fields from JSON data; MessageError names `where` and the bad field."""
+        values = {
+            slot.name: (
+                _Reader(where, slot.name, slot.limits).read(data[slot.name], slot.hint)
+                if slot.name in data
+                else slot.absent(where)
+            )
+            for slot in _slots(cls)
+        }
+        return cls(**values)
 
 
-def _opt_str(event: Event, key: str) -> str | None:
-    if _data(event).get(key) is None:
-        return None
-    return _str(event, key)
+class Message(Record, Eventable):
+    """A Sotto message: a `Record` sent as the data of a Wyoming event of type `TYPE`."""
 
+    __slots__ = ()
 
-def _int(event: Event, key: str, default: int | None = None) -> int:
-    value = _data(event).get(key, default)
-    if value is None:
-        raise _missing(event, key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise MessageError(f"{event.type}: '{key}' must be a whole number >= 0, got {value!r}")
-    return int(value)
+    TYPE: ClassVar[str]
+    """The Wyoming event type."""
 
+    @classmethod
+    def is_type(cls, event_type: str) -> bool:
+        """Return True for this message's event type."""
+        return event_type == cls.TYPE
 
-def _opt_int(event: Event, key: str) -> int | None:
-    if _data(event).get(key) is None:
-        return None
-    return _int(event, key)
+    def event(self) -> Event:
+        """Return the Wyoming event."""
+        return Event(self.TYPE, self.as_dict())
 
-
-def _float(
-    event: Event, key: str, low: float = 0.0, high: float = math.inf, default: float | None = None
-) -> float:
-    value = _data(event).get(key, default)
-    if value is None:
-        raise _missing(event, key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MessageError(f"{event.type}: '{key}' must be a number, got {value!r}")
-    number = float(value)
-    if not low <= number <= high:
-        raise MessageError(f"{event.type}: '{key}' must be between {low} and {high}, got {value}")
-    return number
-
-
-def _opt_float(event: Event, key: str, low: float = 0.0, high: float = math.inf) -> float | None:
-    if _data(event).get(key) is None:
-        return None
-    return _float(event, key, low, high)
-
-
-def _enum(event: Event, key: str, enum: type[_E]) -> _E:
-    value = _str(event, key)
-    try:
-        return enum(value)
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        raise MessageError(
-            f"{event.type}: '{key}' must be one of {allowed}, got {value!r}"
-        ) from None
-
-
-def _check_type(event: Event, expected: str) -> None:
-    if event.type != expected:
-        raise MessageError(f"expected a '{expected}' event, got '{event.type}'")
-
-
-def _names(event: Event, key: str) -> tuple[str, ...]:
-    value = _data(event).get(key, [])
-    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise MessageError(f"{event.type}: '{key}' must be a list of strings, got {value!r}")
-    return tuple(value)
+    @classmethod
+    def from_event(cls, event: Event) -> Self:
+        """Read the message from a Wyoming event (raises MessageError)."""
+        if event.type != cls.TYPE:
+            raise MessageError(f"expected a '{cls.TYPE}' event, got '{event.type}'")
+        return cls.from_dict(event_data(event), event.type)
 
 
 # --- satellite -> Home Assistant ------------------------------------------------------------
 
+_UNIT: Final = limits(high=1.0)
+_SECONDS: Final = limits(digits=3)
+
 
 @dataclass(frozen=True, slots=True)
-class SottoInfo:
+class SottoInfo(Message):
     """What a satellite is and can do; sent when a controller connects and on `describe`."""
+
+    TYPE: ClassVar[str] = INFO_TYPE
 
     device_id: str
     """Stable id of the satellite (also in its zeroconf TXT record)."""
@@ -242,52 +419,12 @@ class SottoInfo:
     protocol: int = PROTOCOL_VERSION
     """Version of this message vocabulary."""
 
-    @staticmethod
-    def is_type(event_type: str) -> bool:
-        """Return True for `sotto-info`."""
-        return event_type == INFO_TYPE
-
-    def event(self) -> Event:
-        """Return the Wyoming event."""
-        return Event(
-            INFO_TYPE,
-            {
-                "device_id": self.device_id,
-                "name": self.name,
-                "version": self.version,
-                "wake_word_engine": self.wake_word_engine,
-                "wake_words": list(self.wake_words),
-                "has_hardware_mute": self.has_hardware_mute,
-                "has_speaker": self.has_speaker,
-                "remote_wake": self.remote_wake,
-                "vad_silence_seconds": self.vad_silence_seconds,
-                "max_command_seconds": self.max_command_seconds,
-                "protocol": self.protocol,
-            },
-        )
-
-    @staticmethod
-    def from_event(event: Event) -> SottoInfo:
-        """Read the message from a Wyoming event (raises MessageError)."""
-        _check_type(event, INFO_TYPE)
-        return SottoInfo(
-            device_id=_str(event, "device_id"),
-            name=_str(event, "name"),
-            version=_str(event, "version"),
-            wake_word_engine=_str(event, "wake_word_engine"),
-            wake_words=_names(event, "wake_words"),
-            has_hardware_mute=_bool(event, "has_hardware_mute"),
-            has_speaker=_bool(event, "has_speaker"),
-            remote_wake=_bool(event, "remote_wake"),
-            vad_silence_seconds=_float(event, "vad_silence_seconds"),
-            max_command_seconds=_float(event, "max_command_seconds"),
-            protocol=_int(event, "protocol", PROTOCOL_VERSION),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class SottoState:
+class SottoState(Message):
     """The satellite's state; sent on connect and after every change."""
+
+    TYPE: ClassVar[str] = STATE_TYPE
 
     muted: bool
     """True while the microphone is closed (the capture process is stopped)."""
@@ -304,54 +441,15 @@ class SottoState:
     wake_word: str
     """The active wake word."""
 
-    sensitivity: float
+    sensitivity: float = field(metadata=_UNIT)
     """Wake word sensitivity, 0 (hardly ever) to 1 (very easily); 0.5 is the model's own."""
 
-    volume: float
+    volume: float = field(metadata=_UNIT)
     """Playback volume, 0 to 1."""
-
-    @staticmethod
-    def is_type(event_type: str) -> bool:
-        """Return True for `sotto-state`."""
-        return event_type == STATE_TYPE
-
-    def event(self) -> Event:
-        """Return the Wyoming event."""
-        return Event(
-            STATE_TYPE,
-            {
-                "muted": self.muted,
-                "mute_source": None if self.mute_source is None else self.mute_source.value,
-                "indicator": self.indicator.value,
-                "streaming": self.streaming,
-                "wake_word": self.wake_word,
-                "sensitivity": self.sensitivity,
-                "volume": self.volume,
-            },
-        )
-
-    @staticmethod
-    def from_event(event: Event) -> SottoState:
-        """Read the message from a Wyoming event (raises MessageError)."""
-        _check_type(event, STATE_TYPE)
-        source = (
-            None
-            if _data(event).get("mute_source") is None
-            else _enum(event, "mute_source", MuteSource)
-        )
-        return SottoState(
-            muted=_bool(event, "muted"),
-            mute_source=source,
-            indicator=_enum(event, "indicator", IndicatorState),
-            streaming=_bool(event, "streaming"),
-            wake_word=_str(event, "wake_word"),
-            sensitivity=_float(event, "sensitivity", 0.0, 1.0),
-            volume=_float(event, "volume", 0.0, 1.0),
-        )
 
 
 @dataclass(frozen=True, slots=True)
-class LedgerDay:
+class LedgerDay(Record):
     """One day of the privacy ledger (the satellite's local date)."""
 
     date: str
@@ -360,36 +458,14 @@ class LedgerDay:
     wakes: int = 0
     push_to_talk: int = 0
     streams: int = 0
-    seconds_sent: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the day as JSON-ready data."""
-        return {
-            "date": self.date,
-            "wakes": self.wakes,
-            "push_to_talk": self.push_to_talk,
-            "streams": self.streams,
-            "seconds_sent": round(self.seconds_sent, 3),
-        }
-
-    @staticmethod
-    def from_dict(data: Any, where: str = LEDGER_TYPE) -> LedgerDay:
-        """Read a day from JSON data (raises MessageError)."""
-        if not isinstance(data, Mapping):
-            raise MessageError(f"{where}: each day must be an object, got {data!r}")
-        fake = Event(where, dict(data))
-        return LedgerDay(
-            date=_str(fake, "date"),
-            wakes=_int(fake, "wakes", 0),
-            push_to_talk=_int(fake, "push_to_talk", 0),
-            streams=_int(fake, "streams", 0),
-            seconds_sent=_float(fake, "seconds_sent", default=0.0),
-        )
+    seconds_sent: float = field(default=0.0, metadata=_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)
-class SottoLedger:
+class SottoLedger(Message):
     """The privacy ledger: what the satellite has sent, counted on the device itself."""
+
+    TYPE: ClassVar[str] = LEDGER_TYPE
 
     wakes: int
     """Wake words heard on the device (whether or not audio could be sent)."""
@@ -400,7 +476,7 @@ class SottoLedger:
     streams: int
     """Streams of audio sent, whatever started them."""
 
-    seconds_sent: float
+    seconds_sent: float = field(metadata=_SECONDS)
     """Seconds of audio sent in total."""
 
     last_stream: float | None
@@ -409,68 +485,25 @@ class SottoLedger:
     days: tuple[LedgerDay, ...] = ()
     """Per-day counters, oldest first, for the most recent days."""
 
-    @staticmethod
-    def is_type(event_type: str) -> bool:
-        """Return True for `sotto-ledger`."""
-        return event_type == LEDGER_TYPE
-
-    def event(self) -> Event:
-        """Return the Wyoming event."""
-        return Event(
-            LEDGER_TYPE,
-            {
-                "wakes": self.wakes,
-                "push_to_talk": self.push_to_talk,
-                "streams": self.streams,
-                "seconds_sent": round(self.seconds_sent, 3),
-                "last_stream": self.last_stream,
-                "days": [day.as_dict() for day in self.days],
-            },
-        )
-
-    @staticmethod
-    def from_event(event: Event) -> SottoLedger:
-        """Read the message from a Wyoming event (raises MessageError)."""
-        _check_type(event, LEDGER_TYPE)
-        days = _data(event).get("days", [])
-        if not isinstance(days, list | tuple):
-            raise MessageError(f"{event.type}: 'days' must be a list, got {days!r}")
-        return SottoLedger(
-            wakes=_int(event, "wakes"),
-            push_to_talk=_int(event, "push_to_talk"),
-            streams=_int(event, "streams"),
-            seconds_sent=_float(event, "seconds_sent"),
-            last_stream=_opt_float(event, "last_stream"),
-            days=tuple(LedgerDay.from_dict(day) for day in days),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class Purged:
+class Purged(Message):
     """Answer to `sotto-purge`: what the satellite cleared."""
+
+    TYPE: ClassVar[str] = PURGED_TYPE
 
     cleared: tuple[str, ...]
     """Names of what was cleared, e.g. `ledger`, `audio_buffers`."""
 
-    @staticmethod
-    def is_type(event_type: str) -> bool:
-        """Return True for `sotto-purged`."""
-        return event_type == PURGED_TYPE
-
-    def event(self) -> Event:
-        """Return the Wyoming event."""
-        return Event(PURGED_TYPE, {"cleared": list(self.cleared)})
-
-    @staticmethod
-    def from_event(event: Event) -> Purged:
-        """Read the message from a Wyoming event (raises MessageError)."""
-        _check_type(event, PURGED_TYPE)
-        return Purged(cleared=_names(event, "cleared"))
-
 
 @dataclass(frozen=True, slots=True)
-class StreamStart:
-    """Audio is about to leave the satellite (Wyoming `audio-start` plus why and which)."""
+class StreamStart(Message):
+    """Audio is about to leave the satellite (Wyoming `audio-start` plus why and which).
+
+    `is_type` is True for any `audio-start`; `is_stream_start` for one with Sotto's fields.
+    """
+
+    TYPE: ClassVar[str] = STREAM_START_TYPE
 
     rate: int
     width: int
@@ -488,48 +521,19 @@ class StreamStart:
     """The wake word heard, for `wake_word` streams."""
 
     @staticmethod
-    def is_type(event_type: str) -> bool:
-        """Return True for `audio-start` (check `is_stream_start` for Sotto's extra fields)."""
-        return event_type == STREAM_START_TYPE
-
-    @staticmethod
     def is_stream_start(event: Event) -> bool:
         """Return True if the event is an `audio-start` that carries a Sotto trigger."""
-        return event.type == STREAM_START_TYPE and "trigger" in _data(event)
-
-    def event(self) -> Event:
-        """Return the Wyoming event."""
-        return Event(
-            STREAM_START_TYPE,
-            {
-                "rate": self.rate,
-                "width": self.width,
-                "channels": self.channels,
-                "timestamp": self.timestamp,
-                "trigger": self.trigger.value,
-                "stream_id": self.stream_id,
-                "wake_word": self.wake_word,
-            },
-        )
-
-    @staticmethod
-    def from_event(event: Event) -> StreamStart:
-        """Read the message from a Wyoming event (raises MessageError)."""
-        _check_type(event, STREAM_START_TYPE)
-        return StreamStart(
-            rate=_int(event, "rate"),
-            width=_int(event, "width"),
-            channels=_int(event, "channels"),
-            trigger=_enum(event, "trigger", StreamTrigger),
-            stream_id=_int(event, "stream_id"),
-            timestamp=_opt_int(event, "timestamp"),
-            wake_word=_opt_str(event, "wake_word"),
-        )
+        return event.type == STREAM_START_TYPE and "trigger" in event_data(event)
 
 
 @dataclass(frozen=True, slots=True)
-class StreamStop:
-    """No more audio leaves the satellite (Wyoming `audio-stop` plus why)."""
+class StreamStop(Message):
+    """No more audio leaves the satellite (Wyoming `audio-stop` plus why).
+
+    `is_type` is True for any `audio-stop`; `is_stream_stop` for one with Sotto's fields.
+    """
+
+    TYPE: ClassVar[str] = STREAM_STOP_TYPE
 
     reason: StopReason
     """Why the stream stopped."""
@@ -537,192 +541,78 @@ class StreamStop:
     stream_id: int
     """The stream that stopped."""
 
-    seconds: float
+    seconds: float = field(metadata=_SECONDS)
     """Seconds of audio the stream sent."""
 
     timestamp: int | None = None
     """Milliseconds of captured audio after the stream's last sample."""
 
     @staticmethod
-    def is_type(event_type: str) -> bool:
-        """Return True for `audio-stop` (check `is_stream_stop` for Sotto's extra fields)."""
-        return event_type == STREAM_STOP_TYPE
-
-    @staticmethod
     def is_stream_stop(event: Event) -> bool:
         """Return True if the event is an `audio-stop` that carries a Sotto reason."""
-        return event.type == STREAM_STOP_TYPE and "reason" in _data(event)
-
-    def event(self) -> Event:
-        """Return the Wyoming event."""
-        return Event(
-            STREAM_STOP_TYPE,
-            {
-                "timestamp": self.timestamp,
-                "reason": self.reason.value,
-                "stream_id": self.stream_id,
-                "seconds": round(self.seconds, 3),
-            },
-        )
-
-    @staticmethod
-    def from_event(event: Event) -> StreamStop:
-        """Read the message from a Wyoming event (raises MessageError)."""
-        _check_type(event, STREAM_STOP_TYPE)
-        return StreamStop(
-            reason=_enum(event, "reason", StopReason),
-            stream_id=_int(event, "stream_id"),
-            seconds=_float(event, "seconds"),
-            timestamp=_opt_int(event, "timestamp"),
-        )
+        return event.type == STREAM_STOP_TYPE and "reason" in event_data(event)
 
 
 # --- Home Assistant -> satellite ------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class SetMute:
+class SetMute(Message):
     """Mute or unmute the satellite; a hardware mute is not undone (answered with `error`)."""
+
+    TYPE: ClassVar[str] = SET_MUTE_TYPE
 
     muted: bool
 
-    @staticmethod
-    def is_type(event_type: str) -> bool:
-        """Return True for `sotto-set-mute`."""
-        return event_type == SET_MUTE_TYPE
 
-    def event(self) -> Event:
-        """Return the Wyoming event."""
-        return Event(SET_MUTE_TYPE, {"muted": self.muted})
-
-    @staticmethod
-    def from_event(event: Event) -> SetMute:
-        """Read the message from a Wyoming event (raises MessageError)."""
-        _check_type(event, SET_MUTE_TYPE)
-        return SetMute(muted=_bool(event, "muted"))
+_UNCHANGED: Final = limits(omit_default=True)
 
 
 @dataclass(frozen=True, slots=True)
-class Configure:
+class Configure(Message):
     """Change settings Home Assistant may change; fields left None stay as they are."""
 
-    wake_word: str | None = None
+    TYPE: ClassVar[str] = CONFIGURE_TYPE
+
+    wake_word: str | None = field(default=None, metadata=_UNCHANGED)
     """One of `SottoInfo.wake_words`."""
 
-    sensitivity: float | None = None
+    sensitivity: float | None = field(default=None, metadata=limits(high=1.0, omit_default=True))
     """0 to 1; 0.5 is the model's own threshold."""
 
-    volume: float | None = None
+    volume: float | None = field(default=None, metadata=limits(high=1.0, omit_default=True))
     """0 to 1."""
 
-    @staticmethod
-    def is_type(event_type: str) -> bool:
-        """Return True for `sotto-configure`."""
-        return event_type == CONFIGURE_TYPE
-
-    def event(self) -> Event:
-        """Return the Wyoming event."""
-        data: dict[str, Any] = {}
-        if self.wake_word is not None:
-            data["wake_word"] = self.wake_word
-        if self.sensitivity is not None:
-            data["sensitivity"] = self.sensitivity
-        if self.volume is not None:
-            data["volume"] = self.volume
-        return Event(CONFIGURE_TYPE, data)
-
-    @staticmethod
-    def from_event(event: Event) -> Configure:
-        """Read the message from a Wyoming event (raises MessageError)."""
-        _check_type(event, CONFIGURE_TYPE)
-        return Configure(
-            wake_word=_opt_str(event, "wake_word"),
-            sensitivity=_opt_float(event, "sensitivity", 0.0, 1.0),
-            volume=_opt_float(event, "volume", 0.0, 1.0),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class PushToTalk:
+class PushToTalk(Message):
     """Start a stream now, as if the wake word had been heard (refused while muted)."""
 
-    @staticmethod
-    def is_type(event_type: str) -> bool:
-        """Return True for `sotto-push-to-talk`."""
-        return event_type == PUSH_TO_TALK_TYPE
-
-    def event(self) -> Event:
-        """Return the Wyoming event."""
-        return Event(PUSH_TO_TALK_TYPE)
-
-    @staticmethod
-    def from_event(event: Event) -> PushToTalk:
-        """Read the message from a Wyoming event (raises MessageError)."""
-        _check_type(event, PUSH_TO_TALK_TYPE)
-        return PushToTalk()
+    TYPE: ClassVar[str] = PUSH_TO_TALK_TYPE
 
 
 @dataclass(frozen=True, slots=True)
-class StopStreaming:
+class StopStreaming(Message):
     """Home Assistant has the whole command: stop sending audio now."""
+
+    TYPE: ClassVar[str] = STOP_STREAMING_TYPE
 
     stream_id: int | None = None
     """Only stop this stream (ignored if another one is running); None stops any."""
 
-    @staticmethod
-    def is_type(event_type: str) -> bool:
-        """Return True for `sotto-stop-streaming`."""
-        return event_type == STOP_STREAMING_TYPE
-
-    def event(self) -> Event:
-        """Return the Wyoming event."""
-        return Event(STOP_STREAMING_TYPE, {"stream_id": self.stream_id})
-
-    @staticmethod
-    def from_event(event: Event) -> StopStreaming:
-        """Read the message from a Wyoming event (raises MessageError)."""
-        _check_type(event, STOP_STREAMING_TYPE)
-        return StopStreaming(stream_id=_opt_int(event, "stream_id"))
-
 
 @dataclass(frozen=True, slots=True)
-class RunEnded:
+class RunEnded(Message):
     """Home Assistant's pipeline run for the last stream is over (reply played or none)."""
+
+    TYPE: ClassVar[str] = RUN_ENDED_TYPE
 
     stream_id: int | None = None
     """The stream whose run ended, if known."""
 
-    @staticmethod
-    def is_type(event_type: str) -> bool:
-        """Return True for `sotto-run-ended`."""
-        return event_type == RUN_ENDED_TYPE
-
-    def event(self) -> Event:
-        """Return the Wyoming event."""
-        return Event(RUN_ENDED_TYPE, {"stream_id": self.stream_id})
-
-    @staticmethod
-    def from_event(event: Event) -> RunEnded:
-        """Read the message from a Wyoming event (raises MessageError)."""
-        _check_type(event, RUN_ENDED_TYPE)
-        return RunEnded(stream_id=_opt_int(event, "stream_id"))
-
 
 @dataclass(frozen=True, slots=True)
-class Purge:
+class Purge(Message):
     """Clear everything the satellite holds (ledger history, audio buffers)."""
 
-    @staticmethod
-    def is_type(event_type: str) -> bool:
-        """Return True for `sotto-purge`."""
-        return event_type == PURGE_TYPE
-
-    def event(self) -> Event:
-        """Return the Wyoming event."""
-        return Event(PURGE_TYPE)
-
-    @staticmethod
-    def from_event(event: Event) -> Purge:
-        """Read the message from a Wyoming event (raises MessageError)."""
-        _check_type(event, PURGE_TYPE)
-        return Purge()
+    TYPE: ClassVar[str] = PURGE_TYPE

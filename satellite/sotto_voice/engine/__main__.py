@@ -13,9 +13,11 @@ import logging
 import signal
 import sys
 import wave
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
+
+from sotto_voice.errors import SottoError
 
 from .config import DEFAULT_CONFIG_PATH, EngineConfig, EngineConfigError, load_config
 from .tts import TextToSpeech, TtsError, TtsSettings
@@ -27,7 +29,7 @@ EXIT_CONFIG: Final = 2
 _LOGGER = logging.getLogger("sotto_voice.engine")
 
 
-class _Failed(Exception):
+class _Failed(SottoError):
     """A run-time failure already worded for the user."""
 
 
@@ -221,32 +223,30 @@ async def _run(config: EngineConfig) -> int:
     return EXIT_OK
 
 
+def _command(args: argparse.Namespace, config: EngineConfig) -> int:
+    """Run the command the arguments name (the engine itself without one)."""
+    commands: dict[str, Callable[[], int]] = {
+        "keygen": lambda: _keygen(config, args.key_file, force=args.force),
+        "check-config": lambda: _check_config(config, args.config),
+        "download": lambda: asyncio.run(_download(config, args.voices)),
+        "voices": lambda: asyncio.run(_voices(config)),
+        "say": lambda: asyncio.run(_say(config, args.text, args.output, args.voice)),
+    }
+    return commands.get(args.command, lambda: asyncio.run(_run(config)))()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sotto-engine command line; return the exit status."""
     args = _parser().parse_args(argv)
     try:
         config = _config(args.config)
-    except EngineConfigError as err:
-        print(f"sotto-engine: {err}", file=sys.stderr)
-        return EXIT_CONFIG
-    if getattr(args, "discovery", None) is not None:
-        from dataclasses import replace
+        if getattr(args, "discovery", None) is not None:
+            from dataclasses import replace
 
-        config = replace(config, discovery=replace(config.discovery, enabled=args.discovery))
-    level = logging.DEBUG if args.verbose else getattr(logging, config.log_level.upper())
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        if args.command == "keygen":
-            return _keygen(config, args.key_file, force=args.force)
-        if args.command == "check-config":
-            return _check_config(config, args.config)
-        if args.command == "download":
-            return asyncio.run(_download(config, args.voices))
-        if args.command == "voices":
-            return asyncio.run(_voices(config))
-        if args.command == "say":
-            return asyncio.run(_say(config, args.text, args.output, args.voice))
-        return asyncio.run(_run(config))
+            config = replace(config, discovery=replace(config.discovery, enabled=args.discovery))
+        level = logging.DEBUG if args.verbose else getattr(logging, config.log_level.upper())
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return _command(args, config)
     except EngineConfigError as err:
         print(f"sotto-engine: {err}", file=sys.stderr)
         return EXIT_CONFIG

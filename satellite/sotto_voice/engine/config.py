@@ -17,7 +17,8 @@ from typing import Any, Final
 import voluptuous as vol
 
 from sotto_voice import configfile
-from sotto_voice.configfile import DiscoveryConfig, LinkConfig
+from sotto_voice.configfile import DiscoveryConfig, LinkConfig, ProgramConfig, checked
+from sotto_voice.errors import SottoError
 
 from .tts.download import DEFAULT_VOICES_URL
 from .tts.errors import InvalidVoiceNameError, VoiceNotFoundError
@@ -30,59 +31,11 @@ DEFAULT_PORT: Final = 10810
 _DEVICE_ID_FILE: Final = "device_id"
 
 
-class EngineConfigError(Exception):
+class EngineConfigError(SottoError):
     """The engine's configuration is missing, unreadable or invalid."""
 
 
-@dataclass(frozen=True, slots=True)
-class TtsConfig:
-    """Text-to-speech voices."""
-
-    voices_dir: Path | None = None
-    """None means `<state_dir>/voices`."""
-
-    default_voice: str | None = None
-    espeak_voice: str = DEFAULT_ESPEAK_VOICE
-    voices_url: str = DEFAULT_VOICES_URL
-    preload: bool = True
-    """Load the default voice at start so the first reply is not delayed by it."""
-
-
-@dataclass(frozen=True, slots=True)
-class SttConfig:
-    """Speech-to-text."""
-
-    enabled: bool = True
-    language: str = "en"
-
-
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    """The whole configuration of one engine."""
-
-    name: str
-    state_dir: Path
-    device_id: str | None = None
-    """None means an id generated once and kept in the state directory."""
-
-    link: LinkConfig = field(default_factory=lambda: LinkConfig(port=DEFAULT_PORT))
-    discovery: DiscoveryConfig = field(default_factory=lambda: DiscoveryConfig(enabled=False))
-    tts: TtsConfig = field(default_factory=TtsConfig)
-    stt: SttConfig = field(default_factory=SttConfig)
-    log_level: str = "info"
-
-    @property
-    def key_file(self) -> Path:
-        """The link key file."""
-        return self.link.key_file or self.state_dir / "link.key"
-
-    @property
-    def voices_dir(self) -> Path:
-        """The directory of piper voices."""
-        return self.tts.voices_dir or self.state_dir / "voices"
-
-
-# --- schema ---------------------------------------------------------------------------------
+# --- checks ---------------------------------------------------------------------------------
 
 
 def _voice(value: Any) -> str:
@@ -114,50 +67,50 @@ def _url(value: Any) -> str:
     return text.rstrip("/")
 
 
-def default_state_dir() -> Path:
-    """Return where state lives: systemd's STATE_DIRECTORY, else ~/.local/state."""
-    return configfile.default_state_dir("sotto-engine")
+# --- the configuration: each field declared once, with its default and its check ----------
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML config file into a dict, with clear errors."""
-    return configfile.read_yaml(path, error=EngineConfigError)
+@dataclass(frozen=True, slots=True)
+class TtsConfig:
+    """Text-to-speech voices."""
+
+    voices_dir: Path | None = field(default=None, metadata=checked(configfile.path))
+    """None means `<state_dir>/voices`."""
+
+    default_voice: str | None = field(default=None, metadata=checked(vol.Any(None, _voice)))
+    espeak_voice: str = field(default=DEFAULT_ESPEAK_VOICE, metadata=checked(_espeak_voice))
+    voices_url: str = field(default=DEFAULT_VOICES_URL, metadata=checked(_url))
+    preload: bool = field(default=True, metadata=checked(configfile.boolean))
+    """Load the default voice at start so the first reply is not delayed by it."""
 
 
-_LINK = configfile.link_schema(DEFAULT_PORT)
-_DISCOVERY = configfile.discovery_schema(enabled=False)
-_TTS = vol.Schema(
-    {
-        vol.Optional("voices_dir"): configfile.path,
-        vol.Optional("default_voice"): vol.Any(None, _voice),
-        vol.Optional("espeak_voice", default=DEFAULT_ESPEAK_VOICE): _espeak_voice,
-        vol.Optional("voices_url", default=DEFAULT_VOICES_URL): _url,
-        vol.Optional("preload", default=True): configfile.boolean,
-    }
-)
-_STT = vol.Schema(
-    {
-        vol.Optional("enabled", default=True): configfile.boolean,
+@dataclass(frozen=True, slots=True)
+class SttConfig:
+    """Speech-to-text."""
+
+    enabled: bool = field(default=True, metadata=checked(configfile.boolean))
+    language: str = field(
+        default="en",
         # pocketsphinx ships an en-us model only.
-        vol.Optional("language", default="en"): vol.All(
-            str, vol.In(("en",), msg="must be en (the pocketsphinx model is en-us)")
+        metadata=checked(
+            vol.All(str, vol.In(("en",), msg="must be en (the pocketsphinx model is en-us)"))
         ),
-    }
-)
-SCHEMA: Final = vol.Schema(
-    {
-        vol.Optional("name"): configfile.name,
-        vol.Optional("device_id"): configfile.device_id,
-        vol.Optional("state_dir"): configfile.path,
-        vol.Optional("link", default=dict): _LINK,
-        vol.Optional("discovery", default=dict): _DISCOVERY,
-        vol.Optional("tts", default=dict): _TTS,
-        vol.Optional("stt", default=dict): _STT,
-        vol.Optional("log_level", default="info"): configfile.one_of(
-            "debug", "info", "warning", "error"
-        ),
-    }
-)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig(ProgramConfig):
+    """The whole configuration of one engine."""
+
+    link: LinkConfig = field(default_factory=lambda: LinkConfig(port=DEFAULT_PORT))
+    discovery: DiscoveryConfig = field(default_factory=lambda: DiscoveryConfig(enabled=False))
+    tts: TtsConfig = field(default_factory=TtsConfig)
+    stt: SttConfig = field(default_factory=SttConfig)
+
+    @property
+    def voices_dir(self) -> Path:
+        """The directory of piper voices."""
+        return self.tts.voices_dir or self.state_dir / "voices"
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -165,23 +118,13 @@ SCHEMA: Final = vol.Schema(
 
 def validate(raw: Mapping[str, Any], *, source: str = "configuration") -> EngineConfig:
     """Validate raw configuration data and return the config (raises EngineConfigError)."""
-    conf = configfile.check(SCHEMA, raw, source=source, error=EngineConfigError)
-    link, discovery, tts, stt = conf["link"], conf["discovery"], conf["tts"], conf["stt"]
-    return EngineConfig(
-        name=conf.get("name") or f"Sotto engine on {socket.gethostname() or 'this host'}",
-        state_dir=conf.get("state_dir") or default_state_dir(),
-        device_id=conf.get("device_id"),
-        link=LinkConfig.from_section(link),
-        discovery=DiscoveryConfig.from_section(discovery),
-        tts=TtsConfig(
-            voices_dir=tts.get("voices_dir"),
-            default_voice=tts.get("default_voice"),
-            espeak_voice=tts["espeak_voice"],
-            voices_url=tts["voices_url"],
-            preload=tts["preload"],
-        ),
-        stt=SttConfig(enabled=stt["enabled"], language=stt["language"]),
-        log_level=conf["log_level"],
+    return configfile.validate(
+        EngineConfig,
+        raw,
+        source=source,
+        error=EngineConfigError,
+        program="sotto-engine",
+        name=f"Sotto engine on {socket.gethostname() or 'this host'}",
     )
 
 
@@ -189,7 +132,7 @@ def load_config(path: Path | None) -> EngineConfig:
     """Load and validate the YAML file at path (None: defaults only)."""
     if path is None:
         return validate({})
-    return validate(read_yaml(path), source=str(path))
+    return validate(configfile.read_yaml(path, error=EngineConfigError), source=str(path))
 
 
 def resolve_device_id(config: EngineConfig) -> str:

@@ -60,6 +60,7 @@ from sotto_voice.link import (
     PeerLog,
     read_key_file,
 )
+from sotto_voice.messages import MessageError, event_data
 
 from .config import EngineConfig, EngineConfigError, resolve_device_id
 from .protocol import (
@@ -72,12 +73,10 @@ from .protocol import (
     ERROR_UNSUPPORTED,
     ERROR_VOICE_NOT_FOUND,
     GRAMMAR_TYPE,
-    BadMessageError,
     GrammarMessage,
     GrammarMissing,
     GrammarReady,
     PartialTranscript,
-    event_data,
     transcript_event,
 )
 from .stt.endpoint import PartialLike
@@ -142,7 +141,7 @@ class RecognizerService:
         from .stt.model import Grammar
 
         if message.jsgf is None:
-            raise BadMessageError(f"{GRAMMAR_TYPE}: the grammar's 'jsgf' is missing")
+            raise MessageError(f"{GRAMMAR_TYPE}: the grammar's 'jsgf' is missing")
         grammar = Grammar.from_dict({"jsgf": message.jsgf, "words": list(message.words)})
         if self._recognizer.has_grammar(grammar.digest):
             return await self._recognizer.load(grammar)  # kept: only marks it used
@@ -309,7 +308,7 @@ class _Session:
         async for event in self._link:
             try:
                 await self._dispatch(event)
-            except BadMessageError as err:
+            except MessageError as err:
                 self._link.report_problem(f"closing the link from {self._link.remote}: {err}")
                 await self._error(str(err), ERROR_BAD_MESSAGE)
                 return
@@ -357,14 +356,14 @@ class _Session:
         data = event_data(event)
         text = data.get("text")
         if not isinstance(text, str):
-            raise BadMessageError("synthesize: 'text' must be a string")
+            raise MessageError("synthesize: 'text' must be a string")
         # Read the voice here rather than with Synthesize.from_event, which turns a
         # language-only request into a voice *named* after the language.
         voice = data.get("voice") or {}
         if not isinstance(voice, Mapping) or not all(
             isinstance(value, str) for value in voice.values()
         ):
-            raise BadMessageError("synthesize: 'voice' must be an object of strings")
+            raise MessageError("synthesize: 'voice' must be an object of strings")
         name = voice.get("name")
         if name and name not in {known.name for known in tts.voices()}:
             await tts.refresh()  # perhaps downloaded since the last scan
@@ -475,7 +474,7 @@ class _Session:
             and width in (1, 2, 4)
             and channels in (1, 2)
         ):
-            raise BadMessageError(
+            raise MessageError(
                 f"audio format rate={rate!r} width={width!r} channels={channels!r} is not "
                 "supported (8-96 kHz, 1/2/4-byte samples, mono or stereo)"
             )
@@ -488,7 +487,7 @@ class _Session:
         self._check_format(chunk.rate, chunk.width, chunk.channels)
         frame = chunk.width * chunk.channels
         if len(chunk.audio) % frame:
-            raise BadMessageError("audio-chunk: the audio is not a whole number of samples")
+            raise MessageError("audio-chunk: the audio is not a whole number of samples")
         if self._converter is None:
             self._converter = AudioChunkConverter(
                 rate=STT_RATE, width=STT_WIDTH, channels=STT_CHANNELS

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sotto_voice.errors import SottoError
 
-class LinkError(Exception):
+
+class LinkError(SottoError):
     """Base of every error the secure link raises."""
 
 

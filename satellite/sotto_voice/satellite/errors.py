@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sotto_voice.errors import SottoError
 
-class SatelliteError(Exception):
+
+class SatelliteError(SottoError):
     """Base of every error the satellite raises."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sotto_voice.errors import SottoError
 
-class SttError(Exception):
+
+class SttError(SottoError):
     """Base class for every speech-to-text error."""
 
 

@@ -153,6 +153,26 @@ class _Nfa:
     def __init__(self) -> None:
         self.arcs: list[list[tuple[int, int]]] = []
         self.eps: list[list[int]] = []
+        self._closures: dict[int, frozenset[int]] = {}
+
+    def closure(self, state: int) -> frozenset[int]:
+        """The states reachable from this one without a word (cached: the NFA is complete)."""
+        found = self._closures.get(state)
+        if found is None:
+            members = {state}
+            for nxt in self.eps[state]:
+                members |= self.closure(nxt)
+            found = frozenset(members)
+            self._closures[state] = found
+        return found
+
+    def moves(self, states: frozenset[int]) -> dict[int, frozenset[int]]:
+        """Where each word leads from this set of states."""
+        moves: dict[int, set[int]] = {}
+        for member in states:
+            for wid, target in self.arcs[member]:
+                moves.setdefault(wid, set()).update(self.closure(target))
+        return {wid: frozenset(targets) for wid, targets in moves.items()}
 
     def state(self) -> int:
         self.arcs.append([])
@@ -216,19 +236,7 @@ def _union(parts: Sequence[_Dfa], *, optional: bool) -> _Dfa:
 
 def _determinise(nfa: _Nfa, start: int, accept: set[int]) -> _Dfa:
     """Subset construction, then minimisation."""
-    closures: dict[int, frozenset[int]] = {}
-
-    def closure(state: int) -> frozenset[int]:
-        found = closures.get(state)
-        if found is None:
-            members = {state}
-            for nxt in nfa.eps[state]:
-                members |= closure(nxt)
-            found = frozenset(members)
-            closures[state] = found
-        return found
-
-    first = closure(start)
+    first = nfa.closure(start)
     ids = {first: 0}
     arcs: list[dict[int, int]] = [{}]
     finals: set[int] = set()
@@ -238,12 +246,7 @@ def _determinise(nfa: _Nfa, start: int, accept: set[int]) -> _Dfa:
         source = ids[current]
         if not accept.isdisjoint(current):
             finals.add(source)
-        moves: dict[int, set[int]] = {}
-        for member in current:
-            for wid, target in nfa.arcs[member]:
-                moves.setdefault(wid, set()).update(closure(target))
-        for wid, targets in moves.items():
-            key = frozenset(targets)
+        for wid, key in nfa.moves(current).items():
             target_id = ids.get(key)
             if target_id is None:
                 target_id = len(arcs)

@@ -25,6 +25,8 @@ from hassil.expression import (
 )
 from hassil.parse_expression import parse_sentence
 
+from sotto_voice.errors import SottoError
+
 from . import text as spoken
 from .errors import GrammarError, HomeError
 from .fsg import WordGraph, compile_jsgf
@@ -66,7 +68,7 @@ _TEXT: Final = "text"
 _EMPTY: Final = "empty"
 
 
-class _Unsupported(Exception):
+class _Unsupported(SottoError):
     """A template needs something a grammar cannot hold here (wildcard, unknown list)."""
 
 
@@ -280,10 +282,13 @@ class _Builder:
             raise _Unsupported(f"wildcard list {{{name}}}")
         if "range" in spec:
             return self._range_rule(spec["range"])
+        return self._values_rule(name, spec.get("values", ()))
+
+    def _values_rule(self, name: str, spec_values: Iterable[Any]) -> str:
         rule = f"list_{name}"
         if rule not in self._rules:
             values: list[str] = []
-            for value in spec.get("values", ()):
+            for value in spec_values:
                 raw = value["in"] if isinstance(value, Mapping) else str(value)
                 expr = self._convert(self._parse(raw), _Block(None, {}))
                 if expr is not None:
@@ -349,45 +354,54 @@ class _Builder:
         if isinstance(expr, ListReference):
             return f"<{self._list_rule(expr, context)}>"
         if isinstance(expr, RuleReference):
-            name = expr.rule_name
-            shared = name not in context.local_rules and name in self._global_rules
-            if shared and self._context_free(name):
-                rule = f"r_{name}"
-                if rule in self._unsupported:
-                    raise _Unsupported(self._unsupported[rule])
-                if rule not in self._rules:
-                    try:
-                        body = self._convert(self._global_rules[name], context)
-                    except _Unsupported as err:
-                        self._unsupported[rule] = str(err)
-                        raise
-                    if body is None:
-                        return None
-                    self._rules[rule] = body
-                return f"<{rule}>"
-            return self._group(self._convert(self._rule_body(name, context), context))
+            return self._rule_reference(expr.rule_name, context)
         if isinstance(expr, Alternative):
-            branches: list[str | None] = []
-            failures: list[_Unsupported] = []
-            for item in expr.items:
-                try:
-                    branches.append(self._convert(item, context))
-                except _Unsupported as err:  # e.g. (<area>|<floor>) in a home without floors
-                    failures.append(err)
-            if not branches:
-                raise failures[0]
-            present = list(dict.fromkeys(b for b in branches if b is not None))
-            if not present:
-                return None
-            joined = " | ".join(present)
-            if len(present) < len(branches) or expr.is_optional:
-                return f"[{joined}]"
-            return f"({joined})" if len(present) > 1 else present[0]
+            return self._alternative(expr, context)
         if isinstance(expr, Permutation):
             return self._permutation(expr, context)
         if isinstance(expr, Group):
             return self._sequence(expr.items, context)
         raise GrammarError(f"unexpected template element {expr!r}")
+
+    def _rule_reference(self, name: str, context: _Block) -> str | None:
+        shared = name not in context.local_rules and name in self._global_rules
+        if shared and self._context_free(name):
+            return self._shared_rule(name, context)
+        return self._group(self._convert(self._rule_body(name, context), context))
+
+    def _shared_rule(self, name: str, context: _Block) -> str | None:
+        """A global rule that means the same everywhere, converted once as its own rule."""
+        rule = f"r_{name}"
+        if rule in self._unsupported:
+            raise _Unsupported(self._unsupported[rule])
+        if rule not in self._rules:
+            try:
+                body = self._convert(self._global_rules[name], context)
+            except _Unsupported as err:
+                self._unsupported[rule] = str(err)
+                raise
+            if body is None:
+                return None
+            self._rules[rule] = body
+        return f"<{rule}>"
+
+    def _alternative(self, expr: Alternative, context: _Block) -> str | None:
+        branches: list[str | None] = []
+        failures: list[_Unsupported] = []
+        for item in expr.items:
+            try:
+                branches.append(self._convert(item, context))
+            except _Unsupported as err:  # e.g. (<area>|<floor>) in a home without floors
+                failures.append(err)
+        if not branches:
+            raise failures[0]
+        present = list(dict.fromkeys(b for b in branches if b is not None))
+        if not present:
+            return None
+        joined = " | ".join(present)
+        if len(present) < len(branches) or expr.is_optional:
+            return f"[{joined}]"
+        return f"({joined})" if len(present) > 1 else present[0]
 
     @staticmethod
     def _group(expr: str | None) -> str | None:

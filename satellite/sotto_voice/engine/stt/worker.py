@@ -134,6 +134,9 @@ class _Child:
             self._recognizer.load(wanted)  # cached: only makes it current
             self._sessions[int(header["session"])] = self._recognizer.session()
             return None
+        return self._in_session(op, header, payload)
+
+    def _in_session(self, op: str, header: Mapping[str, Any], payload: bytes) -> Any:
         session = self._sessions.get(int(header.get("session", -1)))
         if session is None:
             raise RecognizerError(f"no open recognition session for {op!r}")

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from .errors import DownloadError, VoiceLoadError, VoiceNotFoundError
 from .voices import CONFIG_SUFFIX, MODEL_SUFFIX, InstalledVoice, VoiceName, inspect_voice
@@ -102,6 +102,42 @@ def _expected_files(catalogue: dict[str, Any] | None, voice: VoiceName) -> dict[
     return expected
 
 
+def _copy(url: str, response: http.client.HTTPResponse, out: IO[bytes]) -> tuple[int, str]:
+    """Copy the response body to out; return its length and MD5 digest."""
+    digest = hashlib.md5(usedforsecurity=False)
+    received = 0
+    while True:
+        try:
+            block = response.read(_READ_SIZE)
+        except http.client.IncompleteRead as err:
+            raise DownloadError(
+                f"download of {url} was cut short after {received + len(err.partial)} bytes"
+            ) from err
+        except (http.client.HTTPException, OSError) as err:
+            raise DownloadError(f"download of {url} failed: {err}") from err
+        if not block:
+            return received, digest.hexdigest()
+        out.write(block)
+        digest.update(block)
+        received += len(block)
+
+
+def _check(url: str, declared: str | None, expected: ExpectedFile, got: tuple[int, str]) -> None:
+    """Raise DownloadError unless what arrived is what the server and catalogue promised."""
+    received, md5 = got
+    if declared is not None and declared.isdigit() and int(declared) != received:
+        raise DownloadError(f"download of {url} was cut short: got {received} of {declared} bytes")
+    if expected.size is not None and expected.size != received:
+        raise DownloadError(
+            f"download of {url} has the wrong size: got {received} bytes, "
+            f"the catalogue says {expected.size}"
+        )
+    if expected.md5 is not None and expected.md5 != md5:
+        raise DownloadError(f"download of {url} is corrupt: its MD5 checksum does not match")
+    if received == 0:
+        raise DownloadError(f"download of {url} is empty")
+
+
 def _fetch_to_temp(url: str, directory: Path, expected: ExpectedFile, timeout: float) -> Path:
     """Download url into a hidden temporary file in directory and verify it."""
     response = _open(url, timeout)
@@ -114,37 +150,10 @@ def _fetch_to_temp(url: str, directory: Path, expected: ExpectedFile, timeout: f
     try:
         with response, os.fdopen(fd, "wb") as out:
             declared = response.getheader("Content-Length")
-            digest = hashlib.md5(usedforsecurity=False)
-            received = 0
-            while True:
-                try:
-                    block = response.read(_READ_SIZE)
-                except http.client.IncompleteRead as err:
-                    raise DownloadError(
-                        f"download of {url} was cut short after {received + len(err.partial)} bytes"
-                    ) from err
-                except (http.client.HTTPException, OSError) as err:
-                    raise DownloadError(f"download of {url} failed: {err}") from err
-                if not block:
-                    break
-                out.write(block)
-                digest.update(block)
-                received += len(block)
+            got = _copy(url, response, out)
             out.flush()
             os.fsync(out.fileno())
-        if declared is not None and declared.isdigit() and int(declared) != received:
-            raise DownloadError(
-                f"download of {url} was cut short: got {received} of {declared} bytes"
-            )
-        if expected.size is not None and expected.size != received:
-            raise DownloadError(
-                f"download of {url} has the wrong size: got {received} bytes, "
-                f"the catalogue says {expected.size}"
-            )
-        if expected.md5 is not None and expected.md5 != digest.hexdigest():
-            raise DownloadError(f"download of {url} is corrupt: its MD5 checksum does not match")
-        if received == 0:
-            raise DownloadError(f"download of {url} is empty")
+        _check(url, declared, expected, got)
     except BaseException:
         temp_path.unlink(missing_ok=True)
         raise

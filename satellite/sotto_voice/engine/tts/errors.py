@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sotto_voice.errors import SottoError
 
-class TtsError(Exception):
+
+class TtsError(SottoError):
     """Root of every text-to-speech error."""
 
 

@@ -163,33 +163,38 @@ class TextToSpeech:
         return _Choice(name=f"{ESPEAK_VOICE_PREFIX}:{voice}", espeak_voice=voice)
 
     def _choose(self, voice: str | None, language: str | None) -> _Choice:
-        by_name = {piper.name: piper for piper in self._voices}
         if voice:
-            if voice in by_name:
-                return _Choice(name=voice, piper=by_name[voice])
-            if voice == ESPEAK_VOICE_PREFIX:
-                return self._espeak_choice(self.settings.espeak_voice)
-            if voice.startswith(ESPEAK_VOICE_PREFIX + ":"):
-                return self._espeak_choice(voice.removeprefix(ESPEAK_VOICE_PREFIX + ":"))
-            names = ", ".join(sorted(by_name)) or "none"
-            raise VoiceNotFoundError(
-                f"voice {voice!r} is not installed in {self.settings.voices_dir} "
-                f"(piper voices installed: {names}; "
-                f"download it with `sotto-engine download {voice}`)"
-            )
+            return self._named(voice)
         if language:
             for piper in self._voices:
                 if _same_language(language, piper.language):
                     return _Choice(name=piper.name, piper=piper)
             return self._espeak_choice(espeak_language(language))
         default = self.settings.default_voice
-        if default and default in by_name:
-            return _Choice(name=default, piper=by_name[default])
-        if default and default.startswith(ESPEAK_VOICE_PREFIX):
-            return self._choose(default, None)
+        if default and (
+            default.startswith(ESPEAK_VOICE_PREFIX)
+            or any(piper.name == default for piper in self._voices)
+        ):
+            return self._named(default)
         if self._voices:
             return _Choice(name=self._voices[0].name, piper=self._voices[0])
         return self._espeak_choice(self.settings.espeak_voice)
+
+    def _named(self, voice: str) -> _Choice:
+        """The voice of this name: a piper voice, `espeak` or `espeak:<voice>`."""
+        by_name = {piper.name: piper for piper in self._voices}
+        if voice in by_name:
+            return _Choice(name=voice, piper=by_name[voice])
+        if voice == ESPEAK_VOICE_PREFIX:
+            return self._espeak_choice(self.settings.espeak_voice)
+        if voice.startswith(ESPEAK_VOICE_PREFIX + ":"):
+            return self._espeak_choice(voice.removeprefix(ESPEAK_VOICE_PREFIX + ":"))
+        names = ", ".join(sorted(by_name)) or "none"
+        raise VoiceNotFoundError(
+            f"voice {voice!r} is not installed in {self.settings.voices_dir} "
+            f"(piper voices installed: {names}; "
+            f"download it with `sotto-engine download {voice}`)"
+        )
 
     async def load_voice(self, name: str | None = None) -> PiperSynthesizer | None:
         """Load a piper voice now (the default one if no name) so the first reply is quick.
