@@ -7,8 +7,8 @@ event and the field. This module imports only `wyoming`, the standard library an
 `sotto_voice.errors`: the Home Assistant integration imports it.
 
 Satellite -> Home Assistant
-    `sotto-info`, `sotto-state`, `sotto-ledger`, `sotto-purged`; Wyoming `detection` and
-    `run-pipeline` when a command starts; the command's audio as `audio-start`
+    `sotto-info`, `sotto-state`, `sotto-ledger`, `sotto-purged`; Wyoming `detection` when
+    the wake word is heard; the command's audio as `audio-start`
     (`StreamStart`), `audio-chunk`..., `audio-stop` (`StreamStop`); `played` after a
     reply has been played; Wyoming `error`.
 Home Assistant -> satellite
