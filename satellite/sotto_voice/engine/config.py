@@ -48,12 +48,25 @@ class TtsConfig:
     """Load the default voice at start so the first reply is not delayed by it."""
 
 
+# The recognisers sotto-engine can run (engine/stt/worker.py's make_recognizer).
+RECOGNIZERS: Final = ("grammar", "whisper", "cascade")
+DEFAULT_RECOGNIZER: Final = "whisper"
+DEFAULT_WHISPER_MODEL: Final = "tiny.en"
+
+
 @dataclass(frozen=True, slots=True)
 class SttConfig:
     """Speech-to-text."""
 
     enabled: bool = True
     language: str = "en"
+    recognizer: str = DEFAULT_RECOGNIZER
+    """grammar (pocketsphinx), whisper (Whisper snapped to the grammar) or cascade (the
+    grammar recogniser's sure results at once, Whisper for the rest)."""
+    whisper_model: str = DEFAULT_WHISPER_MODEL
+    """A model name (a directory `whisper-<name>` in the models directory) or a directory."""
+    models_dir: Path | None = None
+    """None means `<state_dir>/models`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +93,15 @@ class EngineConfig:
     def voices_dir(self) -> Path:
         """The directory of piper voices."""
         return self.tts.voices_dir or self.state_dir / "voices"
+
+    @property
+    def whisper_model_dir(self) -> Path:
+        """Where the Whisper model is: stt.whisper_model itself if it names a directory
+        (a path with a slash, or ~), else `whisper-<name>` in the models directory."""
+        name = self.stt.whisper_model
+        if "/" in name or name.startswith("~"):
+            return Path(name).expanduser()
+        return (self.stt.models_dir or self.state_dir / "models") / f"whisper-{name}"
 
 
 # --- schema ---------------------------------------------------------------------------------
@@ -142,6 +164,9 @@ _STT = vol.Schema(
         vol.Optional("language", default="en"): vol.All(
             str, vol.In(("en",), msg="must be en (the pocketsphinx model is en-us)")
         ),
+        vol.Optional("recognizer", default=DEFAULT_RECOGNIZER): configfile.one_of(*RECOGNIZERS),
+        vol.Optional("whisper_model", default=DEFAULT_WHISPER_MODEL): configfile.text,
+        vol.Optional("models_dir"): configfile.path,
     }
 )
 SCHEMA: Final = vol.Schema(
@@ -180,7 +205,13 @@ def validate(raw: Mapping[str, Any], *, source: str = "configuration") -> Engine
             voices_url=tts["voices_url"],
             preload=tts["preload"],
         ),
-        stt=SttConfig(enabled=stt["enabled"], language=stt["language"]),
+        stt=SttConfig(
+            enabled=stt["enabled"],
+            language=stt["language"],
+            recognizer=stt["recognizer"],
+            whisper_model=stt["whisper_model"],
+            models_dir=stt.get("models_dir"),
+        ),
         log_level=conf["log_level"],
     )
 

@@ -110,24 +110,34 @@ class RecognizerService:
     starve this process's event loop, and with it every link's keepalive.
     """
 
-    def __init__(self, recognizer: RecognizerPool, *, language: str = "en") -> None:
+    def __init__(
+        self, recognizer: RecognizerPool, *, language: str = "en", kind: str = "grammar"
+    ) -> None:
         self._recognizer = recognizer
         self.language = language
+        self.kind = kind
 
     @classmethod
     async def create(
-        cls, *, language: str = "en", cmn_file: Path | None = None
+        cls,
+        *,
+        language: str = "en",
+        cmn_file: Path | None = None,
+        recognizer_kind: str = "grammar",
+        whisper_model: Path | None = None,
     ) -> RecognizerService:
         """Start the recognition process and wait until its model is loaded."""
         from .stt.worker import RecognizerPool
 
-        recognizer = RecognizerPool(cmn_file=cmn_file)
+        recognizer = RecognizerPool(
+            cmn_file=cmn_file, recognizer=recognizer_kind, whisper_model=whisper_model
+        )
         try:
             await recognizer.start()
         except BaseException:
             await recognizer.close()
             raise
-        return cls(recognizer, language=language)
+        return cls(recognizer, language=language, kind=recognizer_kind)
 
     async def close(self) -> None:
         """Stop the recognition process (it finishes the request in hand)."""
@@ -232,10 +242,10 @@ class EngineServer:
         if self.stt is not None:
             asr.append(
                 AsrProgram(
-                    name="sotto-pocketsphinx",
+                    name="sotto-pocketsphinx" if self.stt.kind == "grammar" else "sotto-whisper",
                     attribution=_SPHINX_ATTRIBUTION,
                     installed=True,
-                    description="pocketsphinx decoding against the home's command grammar",
+                    description=f"{self.stt.kind} recognition of the home's command grammar",
                     version=__version__,
                     models=[
                         AsrModel(
@@ -562,12 +572,21 @@ class RunningEngine:
 async def _start_stt(config: EngineConfig) -> RecognizerService | None:
     if not config.stt.enabled:
         return None
+    kind = config.stt.recognizer
+    whisper_model = None
     try:
+        if kind != "grammar":
+            from .stt.whisper import check_model_dir
+
+            whisper_model = check_model_dir(config.whisper_model_dir)
         return await RecognizerService.create(
-            language=config.stt.language, cmn_file=config.state_dir / "stt.cmn"
+            language=config.stt.language,
+            cmn_file=config.state_dir / "stt.cmn",
+            recognizer_kind=kind,
+            whisper_model=whisper_model,
         )
     except ImportError as err:
-        _LOGGER.warning("Speech-to-text is off: pocketsphinx is not installed (%s)", err)
+        _LOGGER.warning("Speech-to-text is off: its packages are not installed (%s)", err)
     except Exception as err:  # the recogniser's own errors and pocketsphinx's
         _LOGGER.warning("Speech-to-text is off: %s", err)
     return None
