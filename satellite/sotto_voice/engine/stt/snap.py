@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from .fsg import WordGraph
+from .fsg import WordGraph, post_order
 
 # Cost of a heard word the sentence does not have, and of a sentence word nobody said.
 GAP_COST: Final = 1.0
@@ -80,7 +80,7 @@ class Snapper:
 
     def __init__(self, graph: WordGraph) -> None:
         self._graph = graph
-        self._order = _topological(graph)
+        self._order = post_order(graph.arcs)[::-1]  # each state before its successors
 
     def snap(self, heard: Sequence[str]) -> Alignment | None:
         """The nearest grammar sentence to the heard words (None for a graph with none)."""
@@ -153,22 +153,3 @@ def _trace(
     steps.reverse()
     sentence = " ".join(step.word for step in steps if step.word is not None)
     return Alignment(sentence, cost, tuple(steps))
-
-
-def _topological(graph: WordGraph) -> list[int]:
-    """States reachable from the start, each before every state it leads to."""
-    order: list[int] = []
-    seen = [False] * len(graph.arcs)
-    stack = [(0, False)]
-    while stack:
-        state, done = stack.pop()
-        if done:
-            order.append(state)
-            continue
-        if seen[state]:
-            continue
-        seen[state] = True
-        stack.append((state, True))
-        stack.extend((target, False) for target in graph.arcs[state].values() if not seen[target])
-    order.reverse()
-    return order
