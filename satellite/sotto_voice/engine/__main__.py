@@ -1,4 +1,4 @@
-"""The `sotto-engine` command: keygen, check-config, download, voices, say, run.
+"""The `sotto-engine` command: keygen, check-config, download, download-model, voices, say, run.
 
 Exit status: 0 on success, 1 when something failed at run time (a download, a port in
 use), 2 when the configuration or the command line is wrong.
@@ -61,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
         "download", parents=[common], help="download piper voices by name"
     )
     download.add_argument("voices", nargs="+", metavar="VOICE", help="e.g. en_US-lessac-medium")
+
+    model = commands.add_parser(
+        "download-model",
+        parents=[common],
+        help="download the Whisper model by name into the models directory",
+    )
+    model.add_argument("name", nargs="?", help="default: stt.whisper_model (tiny.en)")
 
     commands.add_parser(
         "voices", parents=[common], help="list the voices this engine can speak with"
@@ -174,6 +181,19 @@ async def _download(config: EngineConfig, names: Sequence[str]) -> int:
     return status
 
 
+async def _download_model(config: EngineConfig, name: str | None) -> int:
+    from .stt.download import download_whisper_model
+    from .stt.errors import SttError
+
+    try:
+        where = await download_whisper_model(name or config.stt.whisper_model, config.models_dir)
+    except SttError as err:
+        print(f"sotto-engine: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Downloaded the Whisper model into {where}")
+    return EXIT_OK
+
+
 async def _voices(config: EngineConfig) -> int:
     async with TextToSpeech(_tts_settings(config)) as tts:
         default = tts.default_voice
@@ -221,6 +241,19 @@ async def _run(config: EngineConfig) -> int:
     return EXIT_OK
 
 
+async def _serve_command(args: argparse.Namespace, config: EngineConfig) -> int:
+    """Run one of the commands that need an event loop."""
+    if args.command == "download":
+        return await _download(config, args.voices)
+    if args.command == "download-model":
+        return await _download_model(config, args.name)
+    if args.command == "voices":
+        return await _voices(config)
+    if args.command == "say":
+        return await _say(config, args.text, args.output, args.voice)
+    return await _run(config)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sotto-engine command line; return the exit status."""
     args = _parser().parse_args(argv)
@@ -240,13 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _keygen(config, args.key_file, force=args.force)
         if args.command == "check-config":
             return _check_config(config, args.config)
-        if args.command == "download":
-            return asyncio.run(_download(config, args.voices))
-        if args.command == "voices":
-            return asyncio.run(_voices(config))
-        if args.command == "say":
-            return asyncio.run(_say(config, args.text, args.output, args.voice))
-        return asyncio.run(_run(config))
+        return asyncio.run(_serve_command(args, config))
     except EngineConfigError as err:
         print(f"sotto-engine: {err}", file=sys.stderr)
         return EXIT_CONFIG

@@ -95,13 +95,18 @@ class EngineConfig:
         return self.tts.voices_dir or self.state_dir / "voices"
 
     @property
+    def models_dir(self) -> Path:
+        """The directory of recogniser models."""
+        return self.stt.models_dir or self.state_dir / "models"
+
+    @property
     def whisper_model_dir(self) -> Path:
         """Where the Whisper model is: stt.whisper_model itself if it names a directory
         (a path with a slash, or ~), else `whisper-<name>` in the models directory."""
         name = self.stt.whisper_model
         if "/" in name or name.startswith("~"):
             return Path(name).expanduser()
-        return (self.stt.models_dir or self.state_dir / "models") / f"whisper-{name}"
+        return self.models_dir / f"whisper-{name}"
 
 
 # --- schema ---------------------------------------------------------------------------------

