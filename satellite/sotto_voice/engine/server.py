@@ -214,6 +214,9 @@ _ESPEAK_ATTRIBUTION: Final = Attribution(
 _SPHINX_ATTRIBUTION: Final = Attribution(
     name="CMU Sphinx", url="https://github.com/cmusphinx/pocketsphinx"
 )
+_WHISPER_ATTRIBUTION: Final = Attribution(
+    name="OpenAI Whisper, SYSTRAN faster-whisper", url="https://github.com/SYSTRAN/faster-whisper"
+)
 _SOTTO_ATTRIBUTION: Final = Attribution(name="Sotto", url="https://github.com/sotto-voice/sotto")
 
 
@@ -240,19 +243,23 @@ class EngineServer:
         """What this engine offers, for `describe`."""
         asr: list[AsrProgram] = []
         if self.stt is not None:
+            sphinx = self.stt.kind == "grammar"
+            attribution = _SPHINX_ATTRIBUTION if sphinx else _WHISPER_ATTRIBUTION
             asr.append(
                 AsrProgram(
-                    name="sotto-pocketsphinx" if self.stt.kind == "grammar" else "sotto-whisper",
-                    attribution=_SPHINX_ATTRIBUTION,
+                    name="sotto-pocketsphinx" if sphinx else "sotto-whisper",
+                    attribution=attribution,
                     installed=True,
                     description=f"{self.stt.kind} recognition of the home's command grammar",
                     version=__version__,
                     models=[
                         AsrModel(
-                            name=f"pocketsphinx-{self.stt.language}",
-                            attribution=_SPHINX_ATTRIBUTION,
+                            name=f"pocketsphinx-{self.stt.language}" if sphinx else "whisper",
+                            attribution=attribution,
                             installed=True,
-                            description="pocketsphinx acoustic model",
+                            description="pocketsphinx acoustic model"
+                            if sphinx
+                            else "Whisper (CTranslate2), snapped to the grammar",
                             version=None,
                             languages=[self.stt.language],
                         )
