@@ -61,8 +61,10 @@ class SttConfig:
     enabled: bool = True
     language: str = "en"
     recognizer: str = DEFAULT_RECOGNIZER
-    """grammar (pocketsphinx), whisper (Whisper snapped to the grammar) or cascade (the
-    grammar recogniser's sure results at once, Whisper for the rest)."""
+    """whisper (Whisper snapped to the grammar), grammar (pocketsphinx) or cascade
+    (pocketsphinx ends the command, Whisper decides). Whisper is the default: on voices no
+    choice was tuned on it is right far more often and acts on nothing overheard, at
+    about twice the CPU and 2.5 times the memory of pocketsphinx."""
     whisper_model: str = DEFAULT_WHISPER_MODEL
     """A model name (a directory `whisper-<name>` in the models directory) or a directory."""
     models_dir: Path | None = None
