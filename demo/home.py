@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Final
 
+from homeassistant.components import stt
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.const import CONF_HOST, CONF_PORT, STATE_OFF
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
@@ -18,6 +19,15 @@ DOMAIN: Final = "sotto"
 STT_ENTITY: Final = "stt.sotto_speech_to_text"
 # Renaming and moving things rebuilds the speech grammar after a short cool-down.
 GRAMMAR_SETTLE: Final = 3.0
+# 16 kHz 16-bit mono PCM, what every Sotto satellite sends, as HA describes it to STT.
+SPEECH_METADATA: Final = stt.SpeechMetadata(
+    language="en",
+    format=stt.AudioFormats.WAV,
+    codec=stt.AudioCodecs.PCM,
+    bit_rate=stt.AudioBitRates.BITRATE_16,
+    sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
+    channel=stt.AudioChannels.CHANNEL_MONO,
+)
 
 
 class SetupError(RuntimeError):

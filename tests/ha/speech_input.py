@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from homeassistant.components import stt
+from demo.home import SPEECH_METADATA as METADATA
 
-# 16 kHz 16-bit mono PCM, what every Sotto satellite sends.
-METADATA = stt.SpeechMetadata(
-    language="en",
-    format=stt.AudioFormats.WAV,
-    codec=stt.AudioCodecs.PCM,
-    bit_rate=stt.AudioBitRates.BITRATE_16,
-    sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-    channel=stt.AudioChannels.CHANNEL_MONO,
-)
+__all__ = ["METADATA", "in_chunks"]
 
 
 async def in_chunks(pcm: bytes) -> AsyncIterator[bytes]:

@@ -1,4 +1,4 @@
-"""The `sotto-engine` command: keygen, check-config, download, voices, say, run.
+"""The `sotto-engine` command: keygen, check-config, download, download-model, voices, say, run.
 
 Exit status: 0 on success, 1 when something failed at run time (a download, a port in
 use), 2 when the configuration or the command line is wrong.
@@ -63,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
         "download", parents=[common], help="download piper voices by name"
     )
     download.add_argument("voices", nargs="+", metavar="VOICE", help="e.g. en_US-lessac-medium")
+
+    model = commands.add_parser(
+        "download-model",
+        parents=[common],
+        help="download the Whisper model by name into the models directory",
+    )
+    model.add_argument("name", nargs="?", help="default: stt.whisper_model (tiny.en)")
 
     commands.add_parser(
         "voices", parents=[common], help="list the voices this engine can speak with"
@@ -176,6 +183,19 @@ async def _download(config: EngineConfig, names: Sequence[str]) -> int:
     return status
 
 
+async def _download_model(config: EngineConfig, name: str | None) -> int:
+    from .stt.download import download_whisper_model
+    from .stt.errors import SttError
+
+    try:
+        where = await download_whisper_model(name or config.stt.whisper_model, config.models_dir)
+    except SttError as err:
+        print(f"sotto-engine: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Downloaded the Whisper model into {where}")
+    return EXIT_OK
+
+
 async def _voices(config: EngineConfig) -> int:
     async with TextToSpeech(_tts_settings(config)) as tts:
         default = tts.default_voice
@@ -229,6 +249,7 @@ def _command(args: argparse.Namespace, config: EngineConfig) -> int:
         "keygen": lambda: _keygen(config, args.key_file, force=args.force),
         "check-config": lambda: _check_config(config, args.config),
         "download": lambda: asyncio.run(_download(config, args.voices)),
+        "download-model": lambda: asyncio.run(_download_model(config, args.name)),
         "voices": lambda: asyncio.run(_voices(config)),
         "say": lambda: asyncio.run(_say(config, args.text, args.output, args.voice)),
     }

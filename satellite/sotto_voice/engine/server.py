@@ -109,24 +109,34 @@ class RecognizerService:
     starve this process's event loop, and with it every link's keepalive.
     """
 
-    def __init__(self, recognizer: RecognizerPool, *, language: str = "en") -> None:
+    def __init__(
+        self, recognizer: RecognizerPool, *, language: str = "en", kind: str = "grammar"
+    ) -> None:
         self._recognizer = recognizer
         self.language = language
+        self.kind = kind
 
     @classmethod
     async def create(
-        cls, *, language: str = "en", cmn_file: Path | None = None
+        cls,
+        *,
+        language: str = "en",
+        cmn_file: Path | None = None,
+        recognizer_kind: str = "grammar",
+        whisper_model: Path | None = None,
     ) -> RecognizerService:
         """Start the recognition process and wait until its model is loaded."""
         from .stt.worker import RecognizerPool
 
-        recognizer = RecognizerPool(cmn_file=cmn_file)
+        recognizer = RecognizerPool(
+            cmn_file=cmn_file, recognizer=recognizer_kind, whisper_model=whisper_model
+        )
         try:
             await recognizer.start()
         except BaseException:
             await recognizer.close()
             raise
-        return cls(recognizer, language=language)
+        return cls(recognizer, language=language, kind=recognizer_kind)
 
     async def close(self) -> None:
         """Stop the recognition process (it finishes the request in hand)."""
@@ -203,6 +213,9 @@ _ESPEAK_ATTRIBUTION: Final = Attribution(
 _SPHINX_ATTRIBUTION: Final = Attribution(
     name="CMU Sphinx", url="https://github.com/cmusphinx/pocketsphinx"
 )
+_WHISPER_ATTRIBUTION: Final = Attribution(
+    name="OpenAI Whisper, SYSTRAN faster-whisper", url="https://github.com/SYSTRAN/faster-whisper"
+)
 _SOTTO_ATTRIBUTION: Final = Attribution(name="Sotto", url="https://github.com/sotto-voice/sotto")
 
 
@@ -229,19 +242,23 @@ class EngineServer:
         """What this engine offers, for `describe`."""
         asr: list[AsrProgram] = []
         if self.stt is not None:
+            sphinx = self.stt.kind == "grammar"
+            attribution = _SPHINX_ATTRIBUTION if sphinx else _WHISPER_ATTRIBUTION
             asr.append(
                 AsrProgram(
-                    name="sotto-pocketsphinx",
-                    attribution=_SPHINX_ATTRIBUTION,
+                    name="sotto-pocketsphinx" if sphinx else "sotto-whisper",
+                    attribution=attribution,
                     installed=True,
-                    description="pocketsphinx decoding against the home's command grammar",
+                    description=f"{self.stt.kind} recognition of the home's command grammar",
                     version=__version__,
                     models=[
                         AsrModel(
-                            name=f"pocketsphinx-{self.stt.language}",
-                            attribution=_SPHINX_ATTRIBUTION,
+                            name=f"pocketsphinx-{self.stt.language}" if sphinx else "whisper",
+                            attribution=attribution,
                             installed=True,
-                            description="pocketsphinx acoustic model",
+                            description="pocketsphinx acoustic model"
+                            if sphinx
+                            else "Whisper (CTranslate2), snapped to the grammar",
                             version=None,
                             languages=[self.stt.language],
                         )
@@ -561,12 +578,21 @@ class RunningEngine:
 async def _start_stt(config: EngineConfig) -> RecognizerService | None:
     if not config.stt.enabled:
         return None
+    kind = config.stt.recognizer
+    whisper_model = None
     try:
+        if kind != "grammar":
+            from .stt.whisper import check_model_dir
+
+            whisper_model = check_model_dir(config.whisper_model_dir)
         return await RecognizerService.create(
-            language=config.stt.language, cmn_file=config.state_dir / "stt.cmn"
+            language=config.stt.language,
+            cmn_file=config.state_dir / "stt.cmn",
+            recognizer_kind=kind,
+            whisper_model=whisper_model,
         )
     except ImportError as err:
-        _LOGGER.warning("Speech-to-text is off: pocketsphinx is not installed (%s)", err)
+        _LOGGER.warning("Speech-to-text is off: its packages are not installed (%s)", err)
     except Exception as err:  # the recogniser's own errors and pocketsphinx's
         _LOGGER.warning("Speech-to-text is off: %s", err)
     return None

@@ -26,7 +26,8 @@ def engine_config(tmp_path: Path, **overrides: Any) -> EngineConfig:
         "device_id": "engine-test",
         "state_dir": str(tmp_path / "state"),
         "link": {"host": "127.0.0.1", "port": 0},
-        "stt": {"enabled": False},
+        # The grammar recogniser unless a test asks for another (test_server_whisper.py).
+        "stt": {"enabled": False, "recognizer": "grammar"},
     }
     for key, value in overrides.items():
         if isinstance(value, dict):

@@ -260,8 +260,8 @@ def _determinise(nfa: _Nfa, start: int, accept: set[int]) -> _Dfa:
     return _Dfa([dict(moves) for moves in graph.arcs], set(graph.finals))
 
 
-def _minimise(words: tuple[str, ...], arcs: list[dict[int, int]], finals: set[int]) -> WordGraph:
-    """Merge states with identical futures, deepest first (valid because the graph is acyclic)."""
+def post_order(arcs: Sequence[Mapping[int, int]]) -> list[int]:
+    """The states reachable from state 0, each after every state it leads to."""
     order: list[int] = []
     seen = [False] * len(arcs)
     stack = [(0, False)]
@@ -275,6 +275,12 @@ def _minimise(words: tuple[str, ...], arcs: list[dict[int, int]], finals: set[in
         seen[state] = True
         stack.append((state, True))
         stack.extend((target, False) for target in arcs[state].values() if not seen[target])
+    return order
+
+
+def _minimise(words: tuple[str, ...], arcs: list[dict[int, int]], finals: set[int]) -> WordGraph:
+    """Merge states with identical futures, deepest first (valid because the graph is acyclic)."""
+    order = post_order(arcs)
     classes: dict[tuple[bool, tuple[tuple[int, int], ...]], int] = {}
     class_of = [0] * len(arcs)
     for state in order:  # post-order: every successor is classified before its source

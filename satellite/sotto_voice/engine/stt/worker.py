@@ -52,6 +52,11 @@ _GRAMMARS_KEPT: Final = 8
 # one core's worth of decoding), and stops an extra one after this long unused.
 POOL_SIZE: Final = max(1, min(2, os.cpu_count() or 1))
 POOL_IDLE_SECONDS: Final = 600.0
+# The recognisers a child can run (see make_recognizer).
+GRAMMAR: Final = "grammar"
+WHISPER: Final = "whisper"
+CASCADE: Final = "cascade"
+RECOGNIZERS: Final = (GRAMMAR, WHISPER, CASCADE)
 _ERRORS: Final[Mapping[str, type[SttError]]] = {
     "GrammarError": GrammarError,
     "RecognizerError": RecognizerError,
@@ -87,14 +92,15 @@ def _parse_header(body: bytes) -> dict[str, Any]:
 class _Child:
     """The child's side: one Recognizer, its grammars by digest, its open sessions."""
 
-    def __init__(self, threshold: float | None, cmn_file: Path | None) -> None:
-        from .recognizer import DEFAULT_THRESHOLD, Recognizer
-
+    def __init__(
+        self,
+        threshold: float | None,
+        cmn_file: Path | None,
+        kind: str = GRAMMAR,
+        whisper_model: Path | None = None,
+    ) -> None:
         self._cmn_file = cmn_file
-        self._recognizer = Recognizer(
-            threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
-            cmn=_read_cmn(cmn_file),
-        )
+        self._recognizer: Any = make_recognizer(kind, threshold, _read_cmn(cmn_file), whisper_model)
         self._kept_cmn = self._recognizer.cmn
         self._grammars: dict[str, Grammar] = {}
         self._sessions: dict[int, Any] = {}
@@ -160,6 +166,34 @@ class _Child:
         return None
 
 
+def make_recognizer(
+    kind: str, threshold: float | None, cmn: str | None, whisper_model: Path | None
+) -> Any:
+    """The recogniser of this kind (grammar, whisper or cascade), loaded and warmed."""
+    if kind not in RECOGNIZERS:
+        raise RecognizerError(f"unknown recogniser {kind!r} (one of {', '.join(RECOGNIZERS)})")
+    whisper = None
+    if kind in (WHISPER, CASCADE):
+        from .whisper import WhisperRecognizer, packaged_model
+
+        model = whisper_model or packaged_model()
+        if model is None:
+            raise RecognizerError(
+                "no Whisper model: set stt.whisper_model (see engine/stt/whisper.py)"
+            )
+        whisper = WhisperRecognizer(model)
+        if kind == WHISPER:
+            return whisper
+    from .recognizer import DEFAULT_THRESHOLD, Recognizer
+
+    grammar = Recognizer(threshold=DEFAULT_THRESHOLD if threshold is None else threshold, cmn=cmn)
+    if whisper is None:
+        return grammar
+    from .cascade import CascadeRecognizer
+
+    return CascadeRecognizer(grammar, whisper)
+
+
 def _read_cmn(cmn_file: Path | None) -> str | None:
     if cmn_file is None:
         return None
@@ -181,9 +215,11 @@ def serve(
     stdout: IO[bytes],
     threshold: float | None = None,
     cmn_file: Path | None = None,
+    kind: str = GRAMMAR,
+    whisper_model: Path | None = None,
 ) -> None:
     """Answer requests until stdin closes (runs in the child)."""
-    child = _Child(threshold, cmn_file)
+    child = _Child(threshold, cmn_file, kind, whisper_model)
     while True:
         try:
             header_len, payload_len = _HEADER.unpack(_read_exactly(stdin, _HEADER.size))
@@ -199,21 +235,31 @@ def serve(
             reply.update(error=type(err).__name__, message=str(err))
         except (KeyError, TypeError, ValueError) as err:
             reply.update(error="RecognizerError", message=f"bad worker request: {err!r}")
-        except Exception as err:  # pocketsphinx's own: fail the request, not the child
-            reply.update(error="RecognizerError", message=f"pocketsphinx failed: {err!r}")
+        except Exception as err:  # the decoder's own: fail the request, not the child
+            reply.update(error="RecognizerError", message=f"the decoder failed: {err!r}")
         stdout.write(encode(reply))
         stdout.flush()
 
 
 def main() -> None:
-    """Entry point of `python -m sotto_voice.engine.stt.worker [--threshold T] [--cmn-file P]`."""
+    """Entry point of `python -m sotto_voice.engine.stt.worker [--threshold T] [--cmn-file P]
+    [--recognizer grammar|whisper|cascade] [--whisper-model DIR]`."""
     parser = argparse.ArgumentParser(prog="python -m sotto_voice.engine.stt.worker")
     parser.add_argument("--threshold", type=float)
     parser.add_argument("--cmn-file", type=Path)
+    parser.add_argument("--recognizer", choices=RECOGNIZERS, default=GRAMMAR)
+    parser.add_argument("--whisper-model", type=Path)
     args = parser.parse_args()
     try:
-        serve(sys.stdin.buffer, sys.stdout.buffer, args.threshold, args.cmn_file)
-    except RecognizerError as err:  # the parent sent something unreadable: say what, stop
+        serve(
+            sys.stdin.buffer,
+            sys.stdout.buffer,
+            args.threshold,
+            args.cmn_file,
+            args.recognizer,
+            args.whisper_model,
+        )
+    except RecognizerError as err:  # unusable model, or the parent sent something unreadable
         print(f"sotto stt worker: {err}", file=sys.stderr)
         sys.exit(2)
 
@@ -221,13 +267,15 @@ def main() -> None:
 # --- the parent -------------------------------------------------------------------------
 
 
-def recognizer_missing() -> str | None:
+def recognizer_missing(kind: str = GRAMMAR) -> str | None:
     """Why this Python cannot run the recogniser child (None when it can).
 
     pocketsphinx has no wheel for CPython 3.14, so Home Assistant 2026's images, which
     have no compiler, cannot install it: callers offer recognition elsewhere instead.
     """
-    for module in ("numpy", "pocketsphinx"):
+    modules = {GRAMMAR: ("pocketsphinx",), WHISPER: ("ctranslate2", "faster_whisper")}
+    needed = modules.get(kind, (*modules[GRAMMAR], *modules[WHISPER]))
+    for module in ("numpy", *needed):
         try:
             importlib.import_module(module)
         except ImportError as err:
@@ -244,11 +292,16 @@ class RecognizerProcess:
         threshold: float | None = None,
         cmn_file: Path | None = None,
         python: str | None = None,
+        recognizer: str = GRAMMAR,
+        whisper_model: Path | None = None,
     ) -> None:
         """cmn_file keeps what the recogniser learned of the microphones' sound across
-        restarts (a few numbers, no audio), so the first command after a start is warm."""
+        restarts (a few numbers, no audio), so the first command after a start is warm;
+        recognizer is grammar, whisper or cascade (see make_recognizer)."""
         self._threshold = threshold
         self._cmn_file = cmn_file
+        self._kind = recognizer
+        self._whisper_model = whisper_model
         self._python = python or sys.executable
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -334,6 +387,9 @@ class RecognizerProcess:
                 args += ["--threshold", repr(self._threshold)]
             if self._cmn_file is not None:
                 args += ["--cmn-file", str(self._cmn_file)]
+            args += ["--recognizer", self._kind]
+            if self._whisper_model is not None:
+                args += ["--whisper-model", str(self._whisper_model)]
             process = await asyncio.create_subprocess_exec(
                 *args,
                 stdin=asyncio.subprocess.PIPE,
@@ -461,6 +517,8 @@ class RecognizerPool:
         threshold: float | None = None,
         cmn_file: Path | None = None,
         python: str | None = None,
+        recognizer: str = GRAMMAR,
+        whisper_model: Path | None = None,
     ) -> None:
         """The first child starts with the first call; see RecognizerProcess for the rest."""
         if size < 1:
@@ -471,6 +529,8 @@ class RecognizerPool:
             "threshold": threshold,
             "cmn_file": cmn_file,
             "python": python,
+            "recognizer": recognizer,
+            "whisper_model": whisper_model,
         }
         self._first = RecognizerProcess(**self._options)
         self._busy: dict[RecognizerProcess, int] = {self._first: 0}

@@ -31,10 +31,11 @@ _MAX_CATALOGUE_BYTES: Final = 64 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class ExpectedFile:
-    """What the catalogue says a file should be."""
+    """What the catalogue (or a pinned list) says a file should be."""
 
     size: int | None
     md5: str | None
+    sha256: str | None = None
 
 
 def _url(base_url: str, path: str) -> str:
@@ -102,9 +103,10 @@ def _expected_files(catalogue: dict[str, Any] | None, voice: VoiceName) -> dict[
     return expected
 
 
-def _copy(url: str, response: http.client.HTTPResponse, out: IO[bytes]) -> tuple[int, str]:
-    """Copy the response body to out; return its length and MD5 digest."""
+def _copy(url: str, response: http.client.HTTPResponse, out: IO[bytes]) -> tuple[int, str, str]:
+    """Copy the response body to out; return its length, MD5 and SHA-256 digests."""
     digest = hashlib.md5(usedforsecurity=False)
+    pinned = hashlib.sha256()
     received = 0
     while True:
         try:
@@ -116,15 +118,18 @@ def _copy(url: str, response: http.client.HTTPResponse, out: IO[bytes]) -> tuple
         except (http.client.HTTPException, OSError) as err:
             raise DownloadError(f"download of {url} failed: {err}") from err
         if not block:
-            return received, digest.hexdigest()
+            return received, digest.hexdigest(), pinned.hexdigest()
         out.write(block)
         digest.update(block)
+        pinned.update(block)
         received += len(block)
 
 
-def _check(url: str, declared: str | None, expected: ExpectedFile, got: tuple[int, str]) -> None:
+def _check(
+    url: str, declared: str | None, expected: ExpectedFile, got: tuple[int, str, str]
+) -> None:
     """Raise DownloadError unless what arrived is what the server and catalogue promised."""
-    received, md5 = got
+    received, md5, sha256 = got
     if declared is not None and declared.isdigit() and int(declared) != received:
         raise DownloadError(f"download of {url} was cut short: got {received} of {declared} bytes")
     if expected.size is not None and expected.size != received:
@@ -134,11 +139,13 @@ def _check(url: str, declared: str | None, expected: ExpectedFile, got: tuple[in
         )
     if expected.md5 is not None and expected.md5 != md5:
         raise DownloadError(f"download of {url} is corrupt: its MD5 checksum does not match")
+    if expected.sha256 is not None and expected.sha256 != sha256:
+        raise DownloadError(f"download of {url} is corrupt: its SHA-256 does not match")
     if received == 0:
         raise DownloadError(f"download of {url} is empty")
 
 
-def _fetch_to_temp(url: str, directory: Path, expected: ExpectedFile, timeout: float) -> Path:
+def fetch_to_temp(url: str, directory: Path, expected: ExpectedFile, timeout: float) -> Path:
     """Download url into a hidden temporary file in directory and verify it."""
     response = _open(url, timeout)
     try:
@@ -178,7 +185,7 @@ def download_voice_blocking(
     try:
         for suffix in (CONFIG_SUFFIX, MODEL_SUFFIX):
             path = voice.repository_path(suffix)
-            temps[suffix] = _fetch_to_temp(
+            temps[suffix] = fetch_to_temp(
                 _url(base_url, path),
                 directory,
                 expected.get(path, ExpectedFile(size=None, md5=None)),

