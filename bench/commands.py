@@ -199,9 +199,14 @@ def _load_house(path: Path) -> House:
     data = _yaml(path)
     if not isinstance(data, dict) or not isinstance(data.get("areas"), dict):
         raise CorpusError(f"{path}: needs `areas:` mapping area names to {{lights: [...]}}")
+    areas = _load_areas(path, data["areas"])
+    return House(areas, _load_satellites(path, data.get("satellites"), areas))
+
+
+def _load_areas(path: Path, raw: dict[Any, Any]) -> dict[str, list[str]]:
     areas: dict[str, list[str]] = {}
     seen: set[str] = set()
-    for area, body in data["areas"].items():
+    for area, body in raw.items():
         lights = body.get("lights") if isinstance(body, dict) else None
         if not isinstance(lights, list) or not all(isinstance(n, str) and n for n in lights):
             raise CorpusError(f"{path}: area {area!r} needs `lights:`, a list of light names")
@@ -211,10 +216,13 @@ def _load_house(path: Path) -> House:
                 raise CorpusError(f"{path}: two lights are both {entity}")
             seen.add(entity)
         areas[str(area)] = list(lights)
-    satellites: list[Satellite] = []
-    raw = data.get("satellites")
+    return areas
+
+
+def _load_satellites(path: Path, raw: Any, areas: Mapping[str, list[str]]) -> list[Satellite]:
     if not isinstance(raw, list) or not raw:
         raise CorpusError(f"{path}: needs `satellites:`, a list of {{name, area}}")
+    satellites: list[Satellite] = []
     for entry in raw:
         if not isinstance(entry, dict) or not entry.get("name") or not entry.get("area"):
             raise CorpusError(f"{path}: satellite {entry!r} needs a name and an area")
@@ -224,7 +232,7 @@ def _load_house(path: Path) -> House:
     names = [s.name for s in satellites]
     if len(set(names)) != len(names):
         raise CorpusError(f"{path}: satellite names must differ")
-    return House(areas, satellites)
+    return satellites
 
 
 def _check_wav(path: Path, where: str) -> None:
@@ -693,13 +701,7 @@ async def async_run_case(
         started = await asyncio.to_thread(_wait_taken, path, PTT_TIMEOUT)
         if started is None:
             raise RuntimeError("the microphone did not take the WAV file")
-        row = None
-        async with asyncio.timeout(RUN_TIMEOUT):
-            while row is None:
-                rows = await store.async_list(satellite_id=satellite.device_id, limit=5)
-                row = next((r for r in rows if r.id not in known), None)
-                if row is None:
-                    await asyncio.sleep(0.1)
+        row = await _async_new_row(store, satellite.device_id, known)
         await demo_home.wait_for_state(hass, recording, STATE_OFF, timeout=PTT_TIMEOUT)
         await asyncio.sleep(SETTLE)
         await hass.async_block_till_done()
@@ -710,6 +712,25 @@ async def async_run_case(
         started = None
     finally:
         unsub()
+    _judge(result, hass, case, lights)
+    if started is not None:
+        _time(result, hass, started, started + speech_end, changes, stops)
+    return result
+
+
+async def _async_new_row(store: Any, satellite_id: str, known: set[int]) -> Any:
+    """Wait for the history row of the run that started after `known` were written."""
+    async with asyncio.timeout(RUN_TIMEOUT):
+        while True:
+            rows = await store.async_list(satellite_id=satellite_id, limit=5)
+            row = next((r for r in rows if r.id not in known), None)
+            if row is not None:
+                return row
+            await asyncio.sleep(0.1)
+
+
+def _judge(result: CaseResult, hass: HomeAssistant, case: Case, lights: list[str]) -> None:
+    """Compare the lights with what the case expects, and with how they started."""
     actual = {e: s for e in lights if (s := light_state(hass, e)) is not None}
     result.mismatches = compare(case.expect, actual)
     result.changed = bool(
@@ -720,14 +741,25 @@ async def async_run_case(
     result.wrong_change = any(
         compare({e: case.expect[e]}, actual) and compare({e: initial[e]}, actual) for e in lights
     )
-    if started is not None and changes:
-        result.latency_ms = (changes[0] - (started + speech_end)) * 1000
-    if started is not None and stops:
-        result.stream_stop_ms = (stops[0] - (started + speech_end)) * 1000
+
+
+def _time(
+    result: CaseResult,
+    hass: HomeAssistant,
+    started: float,
+    speech_ended: float,
+    changes: list[float],
+    stops: list[float],
+) -> None:
+    """Milliseconds from the end of speech to the first light change, the stream's stop
+    and the pipeline's stt-end of this case (after the WAV `started`; wall clock)."""
+    if changes:
+        result.latency_ms = (changes[0] - speech_ended) * 1000
+    if stops:
+        result.stream_stop_ms = (stops[0] - speech_ended) * 1000
     stt_end = last_pipeline_event_time(hass, "stt-end")
-    if started is not None and stt_end is not None and stt_end > started:
-        result.stt_end_ms = (stt_end - (started + speech_end)) * 1000
-    return result
+    if stt_end is not None and stt_end > started:
+        result.stt_end_ms = (stt_end - speech_ended) * 1000
 
 
 async def async_run_cases(
