@@ -194,6 +194,18 @@ async def test_what_the_device_does_not_report_stays_unknown(hass: HomeAssistant
         await hass.async_block_till_done()
 
 
+async def test_the_wake_word_select_is_not_its_sensitivity(hass: HomeAssistant) -> None:
+    """A device that also has a "Wake word sensitivity" select (Voice PE's firmware lists
+    it first) offers its wake words, not sensitivity levels, as Sotto's wake word."""
+    await _add_home(hass)
+    async with running_device(key=new_key(), has_sensitivity_select=True) as device:
+        entry = await _pair(hass, device)
+        await wait_for_state(hass, WAKE_WORD, "okay_nabu")
+        assert hass.states.get(WAKE_WORD).attributes["options"] == ["okay_nabu", "hey_jarvis"]
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
 async def test_missing_features_mean_missing_entities(hass: HomeAssistant) -> None:
     """No mute switch or wake word select on the device: no entity, and diagnostics say why."""
     await _add_home(hass)

@@ -35,6 +35,7 @@ _MAX_STREAM_SECONDS: Final = 15.0
 
 MUTE_KEY: Final = 101
 WAKE_WORD_KEY: Final = 102
+SENSITIVITY_KEY: Final = 105
 MEDIA_PLAYER_KEY: Final = 103
 ALL_FEATURES: Final = (
     VoiceAssistantFeature.VOICE_ASSISTANT
@@ -92,6 +93,8 @@ class FakeEsphomeDevice:
     finishes_announcements: bool = True
     """False: the device takes an announcement and never says it finished (a hung player)."""
     wake_words: tuple[str, ...] = ("okay_nabu", "hey_jarvis")
+    has_sensitivity_select: bool = False
+    """A "Wake word sensitivity" select listed before the wake word's (as Voice PE has)."""
     port: int = 0
     muted: bool = False
     wake_word: str = "okay_nabu"
@@ -369,6 +372,15 @@ class FakeEsphomeDevice:
             )
         if self.has_mute_switch:
             session.send(pb.ListEntitiesSwitchResponse(object_id="mute", key=MUTE_KEY, name="Mute"))
+        if self.has_sensitivity_select:
+            session.send(
+                pb.ListEntitiesSelectResponse(
+                    object_id="wake_word_sensitivity",
+                    key=SENSITIVITY_KEY,
+                    name="Wake word sensitivity",
+                    options=["Slightly sensitive", "Moderately sensitive", "Very sensitive"],
+                )
+            )
         if self.wake_words:
             session.send(
                 pb.ListEntitiesSelectResponse(

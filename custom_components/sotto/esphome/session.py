@@ -151,8 +151,10 @@ async def async_open_session(
         mute=next(
             (e for e in entities if isinstance(e, SwitchInfo) and "mute" in e.object_id), None
         ),
+        # Sotto's board files name it "Wake word"; other selects about the wake word, such
+        # as Voice PE's "Wake word sensitivity", are not the one that picks it.
         wake_word=next(
-            (e for e in entities if isinstance(e, SelectInfo) and "wake_word" in e.object_id),
+            (e for e in entities if isinstance(e, SelectInfo) and e.object_id == "wake_word"),
             None,
         ),
         closed=closed,
