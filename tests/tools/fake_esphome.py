@@ -36,6 +36,7 @@ _MAX_STREAM_SECONDS: Final = 15.0
 MUTE_KEY: Final = 101
 WAKE_WORD_KEY: Final = 102
 SENSITIVITY_KEY: Final = 105
+SENSITIVITIES: Final = ("Slightly sensitive", "Moderately sensitive", "Very sensitive")
 MEDIA_PLAYER_KEY: Final = 103
 ALL_FEATURES: Final = (
     VoiceAssistantFeature.VOICE_ASSISTANT
@@ -372,22 +373,16 @@ class FakeEsphomeDevice:
             )
         if self.has_mute_switch:
             session.send(pb.ListEntitiesSwitchResponse(object_id="mute", key=MUTE_KEY, name="Mute"))
-        if self.has_sensitivity_select:
+        selects = [
+            ("wake_word_sensitivity", SENSITIVITY_KEY, "Wake word sensitivity", SENSITIVITIES)
+            if self.has_sensitivity_select
+            else None,
+            ("wake_word", WAKE_WORD_KEY, "Wake word", self.wake_words) if self.wake_words else None,
+        ]
+        for object_id, key, name, options in filter(None, selects):
             session.send(
                 pb.ListEntitiesSelectResponse(
-                    object_id="wake_word_sensitivity",
-                    key=SENSITIVITY_KEY,
-                    name="Wake word sensitivity",
-                    options=["Slightly sensitive", "Moderately sensitive", "Very sensitive"],
-                )
-            )
-        if self.wake_words:
-            session.send(
-                pb.ListEntitiesSelectResponse(
-                    object_id="wake_word",
-                    key=WAKE_WORD_KEY,
-                    name="Wake word",
-                    options=list(self.wake_words),
+                    object_id=object_id, key=key, name=name, options=list(options)
                 )
             )
         session.send(pb.ListEntitiesDoneResponse())
