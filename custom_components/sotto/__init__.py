@@ -190,7 +190,7 @@ async def _async_setup_satellite(hass: HomeAssistant, entry: SottoConfigEntry) -
         raise _not_set_up(name, err) from err
 
     satellite = SatelliteDevice(hass, connection)
-    entry.runtime_data = SatelliteData(connection, satellite)
+    entry.runtime_data = SatelliteData(satellite)
     entry.async_on_unload(satellite.close)
     entry.async_create_background_task(
         hass, connection.async_run(first), f"sotto link {name}", eager_start=True

@@ -34,8 +34,12 @@ class HomeData:
 class SatelliteData:
     """A satellite entry (a Sotto satellite or an ESPHome device): its link and its state."""
 
-    connection: SatelliteTransport
     satellite: SatelliteDevice
+
+    @property
+    def connection(self) -> SatelliteTransport:
+        """The satellite's transport (the one its device follows)."""
+        return self.satellite.connection
 
 
 @dataclass(slots=True, frozen=True)

@@ -58,7 +58,7 @@ async def async_setup_esphome_entry(hass: HomeAssistant, entry: SottoConfigEntry
 
     entry.async_on_unload(_async_save_ledger)
     satellite = SatelliteDevice(hass, transport)
-    entry.runtime_data = SatelliteData(transport, satellite)
+    entry.runtime_data = SatelliteData(satellite)
     entry.async_on_unload(satellite.close)
     entry.async_create_background_task(
         hass, transport.async_run(first), f"sotto esphome {name}", eager_start=True
