@@ -73,9 +73,11 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
         for label, area in ((KITCHEN, "Kitchen"), (BEDROOM, "Bedroom")):
             await home.async_add_satellite(hass, satellites[label], area)
             timeline.say("HA", f"{satellites[label].name} paired, in area {area}")
-        await house.async_use_sotto_pipeline(hass, tts_engine="tts.engine_text_to_speech")
+        await house.async_use_sotto_pipeline(
+            hass, stt_engine="stt.engine_speech_to_text", tts_engine="tts.engine_text_to_speech"
+        )
         await home.async_wait_for_grammar(hass)
-        timeline.say("HA", "pipeline: Sotto speech-to-text, HA's agent, the engine's voice")
+        timeline.say("HA", "pipeline: the engine's speech-to-text, HA's agent, the engine's voice")
 
         watcher = Watcher(
             hass,

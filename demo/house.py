@@ -75,9 +75,14 @@ async def async_place_house(hass: HomeAssistant, lights: dict[str, list[str]]) -
     await hass.async_block_till_done()
 
 
-async def async_use_sotto_pipeline(hass: HomeAssistant, *, tts_engine: str | None = None) -> None:
-    """Point the preferred pipeline at Sotto's speech-to-text, HA's agent and the engine
-    (without a TTS engine the satellite confirms with its chime)."""
+async def async_use_sotto_pipeline(
+    hass: HomeAssistant,
+    *,
+    stt_engine: str = "stt.sotto_speech_to_text",
+    tts_engine: str | None = None,
+) -> None:
+    """Point the preferred pipeline at Sotto's speech-to-text (HA's own, or an engine's),
+    HA's agent and the engine (without a TTS engine the satellite confirms with its chime)."""
     await async_update_pipeline(
         hass,
         async_get_pipeline(hass),
@@ -85,7 +90,7 @@ async def async_use_sotto_pipeline(hass: HomeAssistant, *, tts_engine: str | Non
         conversation_engine="conversation.home_assistant",
         conversation_language="en",
         language="en",
-        stt_engine="stt.sotto_speech_to_text",
+        stt_engine=stt_engine,
         stt_language="en",
         tts_engine=tts_engine,
         tts_language="en" if tts_engine else None,

@@ -20,10 +20,11 @@ from homeassistant.util import slugify
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
-from demo.processes import run_satellite
+from demo.processes import run_engine, run_satellite
 from demo.speech import utterance
 
 from .house import async_build_house, async_use_sotto_pipeline
+from .test_engine import pair_engine
 from .test_history import async_setup_home
 from .test_history import interaction as history_interaction
 from .test_satellite import MUTE, RECORDING, pair, wait_for_state
@@ -267,18 +268,25 @@ async def test_nightly_purge_keeps_only_the_last_days(
 
 
 async def test_false_wakes_notify_after_the_limit(hass: HomeAssistant, tmp_path: Path) -> None:
-    """A wake word followed by chatter counts as a false wake; the limit runs the action."""
+    """A wake word followed by chatter counts as a false wake; the limit runs the action.
+
+    The chatter goes to an engine's recogniser, as in a Home Assistant 2026 install (HA's
+    own grammar-only recogniser sometimes read this sentence as "my kitchen color pink")."""
     assert await async_setup_component(hass, "conversation", {})
     await async_build_house(hass, {"Kitchen": ["Kitchen Light"]})
     assert await async_setup_component(hass, "counter", {"counter": {"kitchen_false_wakes": {}}})
     notified: list[str] = []
     hass.bus.async_listen("sotto_test_notified", lambda event: notified.append(event.data["who"]))
-    async with run_satellite(tmp_path / "satellite") as satellite:
+    async with (
+        run_engine(tmp_path / "engine") as engine,
+        run_satellite(tmp_path / "satellite") as satellite,
+    ):
         home = MockConfigEntry(domain=DOMAIN, unique_id=HOME_UNIQUE_ID, data={"kind": "home"})
         home.add_to_hass(hass)
         assert await hass.config_entries.async_setup(home.entry_id)
         entry = await pair(hass, satellite)
-        await async_use_sotto_pipeline(hass)
+        engine_entry = await pair_engine(hass, engine)
+        await async_use_sotto_pipeline(hass, stt_engine="stt.engine_speech_to_text")
         await _use_blueprints(
             hass,
             tmp_path,
@@ -306,4 +314,5 @@ async def test_false_wakes_notify_after_the_limit(hass: HomeAssistant, tmp_path:
         assert notified == ["kitchen"]
         assert hass.states.get("light.kitchen_light").state == STATE_OFF
         await hass.config_entries.async_unload(entry.entry_id)
+        await hass.config_entries.async_unload(engine_entry.entry_id)
         await hass.config_entries.async_unload(home.entry_id)
