@@ -567,7 +567,10 @@ class DeviceConnection(ReconnectingTransport[_OpenLink]):
                 decode(event)
             except MessageError as err:
                 _LOGGER.warning("%s sent a malformed %s: %s", self.name, event.type, err)
-                self._answer_purge(err)
+                if Purged.is_type(event.type):
+                    # The answer a purge waits for was unreadable: fail it now, not at
+                    # its timeout. Any other malformed report leaves the purge waiting.
+                    self._answer_purge(err)
 
     def _decoders(self) -> tuple[tuple[Callable[[str], bool], Callable[[Event], None]], ...]:
         """How each event the satellite sends becomes a call on the sink (audio first)."""

@@ -22,7 +22,7 @@ from sotto_voice.link import (
     LinkServer,
     PeerIdentity,
 )
-from sotto_voice.messages import PURGED_TYPE, Purge
+from sotto_voice.messages import PURGED_TYPE, STATE_TYPE, Purge, Purged
 
 from .peers import paired_entry
 from .test_history import async_setup_home, interaction
@@ -38,6 +38,15 @@ async def _garbled(link: Link) -> None:
         async for event in link:
             if Purge.is_type(event.type):
                 await link.write_event(Event(PURGED_TYPE, {"cleared": 5}))
+
+
+async def _noisy(link: Link) -> None:
+    """Answers a purge properly, right after a malformed report of its state."""
+    with contextlib.suppress(ConnectionClosedError, LinkError):
+        async for event in link:
+            if Purge.is_type(event.type):
+                await link.write_event(Event(STATE_TYPE, {"muted": "perhaps"}))
+                await link.write_event(Purged(cleared=("ledger",)).event())
 
 
 async def _silent(link: Link) -> None:
@@ -88,5 +97,22 @@ async def test_purge_names_satellites_that_did_not_clear(
         assert await store.async_list() == []
         for entry in (hall, garage, porch):
             await hass.config_entries.async_unload(entry.entry_id)
+    await hass.config_entries.async_unload(home.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_a_malformed_report_does_not_fail_a_purge_waiting_for_its_answer(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """A satellite that sends a broken state report just before its purge answer still
+    counts as cleared: only a malformed answer to the purge fails the purge."""
+    home, _store = await async_setup_home(hass, tmp_path / "config")
+    async with _satellite(hass, "den-satellite", "Den satellite", _noisy) as den:
+        result = await hass.services.async_call(
+            DOMAIN, "purge_history", {}, blocking=True, return_response=True
+        )
+        assert result is not None
+        assert result["satellites"] == {"Den satellite": ["ledger"]}
+        await hass.config_entries.async_unload(den.entry_id)
     await hass.config_entries.async_unload(home.entry_id)
     await hass.async_block_till_done()
