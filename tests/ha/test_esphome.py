@@ -483,6 +483,17 @@ async def test_conflict_found_later_opens_a_repair_issue(hass: HomeAssistant) ->
         issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
         assert issue is not None
         assert issue.translation_placeholders["esphome_entry"] == "Echo in ESPHome"
+        # The user does what the repair says: the issue goes away, without a reload.
+        registry = er.async_get(hass)
+        esphome = hass.config_entries.async_entries("esphome")[0]
+        satellite = registry.async_get_or_create(
+            "assist_satellite", "esphome", f"{MAC}-assist_satellite", config_entry=esphome
+        )
+        await hass.async_block_till_done()
+        assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+        registry.async_update_entity(satellite.entity_id, disabled_by=er.RegistryEntryDisabler.USER)
+        await hass.async_block_till_done()
+        assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
 

@@ -20,6 +20,7 @@ from homeassistant.const import STATE_OFF, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import intent
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from homeassistant.setup import async_setup_component
@@ -180,6 +181,23 @@ async def test_a_loaded_esphome_entry_without_voice_is_no_conflict(hass: HomeAss
     )
     assert async_esphome_conflict(hass, MAC) == "Echo in ESPHome"
     esphome.mock_state(hass, ConfigEntryState.NOT_LOADED)
+
+
+async def test_disabling_the_esphome_assist_satellite_ends_the_conflict(
+    hass: HomeAssistant,
+) -> None:
+    """What the repair tells the user to do (disable the device's Assist satellite entity in
+    HA's ESPHome integration) is what lifts the conflict."""
+    esphome = MockConfigEntry(domain="esphome", unique_id=MAC, title="Echo in ESPHome")
+    esphome.add_to_hass(hass)
+    registry = er.async_get(hass)
+    satellite = registry.async_get_or_create(
+        "assist_satellite", "esphome", f"{MAC}-assist_satellite", config_entry=esphome
+    )
+    registry.async_get_or_create("switch", "esphome", f"{MAC}-mute", config_entry=esphome)
+    assert async_esphome_conflict(hass, MAC) == "Echo in ESPHome"
+    registry.async_update_entity(satellite.entity_id, disabled_by=er.RegistryEntryDisabler.USER)
+    assert async_esphome_conflict(hass, MAC) is None
 
 
 async def test_damaged_ledger_starts_again_and_purge_clears_it(

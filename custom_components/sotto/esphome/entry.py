@@ -7,6 +7,7 @@ from typing import Any, Final
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import format_mac
 from homeassistant.helpers.storage import Store
 
@@ -65,14 +66,23 @@ async def async_setup_esphome_entry(hass: HomeAssistant, entry: SottoConfigEntry
     )
     placeholders = {"name": name, "host": entry.data[CONF_HOST]}
     async_set_issue(hass, entry.entry_id, "esphome_unencrypted", placeholders, active=key is None)
-    conflict = async_esphome_conflict(hass, format_mac(first.info.mac_address))
-    async_set_issue(
-        hass,
-        entry.entry_id,
-        "esphome_voice_conflict",
-        {**placeholders, "esphome_entry": conflict or ""},
-        active=conflict is not None,
-    )
+    mac = format_mac(first.info.mac_address)
+
+    @callback
+    def _check_conflict(_event: object = None) -> None:
+        conflict = async_esphome_conflict(hass, mac)
+        async_set_issue(
+            hass,
+            entry.entry_id,
+            "esphome_voice_conflict",
+            {**placeholders, "esphome_entry": conflict or ""},
+            active=conflict is not None,
+        )
+
+    _check_conflict()
+    # The repair asks the user to disable the device's Assist satellite entity in HA's
+    # ESPHome integration: that change (or its undoing) updates the issue at once.
+    entry.async_on_unload(hass.bus.async_listen(er.EVENT_ENTITY_REGISTRY_UPDATED, _check_conflict))
 
 
 def _ledger_key(entry_id: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from aioesphomeapi.client import APIClient
 from aioesphomeapi.core import (
@@ -20,8 +20,10 @@ from aioesphomeapi.model import (
     SwitchInfo,
     VoiceAssistantFeature,
 )
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.components.assist_satellite import DOMAIN as ASSIST_SATELLITE_DOMAIN
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import format_mac
 
 ESPHOME_DOMAIN: Final = "esphome"
@@ -187,18 +189,37 @@ def async_esphome_conflict(hass: HomeAssistant, mac: str) -> str | None:
     """The title of HA's own ESPHome entry that also runs this device's voice assistant.
 
     ESPHome serves its voice assistant to one API client only, so the device cannot be in
-    both. An entry that is disabled, or loaded without a voice assistant, does not count.
+    both. An entry that is disabled, loaded without a voice assistant, or whose Assist
+    satellite entity the user disabled (HA's ESPHome then never asks for the voice
+    assistant) does not count.
     """
     for entry in hass.config_entries.async_entries(ESPHOME_DOMAIN, include_disabled=False):
         if entry.unique_id is None or format_mac(entry.unique_id) != mac:
             continue
-        if entry.state is ConfigEntryState.LOADED:
-            runtime = getattr(entry, "runtime_data", None)
-            device_info = getattr(runtime, "device_info", None)
-            api_version = getattr(runtime, "api_version", None)
-            if isinstance(device_info, DeviceInfo) and api_version is not None:
-                flags = device_info.voice_assistant_feature_flags_compat(api_version)
-                if not flags & VoiceAssistantFeature.VOICE_ASSISTANT:
-                    continue
+        if _esphome_runs_no_voice(entry) or _esphome_satellite_disabled(hass, entry):
+            continue
         return entry.title
     return None
+
+
+def _esphome_runs_no_voice(entry: ConfigEntry[Any]) -> bool:
+    """HA's ESPHome entry is loaded and the device reports no voice assistant."""
+    if entry.state is not ConfigEntryState.LOADED:
+        return False
+    runtime = getattr(entry, "runtime_data", None)
+    device_info = getattr(runtime, "device_info", None)
+    api_version = getattr(runtime, "api_version", None)
+    if not isinstance(device_info, DeviceInfo) or api_version is None:
+        return False
+    flags = device_info.voice_assistant_feature_flags_compat(api_version)
+    return not flags & VoiceAssistantFeature.VOICE_ASSISTANT
+
+
+def _esphome_satellite_disabled(hass: HomeAssistant, entry: ConfigEntry[Any]) -> bool:
+    """HA's ESPHome entry has an Assist satellite entity, and every one is disabled."""
+    satellites = [
+        registered
+        for registered in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+        if registered.domain == ASSIST_SATELLITE_DOMAIN
+    ]
+    return bool(satellites) and all(registered.disabled for registered in satellites)
