@@ -318,11 +318,14 @@ class SottoConfigFlow(EsphomeFlowSteps, domain=DOMAIN):
                     kind, self._host, self._port, user_input[CONF_KEY], peer
                 )
         return self.async_show_form(
-            step_id="zeroconf_confirm",
+            # An engine's form says "engine" and where its key is; both steps land here.
+            step_id="zeroconf_confirm_engine" if self._role == ROLE_ENGINE else "zeroconf_confirm",
             data_schema=vol.Schema({_KEY_FIELD: str}),
             description_placeholders={"name": self._name or "", "host": self._host},
             errors=errors,
         )
+
+    async_step_zeroconf_confirm_engine = async_step_zeroconf_confirm
 
     # --- re-auth and reconfigure -------------------------------------------------------------
 

@@ -116,6 +116,7 @@ async def test_discovered_engine_pairs_as_an_engine(hass: HomeAssistant) -> None
             context={"source": config_entries.SOURCE_ZEROCONF},
             data=_discovery(port, role="engine"),
         )
+        assert result["step_id"] == "zeroconf_confirm_engine"  # the form says "engine"
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"key": KEY.to_base64()}
         )
