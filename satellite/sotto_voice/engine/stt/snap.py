@@ -51,6 +51,11 @@ class Alignment:
         return sum(step.operation == operation for step in self.steps)
 
     @property
+    def differences(self) -> int:
+        """Words changed, added or dropped to make the heard words this sentence."""
+        return len(self.steps) - self.count("same")
+
+    @property
     def worst(self) -> float:
         """The largest cost of a single step (0 when the words are a sentence as heard)."""
         return max((step.cost for step in self.steps), default=0.0)
