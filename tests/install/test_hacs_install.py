@@ -516,6 +516,9 @@ async def test_a_fresh_home_with_an_esphome_satellite_and_an_engine_switches_a_l
         )
         assert engine_entry["type"] == "create_entry", engine_entry
         assert await ha.entry_state(engine_entry["result"]["entry_id"]) == "loaded"
+        # Repairs said to add an engine; with one added it has nothing left to say.
+        issues = await ha.ws({"type": "repairs/list_issues"})
+        assert not [i for i in issues["issues"] if i["domain"] == "sotto"], issues
         satellite_entry = await ha.flow(
             {"next_step_id": "esphome"},
             {"host": "127.0.0.1", "port": device.port, "key": device.key},
