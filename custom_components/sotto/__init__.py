@@ -20,6 +20,7 @@ from .data import (
     HomeData,
     SatelliteData,
     SottoConfigEntry,
+    entry_holds,
     entry_kind,
     home_data,
 )
@@ -98,14 +99,32 @@ async def _async_check_local_recognizer(hass: HomeAssistant, entry: SottoConfigE
     missing = await hass.async_add_executor_job(recognizer_missing)
     if missing is not None:
         _LOGGER.info("Speech-to-text inside Home Assistant is off: %s", missing)
-    async_set_issue(
-        hass,
-        entry.entry_id,
-        "no_local_recognizer",
-        {"error": missing or ""},
-        active=missing is not None,
-    )
+    _async_show_where_to_recognise(hass, entry.entry_id, missing)
     return missing is None
+
+
+@callback
+def _async_show_where_to_recognise(
+    hass: HomeAssistant, home_entry_id: str, missing: str | None
+) -> None:
+    """The repair stays open only while nothing can recognise speech: HA cannot, and no
+    engine is added (once the user has added one as it says, it has nothing left to say)."""
+    engines = [
+        entry
+        for entry in hass.config_entries.async_entries(DOMAIN, include_disabled=False)
+        if entry_kind(entry) is EntryKind.ENGINE
+    ]
+    placeholders = {"error": missing or ""}
+    active = missing is not None and not engines
+    async_set_issue(hass, home_entry_id, "no_local_recognizer", placeholders, active=active)
+
+
+async def _async_engines_changed(hass: HomeAssistant) -> None:
+    """An engine was added or removed: where speech is recognised may have changed."""
+    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+        if entry_holds(entry, HomeData) and not entry.runtime_data.local_recognizer:
+            missing = await hass.async_add_executor_job(recognizer_missing)
+            _async_show_where_to_recognise(hass, entry.entry_id, missing)
 
 
 def _platforms(kind: EntryKind) -> list[Platform]:
@@ -140,6 +159,7 @@ async def _async_setup_engine(hass: HomeAssistant, entry: SottoConfigEntry) -> N
     except EngineError as err:
         raise _not_set_up(name, err.__cause__ or err) from err
     entry.runtime_data = EngineData(engine)
+    await _async_engines_changed(hass)
 
 
 def _stored_key(entry: SottoConfigEntry) -> LinkKey | None:
@@ -214,6 +234,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> bo
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> None:
-    """Forget the repair issues of a removed entry, and an ESPHome satellite's ledger."""
+    """Forget the repair issues of a removed entry, and an ESPHome satellite's ledger; a
+    removed engine may leave nothing that recognises speech."""
     async_delete_issues(hass, entry.entry_id)
     async_remove_esphome_ledger(hass, entry.entry_id)
+    if entry_kind(entry) is EntryKind.ENGINE:
+        await _async_engines_changed(hass)

@@ -14,6 +14,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from bench.at_once import make_speakers, split_line
+from bench.at_once import summary_line as at_once_line
 from bench.commands import (
     Case,
     CaseResult,
@@ -144,6 +146,38 @@ def test_report_has_each_voice_group_and_the_worst_of_them() -> None:
         "overheard": 1,
     }
     assert report["summary"] == summary_line(results)
+
+
+def test_at_once_gives_one_against_many_and_where_the_time_went(tmp_path: Path) -> None:
+    """bench/at_once.py: a house of N areas with a light and a satellite each; each
+    speaker judges only its own light (the others change at the same time); the last
+    line gives p50 and p95 of both and their ratio, the line before splits the p50s at
+    the satellite's own end of speech; a wrong case has no latency and is counted."""
+    house, speakers = make_speakers(tmp_path, 3)
+    assert [s.area for s in house.satellites] == ["Kitchen", "Bedroom", "Office"]
+    assert [list(s.corpus.house.lights) for s in speakers] == [
+        ["light.kitchen_light"],
+        ["light.bedroom_light"],
+        ["light.office_light"],
+    ]
+    assert all((tmp_path / s.corpus.cases[0].audio).is_file() for s in speakers)
+
+    def timed(latency: float | None, stop: float = 600.0) -> CaseResult:
+        result = _result("kitchen.wav", correct=latency is not None)
+        result.latency_ms, result.stream_stop_ms = latency, stop
+        return result
+
+    alone = [timed(900.0), timed(1000.0), timed(1100.0)]
+    together = [timed(1500.0), timed(2200.0), timed(3000.0), timed(None)]
+    assert at_once_line(3, alone, together) == (
+        "at once: one 3/3 correct p50 1000 ms p95 1100 ms; "
+        "3 at once 3/4 correct p50 2200 ms p95 3000 ms; "
+        "3 at once / one: p50 2.20x p95 2.73x (target <= 2x)"
+    )
+    assert split_line(3, alone, together) == (
+        "p50 one: audio stops 600 ms, then light 400 ms; "
+        "3 at once: audio stops 600 ms, then light 1600 ms"
+    )
 
 
 def test_two_runs_side_by_side_per_voice_group(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ must still load there, and say where speech is recognised instead."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 from homeassistant.config_entries import ConfigEntryState
@@ -14,7 +15,9 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.sotto.const import DOMAIN
+from demo.processes import run_engine
 
+from .test_engine import pair_engine
 from .test_stt import LOCAL_STT, _home
 
 
@@ -56,4 +59,32 @@ async def test_without_pocketsphinx_the_home_loads_and_a_repair_says_where_to_re
     assert (
         ir.async_get(hass).async_get_issue(DOMAIN, "no_local_recognizer_" + home.entry_id) is None
     )
+    await hass.config_entries.async_unload(home.entry_id)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_the_repair_closes_once_an_engine_is_added_and_opens_when_it_is_removed(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The repair tells the user to add a Sotto engine: once they have, it has nothing
+    left to say (also after a restart of the home entry); without the engine it is back."""
+    monkeypatch.setitem(sys.modules, "pocketsphinx", None)
+    home = await _home(hass)
+    issues = ir.async_get(hass)
+    issue_id = "no_local_recognizer_" + home.entry_id
+    assert issues.async_get_issue(DOMAIN, issue_id) is not None
+
+    async with run_engine(tmp_path / "engine") as engine:
+        engine_entry = await pair_engine(hass, engine)
+        assert engine_entry.state is ConfigEntryState.LOADED
+        assert issues.async_get_issue(DOMAIN, issue_id) is None
+        assert await hass.config_entries.async_reload(home.entry_id)
+        await hass.async_block_till_done()
+        assert issues.async_get_issue(DOMAIN, issue_id) is None
+
+        await hass.config_entries.async_remove(engine_entry.entry_id)
+        await hass.async_block_till_done()
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert "pocketsphinx cannot be imported" in (issue.translation_placeholders or {})["error"]
     await hass.config_entries.async_unload(home.entry_id)

@@ -5,7 +5,9 @@ configuration directory gets only `custom_components/sotto` copied in; the owner
 through onboarding and Sotto is added through the config flow over HA's REST API, so HA
 installs Sotto's requirements itself with its own uv. The library comes from the wheel
 this checkout builds (offered through UV_FIND_LINKS, as if from PyPI); everything else
-comes from PyPI. Then a real satellite process is paired the same way.
+comes from PyPI. Then a real satellite process is paired the same way; in a second fresh
+HA, with only a template light, a real `sotto-engine` and an ESPHome voice satellite (the
+fake device speaking ESPHome's native API), a spoken command turns the light on.
 
 Run inside the Python 3.14 chroot: `scripts/py314 run .venv314/bin/python -m pytest
 tests/install` (./scripts/test does). The HA environment is made once and kept under
@@ -15,6 +17,7 @@ SOTTO_INSTALL_CACHE (default ~/.cache/sotto-dev).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -23,15 +26,19 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
 import pytest
+import yaml
 from packaging.version import Version
 
-from demo.processes import free_port, run_satellite, stop_process
+from demo.house import house_configuration
+from demo.processes import free_port, run_engine, run_satellite, stop_process
+from demo.speech import utterance
+from tests.tools.fake_esphome import new_key, running_device
 
 from .ha_release import HomeAssistantRelease, installed, pip_check, site_package, tools_dir
 
@@ -75,8 +82,9 @@ def _build_wheel(python: Path, out: Path) -> Path:
     return wheels[0]
 
 
-def _seed_config(config: Path, port: int) -> None:
-    """A new user's configuration: the web UI and the recorder; HTTP on 127.0.0.1:port.
+def _seed_config(config: Path, port: int, lights: dict[str, list[str]]) -> None:
+    """A new user's configuration: the web UI and the recorder, and template lights (by
+    area) if any; HTTP on 127.0.0.1:port.
 
     HA 2026 keeps the HTTP settings in .storage/http (YAML is migrated into a pending
     trial that reverts and restarts HA after five minutes), so they are seeded there as
@@ -86,6 +94,7 @@ def _seed_config(config: Path, port: int) -> None:
     (config / "configuration.yaml").write_text(
         "homeassistant:\n  name: Install test\n  time_zone: UTC\n"
         "frontend:\nrecorder:\nlogger:\n  default: info\n"
+        + (yaml.safe_dump(house_configuration(lights)) if lights else "")
     )
     stable = {
         "server_host": ["127.0.0.1"],
@@ -201,8 +210,9 @@ class HomeAssistantApi:
         """Every entity's state, by entity ID."""
         return {state["entity_id"]: state for state in await self.request("GET", "/api/states")}
 
-    async def ws(self, command: dict[str, Any]) -> Any:
-        """One WebSocket command (what the web UI's pages use); returns its result."""
+    @contextlib.asynccontextmanager
+    async def _websocket(self, command: dict[str, Any]) -> AsyncIterator[Any]:
+        """A logged-in WebSocket that has sent one command and had it accepted."""
         async with self.session.ws_connect(self.base + "/api/websocket") as ws:
             assert (await ws.receive_json())["type"] == "auth_required"
             await ws.send_json({"type": "auth", "access_token": self.headers["Authorization"][7:]})
@@ -210,7 +220,43 @@ class HomeAssistantApi:
             await ws.send_json({"id": 1, **command})
             reply = await ws.receive_json()
             assert reply["success"], reply
-            return reply["result"]
+            yield ws, reply["result"]
+
+    async def ws(self, command: dict[str, Any]) -> Any:
+        """One WebSocket command (what the web UI's pages use); returns its result."""
+        async with self._websocket(command) as (_ws, result):
+            return result
+
+    @contextlib.asynccontextmanager
+    async def follow(self, entity_id: str) -> AsyncIterator[list[dict[str, Any]]]:
+        """The entity's new states, collected while the block runs (as the web UI sees
+        them, over the WebSocket API)."""
+        seen: list[dict[str, Any]] = []
+        async with self._websocket({"type": "subscribe_events", "event_type": "state_changed"}) as (
+            ws,
+            _result,
+        ):
+
+            async def collect() -> None:
+                async for message in ws:
+                    data = json.loads(message.data)["event"]["data"]
+                    if data["entity_id"] == entity_id and data["new_state"] is not None:
+                        seen.append(data["new_state"])
+
+            task = asyncio.create_task(collect())
+            try:
+                yield seen
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def state_becomes(self, entity_id: str, wanted: str) -> dict[str, Any]:
+        """Wait until the entity has the state (a minute at most); returns every state."""
+        async with asyncio.timeout(60):
+            while (states := await self.states()).get(entity_id, {}).get("state") != wanted:
+                await asyncio.sleep(0.5)
+        return states
 
 
 async def _wait_for_http(
@@ -253,8 +299,12 @@ async def _start_hass(
 
 
 @pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[tuple[HomeAssistantApi, Path, dict[str, str]]]:
-    """A fresh HA release running on 127.0.0.1 with Sotto copied in, not yet onboarded."""
+async def api(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[HomeAssistantApi, Path, dict[str, str]]]:
+    """A fresh HA release running on 127.0.0.1 with Sotto copied in, not yet onboarded;
+    with template lights in its configuration.yaml if the test asks (area -> names)."""
+    lights: dict[str, list[str]] = getattr(request, "param", {})
     cache = Path(os.environ.get("SOTTO_INSTALL_CACHE", Path.home() / ".cache" / "sotto-dev"))
     release = HomeAssistantRelease(HA_VERSION, cache)
     await asyncio.to_thread(release.ensure)
@@ -263,7 +313,7 @@ async def api(tmp_path: Path) -> AsyncIterator[tuple[HomeAssistantApi, Path, dic
     await asyncio.to_thread(_build_wheel, python, wheels)
     port = free_port()
     config = tmp_path / "config"
-    _seed_config(config, port)
+    _seed_config(config, port, lights)
     path_dir = tools_dir(tmp_path / "path", HASS_TOOLS)
     env = _hass_env(tmp_path / "home", path_dir, wheels)
     (tmp_path / "home").mkdir()
@@ -362,9 +412,142 @@ async def test_a_hacs_user_installs_sotto_and_pairs_a_satellite(
     assert "sotto" not in after
     assert "pocketsphinx" not in after
     assert check.returncode == 0, report["uv_pip_check"]
-    errors = [
-        line
-        for line in Path(paths["log"]).read_text(errors="replace").splitlines()
-        if " ERROR " in line and "sotto" in line
+    assert not _sotto_errors(paths["log"])
+
+
+def _sotto_errors(log: str) -> str:
+    """The lines of HA's log where Sotto reported an error."""
+    lines = Path(log).read_text(errors="replace").splitlines()
+    return "\n".join(line for line in lines if " ERROR " in line and "sotto" in line)
+
+
+async def _entity_of(ha: HomeAssistantApi, entry_id: str, domain: str) -> str:
+    """The entity ID an entry gave its entity of this domain, as the UI lists it."""
+    entities = await ha.ws({"type": "config/entity_registry/list"})
+    found = [
+        e["entity_id"]
+        for e in entities
+        if e["config_entry_id"] == entry_id and e["entity_id"].startswith(f"{domain}.")
     ]
-    assert not errors, "\n".join(errors)
+    assert len(found) == 1, (domain, found)
+    return found[0]
+
+
+async def _device_of(ha: HomeAssistantApi, entry_id: str) -> str:
+    """The ID of the device an entry created."""
+    devices = await ha.ws({"type": "config/device_registry/list"})
+    found = [d["id"] for d in devices if entry_id in d["config_entries"]]
+    assert len(found) == 1, found
+    return found[0]
+
+
+async def _use_engine_in_assist(ha: HomeAssistantApi, engine_entry: str) -> None:
+    """Settings -> Voice assistants: the preferred assistant hears with the engine's
+    speech-to-text and answers with its text-to-speech."""
+    pipeline = await ha.ws({"type": "assist_pipeline/pipeline/get"})
+    fields = (
+        "conversation_engine",
+        "conversation_language",
+        "language",
+        "name",
+        "tts_voice",
+        "wake_word_entity",
+        "wake_word_id",
+    )
+    language = pipeline["language"]
+    await ha.ws(
+        {
+            "type": "assist_pipeline/pipeline/update",
+            "pipeline_id": pipeline["id"],
+            **{field: pipeline[field] for field in fields},
+            "stt_engine": await _entity_of(ha, engine_entry, "stt"),
+            "stt_language": language,
+            "tts_engine": await _entity_of(ha, engine_entry, "tts"),
+            "tts_language": language,
+        }
+    )
+
+
+async def _place(ha: HomeAssistantApi, area: str, entity_id: str, device_id: str) -> None:
+    """Settings -> Areas: the light and the satellite in the same room (onboarding made
+    a new home's usual rooms)."""
+    areas = await ha.ws({"type": "config/area_registry/list"})
+    area_id = next(a["area_id"] for a in areas if a["name"] == area)
+    await ha.ws(
+        {"type": "config/entity_registry/update", "entity_id": entity_id, "area_id": area_id}
+    )
+    await ha.ws(
+        {"type": "config/device_registry/update", "device_id": device_id, "area_id": area_id}
+    )
+
+
+async def _within(seconds: float, wait: Callable[[], Awaitable[object]]) -> None:
+    async with asyncio.timeout(seconds):
+        await wait()
+
+
+@pytest.mark.parametrize("api", [{"Kitchen": ["Kitchen Light"]}], indirect=True)
+async def test_a_fresh_home_with_an_esphome_satellite_and_an_engine_switches_a_light_by_voice(
+    api: tuple[HomeAssistantApi, Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """No recogniser can be installed in HA 2026: a user adds a sotto-engine and an
+    ESPHome satellite through Sotto's flows, points Assist at the engine, says "turn on
+    the kitchen light" after the device's wake word, and the light turns on."""
+    ha, _python, paths = api
+    await ha.onboard()
+    home = await ha.flow({})
+    assert home["type"] == "create_entry", home
+    # The template light's helpers are not for Assist: only the light is spoken to.
+    await ha.ws(
+        {
+            "type": "homeassistant/expose_entity",
+            "assistants": ["conversation"],
+            "entity_ids": ["input_boolean.kitchen_light_power", "input_number.kitchen_light_level"],
+            "should_expose": False,
+        }
+    )
+    async with (
+        run_engine(tmp_path / "engine") as engine,
+        running_device(key=new_key()) as device,
+    ):
+        engine_entry = await ha.flow(
+            {"next_step_id": "engine"},
+            {"host": "127.0.0.1", "port": engine.port, "key": engine.key.to_base64()},
+        )
+        assert engine_entry["type"] == "create_entry", engine_entry
+        assert await ha.entry_state(engine_entry["result"]["entry_id"]) == "loaded"
+        # Repairs said to add an engine; with one added it has nothing left to say.
+        issues = await ha.ws({"type": "repairs/list_issues"})
+        assert not [i for i in issues["issues"] if i["domain"] == "sotto"], issues
+        satellite_entry = await ha.flow(
+            {"next_step_id": "esphome"},
+            {"host": "127.0.0.1", "port": device.port, "key": device.key},
+        )
+        assert satellite_entry["type"] == "create_entry", satellite_entry
+        assert satellite_entry["title"] == "Kitchen Echo"
+        satellite_id = satellite_entry["result"]["entry_id"]
+        assert await ha.entry_state(satellite_id) == "loaded"
+        await _within(60, device.wait_subscribed)
+        await _place(ha, "Kitchen", "light.kitchen_light", await _device_of(ha, satellite_id))
+        await _use_engine_in_assist(ha, engine_entry["result"]["entry_id"])
+        states = await ha.state_becomes("switch.kitchen_echo_mute", "off")
+        assert states["light.kitchen_light"]["state"] == "off"
+        assert states["assist_satellite.kitchen_echo"]["state"] == "idle"
+
+        async with ha.follow("event.kitchen_echo_voice_events") as voice:
+            # The device heard its wake word: only the command leaves it, to HA and on to
+            # the engine.
+            await device.speak(utterance(0.3, "turn on the kitchen light", 1.5))
+            await ha.state_becomes("light.kitchen_light", "on")
+            await _within(60, device.run_ended.wait)
+            await _within(60, device.reply_done.wait)
+            await ha.state_becomes("binary_sensor.kitchen_echo_recording", "off")
+
+    events = [state["attributes"]["event_type"] for state in voice]
+    assert events[:2] == ["wake_word_detected", "listening_started"], events
+    assert "intent_handled" in events, events
+    assert "not_understood" not in events
+    assert "error" not in events
+    # The engine's reply reached the device's speaker: half a second of speech at least.
+    assert len(device.reply_audio) > 16000
+    assert not _sotto_errors(paths["log"])

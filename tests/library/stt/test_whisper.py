@@ -16,7 +16,12 @@ from sotto_voice.engine.stt.fsg import compile_jsgf
 from sotto_voice.engine.stt.model import Grammar
 from sotto_voice.engine.stt.recognizer import Recognizer
 from sotto_voice.engine.stt.snap import Snapper
-from sotto_voice.engine.stt.whisper import WhisperRecognizer, check_model_dir, packaged_model
+from sotto_voice.engine.stt.whisper import (
+    WINDOW_SECONDS,
+    WhisperRecognizer,
+    check_model_dir,
+    packaged_model,
+)
 from sotto_voice.engine.stt.worker import WHISPER, RecognizerProcess
 
 
@@ -33,6 +38,19 @@ def whisper(grammar: Grammar) -> WhisperRecognizer:
 def test_command_is_recognised(whisper: WhisperRecognizer) -> None:
     result = whisper.transcribe(utterance(0.3, "turn off the floor lamp", 0.3))
     assert result.text == "turn off the floor lamp"
+
+
+def test_a_shorter_window_still_holds_the_whole_command(whisper: WhisperRecognizer) -> None:
+    """bench/stt.py --whisper-window: the encoder hears a 10 s window, or a longer one
+    when the audio is longer, so a command after 12 s of silence is not cut off."""
+    whisper.window_seconds = 10
+    try:
+        short = whisper.transcribe(utterance(0.3, "turn off the floor lamp", 0.3))
+        late = whisper.transcribe(utterance(12.0, "turn off the floor lamp", 0.3))
+    finally:
+        whisper.window_seconds = WINDOW_SECONDS
+    assert short.text == "turn off the floor lamp"
+    assert late.text == "turn off the floor lamp"
 
 
 def test_a_device_the_home_does_not_have_is_rejected(whisper: WhisperRecognizer) -> None:
