@@ -142,6 +142,7 @@ async def run(workdir: Path, port: int) -> None:
             "admin_token": await _token(hass, admin),
             "member_token": await _token(hass, member),
             "devices": devices,
+            "speakers": {label: str(sat.speaker_dir) for label, sat in satellites.items()},
             "log": str(config_dir / "home-assistant.log"),
         }
         (workdir / READY).write_text(json.dumps(ready))

@@ -17,11 +17,13 @@ import probatio as vol
 from homeassistant.components import frontend, panel_custom, websocket_api
 from homeassistant.components.http.server import StaticPathConfig
 from homeassistant.components.websocket_api.connection import ActiveConnection
+from homeassistant.components.websocket_api.const import ERR_NOT_FOUND
 from homeassistant.components.websocket_api.decorators import (
     async_response,
     require_admin,
     websocket_command,
 )
+from homeassistant.components.websocket_api.messages import event_message
 from homeassistant.core import HomeAssistant, callback
 
 from .store import HistoryStore, write_wav
@@ -85,7 +87,7 @@ def async_register_history_commands(
         pcm = await store().async_audio(msg["interaction_id"])
         if pcm is None:
             connection.send_error(
-                msg["id"], websocket_api.ERR_NOT_FOUND, "No audio was kept for this interaction"
+                msg["id"], ERR_NOT_FOUND, "No audio was kept for this interaction"
             )
             return
         wav = io.BytesIO()
@@ -102,7 +104,7 @@ def async_register_history_commands(
 
         @callback
         def changed() -> None:
-            connection.send_message(websocket_api.event_message(msg["id"], {"changed": True}))
+            connection.send_message(event_message(msg["id"], {"changed": True}))
 
         connection.subscriptions[msg["id"]] = store().subscribe(changed)
         connection.send_result(msg["id"])
