@@ -88,8 +88,11 @@ async def test_history_panel_on_a_phone(
     menu = f"{PANEL}.shadowRoot.querySelector('ha-menu-button')"
     assert await page.wait_for(f"{menu}.checkVisibility()")
     shown = lines(text)
-    assert {"turn on the lights", "Kitchen satellite", "Handled"} <= shown
-    assert "Reply" not in shown  # a phone shows fewer columns
+    assert "turn on the lights" in shown
+    # Under what was heard: when, which satellite, how it ended (readable, not raw).
+    assert any(line.endswith(" · Kitchen satellite · Handled") for line in shown), shown
+    assert any(line.endswith(" · Kitchen satellite · Not understood") for line in shown)
+    assert not {"Reply", "Area", "Started by"} & shown  # a phone shows fewer columns
     assert not shown & RAW_VALUES
     assert_no_raw_keys(text)
 
@@ -173,6 +176,24 @@ async def test_a_kept_recording_plays(
     duration = await page.wait_for(f"{player}.readyState >= 1 && {player}.duration")
     await page.screenshot(screenshots / "history-play-recording.png")
     assert duration == pytest.approx(0.5, abs=0.01)
+
+
+async def test_export_says_where_it_wrote(
+    page: Page, home_assistant: dict[str, Any], screenshots: Path
+) -> None:
+    """Export writes the history and its recordings, and says how many and where."""
+    await open_history(page, home_assistant["url"])
+    await page.evaluate(f"{PANEL}.shadowRoot.getElementById('export').click()")
+    status = f"{PANEL}.shadowRoot.querySelector('.status').textContent"
+    said = await page.wait_for(f"{status}.startsWith('Exported ') && {status}")
+    await page.screenshot(screenshots / "history-export.png")
+    count = re.search(r"\b(\d+) interactions?$", await page.text(), re.MULTILINE)
+    assert count is not None
+    assert said.startswith(f"Exported {count[1]} interactions and 1 recording to ")
+    folder = Path(said.rsplit(" to ", 1)[1].rstrip("."))
+    assert folder.parent.name == "sotto_exports"
+    assert {path.name for path in folder.iterdir()} >= {"history.json"}
+    assert len(list(folder.glob("*.wav"))) == 1
 
 
 async def test_a_member_who_is_not_an_admin_sees_no_history(

@@ -43,6 +43,10 @@ function element(tag, props = {}, children = []) {
   return node;
 }
 
+function count(number, noun) {
+  return `${number} ${noun}${number === 1 ? "" : "s"}`;
+}
+
 function option(value, label, selected) {
   return element("option", { value, textContent: label, selected: value === selected });
 }
@@ -80,6 +84,7 @@ const STYLE = `
   dialog .actions { display: flex; justify-content: flex-end; gap: 8px; margin-top: 8px; }
   dialog audio { width: 100%; }
   .narrow .filters select { min-width: 110px; }
+  .narrow .toolbar .title { margin-inline-start: 4px; font-size: 18px; }
 `;
 
 class SottoHistoryPanel extends HTMLElement {
@@ -174,7 +179,6 @@ class SottoHistoryPanel extends HTMLElement {
     const toolbar = element("div", { class: "toolbar" }, [
       this._menu,
       element("div", { class: "title", textContent: "Voice history" }),
-      this._button("Refresh", "refresh", () => this.load()),
       this._button("Export", "export", () => this.export()),
       this._button("Delete all", "delete-all", () => this.confirmDelete(undefined)),
     ]);
@@ -269,8 +273,8 @@ class SottoHistoryPanel extends HTMLElement {
       ]);
     this._count.textContent =
       shown === this._rows.length
-        ? `${shown} interaction${shown === 1 ? "" : "s"}`
-        : `${shown} of ${this._rows.length} interactions`;
+        ? count(shown, "interaction")
+        : `${shown} of ${count(this._rows.length, "interaction")}`;
     this._filterBox.replaceChildren(
       select("satellite", "Satellite", [
         [ANY, "All satellites"],
@@ -286,6 +290,8 @@ class SottoHistoryPanel extends HTMLElement {
   }
 
   _columns(withAudio) {
+    // On a phone, HA's tables show one main column (here what was heard, with when, where
+    // and how it ended under it) and the row's buttons; the rest is for wider screens.
     const narrow = this._narrow;
     const columns = {
       started: {
@@ -293,19 +299,41 @@ class SottoHistoryPanel extends HTMLElement {
         sortable: true,
         direction: "desc",
         minWidth: "190px",
+        hidden: narrow,
         template: (row) => row.time,
       },
-      satellite: { title: "Satellite", sortable: true, filterable: true, minWidth: "160px" },
+      satellite: {
+        title: "Satellite",
+        sortable: true,
+        filterable: true,
+        minWidth: "160px",
+        hidden: narrow,
+      },
       area: { title: "Area", sortable: true, filterable: true, hidden: narrow },
       trigger: { title: "Started by", sortable: true, hidden: narrow },
-      transcript: { title: "Heard", filterable: true, flex: 2, main: true, minWidth: "160px" },
-      outcome: { title: "Outcome", sortable: true, filterable: true, minWidth: "120px" },
+      transcript: {
+        title: "Heard",
+        filterable: true,
+        flex: 2,
+        main: true,
+        minWidth: "160px",
+        template: narrow ? (row) => this._twoLines(row) : undefined,
+      },
+      outcome: {
+        title: "Outcome",
+        sortable: true,
+        filterable: true,
+        minWidth: "120px",
+        hidden: narrow,
+      },
       reply: { title: "Reply", filterable: true, flex: 2, hidden: narrow },
     };
     if (withAudio) {
       columns.audio = {
-        title: "Recording",
-        minWidth: "110px",
+        title: narrow ? "" : "Recording",
+        label: "Recording",
+        minWidth: narrow ? "64px" : "110px",
+        showNarrow: true,
         template: (row) =>
           row.audio_kept ? this._rowButton("Play", "play", () => this.play(row)) : "",
       };
@@ -313,10 +341,26 @@ class SottoHistoryPanel extends HTMLElement {
     columns.actions = {
       title: "",
       label: "Delete",
-      minWidth: "100px",
+      minWidth: narrow ? "80px" : "100px",
+      showNarrow: true,
       template: (row) => this._rowButton("Delete", "delete", () => this.confirmDelete(row)),
     };
     return columns;
+  }
+
+  _twoLines(row) {
+    const line = (text, style) =>
+      element("div", {
+        textContent: text,
+        style: `white-space: nowrap; overflow: hidden; text-overflow: ellipsis; ${style}`,
+      });
+    return element("div", { style: "min-width: 0; width: 100%;" }, [
+      line(row.transcript || "(nothing heard)", ""),
+      line(
+        [row.time, row.satellite, row.outcome].filter(Boolean).join(" · "),
+        "font-size: 12px; color: var(--secondary-text-color);",
+      ),
+    ]);
   }
 
   _rowButton(label, kind, action) {
@@ -381,8 +425,7 @@ class SottoHistoryPanel extends HTMLElement {
     if (interactionId !== undefined) message.interaction_id = interactionId;
     try {
       const removed = await this._hass.callWS(message);
-      const count = removed.history.interactions;
-      this._say(`Deleted ${count} interaction${count === 1 ? "" : "s"}.`);
+      this._say(`Deleted ${count(removed.history.interactions, "interaction")}.`);
     } catch (err) {
       this._say(`Nothing was deleted: ${err.message || err}`, true);
     }
@@ -400,7 +443,8 @@ class SottoHistoryPanel extends HTMLElement {
       });
       const done = answer.response;
       this._say(
-        `Exported ${done.interactions} interactions and ${done.audio_files} recordings to ${done.folder}.`,
+        `Exported ${count(done.interactions, "interaction")} and ` +
+          `${count(done.audio_files, "recording")} to ${done.folder}.`,
       );
     } catch (err) {
       this._say(`The export failed: ${err.message || err}`, true);
