@@ -19,6 +19,7 @@ from homeassistant.components.assist_satellite import (
     AssistSatelliteEntity,
     AssistSatelliteEntityDescription,
     AssistSatelliteEntityFeature,
+    AssistSatelliteWakeWord,
 )
 from homeassistant.components.assist_satellite.connection_test import CONNECTION_TEST_URL_BASE
 from homeassistant.components.assist_satellite.const import PREANNOUNCE_URL
@@ -40,7 +41,7 @@ from homeassistant.util import dt as dt_util
 from yarl import URL
 
 from sotto_voice.audio import PcmFormat
-from sotto_voice.messages import StopReason
+from sotto_voice.messages import Configure, StopReason
 
 from .audio import (
     CHANNELS,
@@ -61,6 +62,11 @@ from .satellite import AudioStream, VoiceEvent
 from .warmup import async_prepare_agent
 
 _LOGGER = logging.getLogger(__name__)
+
+
+def spoken(wake_word: str) -> str:
+    """A wake word model's phrase from its ID: okay_nabu -> "Okay Nabu"."""
+    return wake_word.replace("_", " ").title()
 
 
 def media_url_for_here(hass: HomeAssistant, media_id: str) -> str:
@@ -210,12 +216,25 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
 
     @callback
     def async_get_configuration(self) -> AssistSatelliteConfiguration:
-        """Wake words are chosen with the satellite's own select entities."""
-        raise NotImplementedError
+        """The satellite's wake words, by their spoken names (HA's voice setup wizard shows
+        them); one listens at a time, the same one the Wake word select shows."""
+        info, state = self.satellite.info, self.satellite.state
+        words = info.wake_words if info else ()
+        return AssistSatelliteConfiguration(
+            available_wake_words=[
+                # The on-device models (micro_wake_word) are trained on English.
+                AssistSatelliteWakeWord(id=word, wake_word=spoken(word), trained_languages=["en"])
+                for word in words
+            ],
+            active_wake_words=[state.wake_word] if state and state.wake_word else [],
+            max_active_wake_words=1,
+        )
 
     async def async_set_configuration(self, config: AssistSatelliteConfiguration) -> None:
-        """Wake words are chosen with the satellite's own select entities."""
-        raise NotImplementedError
+        """Have the satellite listen for the wake word chosen (in HA's wizard)."""
+        if config.active_wake_words:
+            change = Configure(wake_word=config.active_wake_words[0])
+            await self.async_request(self.satellite.connection.async_configure(change))
 
     @callback
     def _on_timer(self, event_type: intent.TimerEventType, timer: intent.TimerInfo) -> None:
