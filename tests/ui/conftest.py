@@ -16,6 +16,8 @@ from typing import Any, Final
 
 import pytest
 
+from tests.tools.own_process import _sockets_allowed, verify_cleanup
+
 from .browser import CHROMIUM, MISSING
 from .home import READY
 
@@ -23,17 +25,7 @@ REPO: Final = Path(__file__).resolve().parents[2]
 START_TIMEOUT: Final = 240.0
 SCREENSHOTS_ENV: Final = "SOTTO_SCREENSHOTS"
 
-
-@pytest.fixture(autouse=True)
-def _sockets_allowed(request: pytest.FixtureRequest) -> None:
-    """The test talks to Chromium and HA over 127.0.0.1."""
-    if request.config.pluginmanager.hasplugin("socket"):
-        request.getfixturevalue("socket_enabled")
-
-
-@pytest.fixture
-def verify_cleanup() -> None:
-    """Nothing of HA runs in the test's process, so there is nothing of it to clean up."""
+__all__ = ["_sockets_allowed", "home_assistant", "screenshots", "verify_cleanup"]
 
 
 @pytest.fixture(scope="session")

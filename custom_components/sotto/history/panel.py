@@ -34,6 +34,7 @@ STATIC_URL: Final = "/sotto_static"
 PANEL_MODULE: Final = f"{STATIC_URL}/history-panel.js"
 FRONTEND_DIR: Final = Path(__file__).parent.parent / "frontend"
 LIST_LIMIT: Final = 500
+INTERACTION_ID: Final = vol.All(int, vol.Range(min=1))
 
 type StoreGetter = Callable[[], HistoryStore]
 type Deleter = Callable[[int | None], Awaitable[dict[str, Any]]]
@@ -64,7 +65,7 @@ def async_register_history_commands(
     @websocket_command(
         {
             vol.Required("type"): "sotto/history/delete",
-            vol.Optional("interaction_id"): vol.All(int, vol.Range(min=1)),
+            vol.Optional("interaction_id"): INTERACTION_ID,
         }
     )
     @async_response
@@ -77,7 +78,7 @@ def async_register_history_commands(
     @websocket_command(
         {
             vol.Required("type"): "sotto/history/audio",
-            vol.Required("interaction_id"): vol.All(int, vol.Range(min=1)),
+            vol.Required("interaction_id"): INTERACTION_ID,
         }
     )
     @async_response
