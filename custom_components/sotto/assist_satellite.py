@@ -19,7 +19,9 @@ from homeassistant.components.assist_satellite import (
     AssistSatelliteEntity,
     AssistSatelliteEntityDescription,
     AssistSatelliteEntityFeature,
+    AssistSatelliteWakeWord,
 )
+from homeassistant.components.assist_satellite.connection_test import CONNECTION_TEST_URL_BASE
 from homeassistant.components.assist_satellite.const import PREANNOUNCE_URL
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -33,13 +35,23 @@ from homeassistant.helpers import (
     entity_registry as er,
 )
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.network import is_hass_url
 from homeassistant.helpers.start import async_at_started
 from homeassistant.util import dt as dt_util
+from yarl import URL
 
 from sotto_voice.audio import PcmFormat
-from sotto_voice.messages import StopReason
+from sotto_voice.messages import Configure, StopReason
 
-from .audio import CHANNELS, RATE, WIDTH, pcm_from_url, pcm_from_wav_stream, rechunk
+from .audio import (
+    CHANNELS,
+    RATE,
+    WIDTH,
+    AudioFormatError,
+    pcm_from_url,
+    pcm_from_wav_stream,
+    rechunk,
+)
 from .const import DOMAIN, HOME_UNIQUE_ID
 from .data import SatelliteConfigEntry, home_data
 from .entity import SottoSatelliteEntity
@@ -50,6 +62,27 @@ from .satellite import AudioStream, VoiceEvent
 from .warmup import async_prepare_agent
 
 _LOGGER = logging.getLogger(__name__)
+
+
+def spoken(wake_word: str) -> str:
+    """A wake word model's phrase from its ID: okay_nabu -> "Okay Nabu"."""
+    return wake_word.replace("_", " ").title()
+
+
+def media_url_for_here(hass: HomeAssistant, media_id: str) -> str:
+    """An announcement's media URL as Home Assistant itself can fetch it (ffmpeg runs here).
+
+    HA makes media on itself (its TTS, media sources, the voice setup's test sound)
+    absolute with the URL it gives other devices, which its own process may not reach (HA
+    listening on one address, an external URL): such media is fetched from the address
+    and port HA's web server listens on instead.
+    """
+    api = hass.config.api
+    if api is None or not is_hass_url(hass, media_id):
+        return media_id
+    scheme = "https" if api.use_ssl else "http"
+    return str(URL(media_id).with_scheme(scheme).with_host(api.host).with_port(api.port))
+
 
 PARALLEL_UPDATES = 0
 
@@ -183,12 +216,25 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
 
     @callback
     def async_get_configuration(self) -> AssistSatelliteConfiguration:
-        """Wake words are chosen with the satellite's own select entities."""
-        raise NotImplementedError
+        """The satellite's wake words, by their spoken names (HA's voice setup wizard shows
+        them); one listens at a time, the same one the Wake word select shows."""
+        info, state = self.satellite.info, self.satellite.state
+        words = info.wake_words if info else ()
+        return AssistSatelliteConfiguration(
+            available_wake_words=[
+                # The on-device models (micro_wake_word) are trained on English.
+                AssistSatelliteWakeWord(id=word, wake_word=spoken(word), trained_languages=["en"])
+                for word in words
+            ],
+            active_wake_words=[state.wake_word] if state and state.wake_word else [],
+            max_active_wake_words=1,
+        )
 
     async def async_set_configuration(self, config: AssistSatelliteConfiguration) -> None:
-        """Wake words are chosen with the satellite's own select entities."""
-        raise NotImplementedError
+        """Have the satellite listen for the wake word chosen (in HA's wizard)."""
+        if config.active_wake_words:
+            change = Configure(wake_word=config.active_wake_words[0])
+            await self.async_request(self.satellite.connection.async_configure(change))
 
     @callback
     def _on_timer(self, event_type: intent.TimerEventType, timer: intent.TimerInfo) -> None:
@@ -480,10 +526,46 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             return
         if announcement.tts_token:
             await self._async_play(*await self._tts_audio(announcement.tts_token))
-        else:
-            binary = ffmpeg.get_ffmpeg_manager(self.hass).binary
-            pcm = pcm_from_url(binary, announcement.media_id)
-            await self._async_play(PcmFormat(RATE, WIDTH, CHANNELS), pcm)
+            return
+        try:
+            pcm = await self._media_audio(announcement.media_id)
+        except HomeAssistantError as err:
+            if not announcement.original_media_id.startswith(CONNECTION_TEST_URL_BASE):
+                raise
+            # HA's voice assistant setup runs its connection test as a background task
+            # that reads no error: say it here, or it is lost (and asyncio complains).
+            _LOGGER.error("The voice assistant setup's test sound was not played: %s", err)
+            return
+        await self._async_play(PcmFormat(RATE, WIDTH, CHANNELS), pcm)
+
+    async def _media_audio(self, media_id: str) -> AsyncIterator[bytes]:
+        """The media decoded by ffmpeg, once its first audio has arrived.
+
+        Nothing reaches the satellite until then: media that cannot be fetched or decoded
+        is an error naming it, not an empty recording played on the satellite's speaker.
+        """
+        url = media_url_for_here(self.hass, media_id)
+        decoded = pcm_from_url(ffmpeg.get_ffmpeg_manager(self.hass).binary, url)
+        try:
+            first = await anext(decoded)
+        except (AudioFormatError, StopAsyncIteration) as err:
+            shown = str(URL(url).with_query(None))
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="announcement_unplayable",
+                translation_placeholders={
+                    "name": self.satellite.connection.name,
+                    "media": shown,
+                    "error": str(err).replace(url, shown) or "it holds no audio",
+                },
+            ) from err
+
+        async def whole() -> AsyncIterator[bytes]:
+            yield first
+            async for chunk in decoded:
+                yield chunk
+
+        return whole()
 
     async def async_start_conversation(
         self, start_announcement: AssistSatelliteAnnouncement

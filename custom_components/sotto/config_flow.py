@@ -164,7 +164,7 @@ class SottoConfigFlow(EsphomeFlowSteps, domain=DOMAIN):
         self._abort_if_unique_id_configured()
         if user_input is None:
             return self.async_show_form(step_id="home")
-        return self.async_create_entry(title="Sotto", data={CONF_KIND: EntryKind.HOME})
+        return self.async_create_entry(title="Sotto home", data={CONF_KIND: EntryKind.HOME})
 
     # --- satellites by address -------------------------------------------------------------
 

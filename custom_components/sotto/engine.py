@@ -8,7 +8,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Final
 
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.device_registry import DeviceInfo
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
@@ -67,7 +67,9 @@ class EngineClient:
             name=name,
             manufacturer="Sotto",
             model="Engine",
-            entry_type=DeviceEntryType.SERVICE,
+            # A program on a host of the user's, paired like a satellite: a device, as HA
+            # lists it (None also turns the service devices older versions made into one).
+            entry_type=None,
         )
 
     async def describe(self) -> Info:

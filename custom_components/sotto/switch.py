@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
-from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -19,9 +18,9 @@ from .entity import SottoSatelliteEntity
 
 PARALLEL_UPDATES = 1
 
-MUTE = SwitchEntityDescription(
-    key="mute", translation_key="mute", entity_category=EntityCategory.CONFIG
-)
+# No entity category: muting is what the device is used for, so HA's generated dashboard
+# shows it among the controls (as it does for a Voice PE's mute).
+MUTE = SwitchEntityDescription(key="mute", translation_key="mute")
 
 
 async def async_setup_entry(

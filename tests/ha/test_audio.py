@@ -64,7 +64,7 @@ async def test_an_announcement_that_cannot_play_says_why_in_the_ui(
     hass: HomeAssistant, tmp_path: Path, hass_ws_client: WebSocketGenerator
 ) -> None:
     """The announce action shows ffmpeg's reason and the URL, not "Unknown error"; the
-    satellite is told the playback is over, so it does not wait for the rest, deaf."""
+    satellite is sent nothing (not an empty recording to play), and stays free."""
     key = LinkKey.generate()
     missing = (tmp_path / "nowhere.mp3").as_uri()
     async with serve_peer(key) as (peer, port):
@@ -90,8 +90,9 @@ async def test_an_announcement_that_cannot_play_says_why_in_the_ui(
             reply = await client.receive_json()
         assert not reply["success"]
         assert reply["error"]["code"] == "home_assistant_error"
-        assert "nowhere.mp3" in reply["error"]["message"]
-        started = peer.received.index("audio-start")
-        assert "audio-stop" in peer.received[started:]
+        message = reply["error"]["message"]
+        assert message.startswith("Kitchen satellite could not play the announcement:")
+        assert "nowhere.mp3" in message
+        assert "audio-start" not in peer.received
         assert await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()

@@ -1,19 +1,7 @@
-"""The install test runs Home Assistant as its own process, as a user does: the guards
-pytest-homeassistant-custom-component puts around HA running inside pytest (no sockets,
-no threads left behind) do not apply to it."""
+"""The install test runs Home Assistant as its own process, as a user does."""
 
 from __future__ import annotations
 
-import pytest
+from tests.tools.own_process import _sockets_allowed, verify_cleanup
 
-
-@pytest.fixture(autouse=True)
-def _sockets_allowed(request: pytest.FixtureRequest) -> None:
-    """The test talks to hass and the satellite over 127.0.0.1."""
-    if request.config.pluginmanager.hasplugin("socket"):
-        request.getfixturevalue("socket_enabled")
-
-
-@pytest.fixture
-def verify_cleanup() -> None:
-    """Nothing of HA runs in the test's process, so there is nothing of it to clean up."""
+__all__ = ["_sockets_allowed", "verify_cleanup"]

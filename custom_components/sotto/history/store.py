@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.util import dt as dt_util
@@ -150,6 +150,15 @@ class StoredInteraction:
             "total_ms": self.total_ms,
             "audio_kept": self.audio_kept,
         }
+
+
+def write_wav(out: BinaryIO, pcm: bytes) -> None:
+    """Write kept audio (16 kHz 16-bit mono PCM) as a WAV file."""
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(_AUDIO_RATE)
+        wav.writeframes(pcm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,11 +469,8 @@ class HistoryStore:
                     _db, keys = self._conns()
                     pcm = self._open_recording(keys, row.recording_id)
                 name = f"interaction-{row.id}.wav"
-                with directory.create(name) as out, wave.open(out, "wb") as wav:
-                    wav.setnchannels(1)
-                    wav.setsampwidth(2)
-                    wav.setframerate(_AUDIO_RATE)
-                    wav.writeframes(pcm)
+                with directory.create(name) as out:
+                    write_wav(out, pcm)
                 item["audio_file"] = name
                 audio_files += 1
             items.append(item)
