@@ -18,6 +18,7 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
+from homeassistant.util import slugify
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_get_device_automations,
@@ -63,7 +64,7 @@ async def pair(
         assert device is not None
         assert place is not None
         dr.async_get(hass).async_update_device(device.id, area_id=place.id)
-    await wait_for_state(hass, MUTE, STATE_OFF)
+    await wait_for_state(hass, f"switch.{slugify(satellite.name)}_mute", STATE_OFF)
     return entry
 
 
