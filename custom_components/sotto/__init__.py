@@ -86,7 +86,7 @@ async def _async_setup_home(hass: HomeAssistant, entry: SottoConfigEntry) -> Non
     await grammar.async_start()
     history = await async_start_history(hass, entry)
     entry.async_on_unload(async_register_not_for_me_sentences(hass))
-    arbiter = Arbiter(hass, lambda: satellites(hass), window_ms(entry.options))
+    arbiter = Arbiter(hass.loop, lambda: satellites(hass), window_ms(entry.options))
     entry.async_on_unload(entry.add_update_listener(_async_window_changed))
     entry.runtime_data = HomeData(
         grammar, history, local_recognizer=local_recognizer, arbiter=arbiter

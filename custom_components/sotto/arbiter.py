@@ -8,9 +8,10 @@ window has passed, whichever comes first. The best evidence wins; the others yie
 The best evidence, in this order (each step only when the ones before are equal):
 
 1. the loudest wake word, in whole dB (the nearest satellite hears it loudest);
-2. the wake-word model's probability, to two decimals;
-3. the claim that reached Home Assistant first (the nearest hears first);
-4. the satellite's device ID, alphabetically (so a tie is never decided by chance).
+2. the wake-word model's probability, to one decimal: any clear wake word scores 1.0, so
+   this only sets aside a satellite that barely recognised it;
+3. the claim that reached Home Assistant first (the nearest hears first). Claims are
+   numbered as they arrive, so this step always decides: a tie is never left to chance.
 
 A satellite that reports no level (an ESPHome device) is judged by the level Home
 Assistant measured in the audio it received before the round closed. A claim that
@@ -20,6 +21,9 @@ wins at once: it pays no wait.
 
 A satellite that recognises speech itself must hold its text back until its claim is
 won: the claim comes first, whatever the stream carries.
+
+The arbiter needs only the event loop (no Home Assistant API), so bench/rooms.py drives
+the same code with real satellites.
 """
 
 from __future__ import annotations
@@ -28,8 +32,6 @@ import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
-
-from homeassistant.core import HomeAssistant, callback
 
 from sotto_voice.audio import SILENCE_DBFS
 
@@ -60,10 +62,6 @@ class WakeEvidence:
 
 class Contender(Protocol):
     """A satellite as the arbiter sees it."""
-
-    @property
-    def device_key(self) -> str:
-        """A stable ID, the last tie-breaker."""
 
     @property
     def name(self) -> str:
@@ -106,7 +104,7 @@ class _Round:
     timer: asyncio.TimerHandle | None = None
 
 
-def _rank(claim: _Claim) -> tuple[float, float, int, str]:
+def _rank(claim: _Claim) -> tuple[float, float, int]:
     """The sort key of a claim: the smallest key wins."""
     evidence = claim.evidence
     level = evidence.speech_level
@@ -114,9 +112,8 @@ def _rank(claim: _Claim) -> tuple[float, float, int, str]:
         level = claim.contender.measured_level()
     return (
         -round(level if level is not None else SILENCE_DBFS),
-        -round(evidence.probability or 0.0, 2),
+        -round(evidence.probability or 0.0, 1),
         claim.order,
-        claim.contender.device_key,
     )
 
 
@@ -125,12 +122,12 @@ class Arbiter:
 
     def __init__(
         self,
-        hass: HomeAssistant,
+        loop: asyncio.AbstractEventLoop,
         contenders: Callable[[], Iterable[Contender]],
         window_ms: float = DEFAULT_WINDOW_MS,
     ) -> None:
         """`contenders` lists every satellite of the home (connected or not)."""
-        self._hass = hass
+        self._loop = loop
         self._contenders = contenders
         self.window = window_ms / 1000
         """Seconds a round waits for more claims."""
@@ -139,7 +136,7 @@ class Arbiter:
 
     async def claim(self, contender: Contender, evidence: WakeEvidence) -> Ruling:
         """Claim the utterance whose wake word `contender` just heard; wait for the ruling."""
-        loop = self._hass.loop
+        loop = self._loop
         started = loop.time()
         current = self._current(started)
         if current is not None and current.decided is not None and current.decided.done():
@@ -172,13 +169,12 @@ class Arbiter:
         claimed = {id(claim.contender) for claim in current.claims}
         return all(id(other) in claimed for other in self._contenders() if other.can_wake)
 
-    @callback
     def _close(self, current: _Round) -> None:
         """Close the round: the best claim wins."""
         if current.decided is None or current.decided.done():
             return
         if current.timer is not None:
             current.timer.cancel()
-        current.closed_at = self._hass.loop.time()
+        current.closed_at = self._loop.time()
         best = min(current.claims, key=_rank)
         current.decided.set_result(best.contender)

@@ -143,11 +143,6 @@ class SatelliteDevice:
         return self.connection.name
 
     @property
-    def device_key(self) -> str:
-        """The satellite's own device ID (its name until it has reported it)."""
-        return self.info.device_id if self.info is not None else self.connection.name
-
-    @property
     def can_wake(self) -> bool:
         """Whether the satellite could hear a wake word now: connected and not muted."""
         return self.available and not (self.state is not None and self.state.muted)

@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.translation import async_get_translations
 from homeassistant.setup import async_setup_component
 from homeassistant.util import slugify
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.sotto.arbiter import DEFAULT_WINDOW_MS
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
 from demo.home import wait_for_state
 from demo.processes import run_engine, run_satellite
@@ -20,6 +23,7 @@ from demo.speech import heard_from, utterance
 
 from .house import async_build_house, async_use_sotto_pipeline
 from .test_engine import pair_engine
+from .test_history import async_setup_home
 from .test_satellite import pair
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -100,3 +104,32 @@ async def test_only_the_nearest_room_answers(hass: HomeAssistant, tmp_path: Path
             assert recording.index((sensor, STATE_OFF)) < kitchen_off
             assert (events, "intent_handled", None) not in voice
         assert (kitchen_voice, "yielded", None) not in voice
+
+
+async def test_the_window_is_a_setting_of_the_home(hass: HomeAssistant, tmp_path: Path) -> None:
+    """The home's options form offers the window, explained; the running arbiter follows it."""
+    home, _store = await async_setup_home(hass, tmp_path)
+    arbiter = home.runtime_data.arbiter
+    assert arbiter.window == DEFAULT_WINDOW_MS / 1000
+    flow = await hass.config_entries.options.async_init(home.entry_id)
+    assert flow["data_schema"]({})["arbitration_window_ms"] == DEFAULT_WINDOW_MS
+    strings = await async_get_translations(hass, "en", "options", [DOMAIN])
+    step = f"component.{DOMAIN}.options.step.{flow['step_id']}"
+    assert "Wait for other satellites" in strings[f"{step}.data.arbitration_window_ms"]
+    assert (
+        "with one satellite there is no wait"
+        in strings[f"{step}.data_description.arbitration_window_ms"]
+    )
+    done = await hass.config_entries.options.async_configure(
+        flow["flow_id"],
+        {
+            "transcript_days": "7",
+            "keep_audio": False,
+            "audio_days": 1,
+            "arbitration_window_ms": 250,
+        },
+    )
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert home.options["arbitration_window_ms"] == 250
+    assert arbiter.window == 0.25
