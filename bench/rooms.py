@@ -287,6 +287,7 @@ def report(case: Case, trials: list[Trial]) -> tuple[int, int, list[float], list
         )
     if spreads:
         print(f"  claim arrival spread: {_ms(spreads)}")
+    sys.stdout.flush()  # each case's figures as soon as it ends
     return wins, len(trials), waited, losers
 
 
@@ -300,7 +301,7 @@ async def bench(args: argparse.Namespace) -> int:
         async with running_satellites(4, Path(tmp)) as satellites:
             runner = Bench(satellites, args.window_ms)
             readers = [asyncio.create_task(runner.follow(s)) for s in satellites]
-            print(f"window {args.window_ms:g} ms; {args.trials} trials per case", flush=True)
+            print(f"window {args.window_ms:g} ms; {args.trials} trials per case")
             for case in CASES:
                 count = args.trials if len(case.rooms) > 1 else min(args.trials, 10)
                 trials = [await runner.trial(case, rng) for _ in range(count)]

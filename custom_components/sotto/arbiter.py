@@ -14,7 +14,8 @@ The best evidence, in this order (each step only when the ones before are equal)
    numbered as they arrive, so this step always decides: a tie is never left to chance.
 
 A satellite that reports no level (an ESPHome device) is judged by the level Home
-Assistant measured in the audio it received before the round closed. A claim that
+Assistant measured in the audio it received before the round closed; a round with such
+a claim runs its whole window, so that there is audio to measure. A claim that
 arrives within one window after a round closed belongs to the same utterance and yields
 to its winner. A satellite alone in the house (or the only one connected and unmuted)
 wins at once: it pays no wait.
@@ -77,16 +78,26 @@ class Contender(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Ruling:
-    """The outcome of a claim: true when the claimant won and runs the pipeline."""
+    """The outcome of a claim: true when the claimant won and runs the pipeline.
+
+    A loser hears at once when a better claim arrives (it stops sending audio then); the
+    round may still be open, so the satellite that answers is known only when it closes
+    (`async_winner`).
+    """
 
     won: bool
-    winner: Contender
     waited: float
-    """Seconds the claim waited for the round to close."""
+    """Seconds the claim waited for its ruling."""
+    decided: asyncio.Future[Contender]
+    """The round's winner, once it closes."""
 
     def __bool__(self) -> bool:
         """A ruling reads as whether the claim was won."""
         return self.won
+
+    async def async_winner(self) -> Contender:
+        """The satellite that answers the utterance (waits for the round to close)."""
+        return await asyncio.shield(self.decided)
 
 
 @dataclass(slots=True)
@@ -94,12 +105,14 @@ class _Claim:
     contender: Contender
     evidence: WakeEvidence
     order: int
+    settled: asyncio.Future[bool]
+    """True when this claim won; False as soon as it is certain to lose."""
 
 
 @dataclass(slots=True)
 class _Round:
+    decided: asyncio.Future[Contender]
     claims: list[_Claim] = field(default_factory=list)
-    decided: asyncio.Future[Contender] | None = None
     closed_at: float | None = None
     timer: asyncio.TimerHandle | None = None
 
@@ -135,25 +148,46 @@ class Arbiter:
         self._order = 0
 
     async def claim(self, contender: Contender, evidence: WakeEvidence) -> Ruling:
-        """Claim the utterance whose wake word `contender` just heard; wait for the ruling."""
+        """Claim the utterance whose wake word `contender` just heard; wait for the ruling.
+
+        The winner hears when the round closes; a loser as soon as a better claim is in.
+        """
         loop = self._loop
         started = loop.time()
         current = self._current(started)
-        if current is not None and current.decided is not None and current.decided.done():
+        if current is not None and current.closed_at is not None:
             # A late claim: the utterance was already given to the winner.
-            return Ruling(False, current.decided.result(), 0.0)
+            return Ruling(False, 0.0, current.decided)
         if current is None:
             if not any(other.can_wake and other is not contender for other in self._contenders()):
-                return Ruling(True, contender, 0.0)  # alone: no wait
+                alone: asyncio.Future[Contender] = loop.create_future()
+                alone.set_result(contender)
+                return Ruling(True, 0.0, alone)  # alone: no wait
             current = self._round = _Round(decided=loop.create_future())
             current.timer = loop.call_later(self.window, self._close, current)
         self._order += 1
-        current.claims.append(_Claim(contender, evidence, self._order))
+        mine = _Claim(contender, evidence, self._order, loop.create_future())
+        current.claims.append(mine)
         if self._all_claimed(current):
             self._close(current)
-        assert current.decided is not None
-        winner = await asyncio.shield(current.decided)
-        return Ruling(winner is contender, winner, loop.time() - started)
+        else:
+            self._settle_losers(current)
+        won = await asyncio.shield(mine.settled)
+        return Ruling(won, loop.time() - started, current.decided)
+
+    @staticmethod
+    def _settle_losers(current: _Round) -> None:
+        """Tell each claim that a better one has beaten that it lost, without waiting.
+
+        Only claims with a reported level are judged early: a measured level still grows.
+        """
+        reported = [claim for claim in current.claims if claim.evidence.speech_level is not None]
+        if not reported:
+            return
+        best = min(reported, key=_rank)
+        for claim in reported:
+            if claim is not best and not claim.settled.done():
+                claim.settled.set_result(False)
 
     def _current(self, now: float) -> _Round | None:
         """The round this moment belongs to: open, or closed less than a window ago."""
@@ -166,15 +200,25 @@ class Arbiter:
         return None
 
     def _all_claimed(self, current: _Round) -> bool:
+        """Whether nothing more can change the ruling before the window ends.
+
+        A claim without a level is judged by the audio that arrives meanwhile: for it,
+        the round always runs its whole window.
+        """
+        if any(claim.evidence.speech_level is None for claim in current.claims):
+            return False
         claimed = {id(claim.contender) for claim in current.claims}
         return all(id(other) in claimed for other in self._contenders() if other.can_wake)
 
     def _close(self, current: _Round) -> None:
         """Close the round: the best claim wins."""
-        if current.decided is None or current.decided.done():
+        if current.decided.done():
             return
         if current.timer is not None:
             current.timer.cancel()
         current.closed_at = self._loop.time()
         best = min(current.claims, key=_rank)
         current.decided.set_result(best.contender)
+        for claim in current.claims:
+            if not claim.settled.done():
+                claim.settled.set_result(claim is best)

@@ -217,8 +217,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         if ruling:
             _LOGGER.debug("%s answers (waited %.3f s)", self.entity_id, ruling.waited)
             return True
-        _LOGGER.debug("%s yields to %s", self.entity_id, ruling.winner.name)
-        await self.satellite.async_yield(stream, ruling.winner.name)
+        await self.satellite.async_yield(stream, ruling)
         return False
 
     async def _async_run(self, stream: AudioStream) -> None:

@@ -14,7 +14,7 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from sotto_voice.audio import VOICE_FORMAT, level_dbfs
 from sotto_voice.messages import SottoLedger, StopReason, StreamStart, StreamStop
 
-from .arbiter import WakeEvidence
+from .arbiter import Ruling, WakeEvidence
 from .connection import SatelliteInfo, SatelliteState, SatelliteTransport
 
 _LOGGER = logging.getLogger(__name__)
@@ -151,10 +151,12 @@ class SatelliteDevice:
         """The level HA measured in the current stream's first audio."""
         return self.stream.level if self.stream is not None else None
 
-    async def async_yield(self, stream: AudioStream, winner: str) -> None:
-        """Another satellite answers this utterance: stop at once, and say to whom."""
-        self.fire(VoiceEvent.YIELDED, winner=winner, stream_id=stream.start.stream_id)
+    async def async_yield(self, stream: AudioStream, ruling: Ruling) -> None:
+        """Another satellite answers this utterance: stop at once, then say which one."""
         await self.connection.async_yield(stream.start.stream_id)
+        winner = await ruling.async_winner()
+        _LOGGER.debug("%s yielded to %s", self.connection.name, winner.name)
+        self.fire(VoiceEvent.YIELDED, winner=winner.name, stream_id=stream.start.stream_id)
 
     @callback
     def close(self) -> None:

@@ -17,12 +17,15 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sotto.arbiter import DEFAULT_WINDOW_MS
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
-from demo.home import wait_for_state
+from demo.home import place_device, wait_for_state
 from demo.processes import run_engine, run_satellite
 from demo.speech import heard_from, utterance
+from tests.tools.fake_esphome import new_key, running_device
 
 from .house import async_build_house, async_use_sotto_pipeline
 from .test_engine import pair_engine
+from .test_esphome import MAC
+from .test_esphome import _pair as pair_esphome
 from .test_history import async_setup_home
 from .test_satellite import pair
 
@@ -133,3 +136,59 @@ async def test_the_window_is_a_setting_of_the_home(hass: HomeAssistant, tmp_path
     await hass.async_block_till_done()
     assert home.options["arbitration_window_ms"] == 250
     assert arbiter.window == 0.25
+
+
+async def test_an_esphome_satellite_is_judged_by_the_audio_it_sends(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """An ESPHome device reports no level: HA measures its audio. Nearer than the Pi
+    satellite in the living room, it answers; the Pi satellite yields to it."""
+    assert await async_setup_component(hass, "conversation", {})
+    await async_build_house(hass, {"Kitchen": ["Kitchen Light"], "Living Room": ["Sofa Lamp"]})
+    # A window long enough that the device's claim, sent after the Pi's, is in the round.
+    home = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=HOME_UNIQUE_ID,
+        data={"kind": "home"},
+        options={"arbitration_window_ms": 1000},
+    )
+    home.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(home.entry_id)
+    async with (
+        run_engine(tmp_path / "engine") as engine,
+        running_device(key=new_key()) as device,
+        run_satellite(
+            tmp_path / "living", device_id="living-room-satellite", name="Living Room satellite"
+        ) as satellite,
+    ):
+        echo = await pair_esphome(hass, device)
+        place_device(hass, MAC, "Kitchen")
+        await pair(hass, satellite, "Living Room")
+        await pair_engine(hass, engine)
+        await async_use_sotto_pipeline(hass)
+        await hass.async_block_till_done()
+
+        voice: list[tuple[str, str, str | None]] = []
+
+        @callback
+        def follow(event: Event[EventStateChangedData]) -> None:
+            new = event.data["new_state"]
+            if new is not None and new.entity_id.endswith("_voice_events"):
+                attributes = new.attributes
+                voice.append((new.entity_id, attributes["event_type"], attributes.get("winner")))
+
+        unsub = hass.bus.async_listen("state_changed", follow)
+        living = _entity("event", "Living Room", "voice_events")
+        satellite.say(heard_from(COMMAND, db=12.0))
+        async with asyncio.timeout(30):
+            while (living, "wake_word_detected", None) not in voice:
+                await asyncio.sleep(0.05)
+        # The kitchen device heard the same wake word, from nearby; its command follows.
+        await device.speak(utterance(0.1, "turn on the lights", 1.5))
+        await wait_for_state(hass, "light.kitchen_light", STATE_ON)
+        await wait_for_state(hass, _entity("binary_sensor", "Living Room", "recording"), STATE_OFF)
+        unsub()
+
+        assert hass.states.get("light.sofa_lamp").state == STATE_OFF
+        assert (living, "yielded", echo.title) in voice
+        assert (living, "intent_handled", None) not in voice
