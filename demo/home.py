@@ -41,6 +41,15 @@ def sotto_device(hass: HomeAssistant, key: str) -> dr.DeviceEntry | None:
     return found[0] if found else None
 
 
+def place_device(hass: HomeAssistant, key: str, area: str) -> None:
+    """Put a Sotto device (by its device key) in the named area (made if need be)."""
+    device = sotto_device(hass, key)
+    if device is None:
+        raise SetupError(f"no device for {key}")
+    place = ar.async_get(hass).async_get_or_create(area)
+    dr.async_get(hass).async_update_device(device.id, area_id=place.id)
+
+
 async def wait_for_state(
     hass: HomeAssistant, entity_id: str, state: str, timeout: float = 60
 ) -> None:
@@ -110,11 +119,7 @@ async def async_add_satellite(hass: HomeAssistant, satellite: SatelliteProcess, 
         "satellite",
         {CONF_HOST: "127.0.0.1", CONF_PORT: satellite.port, "key": satellite.key.to_base64()},
     )
-    device = sotto_device(hass, satellite.device_id)
-    if device is None:
-        raise SetupError(f"no device for {satellite.name}")
-    room = ar.async_get(hass).async_get_or_create(area)
-    dr.async_get(hass).async_update_device(device.id, area_id=room.id)
+    place_device(hass, satellite.device_id, area)
     await wait_for_state(hass, mute_entity(satellite), STATE_OFF)
     return entry_id
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import math
 import shutil
 import subprocess
 import tempfile
 import wave
 from pathlib import Path
 from typing import Final
+
+import numpy as np
 
 from sotto_voice.audio import VOICE_FORMAT
 
@@ -79,6 +82,13 @@ def utterance(*parts: str | float, voice: str = "en-us", rate: int = 150) -> byt
         else:
             out += speak(part, voice=voice, rate=rate)
     return bytes(out)
+
+
+def heard_from(pcm: bytes, *, db: float = 0.0, delay: float = 0.0) -> bytes:
+    """The same speech as heard farther away: `db` quieter (or louder), `delay` s later."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) * math.pow(10, -db / 20)
+    scaled = np.clip(samples, -32768, 32767).astype("<i2").tobytes()
+    return silence(delay) + scaled
 
 
 def write_wav(path: Path, pcm: bytes) -> Path:

@@ -13,6 +13,7 @@ from homeassistant.helpers.typing import ConfigType
 from sotto_voice.engine.stt.worker import recognizer_missing
 from sotto_voice.link import InvalidKeyError, KeyFormatError, LinkError, LinkKey
 
+from .arbiter import Arbiter, window_ms
 from .connection import DeviceConnection
 from .const import CONF_DEVICE_ID, CONF_KEY, CONF_LEGACY, DOMAIN, SATELLITE_KINDS, EntryKind
 from .data import (
@@ -23,6 +24,7 @@ from .data import (
     entry_holds,
     entry_kind,
     home_data,
+    satellites,
 )
 from .engine import EngineClient, EngineError
 from .esphome import async_remove_esphome_ledger, async_setup_esphome_entry
@@ -85,8 +87,18 @@ async def _async_setup_home(hass: HomeAssistant, entry: SottoConfigEntry) -> Non
     await grammar.async_start()
     history = await async_start_history(hass, entry)
     entry.async_on_unload(async_register_not_for_me_sentences(hass))
-    entry.runtime_data = HomeData(grammar, history, local_recognizer=local_recognizer)
+    arbiter = Arbiter(hass.loop, lambda: satellites(hass), window_ms(entry.options))
+    entry.async_on_unload(entry.add_update_listener(_async_window_changed))
+    entry.runtime_data = HomeData(
+        grammar, history, local_recognizer=local_recognizer, arbiter=arbiter
+    )
     async_merge_home_devices(hass, entry.entry_id)
+
+
+async def _async_window_changed(hass: HomeAssistant, entry: SottoConfigEntry) -> None:
+    """The home's options changed: the arbiter waits as long as they now say."""
+    if isinstance(data := entry.runtime_data, HomeData):
+        data.arbiter.window = window_ms(entry.options) / 1000
 
 
 async def _async_check_local_recognizer(hass: HomeAssistant, entry: SottoConfigEntry) -> bool:

@@ -41,7 +41,7 @@ from homeassistant.util import dt as dt_util
 from yarl import URL
 
 from sotto_voice.audio import PcmFormat
-from sotto_voice.messages import Configure, StopReason
+from sotto_voice.messages import Configure, StopReason, StreamTrigger
 
 from .audio import (
     CHANNELS,
@@ -251,8 +251,25 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             self.hass, self._async_run(stream), f"sotto pipeline {self.entity_id}"
         )
 
+    async def _async_claim(self, stream: AudioStream) -> bool:
+        """Whether this satellite answers the wake word it heard (see arbiter.py).
+
+        Only a wake word is arbitrated: a button or remote wake is meant for this one.
+        """
+        home = home_data(self.hass)
+        if home is None or stream.start.trigger is not StreamTrigger.WAKE_WORD:
+            return True
+        ruling = await home.arbiter.claim(self.satellite, stream.evidence)
+        if ruling:
+            _LOGGER.debug("%s answers (waited %.3f s)", self.entity_id, ruling.waited)
+            return True
+        await self.satellite.async_yield(stream, ruling)
+        return False
+
     async def _async_run(self, stream: AudioStream) -> None:
         """Run the pipeline on one stream; the satellite is told when the run is over."""
+        if not await self._async_claim(stream):
+            return  # nothing ran, so the history has nothing to keep
         self._stream = stream
         home = home_data(self.hass)
         recorder = home.history if home else None

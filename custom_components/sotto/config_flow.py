@@ -40,6 +40,7 @@ from sotto_voice.link import (
     connect,
 )
 
+from .arbiter import MAX_WINDOW_MS, OPTION_WINDOW_MS, window_ms
 from .connection import async_controller_identity
 from .const import (
     CONF_DEVICE_ID,
@@ -443,6 +444,9 @@ class SottoHistoryOptionsFlow(OptionsFlow):
                 OPTION_KEEP_AUDIO: bool(user_input[OPTION_KEEP_AUDIO]),
                 OPTION_AUDIO_DAYS: int(user_input[OPTION_AUDIO_DAYS]),
                 OPTION_EVENT_TRANSCRIPTS: bool(user_input.get(OPTION_EVENT_TRANSCRIPTS, False)),
+                OPTION_WINDOW_MS: int(
+                    user_input.get(OPTION_WINDOW_MS, window_ms(self.config_entry.options))
+                ),
             }
             if options[OPTION_KEEP_AUDIO] and options[OPTION_TRANSCRIPT_DAYS] == 0:
                 errors[OPTION_KEEP_AUDIO] = "audio_needs_history"
@@ -469,6 +473,17 @@ class SottoHistoryOptionsFlow(OptionsFlow):
                     OPTION_EVENT_TRANSCRIPTS,
                     default=bool(self.config_entry.options.get(OPTION_EVENT_TRANSCRIPTS, False)),
                 ): bool,
+                vol.Required(
+                    OPTION_WINDOW_MS, default=window_ms(self.config_entry.options)
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=0,
+                        max=MAX_WINDOW_MS,
+                        step=10,
+                        unit_of_measurement="ms",
+                        mode=NumberSelectorMode.BOX,
+                    )
+                ),
             }
         )
         return self.async_show_form(step_id="init", data_schema=schema, errors=errors)

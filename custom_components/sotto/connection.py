@@ -241,6 +241,9 @@ class SatelliteTransport(Protocol):
     async def async_run_ended(self, stream_id: int | None) -> bool:
         """Tell the device that the run for its command is over."""
 
+    async def async_yield(self, stream_id: int) -> bool:
+        """Another satellite answers: stop this command's audio, back to idle, no chime."""
+
     async def async_play(self, fmt: PcmFormat, chunks: AsyncIterable[bytes]) -> bool:
         """Send audio to the device's speaker; False when the device could not take it.
 
@@ -493,6 +496,11 @@ class DeviceConnection(ReconnectingTransport[_OpenLink]):
     async def async_run_ended(self, stream_id: int | None) -> bool:
         """Tell the satellite that its command's run is over."""
         return await self._async_send(RunEnded(stream_id=stream_id).event())
+
+    async def async_yield(self, stream_id: int) -> bool:
+        """Stop the stream as yielded; the run's end brings an older satellite back to idle."""
+        stopped = await self._async_send(StopStreaming(stream_id=stream_id, yielded=True).event())
+        return stopped and await self.async_run_ended(stream_id)
 
     async def async_play(self, fmt: PcmFormat, chunks: AsyncIterable[bytes]) -> bool:
         """Stream audio to the satellite: start, chunks with their timestamps, stop."""

@@ -12,6 +12,7 @@ from typing import Any, TypeGuard
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
+from .arbiter import Arbiter
 from .connection import SatelliteTransport
 from .const import CONF_KIND, DOMAIN, EntryKind
 from .engine import EngineClient
@@ -22,12 +23,14 @@ from .satellite import SatelliteDevice
 
 @dataclass(slots=True, frozen=True)
 class HomeData:
-    """The home entry: the grammar every recogniser uses, and the voice history."""
+    """The home entry: the grammar every recogniser uses, the voice history, and the
+    arbiter that picks which satellite answers when several heard one wake word."""
 
     grammar: HomeGrammar
     history: HistoryStore
     local_recognizer: bool
     """Speech is recognised inside HA (pocketsphinx could be imported)."""
+    arbiter: Arbiter
 
 
 @dataclass(slots=True, frozen=True)
@@ -67,6 +70,15 @@ def entry_holds[DataT: SottoData](
 ) -> TypeGuard[ConfigEntry[DataT]]:
     """Whether a loaded entry holds this kind of data (and is typed for it from here on)."""
     return isinstance(entry.runtime_data, kind)
+
+
+def satellites(hass: HomeAssistant) -> list[SatelliteDevice]:
+    """Every loaded satellite of the home (Sotto and ESPHome alike), connected or not."""
+    return [
+        data.satellite
+        for entry in hass.config_entries.async_loaded_entries(DOMAIN)
+        if isinstance(data := entry.runtime_data, SatelliteData)
+    ]
 
 
 def home_data(hass: HomeAssistant) -> HomeData | None:

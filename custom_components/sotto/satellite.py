@@ -11,8 +11,10 @@ from typing import Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
+from sotto_voice.audio import VOICE_FORMAT, level_dbfs
 from sotto_voice.messages import SottoLedger, StopReason, StreamStart, StreamStop
 
+from .arbiter import Ruling, WakeEvidence
 from .connection import SatelliteInfo, SatelliteState, SatelliteTransport
 
 _LOGGER = logging.getLogger(__name__)
@@ -22,6 +24,9 @@ _LOGGER = logging.getLogger(__name__)
 # recording sensor goes off and the run ends, instead of waiting for the link's own
 # dead-peer timeout, which is longer.
 STREAM_STALL_SECONDS: Final = 1.5
+# A satellite that does not report its wake word's level (ESPHome) is judged by the level
+# of the audio HA receives from it while the arbiter waits: at most this much of it.
+LEVEL_SECONDS: Final = 0.5
 
 
 class StreamLoss(StrEnum):
@@ -40,6 +45,8 @@ class VoiceEvent(StrEnum):
     LISTENING_FINISHED = "listening_finished"
     INTENT_HANDLED = "intent_handled"
     NOT_UNDERSTOOD = "not_understood"
+    YIELDED = "yielded"
+    """Another satellite heard the same wake word better and answers it."""
     MUTED = "muted"
     UNMUTED = "unmuted"
     ERROR = "error"
@@ -62,6 +69,25 @@ class AudioStream:
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     heard: float = 0.0
     """Loop time of the latest audio (or of the start)."""
+    level: float | None = None
+    """The loudest chunk HA measured in the stream's first audio (`LEVEL_SECONDS`), dBFS."""
+    measured: int = 0
+    """Bytes of audio measured so far."""
+
+    @property
+    def evidence(self) -> WakeEvidence:
+        """How well the satellite says it heard its wake word."""
+        start = self.start
+        return WakeEvidence(start.speech_level, start.wake_probability, start.wake_time)
+
+    def measure(self, audio: bytes) -> None:
+        """Keep the level of the stream's first audio (only when the satellite gave none)."""
+        if self.start.speech_level is not None:
+            return
+        if self.measured < LEVEL_SECONDS * VOICE_FORMAT.bytes_per_second:
+            self.measured += len(audio)
+            level = level_dbfs(audio)
+            self.level = level if self.level is None else max(self.level, level)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """Yield audio until the satellite stops the stream or the link drops."""
@@ -108,6 +134,29 @@ class SatelliteDevice:
     def streaming(self) -> bool:
         """Whether audio is leaving the satellite right now, by its own report."""
         return self.available and self.stream is not None
+
+    # --- as the arbiter sees it ---------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The satellite's name."""
+        return self.connection.name
+
+    @property
+    def can_wake(self) -> bool:
+        """Whether the satellite could hear a wake word now: connected and not muted."""
+        return self.available and not (self.state is not None and self.state.muted)
+
+    def measured_level(self) -> float | None:
+        """The level HA measured in the current stream's first audio."""
+        return self.stream.level if self.stream is not None else None
+
+    async def async_yield(self, stream: AudioStream, ruling: Ruling) -> None:
+        """Another satellite answers this utterance: stop at once, then say which one."""
+        await self.connection.async_yield(stream.start.stream_id)
+        winner = await ruling.async_winner()
+        _LOGGER.debug("%s yielded to %s", self.connection.name, winner.name)
+        self.fire(VoiceEvent.YIELDED, winner=winner.name, stream_id=stream.start.stream_id)
 
     @callback
     def close(self) -> None:
@@ -195,6 +244,7 @@ class SatelliteDevice:
         """A chunk of the command, for the pipeline."""
         if self.stream is not None:
             self.stream.heard = self.hass.loop.time()
+            self.stream.measure(audio)
             self.stream.queue.put_nowait(audio)
 
     @callback

@@ -116,6 +116,8 @@ class StopReason(StrEnum):
     PLAYBACK = "playback"
     DISCONNECTED = "disconnected"
     ERROR = "error"
+    YIELDED = "yielded"
+    """Another satellite heard the same wake word better and answers it (HA said so)."""
 
 
 # --- fields declared once: the dataclass field and its limits drive reading and writing ---
@@ -520,6 +522,19 @@ class StreamStart(Message):
     wake_word: str | None = None
     """The wake word heard, for `wake_word` streams."""
 
+    # The wake's evidence, for Home Assistant to pick the nearest of several satellites
+    # that heard one utterance. Optional: an older satellite leaves them out.
+    wake_probability: float | None = field(default=None, metadata=limits(high=1.0, digits=3))
+    """The wake word model's probability at the detection (0 to 1)."""
+
+    speech_level: float | None = field(
+        default=None, metadata=limits(low=-120.0, high=0.0, digits=1)
+    )
+    """How loud the wake word was, in dBFS: its loudest 64 ms of audio."""
+
+    wake_time: float | None = field(default=None, metadata=limits(digits=3))
+    """The satellite's monotonic clock at the detection, in seconds (its own clock only)."""
+
     @staticmethod
     def is_stream_start(event: Event) -> bool:
         """Return True if the event is an `audio-start` that carries a Sotto trigger."""
@@ -599,6 +614,9 @@ class StopStreaming(Message):
 
     stream_id: int | None = None
     """Only stop this stream (ignored if another one is running); None stops any."""
+
+    yielded: bool = field(default=False, metadata=limits(omit_default=True))
+    """Another satellite answers this wake word: go back to idle at once, no chime."""
 
 
 @dataclass(frozen=True, slots=True)

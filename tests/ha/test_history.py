@@ -324,6 +324,7 @@ async def test_options_flow_sets_retention(hass: HomeAssistant, tmp_path: Path) 
         "keep_audio": True,
         "audio_days": 3,
         "event_transcripts": False,  # off unless the user turns it on
+        "arbitration_window_ms": 120,  # the default, kept as it was
     }
     assert store.retention == Retention(transcript_days=30, keep_audio=True, audio_days=3)
     assert store.keeps_audio

@@ -12,9 +12,7 @@ from homeassistant.components.device_automation import DeviceAutomationType
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import area_registry as ar
 from homeassistant.helpers import condition
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
@@ -28,7 +26,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.sotto.const import DOMAIN
-from demo.home import sotto_device, wait_for_state
+from demo.home import mute_entity, place_device, sotto_device, wait_for_state
 from demo.processes import SatelliteProcess, run_satellite
 from demo.speech import speak, utterance, wav_seconds, write_wav
 
@@ -58,12 +56,8 @@ async def pair(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     if area is not None:
-        device = sotto_device(hass, satellite.device_id)
-        place = ar.async_get(hass).async_get_area_by_name(area)
-        assert device is not None
-        assert place is not None
-        dr.async_get(hass).async_update_device(device.id, area_id=place.id)
-    await wait_for_state(hass, MUTE, STATE_OFF)
+        place_device(hass, satellite.device_id, area)
+    await wait_for_state(hass, mute_entity(satellite), STATE_OFF)
     return entry
 
 

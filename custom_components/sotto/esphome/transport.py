@@ -511,6 +511,12 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         self._end_stream(StopReason.HA_COMPLETE)
         return True
 
+    async def async_yield(self, stream_id: int) -> bool:
+        """Another satellite answers: the device closes its microphone and ends its run."""
+        if self._stream is not None and self._stream.stream_id == stream_id:
+            self._close_microphone(StopReason.YIELDED)
+        return await self.async_run_ended(stream_id)
+
     async def async_run_ended(self, stream_id: int | None) -> bool:
         """The run is over: the device is told the run ended, once."""
         if self._open_session() is None:

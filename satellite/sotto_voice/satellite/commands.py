@@ -28,6 +28,7 @@ from .vad import EndOfSpeech, SpeechProbability, Verdict
 
 if TYPE_CHECKING:
     from .core import Satellite
+    from .triggers import WakeEvidence
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -121,6 +122,7 @@ class CommandStream:
         wake_word: str | None = None,
         *,
         remote: bool = False,
+        evidence: WakeEvidence | None = None,
     ) -> None:
         """Start a stream whose first audio is first, captured at position."""
         sat = self._satellite
@@ -135,7 +137,7 @@ class CommandStream:
                 self._chime(self._start_chime, "start chime")
             # The light is on (every output has it) before the first byte leaves.
             await sat.refresh()
-            await self._announce(stream, wake_word)
+            await self._announce(stream, wake_word, evidence)
             if not stream.announced:
                 await self._finish(StopReason.DISCONNECTED)
             elif first:
@@ -143,7 +145,9 @@ class CommandStream:
             if trigger == StreamTrigger.PUSH_TO_TALK:
                 sat.ledger.record_push_to_talk()
 
-    async def _announce(self, stream: _Stream, wake_word: str | None) -> None:
+    async def _announce(
+        self, stream: _Stream, wake_word: str | None, evidence: WakeEvidence | None
+    ) -> None:
         link = self._satellite.control
         if stream.trigger == StreamTrigger.WAKE_WORD:
             await link.send(Detection(name=wake_word, timestamp=stream.timestamp()).event())
@@ -156,6 +160,9 @@ class CommandStream:
                 stream_id=stream.stream_id,
                 timestamp=stream.timestamp(),
                 wake_word=wake_word,
+                wake_probability=evidence.probability if evidence else None,
+                speech_level=evidence.speech_level if evidence else None,
+                wake_time=evidence.detected_at if evidence else None,
             ).event()
         )
 
@@ -212,7 +219,8 @@ class CommandStream:
             )
         _LOGGER.info("stream %d stopped (%s) after %.2f s", stream.stream_id, reason, seconds)
         sat.wake.deafen(sat.mic.position)
-        if not stream.remote:
+        # A satellite that yielded to a nearer one goes quiet: the nearer one chimes.
+        if not stream.remote and reason is not StopReason.YIELDED:
             self._chime(self._stop_chime, "stop chime")
         await sat.refresh()
         if stream.sent:

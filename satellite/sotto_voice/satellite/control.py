@@ -199,7 +199,8 @@ class Control:
 
     async def _stop_streaming(self, event: Event) -> None:
         request = StopStreaming.from_event(event)
-        await self._satellite.commands.end(StopReason.HA_COMPLETE, request.stream_id)
+        reason = StopReason.YIELDED if request.yielded else StopReason.HA_COMPLETE
+        await self._satellite.commands.end(reason, request.stream_id)
 
     async def _run_ended(self, event: Event) -> None:
         RunEnded.from_event(event)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Protocol
 
+from sotto_voice.audio import level_dbfs
 from sotto_voice.messages import StopReason, StreamTrigger
 
 from .audio import BYTES_PER_SECOND
@@ -30,6 +33,24 @@ DetectorFactory = Callable[[str, float], WakeWordDetector]
 
 WakeListener = Callable[[str, float], None]
 """Called with (wake word, monotonic time) at each detection."""
+
+LEVEL_CHUNKS: Final = 16
+"""Chunks of audio (64 ms each: about a second) whose loudest is the wake word's level."""
+
+
+@dataclass(frozen=True, slots=True)
+class WakeEvidence:
+    """How well this satellite heard its wake word: Home Assistant compares it with the
+    other satellites' evidence when several heard one utterance, and the nearest answers."""
+
+    probability: float
+    """The model's probability at the detection."""
+
+    speech_level: float
+    """dBFS of the loudest chunk of the last second: the wake word's own level."""
+
+    detected_at: float
+    """Monotonic time of the detection (this device's clock)."""
 
 
 class WakeWord:
@@ -53,6 +74,7 @@ class WakeWord:
         self.deaf_until = 0
         """Captured bytes before which a detection does not count."""
         self._listeners: list[WakeListener] = []
+        self._levels: deque[float] = deque(maxlen=LEVEL_CHUNKS)
 
     def add_listener(self, listener: WakeListener) -> Callable[[], None]:
         """Call listener at every detection; returns an unsubscribe callable."""
@@ -82,8 +104,9 @@ class WakeWord:
         self._detector.reset()
         self.deaf_until = max(self.deaf_until, until)
 
-    def hear(self, chunk: bytes, position: int) -> WakeHit | None:
+    def hear(self, chunk: bytes, position: int) -> tuple[WakeHit, WakeEvidence] | None:
         """Feed the chunk captured at position; return the detection, if one counts."""
+        self._levels.append(level_dbfs(chunk))
         if position < self.deaf_until:
             return None  # the refractory period, or the echo of our own voice
         hit = self._detector.process(chunk)
@@ -93,7 +116,7 @@ class WakeWord:
         for listener in list(self._listeners):
             listener(hit.name, detected_at)
         self.deaf_until = position + hit.offset + self._refractory_bytes
-        return hit
+        return hit, WakeEvidence(hit.probability, max(self._levels), detected_at)
 
 
 class Trigger(Protocol):
@@ -117,9 +140,10 @@ class WakeWordTrigger:
         sat = self._satellite
         if sat.phase is Phase.SPEAKING or sat.speaker.playing:
             return  # our own voice or a chime
-        hit = sat.wake.hear(chunk, position)
-        if hit is None:
+        heard = sat.wake.hear(chunk, position)
+        if heard is None:
             return
+        hit, evidence = heard
         if sat.controller is None:
             _LOGGER.info("wake word %s heard, but Home Assistant is not connected", hit.name)
         else:
@@ -127,7 +151,9 @@ class WakeWordTrigger:
             if hit.offset >= len(chunk):
                 sat.mic.read_soon()  # nothing after the wake word yet: read less
             end = position + hit.offset
-            await sat.commands.start(StreamTrigger.WAKE_WORD, chunk[hit.offset :], end, hit.name)
+            await sat.commands.start(
+                StreamTrigger.WAKE_WORD, chunk[hit.offset :], end, hit.name, evidence=evidence
+            )
         # Counted after the stream is under way: writing the file must not delay it.
         sat.ledger.record_wake()
 

@@ -4,12 +4,13 @@ VAD, espeak-ng speech."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from wyoming.audio import AudioChunk
 from wyoming.event import Event
 
-from demo.speech import silence, speak, utterance
+from demo.speech import heard_from, silence, speak, utterance
 from sotto_voice.messages import (
     IndicatorState,
     MuteSource,
@@ -19,6 +20,7 @@ from sotto_voice.messages import (
     StopReason,
     StopStreaming,
     StreamStart,
+    StreamStop,
     StreamTrigger,
 )
 from sotto_voice.satellite.audio import BYTES_PER_SECOND, CHUNK_BYTES
@@ -223,3 +225,44 @@ async def test_reply_is_played_without_waking_on_it(tmp_path: Path) -> None:
 
     with wave.open(str(played[-1]), "rb") as wav:
         assert wav.readframes(wav.getnframes()) == reply
+
+
+async def test_a_satellite_that_yields_stops_at_once_and_goes_idle(tmp_path: Path) -> None:
+    """Its wake came with evidence (a quieter voice, a lower level); told that a nearer
+    satellite answers, its audio stops at once and it is idle again, not thinking."""
+    pcm, _, (command_start, _) = command_sentence()
+    cut = command_start // CHUNK_BYTES * CHUNK_BYTES
+    starts: list[StreamStart] = []
+    stops: list[StreamStop] = []
+    async with running_satellite(make_config(tmp_path)) as sat, controller(sat) as ha:
+        await ha.state(lambda s: not s.muted)
+        for heard in (pcm, heard_from(pcm, db=12.0)):
+            mark = len(ha.events)
+            while sat.satellite.speaker.playing:  # the start chime: the wake word is deaf
+                await asyncio.sleep(0.05)
+            await sat.feed(heard[:cut])
+            event = await ha.wait_for(StreamStart.is_stream_start, after=mark)
+            starts.append(StreamStart.from_event(event))
+            stream_id = starts[-1].stream_id
+            await ha.send(StopStreaming(stream_id=stream_id, yielded=True).event())
+            stops.append(await ha.stream_stop(after=mark))
+            await ha.state(
+                lambda s: s.indicator is IndicatorState.IDLE and not s.streaming, after=mark
+            )
+            stopped_at = len(ha.events)
+            await sat.feed(heard[cut:] + silence(2.0))
+            await ha.settled()
+            assert "audio-chunk" not in [e.type for e, _ in ha.events[stopped_at:]]
+
+    assert [stop.reason for stop in stops] == [StopReason.YIELDED] * 2
+    near, far = starts
+    assert near.wake_probability is not None
+    assert far.wake_probability is not None
+    assert 0.0 < far.wake_probability <= 1.0
+    assert near.speech_level is not None
+    assert far.speech_level is not None
+    assert near.speech_level < 0.0
+    assert abs(near.speech_level - far.speech_level - 12.0) < 1.5
+    assert near.wake_time is not None
+    assert far.wake_time is not None
+    assert far.wake_time > near.wake_time
