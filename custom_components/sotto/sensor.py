@@ -1,4 +1,4 @@
-"""Privacy ledger sensors: what the satellite itself counted it has sent."""
+"""Privacy ledger sensors: what the satellite itself counted it has heard and sent."""
 
 from __future__ import annotations
 
@@ -47,6 +47,17 @@ LEDGER_SENSORS: tuple[LedgerSensorDescription, ...] = (
         state_class=SensorStateClass.TOTAL,
         suggested_display_precision=1,
         value=lambda day: round(day.seconds_sent, 1),
+    ),
+    # Commands heard, whether sent or recognised on the satellite: beside the seconds
+    # sent, it shows how much of what the microphone captured stayed in the room.
+    LedgerSensorDescription(
+        key="seconds_listened_today",
+        translation_key="seconds_listened_today",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=1,
+        value=lambda day: round(day.seconds_listened, 1),
     ),
 )
 

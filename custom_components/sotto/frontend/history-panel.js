@@ -7,6 +7,7 @@ const COLUMNS = [
   ["area", "Area"],
   ["trigger", "Started by"],
   ["transcript", "Heard"],
+  ["recognized_on", "Recognised on"],
   ["outcome", "Outcome"],
   ["response_text", "Reply"],
   ["audio_kept", "Audio kept"],
@@ -80,6 +81,7 @@ class SottoHistoryPanel extends HTMLElement {
         let value = item[key];
         if (key === "started_at") value = new Date(value).toLocaleString();
         if (key === "audio_kept") value = value ? "yes" : "no";
+        if (key === "recognized_on") value = value === "satellite" ? "satellite (no audio sent)" : "Home Assistant";
         cell.textContent = value ?? "";
         cell.className = key;
         row.appendChild(cell);
