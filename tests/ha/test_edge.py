@@ -19,10 +19,11 @@ from homeassistant.helpers import area_registry as ar
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.sotto.data import SatelliteData, home_data
+from custom_components.sotto.data import home_data
 from custom_components.sotto.diagnostics import async_get_config_entry_diagnostics
 from custom_components.sotto.history.model import RecognizedOn
-from demo.processes import SatelliteProcess, run_engine, run_satellite
+from demo.home import async_wait_for_satellite_grammar
+from demo.processes import SatelliteProcess, on_device_recognition, run_engine, run_satellite
 from demo.speech import utterance
 from sotto_voice.engine.stt.whisper import packaged_model
 
@@ -41,7 +42,6 @@ RECORDING = "binary_sensor.kitchen_satellite_recording"
 VOICE_EVENTS = "event.kitchen_satellite_voice_events"
 SENT_TODAY = "sensor.kitchen_satellite_audio_sent_today"
 LISTENED_TODAY = "sensor.kitchen_satellite_audio_listened_to_today"
-EDGE = {"recognition": {"mode": "edge", "whisper_model": str(MODEL)}}
 HOUSE = {"Kitchen": ["Kitchen Light"], "Bedroom": ["Bedroom Lamp"]}
 
 
@@ -58,19 +58,6 @@ def _follow(hass: HomeAssistant, entity_id: str) -> tuple[list[str], Callable[[]
     return seen, hass.bus.async_listen("state_changed", follow)
 
 
-async def _grammar_on_satellite(hass: HomeAssistant, entry: MockConfigEntry) -> str:
-    """Wait until the satellite says it recognises with the home's current grammar."""
-    assert isinstance(entry.runtime_data, SatelliteData)
-    satellite = entry.runtime_data.satellite
-    async with asyncio.timeout(60):
-        while True:
-            home = home_data(hass)
-            grammar = home.grammar.grammar if home else None
-            if grammar is not None and satellite.grammar_digest == grammar.digest:
-                return grammar.digest
-            await asyncio.sleep(0.1)
-
-
 async def _voice_event(seen: list[str], wanted: str) -> None:
     async with asyncio.timeout(60):
         while wanted not in seen:
@@ -84,7 +71,7 @@ async def edge_satellite(
     """The house, and a kitchen satellite that recognises on the device, paired."""
     assert await async_setup_component(hass, "conversation", {})
     await async_build_house(hass, HOUSE)
-    async with run_satellite(tmp_path / "kitchen", extra=EDGE) as satellite:
+    async with run_satellite(tmp_path / "kitchen", extra=on_device_recognition()) as satellite:
         entry = await _pair(hass, satellite, "Kitchen")
         yield satellite, entry
         await hass.config_entries.async_unload(entry.entry_id)
@@ -102,7 +89,7 @@ async def test_edge_satellite_turns_on_the_light_sending_no_audio(
     async with run_engine(tmp_path / "engine") as engine:
         engine_entry = await pair_engine(hass, engine)
         await async_use_sotto_pipeline(hass, tts_engine="tts.engine_text_to_speech")
-        await _grammar_on_satellite(hass, entry)
+        await async_wait_for_satellite_grammar(hass, satellite)
         recording, stop_recording = _follow(hass, RECORDING)
         voice, stop_voice = _follow(hass, VOICE_EVENTS)
 
@@ -147,9 +134,9 @@ async def test_overheard_sentence_acts_on_nothing(
     hass: HomeAssistant, edge_satellite: tuple[SatelliteProcess, MockConfigEntry]
 ) -> None:
     """A remark that names the kitchen light is recognised as no command: nothing changes."""
-    satellite, entry = edge_satellite
+    satellite, _entry = edge_satellite
     await async_use_sotto_pipeline(hass)
-    await _grammar_on_satellite(hass, entry)
+    await async_wait_for_satellite_grammar(hass, satellite)
     voice, stop_voice = _follow(hass, VOICE_EVENTS)
     remark = "she said the kitchen light was broken again last week"
     satellite.say(utterance(0.3, "okay nabu", 0.4, remark, 1.5))
@@ -166,15 +153,15 @@ async def test_a_renamed_area_reaches_the_satellite(
 ) -> None:
     """Renaming the bedroom "nursery" sends the satellite the new grammar; "turn on the
     lights in the nursery" then turns on the lamp there."""
-    satellite, entry = edge_satellite
+    satellite, _entry = edge_satellite
     await async_use_sotto_pipeline(hass)
-    before = await _grammar_on_satellite(hass, entry)
+    before = await async_wait_for_satellite_grammar(hass, satellite)
     areas = ar.async_get(hass)
     bedroom = areas.async_get_area_by_name("Bedroom")
     assert bedroom is not None
     areas.async_update(bedroom.id, name="Nursery")
     async with asyncio.timeout(60):
-        while await _grammar_on_satellite(hass, entry) == before:
+        while await async_wait_for_satellite_grammar(hass, satellite) == before:
             await asyncio.sleep(0.1)
 
     satellite.say(utterance(0.3, "okay nabu", 0.4, "turn on the lights in the nursery", 1.5))
