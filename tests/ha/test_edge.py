@@ -167,3 +167,17 @@ async def test_a_renamed_area_reaches_the_satellite(
     satellite.say(utterance(0.3, "okay nabu", 0.4, "turn on the lights in the nursery", 1.5))
     await wait_for_state(hass, "light.bedroom_lamp", STATE_ON)
     assert hass.states.get("light.kitchen_light").state == STATE_OFF
+
+
+async def test_an_unchanged_grammar_is_not_sent_again(
+    hass: HomeAssistant, edge_satellite: tuple[SatelliteProcess, MockConfigEntry]
+) -> None:
+    """When Home Assistant reconnects, it offers the grammar by digest; the satellite has
+    it, so it is not sent whole a second time."""
+    satellite, entry = edge_satellite
+    digest = await async_wait_for_satellite_grammar(hass, satellite)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    assert await async_wait_for_satellite_grammar(hass, satellite) == digest
+    await hass.async_block_till_done()
+    log = await asyncio.to_thread(satellite.log.read_text)
+    assert log.count("Using the home's grammar") == 1

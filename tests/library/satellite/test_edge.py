@@ -166,8 +166,10 @@ async def test_edge_without_a_model_says_what_is_missing(
     with pytest.raises(SatelliteError, match=r"no Whisper model in .*no-model.*download-model"):
         build(config)
     auto = make_config(tmp_path, recognition={"mode": "auto", "whisper_model": str(missing)})
-    parts = build(auto)
-    assert not parts.satellite.info().recognizes_on_device
+    assert not build(auto).satellite.info().recognizes_on_device
+    # With the model there, `auto` recognises on the device, and `stream` still streams.
+    assert build(edge_config(tmp_path, mode="auto")).satellite.info().recognizes_on_device
+    assert not build(edge_config(tmp_path, mode="stream")).satellite.info().recognizes_on_device
     capsys.readouterr()
     argv = ["check-config", "--state-dir", str(tmp_path), "--no-discovery", "--mic-wav"]
     overrides = ["--set", "recognition.mode=edge", "--set", f"recognition.whisper_model={missing}"]
@@ -176,3 +178,18 @@ async def test_edge_without_a_model_says_what_is_missing(
     assert main([*argv, str(wav), "--speaker-wav-dir", str(tmp_path), *overrides]) == 1
     err = capsys.readouterr().err
     assert f"no Whisper model in {missing} for recognition on the device" in err
+
+
+def test_a_ledger_from_before_counts_nothing_listened() -> None:
+    """A peer (or a ledger file) from before seconds listened were counted still reads."""
+    old = {"wakes": 3, "push_to_talk": 0, "streams": 2, "seconds_sent": 4.5, "last_stream": None}
+    old["days"] = [{"date": "2026-12-01", "wakes": 3, "streams": 2, "seconds_sent": 4.5}]
+    ledger = SottoLedger.from_event(Event("sotto-ledger", old))
+    assert (ledger.seconds_sent, ledger.seconds_listened, ledger.recognized_on_device) == (
+        4.5,
+        0.0,
+        0,
+    )
+    assert ledger.days[0].seconds_listened == 0.0
+    # A new ledger carries the new counts beside the old ones.
+    assert {"seconds_sent", "seconds_listened"} <= set(ledger.event().data or {})
