@@ -78,8 +78,8 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="sotto-satellite",
-        description="Sotto satellite: hears the wake word on this device, then streams the "
-        "command to Home Assistant over an encrypted link.",
+        description="Sotto satellite: hears the wake word on this device, then recognises the "
+        "command here or streams it to Home Assistant, over an encrypted link.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True

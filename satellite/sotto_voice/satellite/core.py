@@ -1,4 +1,5 @@
-"""The satellite itself: microphone -> wake word -> stream to Home Assistant, and back.
+"""The satellite itself: microphone -> wake word -> the command to Home Assistant (its audio,
+or only its text when it is recognised on the device), and back.
 
 The Satellite is driven by an AudioSource and talks to at most one Controller (Home
 Assistant over the link, or a test). It owns the privacy rules:
@@ -18,6 +19,7 @@ directly when the phase moves:
     triggers.py  WakeWord        the detector; WakeWordTrigger or RemoteWakeTrigger
     replies.py   Replies         a reply from Home Assistant played on the speaker
     control.py   Control         the controller in charge, what it is sent, its messages
+    recognition.py OnDeviceRecognizer  the engine's Whisper recogniser, when configured
 """
 
 from __future__ import annotations
