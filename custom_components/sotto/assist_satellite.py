@@ -45,6 +45,7 @@ from homeassistant.helpers.start import async_at_started
 from homeassistant.util import dt as dt_util
 
 from sotto_voice.audio import PcmFormat
+from sotto_voice.engine.stt.model import Grammar
 from sotto_voice.messages import Recognized, StopReason, StreamTrigger
 
 from .audio import CHANNELS, RATE, WIDTH, pcm_from_url, pcm_from_wav_stream, rechunk
@@ -295,13 +296,23 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         interaction.audio_seconds = 0.0  # listened to on the satellite, none of it sent
         interaction.transcript = self._heard = command.text
         try:
-            if command.text is None:
+            if self._answering:
+                # The answer goes back to the question that asked, as speech-to-text's
+                # result would; no intent follows.
+                self._answer(command.text)
+            elif command.text is None:
                 self._nothing_understood(command, interaction)
             else:
                 await self._async_accept_text(command.text, command.wake_word)
         finally:
             if self._reply_task is None:
                 await self._async_run_ended(command.stream_id, interaction)
+
+    @callback
+    def _answer(self, text: str | None) -> None:
+        stt_end = {"stt_output": {"text": text}}
+        self._internal_on_pipeline_event(PipelineEvent(PipelineEventType.STT_END, stt_end))
+        self._internal_on_pipeline_event(PipelineEvent(PipelineEventType.RUN_END))
 
     @callback
     def _nothing_understood(self, command: Recognized, interaction: Interaction) -> None:
@@ -611,7 +622,11 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         grammar = home.grammar if home else None
         forget = grammar.async_prepare_question(sentences) if grammar else None
         self._asking, self._answers = True, sentences
+        on_device = bool(sentences) and self._recognizes_on_device()
         try:
+            if on_device and grammar is not None:
+                # It recognises the answer itself: it hears the answers until answered.
+                await self._async_offer(await grammar.async_grammar(sentences))
             return await super().async_internal_ask_question(
                 question=question,
                 question_media_id=question_media_id,
@@ -623,3 +638,13 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             self._asking, self._answers = False, ()
             if forget is not None:
                 forget()
+            if on_device and grammar is not None:
+                await self._async_offer(grammar.grammar)
+
+    def _recognizes_on_device(self) -> bool:
+        info = self.satellite.info
+        return info is not None and info.recognizes_on_device
+
+    async def _async_offer(self, grammar: Grammar | None) -> None:
+        if grammar is not None:
+            await self.satellite.connection.async_offer_grammar(grammar)

@@ -19,13 +19,14 @@ from homeassistant.helpers import area_registry as ar
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.sotto.data import home_data
+from custom_components.sotto.data import SatelliteData, home_data
 from custom_components.sotto.diagnostics import async_get_config_entry_diagnostics
 from custom_components.sotto.history.model import RecognizedOn
 from demo.home import async_wait_for_satellite_grammar
 from demo.processes import SatelliteProcess, on_device_recognition, run_engine, run_satellite
-from demo.speech import utterance
+from demo.speech import speak, utterance, write_wav
 from sotto_voice.engine.stt.whisper import packaged_model
+from sotto_voice.messages import IndicatorState
 
 from .house import async_build_house, async_use_sotto_pipeline
 from .test_end_to_end import _pair, _spoken_replies
@@ -43,6 +44,10 @@ VOICE_EVENTS = "event.kitchen_satellite_voice_events"
 SENT_TODAY = "sensor.kitchen_satellite_audio_sent_today"
 LISTENED_TODAY = "sensor.kitchen_satellite_audio_listened_to_today"
 HOUSE = {"Kitchen": ["Kitchen Light"], "Bedroom": ["Bedroom Lamp"]}
+YES_NO = [
+    {"id": "yes", "sentences": ["yes [please]", "sure"]},
+    {"id": "no", "sentences": ["no [thanks]"]},
+]
 
 
 def _follow(hass: HomeAssistant, entity_id: str) -> tuple[list[str], Callable[[], None]]:
@@ -181,3 +186,45 @@ async def test_an_unchanged_grammar_is_not_sent_again(
     await hass.async_block_till_done()
     log = await asyncio.to_thread(satellite.log.read_text)
     assert log.count("Using the home's grammar") == 1
+
+
+async def test_an_edge_satellite_hears_the_answer_to_a_question(
+    hass: HomeAssistant,
+    tmp_path: Path,
+    edge_satellite: tuple[SatelliteProcess, MockConfigEntry],
+) -> None:
+    """ask_question: the satellite gets the answers in its grammar while the question is
+    open, recognises "yes" itself and the answer comes back; then the home's grammar is
+    back, and nothing was sent but text."""
+    satellite, entry = edge_satellite
+    await async_use_sotto_pipeline(hass)
+    home_digest = await async_wait_for_satellite_grammar(hass, satellite)
+    assert isinstance(entry.runtime_data, SatelliteData)
+    device = entry.runtime_data.satellite
+    recording, stop_recording = _follow(hass, RECORDING)
+    clip = write_wav(tmp_path / "question.wav", speak("do you want the kitchen light on"))
+    asking = hass.async_create_task(
+        hass.services.async_call(
+            "assist_satellite",
+            "ask_question",
+            {
+                "entity_id": "assist_satellite.kitchen_satellite",
+                "question_media_id": clip.as_uri(),
+                "preannounce": False,
+                "answers": YES_NO,
+            },
+            blocking=True,
+            return_response=True,
+        )
+    )
+    async with asyncio.timeout(60):
+        while device.state is None or device.state.indicator != IndicatorState.LISTENING_ON_DEVICE:
+            await asyncio.sleep(0.05)
+    assert device.grammar_digest != home_digest  # the answers are in it now
+    satellite.say(utterance(0.3, "yes", 1.5))
+    async with asyncio.timeout(60):
+        response = await asking
+    stop_recording()
+    assert response == {"id": "yes", "sentence": "yes", "slots": {}}
+    assert STATE_ON not in recording
+    assert await async_wait_for_satellite_grammar(hass, satellite) == home_digest
