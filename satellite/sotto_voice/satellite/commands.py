@@ -72,7 +72,8 @@ class _Stream:
     """The command's audio while it is heard on the device (emptied once decoded)."""
 
     announced: bool = False
-    """True once audio-start has been sent (so audio-stop is owed)."""
+    """True once audio-start has been sent (so audio-stop is owed); on the device: once
+    Home Assistant can be sent the text."""
 
     def timestamp(self, offset: int = 0) -> int:
         """Return the milliseconds into the capture of the stream's byte at offset."""
@@ -168,13 +169,12 @@ class CommandStream:
 
     async def _announce(self, stream: _Stream, wake_word: str | None) -> None:
         link = self._satellite.control
+        told = True
         if stream.trigger == StreamTrigger.WAKE_WORD:
             told = await link.send(Detection(name=wake_word, timestamp=stream.timestamp()).event())
-            if stream.on_device:
-                stream.announced = told  # the text follows; no audio stream is announced
-                return
         if stream.on_device:
-            stream.announced = link.controller is not None
+            # No audio stream is announced: only the text follows, once decoded.
+            stream.announced = told and link.controller is not None
             return
         stream.announced = await link.send(
             StreamStart(
