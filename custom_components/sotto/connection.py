@@ -29,6 +29,8 @@ from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpda
 from wyoming.wake import Detection
 
 from sotto_voice.audio import PcmFormat
+from sotto_voice.engine.protocol import GrammarMessage, GrammarMissing, GrammarReady
+from sotto_voice.engine.stt.model import Grammar
 from sotto_voice.link import (
     InvalidKeyError,
     Link,
@@ -45,6 +47,7 @@ from sotto_voice.messages import (
     Purge,
     Purged,
     PushToTalk,
+    Recognized,
     RunEnded,
     SetMute,
     SottoInfo,
@@ -141,6 +144,8 @@ class SatelliteInfo:
     max_command_seconds: float | None = None
     protocol: int | None = None
     """The version of Sotto's messages the satellite speaks (None: it speaks another API)."""
+    recognizes_on_device: bool = False
+    """True if the satellite recognises commands itself and sends only their text."""
 
     @staticmethod
     def reported(info: SottoInfo) -> SatelliteInfo:
@@ -155,10 +160,9 @@ class PurgeError(Exception):
 class SatelliteSink(Protocol):
     """What a transport tells Home Assistant about its device, as typed calls.
 
-    `SatelliteDevice` is the one sink of each transport. A command is a stream: it starts
+    `SatelliteDevice` is the one sink of each transport. A streamed command starts
     (`stream_started`), carries audio (`audio`) and stops (`stream_stopped`); a device that
-    recognises speech itself will end its stream with the recognised text instead of audio
-    (issue #23), so nothing here assumes that a stream carries audio.
+    recognises speech itself sends no audio, only the text (`recognized`).
     """
 
     def set_info(self, info: SatelliteInfo) -> None:
@@ -178,6 +182,12 @@ class SatelliteSink(Protocol):
 
     def stream_stopped(self, stop: StreamStop) -> None:
         """The device stopped sending the command."""
+
+    def recognized(self, command: Recognized) -> None:
+        """The device recognised a command itself: its text (or that nothing was understood)."""
+
+    def grammar_ready(self, digest: str) -> None:
+        """The device recognises with the grammar of this digest from now on."""
 
     def wake(self, wake_word: str | None) -> None:
         """The device heard its wake word."""
@@ -256,6 +266,10 @@ class SatelliteTransport(Protocol):
     async def async_purge(self, timeout: float) -> Purged:
         """Have the device clear what it keeps; raises `PurgeError`."""
 
+    async def async_offer_grammar(self, grammar: Grammar) -> bool:
+        """Offer a device that recognises itself the home's grammar (sent whole only if it
+        lacks this digest); False if the device cannot take one."""
+
     def pipeline_event(self, event: PipelineEvent) -> None:
         """Follow the Assist pipeline's progress (for devices that show each stage)."""
 
@@ -333,6 +347,10 @@ class ReconnectingTransport[S]:
         self, announcement: AssistSatelliteAnnouncement, *, start_conversation: bool
     ) -> bool:
         """Announcements are streamed to Sotto's own satellites."""
+        return False
+
+    async def async_offer_grammar(self, grammar: Grammar) -> bool:
+        """A device recognises itself only if its transport says so (Sotto's link)."""
         return False
 
     async def async_run(self, first: S | None) -> None:
@@ -436,6 +454,8 @@ class DeviceConnection(ReconnectingTransport[_OpenLink]):
         self._device_id = device_id
         self._link: Link | None = None
         self._purges: set[asyncio.Future[Purged]] = set()
+        self._offered: Grammar | None = None
+        """The grammar last offered, sent whole if the satellite says it lacks it."""
 
     @property
     def available(self) -> bool:
@@ -549,6 +569,18 @@ class DeviceConnection(ReconnectingTransport[_OpenLink]):
             self._purges.discard(answer)
             answer.cancel()
 
+    async def async_offer_grammar(self, grammar: Grammar) -> bool:
+        """Name the grammar by its digest; the satellite asks for it whole if it lacks it."""
+        self._offered = grammar
+        return await self._async_send(GrammarMessage(digest=grammar.digest).event())
+
+    async def _async_send_grammar(self, digest: str) -> None:
+        """The satellite lacks the grammar it was offered: send it whole."""
+        grammar = self._offered
+        if grammar is None or grammar.digest != digest:
+            return  # a newer grammar has been offered since; its own answer follows
+        await self._async_send(GrammarMessage(grammar.digest, grammar.jsgf, grammar.words).event())
+
     # --- satellite -> Home Assistant ------------------------------------------------------
 
     retryable = (LinkError, OSError, TimeoutError)
@@ -594,7 +626,14 @@ class DeviceConnection(ReconnectingTransport[_OpenLink]):
             (Played.is_type, lambda _event: sink.played()),
             (Error.is_type, self._on_error),
             (Purged.is_type, lambda event: self._answer_purge(Purged.from_event(event))),
+            (Recognized.is_type, lambda event: sink.recognized(Recognized.from_event(event))),
+            (GrammarReady.is_type, lambda e: sink.grammar_ready(GrammarReady.from_event(e).digest)),
+            (GrammarMissing.is_type, self._on_grammar_missing),
         )
+
+    def _on_grammar_missing(self, event: Event) -> None:
+        digest = GrammarMissing.from_event(event).digest
+        self.hass.async_create_task(self._async_send_grammar(digest), eager_start=False)
 
     def _on_info(self, event: Event) -> None:
         self.sink.set_info(SatelliteInfo.reported(SottoInfo.from_event(event)))

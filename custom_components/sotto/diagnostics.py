@@ -43,6 +43,9 @@ async def async_get_config_entry_diagnostics(
         "info": async_redact_data(asdict(satellite.info), TO_REDACT) if satellite.info else None,
         "state": asdict(satellite.state) if satellite.state else None,
         "streaming": satellite.streaming,
+        # Recognised on the device: the digest of the home grammar it says it uses.
+        "recognizes_on_device": bool(satellite.info and satellite.info.recognizes_on_device),
+        "grammar_digest": satellite.grammar_digest,
         "ledger": asdict(satellite.ledger) if satellite.ledger else None,
         # Entities not created because the device cannot honour them, and why.
         "unsupported": dict(unsupported_features(connection)),

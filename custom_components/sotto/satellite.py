@@ -12,7 +12,7 @@ from typing import Final
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
 from sotto_voice.audio import VOICE_FORMAT, level_dbfs
-from sotto_voice.messages import SottoLedger, StopReason, StreamStart, StreamStop
+from sotto_voice.messages import Recognized, SottoLedger, StopReason, StreamStart, StreamStop
 
 from .arbiter import Ruling, WakeEvidence
 from .connection import SatelliteInfo, SatelliteState, SatelliteTransport
@@ -56,9 +56,8 @@ class VoiceEvent(StrEnum):
 class AudioStream:
     """One command, from the satellite to the pipeline: started, its audio, how it ended.
 
-    The stream, not its audio, is what the pipeline runs for: a satellite that recognises
-    the command itself (#23) will end its stream with the text instead of sending audio,
-    and the run then starts at the intent stage.
+    A satellite that recognises the command itself sends no stream: only its text
+    (`SatelliteDevice.recognized`), and the run starts at the intent stage.
     """
 
     start: StreamStart
@@ -97,6 +96,7 @@ class AudioStream:
 
 type VoiceEventListener = Callable[[VoiceEvent, dict[str, str | float | int | None]], None]
 type StreamHandler = Callable[[AudioStream], None]
+type TextHandler = Callable[[Recognized], None]
 
 
 class SatelliteDevice:
@@ -118,6 +118,10 @@ class SatelliteDevice:
         self.stream: AudioStream | None = None
         self.on_stream: StreamHandler | None = None
         """Runs the pipeline for each command the satellite starts sending."""
+        self.on_recognized: TextHandler | None = None
+        """Runs the pipeline from the intent stage for each command it recognised itself."""
+        self.grammar_digest: str | None = None
+        """The home grammar the satellite recognises with, by its own report (edge only)."""
         self.played_event = asyncio.Event()
         self._played_waiters: set[asyncio.Future[bool]] = set()
         self._stall_timer: asyncio.TimerHandle | None = None
@@ -162,6 +166,7 @@ class SatelliteDevice:
     def close(self) -> None:
         """End what the entry's unload cuts off: the stream and any wait for playback."""
         self.on_stream = None
+        self.on_recognized = None
         self._end_stream(None, StreamLoss.CLOSED)
         self._resolve_played(False)
 
@@ -198,6 +203,7 @@ class SatelliteDevice:
             # nobody waits any longer for a reply to finish playing.
             self._end_stream(None, StreamLoss.DISCONNECTED)
             self._resolve_played(False)
+            self.grammar_digest = None  # offered again, by digest, when it is back
         self._changed()
 
     @callback
@@ -251,6 +257,31 @@ class SatelliteDevice:
     def stream_stopped(self, stop: StreamStop) -> None:
         """The satellite stopped sending the command."""
         self._end_stream(stop)
+
+    @callback
+    def recognized(self, command: Recognized) -> None:
+        """The satellite recognised a command itself; no audio of it left the room.
+
+        This is the one place where text recognised on a satellite enters the pipeline:
+        whatever decides which satellite acts on a wake word heard by several (#24) holds
+        the command back here, before `on_recognized` runs it.
+        """
+        self.fire(
+            VoiceEvent.LISTENING_FINISHED,
+            reason=command.reason.value,
+            stream_id=command.stream_id,
+            seconds=0.0,
+            seconds_listened=command.seconds,
+            recognized_on="satellite",
+        )
+        if self.on_recognized is not None:
+            self.on_recognized(command)
+
+    @callback
+    def grammar_ready(self, digest: str) -> None:
+        """The satellite recognises with this grammar from now on."""
+        self.grammar_digest = digest
+        self._changed()
 
     @callback
     def wake(self, wake_word: str | None) -> None:

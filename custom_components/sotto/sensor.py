@@ -1,4 +1,4 @@
-"""Privacy ledger sensors: what the satellite itself counted it has sent."""
+"""Privacy ledger sensors: what the satellite itself counted it has heard and sent."""
 
 from __future__ import annotations
 
@@ -32,6 +32,19 @@ class LedgerSensorDescription(SensorEntityDescription):
     value: Callable[[LedgerDay], float | int]
 
 
+def _seconds_today(key: str, value: Callable[[LedgerDay], float]) -> LedgerSensorDescription:
+    """Seconds of today's page, to a tenth."""
+    return LedgerSensorDescription(
+        key=key,
+        translation_key=key,
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=1,
+        value=lambda day: round(value(day), 1),
+    )
+
+
 LEDGER_SENSORS: tuple[LedgerSensorDescription, ...] = (
     LedgerSensorDescription(
         key="wakes_today",
@@ -39,15 +52,10 @@ LEDGER_SENSORS: tuple[LedgerSensorDescription, ...] = (
         state_class=SensorStateClass.TOTAL,
         value=lambda day: day.wakes,
     ),
-    LedgerSensorDescription(
-        key="seconds_sent_today",
-        translation_key="seconds_sent_today",
-        device_class=SensorDeviceClass.DURATION,
-        native_unit_of_measurement=UnitOfTime.SECONDS,
-        state_class=SensorStateClass.TOTAL,
-        suggested_display_precision=1,
-        value=lambda day: round(day.seconds_sent, 1),
-    ),
+    _seconds_today("seconds_sent_today", lambda day: day.seconds_sent),
+    # Commands heard, whether sent or recognised on the satellite: beside the seconds
+    # sent, it shows how much of what the microphone captured stayed in the room.
+    _seconds_today("seconds_listened_today", lambda day: day.seconds_listened),
 )
 
 

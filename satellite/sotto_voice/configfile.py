@@ -238,6 +238,14 @@ class ProgramConfig:
         return self.link.key_file or self.state_dir / "link.key"
 
 
+def whisper_model_dir(name: str, models_dir: Path) -> Path:
+    """Where a Whisper model is: `name` itself if it names a directory (a path with a
+    slash, or ~), else `whisper-<name>` in models_dir (where download-model puts it)."""
+    if "/" in name or name.startswith("~"):
+        return Path(name).expanduser()
+    return models_dir / f"whisper-{name}"
+
+
 def key_path(where: Sequence[Any]) -> str:
     """A voluptuous error path as the dotted key a person writes in YAML."""
     parts: list[str] = []

@@ -9,11 +9,14 @@ event and the field. This module imports only `wyoming`, the standard library an
 Satellite -> Home Assistant
     `sotto-info`, `sotto-state`, `sotto-ledger`, `sotto-purged`; Wyoming `detection` when
     the wake word is heard; the command's audio as `audio-start`
-    (`StreamStart`), `audio-chunk`..., `audio-stop` (`StreamStop`); `played` after a
-    reply has been played; Wyoming `error`.
+    (`StreamStart`), `audio-chunk`..., `audio-stop` (`StreamStop`), or, from a satellite
+    that recognises on the device, only its text as `sotto-recognized`; `played` after a
+    reply has been played; `sotto-grammar-ready` / `sotto-grammar-missing` (the engine
+    protocol's) answering `sotto-grammar`; Wyoming `error`.
 Home Assistant -> satellite
     `sotto-set-mute`, `sotto-configure`, `sotto-push-to-talk`, `sotto-stop-streaming`,
-    `sotto-run-ended`, `sotto-purge`, Wyoming `describe`; a reply to play as
+    `sotto-run-ended`, `sotto-purge`, Wyoming `describe`; `sotto-grammar` (the home's
+    grammar, by digest) to a satellite that recognises on the device; a reply to play as
     `audio-start`, `audio-chunk`..., `audio-stop`; Wyoming `error`.
 
 `StreamStart` and `StreamStop` are Wyoming's own `audio-start` and `audio-stop` with extra
@@ -59,6 +62,7 @@ PUSH_TO_TALK_TYPE: Final = "sotto-push-to-talk"
 STOP_STREAMING_TYPE: Final = "sotto-stop-streaming"
 RUN_ENDED_TYPE: Final = "sotto-run-ended"
 PURGE_TYPE: Final = "sotto-purge"
+RECOGNIZED_TYPE: Final = "sotto-recognized"
 STREAM_START_TYPE: Final = "audio-start"
 STREAM_STOP_TYPE: Final = "audio-stop"
 
@@ -91,6 +95,9 @@ class IndicatorState(StrEnum):
 
     IDLE = "idle"
     LISTENING = "listening"
+    """A command's audio is leaving the satellite."""
+    LISTENING_ON_DEVICE = "listening_on_device"
+    """A command is being heard and recognised on the satellite; no audio leaves."""
     THINKING = "thinking"
     SPEAKING = "speaking"
     MUTED = "muted"
@@ -421,6 +428,11 @@ class SottoInfo(Message):
     protocol: int = PROTOCOL_VERSION
     """Version of this message vocabulary."""
 
+    recognizes_on_device: bool = field(default=False, metadata=limits(omit_default=True))
+    """True if the satellite recognises commands itself and sends only their text
+    (`sotto-recognized`): it wants the home's grammar (`sotto-grammar`), and no command
+    audio leaves it."""
+
 
 @dataclass(frozen=True, slots=True)
 class SottoState(Message):
@@ -461,6 +473,8 @@ class LedgerDay(Record):
     push_to_talk: int = 0
     streams: int = 0
     seconds_sent: float = field(default=0.0, metadata=_SECONDS)
+    recognized_on_device: int = 0
+    seconds_listened: float = field(default=0.0, metadata=_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,6 +500,14 @@ class SottoLedger(Message):
 
     days: tuple[LedgerDay, ...] = ()
     """Per-day counters, oldest first, for the most recent days."""
+
+    recognized_on_device: int = 0
+    """Commands recognised on the device itself: only their text was sent."""
+
+    seconds_listened: float = field(default=0.0, metadata=_SECONDS)
+    """Seconds of command audio the microphone captured, whether sent or recognised on the
+    device (so never less than `seconds_sent` in a ledger counted by this version; a peer
+    that predates it reads 0)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -566,6 +588,35 @@ class StreamStop(Message):
     def is_stream_stop(event: Event) -> bool:
         """Return True if the event is an `audio-stop` that carries a Sotto reason."""
         return event.type == STREAM_STOP_TYPE and "reason" in event_data(event)
+
+
+@dataclass(frozen=True, slots=True)
+class Recognized(Message):
+    """A command the satellite heard and recognised itself: its text, never its audio.
+
+    Sent once per command after the satellite's end of speech, instead of the stream of
+    audio a streaming satellite sends; `text` None means nothing was understood.
+    """
+
+    TYPE: ClassVar[str] = RECOGNIZED_TYPE
+
+    stream_id: int
+    """Counts up with the satellite's streams (one counter for both kinds of command)."""
+
+    trigger: StreamTrigger
+    """What started listening."""
+
+    reason: StopReason
+    """Why listening ended (`end_of_speech`, `max_length`, `no_speech`)."""
+
+    seconds: float = field(metadata=_SECONDS)
+    """Seconds of audio the satellite listened to (none of it sent)."""
+
+    text: str | None = field(default=None, metadata=limits(min_len=1, max_len=1000))
+    """The recognised command, or None when nothing was understood."""
+
+    wake_word: str | None = None
+    """The wake word heard, for `wake_word` commands."""
 
 
 # --- Home Assistant -> satellite ------------------------------------------------------------

@@ -26,6 +26,7 @@ class EsphomeLedger:
     push_to_talk: int = 0
     streams: int = 0
     seconds_sent: float = 0.0
+    """Every second an ESPHome device hears of a command is sent: also the seconds listened."""
     last_stream: float | None = None
     days: dict[str, LedgerDay] = field(default_factory=dict)
 
@@ -42,6 +43,7 @@ class EsphomeLedger:
             push_to_talk=day.push_to_talk + push_to_talk,
             streams=day.streams + started,
             seconds_sent=day.seconds_sent + seconds,
+            seconds_listened=day.seconds_listened + seconds,
         )
         for old in sorted(self.days)[:-_LEDGER_DAYS]:
             del self.days[old]
@@ -84,4 +86,5 @@ class EsphomeLedger:
             seconds_sent=self.seconds_sent,
             last_stream=self.last_stream,
             days=tuple(self.days[date] for date in sorted(self.days)),
+            seconds_listened=self.seconds_sent,
         )

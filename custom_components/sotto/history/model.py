@@ -26,6 +26,13 @@ class Outcome(StrEnum):
     INTERRUPTED = "interrupted"
 
 
+class RecognizedOn(StrEnum):
+    """Where a command was recognised (None in a row: by Home Assistant or its engine)."""
+
+    SATELLITE = "satellite"
+    """On the satellite itself: only the text left the room."""
+
+
 @dataclass(slots=True)
 class Interaction:
     """Everything one command produced; filled in as the pipeline runs.
@@ -50,6 +57,8 @@ class Interaction:
     error_code: str | None = None
     audio_seconds: float | None = None
     """Seconds of audio the satellite sent for this command."""
+    recognized_on: RecognizedOn | None = None
+    """Where the command was recognised: None means from audio sent to Home Assistant."""
     stt_ms: float | None = None
     intent_ms: float | None = None
     total_ms: float | None = None

@@ -40,7 +40,7 @@ from .files import (
     private_file,
     write_private,
 )
-from .model import Interaction, Outcome, Trigger
+from .model import Interaction, Outcome, RecognizedOn, Trigger
 from .settings import Retention
 
 HISTORY_DIR: Final = "sotto"
@@ -75,7 +75,8 @@ CREATE TABLE IF NOT EXISTS interactions (
     intent_ms REAL,
     total_ms REAL,
     recording_id TEXT,
-    audio_until REAL
+    audio_until REAL,
+    recognized_on TEXT
 );
 CREATE INDEX IF NOT EXISTS interactions_started ON interactions (started_at);
 CREATE INDEX IF NOT EXISTS interactions_satellite ON interactions (satellite_id, started_at);
@@ -97,6 +98,8 @@ INSERT OR IGNORE INTO satellite_days (day, satellite_id, interactions, false_wak
     SELECT day, '', interactions, false_wakes, audio_seconds FROM days;
 DROP TABLE days;
 """
+# Rows from before satellites recognised commands themselves: recognised by Home Assistant.
+_ADD_RECOGNIZED_ON: Final = "ALTER TABLE interactions ADD COLUMN recognized_on TEXT"
 _KEY_SCHEMA: Final = "CREATE TABLE IF NOT EXISTS keys (recording_id TEXT PRIMARY KEY, key BLOB)"
 
 # "That wasn't for me" forgets a satellite's last interaction only if it started this
@@ -127,6 +130,7 @@ class StoredInteraction:
     total_ms: float | None
     audio_kept: bool
     recording_id: str | None = field(default=None, repr=False)
+    recognized_on: RecognizedOn | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The row as JSON-ready data (the export and the review view)."""
@@ -149,6 +153,7 @@ class StoredInteraction:
             "intent_ms": self.intent_ms,
             "total_ms": self.total_ms,
             "audio_kept": self.audio_kept,
+            "recognized_on": self.recognized_on.value if self.recognized_on else None,
         }
 
 
@@ -278,6 +283,10 @@ class HistoryStore:
             ).fetchone():
                 with self._db:
                     self._db.executescript(_MIGRATE_DAYS)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(interactions)")}
+            if "recognized_on" not in columns:
+                with self._db:
+                    self._db.execute(_ADD_RECOGNIZED_ON)
             self._keys = _connect(self.keystore_path)
             self._keys.execute(_KEY_SCHEMA)
 
@@ -743,6 +752,7 @@ def _values(
         "total_ms": interaction.total_ms,
         "recording_id": recording_id,
         "audio_until": audio_until,
+        "recognized_on": interaction.recognized_on.value if interaction.recognized_on else None,
     }
 
 
@@ -776,4 +786,5 @@ def _stored(row: sqlite3.Row) -> StoredInteraction:
         total_ms=row["total_ms"],
         audio_kept=row["recording_id"] is not None,
         recording_id=row["recording_id"],
+        recognized_on=RecognizedOn(row["recognized_on"]) if row["recognized_on"] else None,
     )

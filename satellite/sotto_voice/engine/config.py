@@ -138,10 +138,7 @@ class EngineConfig(ProgramConfig):
     def whisper_model_dir(self) -> Path:
         """Where the Whisper model is: stt.whisper_model itself if it names a directory
         (a path with a slash, or ~), else `whisper-<name>` in the models directory."""
-        name = self.stt.whisper_model
-        if "/" in name or name.startswith("~"):
-            return Path(name).expanduser()
-        return self.models_dir / f"whisper-{name}"
+        return configfile.whisper_model_dir(self.stt.whisper_model, self.models_dir)
 
 
 # --- loading --------------------------------------------------------------------------------

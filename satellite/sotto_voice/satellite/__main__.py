@@ -78,8 +78,8 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="sotto-satellite",
-        description="Sotto satellite: hears the wake word on this device, then streams the "
-        "command to Home Assistant over an encrypted link.",
+        description="Sotto satellite: hears the wake word on this device, then recognises the "
+        "command here or streams it to Home Assistant, over an encrypted link.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
@@ -94,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "check-config", parents=[common], help="validate the configuration and exit"
     )
+    model = commands.add_parser(
+        "download-model",
+        parents=[common],
+        help="download the Whisper model to recognise commands on the device",
+    )
+    model.add_argument("model_name", nargs="?", help="default: recognition.whisper_model")
     return parser
 
 
@@ -161,11 +167,31 @@ def _check(config: SatelliteConfig) -> int:
         print(line)
     print(key_file_status(config.key_file))
     missing = missing_extras(config)
+    if config.recognition.mode == "edge":
+        from .recognition import edge_problem
+
+        problem = edge_problem(config)
+        missing += [problem] if problem else []
     for line in missing:
         print(f"sotto-satellite: {line}", file=sys.stderr)
     if missing:
         return EXIT_FAILED
     print("configuration ok")
+    return EXIT_OK
+
+
+def _download_model(config: SatelliteConfig, name: str | None) -> int:
+    from sotto_voice.engine.stt.download import download_whisper_model_blocking
+    from sotto_voice.engine.stt.errors import SttError
+
+    try:
+        where = download_whisper_model_blocking(
+            name or config.recognition.whisper_model, config.models_dir
+        )
+    except SttError as err:
+        print(f"sotto-satellite: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Downloaded the Whisper model into {where}")
     return EXIT_OK
 
 
@@ -205,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _keygen(args, config)
     if args.command == "check-config":
         return _check(config)
+    if args.command == "download-model":
+        return _download_model(config, args.model_name)
     return _run(config)
 
 

@@ -11,6 +11,7 @@ from .errors import MissingExtraError
 _COLORS: Final = {
     IndicatorState.IDLE: (0, 0, 0),
     IndicatorState.LISTENING: (0, 90, 255),
+    IndicatorState.LISTENING_ON_DEVICE: (200, 200, 200),
     IndicatorState.THINKING: (140, 0, 255),
     IndicatorState.SPEAKING: (0, 200, 60),
     IndicatorState.MUTED: (255, 0, 0),

@@ -34,6 +34,7 @@ from .errors import MissingExtraError, SatelliteError
 from .indicator import Indicator, IndicatorOutput, build_output
 from .inputs import CommandInput
 from .ledger import Ledger
+from .recognition import OnDeviceRecognizer, edge_problem, recognizes_on_device
 from .server import SatelliteServer
 from .store import StateStore
 from .vad import SileroSpeech
@@ -66,13 +67,15 @@ def build_sink(config: SatelliteConfig) -> AudioSink | None:
     return aplay_sink(speaker.device)
 
 
-def load_chimes(config: SatelliteConfig) -> tuple[Chime | None, Chime | None]:
-    """Return the start and stop chimes (None when chimes are off)."""
-    if not config.chimes.enabled:
-        return None, None
+def load_chimes(config: SatelliteConfig) -> tuple[Chime | None, Chime | None, Chime | None]:
+    """Return the start, stop and listen (on the device) chimes (None when chimes are off)."""
+    chimes = config.chimes
+    if not chimes.enabled:
+        return None, None, None
     return (
-        load_wav(config.chimes.start or builtin("start")),
-        load_wav(config.chimes.stop or builtin("stop")),
+        load_wav(chimes.start or builtin("start")),
+        load_wav(chimes.stop or builtin("stop")),
+        load_wav(chimes.listen or builtin("listen")),
     )
 
 
@@ -113,7 +116,10 @@ def build(
     for output in outputs or ():
         indicator.add_output(output)
     speaker = Speaker(build_sink(config), volume=config.speaker.volume)
-    start_chime, stop_chime = load_chimes(config)
+    start_chime, stop_chime, listen_chime = load_chimes(config)
+    recognizer = (
+        OnDeviceRecognizer(config.whisper_model_dir) if recognizes_on_device(config) else None
+    )
     engine = config.wake.engine
 
     def detector(name: str, sensitivity: float) -> WakeWordDetector:
@@ -144,6 +150,8 @@ def build(
         ledger=Ledger(config.state_dir / "ledger.json"),
         start_chime=start_chime,
         stop_chime=stop_chime,
+        recognizer=recognizer,
+        listen_chime=listen_chime,
     )
     identity = PeerIdentity(device_id=device_id, name=config.name, role=ROLE_SATELLITE)
     return Parts(satellite, indicator, speaker, store, identity, key)
@@ -274,7 +282,21 @@ def state_summary(config: SatelliteConfig) -> list[str]:
         f"indicator outputs: {', '.join(o.type for o in config.indicator.outputs) or 'none'}",
         f"hardware mute: {'yes' if config.mute.has_hardware else 'no'}",
         f"discovery: {'on' if config.discovery.enabled else 'off'}",
+        f"recognition: {recognition_summary(config)}",
     ]
+
+
+def recognition_summary(config: SatelliteConfig) -> str:
+    """Where commands are recognised, and why (for check-config)."""
+    mode = config.recognition.mode
+    if mode == "stream":
+        return "commands are streamed to Home Assistant"
+    problem = edge_problem(config)
+    if problem is None:
+        return f"on the device (Whisper model {config.whisper_model_dir}); no audio leaves"
+    if mode == "edge":
+        return f"on the device, but it cannot: {problem}"
+    return f"commands are streamed to Home Assistant ({problem})"
 
 
 def missing_extras(config: SatelliteConfig) -> list[str]:

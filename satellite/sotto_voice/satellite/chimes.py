@@ -1,7 +1,9 @@
-"""Chimes played when audio starts and stops leaving the satellite.
+"""Chimes played when a command starts and stops being heard.
 
 The shipped WAVs in sounds/ are made by this module (`python -m sotto_voice.satellite.chimes`):
-two soft sine notes with smooth edges, rising for "start", falling for "stop".
+two soft sine notes with smooth edges, rising for "start" (audio leaves for Home
+Assistant), falling for "stop"; "listen" (a command is heard to be recognised on the
+device, nothing leaves) is lower and three notes long, so it is told apart by ear.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ _MAX_CHIME_BYTES: Final = 10 * 1024 * 1024
 # (frequency Hz, seconds) per note; a fifth apart, short enough not to talk over the user.
 _START_NOTES: Final = ((659.25, 0.07), (987.77, 0.11))
 _STOP_NOTES: Final = ((987.77, 0.07), (659.25, 0.11))
+_LISTEN_NOTES: Final = ((523.25, 0.06), (659.25, 0.06), (783.99, 0.1))
+_BUILTIN: Final = {"start": _START_NOTES, "stop": _STOP_NOTES, "listen": _LISTEN_NOTES}
 _LEVEL: Final = 0.35
 
 
@@ -70,14 +74,14 @@ def load_wav(path: Path) -> Chime:
 
 
 def builtin(name: str) -> Path:
-    """Return the path of a shipped chime: start or stop."""
+    """Return the path of a shipped chime: start, stop or listen."""
     return SOUNDS_DIR / f"{name}.wav"
 
 
 def write_builtin_chimes(directory: Path = SOUNDS_DIR) -> list[Path]:
     """(Re)make the shipped chimes."""
     written = []
-    for name, notes in (("start", _START_NOTES), ("stop", _STOP_NOTES)):
+    for name, notes in _BUILTIN.items():
         path = directory / f"{name}.wav"
         with wave.open(str(path), "wb") as wav:
             wav.setnchannels(1)

@@ -4,6 +4,10 @@ Each captured chunk comes here. While a stream runs it is sent (the light is on 
 first byte, `audio-stop` follows the last) and the VAD decides where the command ends;
 otherwise a pending push-to-talk starts a stream, or the trigger strategy (wake word or
 remote wake) looks at the chunk.
+
+A satellite that recognises on the device keeps the command's audio here instead of
+sending it (its own light and chime say so), decodes it once the VAD says the command is
+over, and sends Home Assistant only the text (`sotto-recognized`); the audio is dropped.
 """
 
 from __future__ import annotations
@@ -13,13 +17,13 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from wyoming.audio import AudioChunk
 from wyoming.wake import Detection
 
-from sotto_voice.messages import StopReason, StreamStart, StreamStop, StreamTrigger
+from sotto_voice.messages import Recognized, StopReason, StreamStart, StreamStop, StreamTrigger
 
 from .audio import BYTES_PER_SECOND, MIC_FORMAT, seconds_of
 from .chimes import Chime
@@ -40,6 +44,12 @@ COMMAND_DONE: Final = frozenset(
 )
 """Stops after which Home Assistant works on the command (the satellite shows thinking)."""
 
+HEARD_ON_DEVICE: Final = frozenset({StopReason.END_OF_SPEECH, StopReason.MAX_LENGTH})
+"""Stops after which a command heard on the device is decoded (the satellite thinks)."""
+
+_TOLD: Final = HEARD_ON_DEVICE | {StopReason.NO_SPEECH}
+"""Stops of a command heard on the device that Home Assistant is told about."""
+
 
 @dataclass(slots=True)
 class _Stream:
@@ -51,11 +61,20 @@ class _Stream:
     remote: bool
     """A remote-wake stream: Home Assistant decides where it ends, and no chime marks it."""
 
-    sent: int = 0
-    """Audio bytes sent."""
+    on_device: bool = False
+    """Recognised on the device: the audio is kept in `heard`, never sent."""
+
+    wake_word: str | None = None
+
+    captured: int = 0
+    """Audio bytes of the command (sent, or kept to recognise on the device)."""
+
+    heard: bytearray = field(default_factory=bytearray)
+    """The command's audio while it is heard on the device (emptied once decoded)."""
 
     announced: bool = False
-    """True once audio-start has been sent (so audio-stop is owed)."""
+    """True once audio-start has been sent (so audio-stop is owed); on the device: once
+    Home Assistant can be sent the text."""
 
     def timestamp(self, offset: int = 0) -> int:
         """Return the milliseconds into the capture of the stream's byte at offset."""
@@ -71,11 +90,13 @@ class CommandStream:
         speech: SpeechProbability,
         start_chime: Chime | None,
         stop_chime: Chime | None,
+        listen_chime: Chime | None = None,
     ) -> None:
         self._satellite = satellite
         self._eos = EndOfSpeech(satellite.settings.vad, speech)
         self._start_chime = start_chime
         self._stop_chime = stop_chime
+        self._listen_chime = listen_chime or start_chime
         self.stream: _Stream | None = None
         self._lock = asyncio.Lock()
         self._ids = itertools.count(1)
@@ -107,7 +128,7 @@ class CommandStream:
         if self.stream is not None:
             async with self._lock:
                 if self.stream is not None:
-                    await self._send_audio(self.stream, chunk)
+                    await self._take_audio(self.stream, chunk)
         elif self._push_to_talk:
             self._push_to_talk = False
             await self.start(StreamTrigger.PUSH_TO_TALK, chunk, position)
@@ -129,11 +150,14 @@ class CommandStream:
         async with self._lock:
             if self.stream is not None or sat.controller is None or sat.facts.muted:
                 return
-            stream = _Stream(next(self._ids), trigger, position, remote)
+            on_device = sat.recognizer is not None and not remote
+            stream = _Stream(next(self._ids), trigger, position, remote, on_device, wake_word)
             self.stream = stream
-            sat.stream_started()
+            sat.command_started(on_device=on_device)
             self._eos.reset()
-            if not remote:
+            if on_device:
+                self._chime(self._listen_chime, "listen chime")
+            elif not remote:
                 self._chime(self._start_chime, "start chime")
             # The light is on (every output has it) before the first byte leaves.
             await sat.refresh()
@@ -141,7 +165,7 @@ class CommandStream:
             if not stream.announced:
                 await self._finish(StopReason.DISCONNECTED)
             elif first:
-                await self._send_audio(stream, first)
+                await self._take_audio(stream, first)
             if trigger == StreamTrigger.PUSH_TO_TALK:
                 sat.ledger.record_push_to_talk()
 
@@ -149,8 +173,13 @@ class CommandStream:
         self, stream: _Stream, wake_word: str | None, evidence: WakeEvidence | None
     ) -> None:
         link = self._satellite.control
+        told = True
         if stream.trigger == StreamTrigger.WAKE_WORD:
-            await link.send(Detection(name=wake_word, timestamp=stream.timestamp()).event())
+            told = await link.send(Detection(name=wake_word, timestamp=stream.timestamp()).event())
+        if stream.on_device:
+            # No audio stream is announced: only the text follows, once decoded.
+            stream.announced = told and link.controller is not None
+            return
         stream.announced = await link.send(
             StreamStart(
                 rate=MIC_FORMAT.rate,
@@ -166,22 +195,15 @@ class CommandStream:
             ).event()
         )
 
-    async def _send_audio(self, stream: _Stream, pcm: bytes) -> None:
-        """Send pcm of the stream and end the stream if the command is over (lock held)."""
-        chunk = AudioChunk(
-            rate=MIC_FORMAT.rate,
-            width=MIC_FORMAT.width,
-            channels=MIC_FORMAT.channels,
-            audio=pcm,
-            timestamp=stream.timestamp(stream.sent),
-        )
-        if not await self._satellite.control.send(chunk.event()):
+    async def _take_audio(self, stream: _Stream, pcm: bytes) -> None:
+        """Send (or keep, on the device) pcm of the stream, and end the stream if the
+        command is over (lock held)."""
+        if stream.on_device:
+            stream.heard += pcm
+        elif not await self._send_audio(stream, pcm):
             await self._finish(StopReason.DISCONNECTED)
             return
-        stream.sent += len(pcm)
-        sent_at = time.monotonic()
-        for listener in list(self._audio_listeners):
-            listener(stream.stream_id, pcm, sent_at)
+        stream.captured += len(pcm)
         if stream.remote:
             return  # Home Assistant decides when a remote-wake stream ends
         verdict = self._eos.process(pcm)
@@ -189,8 +211,24 @@ class CommandStream:
             await self._finish(StopReason.END_OF_SPEECH)
         elif verdict == Verdict.NO_SPEECH:
             await self._finish(StopReason.NO_SPEECH)
-        elif seconds_of(stream.sent) >= self._satellite.settings.vad.max_seconds:
+        elif seconds_of(stream.captured) >= self._satellite.settings.vad.max_seconds:
             await self._finish(StopReason.MAX_LENGTH)
+
+    async def _send_audio(self, stream: _Stream, pcm: bytes) -> bool:
+        """Send pcm to Home Assistant; False if it could not be sent."""
+        chunk = AudioChunk(
+            rate=MIC_FORMAT.rate,
+            width=MIC_FORMAT.width,
+            channels=MIC_FORMAT.channels,
+            audio=pcm,
+            timestamp=stream.timestamp(stream.captured),
+        )
+        if not await self._satellite.control.send(chunk.event()):
+            return False
+        sent_at = time.monotonic()
+        for listener in list(self._audio_listeners):
+            listener(stream.stream_id, pcm, sent_at)
+        return True
 
     async def end(self, reason: StopReason, stream_id: int | None = None) -> None:
         """End the stream (only if it is stream_id, when given)."""
@@ -206,26 +244,55 @@ class CommandStream:
         stream, self.stream = self.stream, None
         if stream is None:
             return
-        sat.stream_ended(reason in COMMAND_DONE)
-        seconds = seconds_of(stream.sent)
-        if stream.announced:
+        done = COMMAND_DONE if not stream.on_device else HEARD_ON_DEVICE
+        sat.stream_ended(reason in done)
+        seconds = seconds_of(stream.captured)
+        if stream.on_device:
+            if stream.announced and reason in _TOLD:
+                sat.spawn(self._recognize(stream, reason, seconds), "recognise")
+            else:
+                stream.heard.clear()
+        elif stream.announced:
             await sat.control.send(
                 StreamStop(
                     reason=reason,
                     stream_id=stream.stream_id,
                     seconds=seconds,
-                    timestamp=stream.timestamp(stream.sent),
+                    timestamp=stream.timestamp(stream.captured),
                 ).event()
             )
-        _LOGGER.info("stream %d stopped (%s) after %.2f s", stream.stream_id, reason, seconds)
+        kind = "command heard on the device" if stream.on_device else "stream"
+        _LOGGER.info("%s %d stopped (%s) after %.2f s", kind, stream.stream_id, reason, seconds)
         sat.wake.deafen(sat.mic.position)
         # A satellite that yielded to a nearer one goes quiet: the nearer one chimes.
         if not stream.remote and reason is not StopReason.YIELDED:
             self._chime(self._stop_chime, "stop chime")
         await sat.refresh()
-        if stream.sent:
-            sat.ledger.record_stream(seconds)
+        if stream.captured:
+            sat.ledger.record_command(seconds, sent=not stream.on_device)
         await sat.control.send(sat.ledger.ledger.event())
+
+    async def _recognize(self, stream: _Stream, reason: StopReason, seconds: float) -> None:
+        """Decode a command heard on the device and send Home Assistant its text only."""
+        sat = self._satellite
+        recognizer = sat.recognizer
+        audio, stream.heard = bytes(stream.heard), bytearray()
+        text = None
+        if recognizer is not None and reason is not StopReason.NO_SPEECH:
+            text = await recognizer.recognize(audio)
+        del audio  # the command's audio is gone once decoded
+        if sat.facts.muted:
+            return  # muted meanwhile: what was said is not acted on
+        await sat.control.send(
+            Recognized(
+                stream_id=stream.stream_id,
+                trigger=stream.trigger,
+                reason=reason,
+                seconds=seconds,
+                text=text,
+                wake_word=stream.wake_word,
+            ).event()
+        )
 
     def _chime(self, chime: Chime | None, name: str) -> None:
         if chime is not None:

@@ -146,13 +146,15 @@ class VadConfig:
 
 @dataclass(frozen=True, slots=True)
 class ChimeConfig:
-    """Chimes played when audio starts and stops leaving the satellite."""
+    """Chimes played when a command starts and stops being heard."""
 
     enabled: bool = field(default=True, metadata=_FLAG)
     start: Path | None = field(default=None, metadata=_PATH)
     """None plays the chime shipped with Sotto."""
 
     stop: Path | None = field(default=None, metadata=_PATH)
+    listen: Path | None = field(default=None, metadata=_PATH)
+    """Played instead of `start` when the command is recognised on the device."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +238,26 @@ class IndicatorConfig:
     """How long Home Assistant may be away before the indicator shows an error."""
 
 
+RECOGNITION_MODES: Final = ("auto", "edge", "stream")
+DEFAULT_WHISPER_MODEL: Final = "tiny.en"
+
+
+@dataclass(frozen=True, slots=True)
+class RecognitionConfig:
+    """Where commands are recognised: on the satellite (edge) or by Home Assistant."""
+
+    mode: str = field(default="auto", metadata=checked(configfile.one_of(*RECOGNITION_MODES)))
+    """`edge`: recognise on the device, only the text leaves; `stream`: send the command's
+    audio to Home Assistant (and its engine); `auto`: edge when faster-whisper and the
+    Whisper model are installed, else stream."""
+
+    whisper_model: str = field(default=DEFAULT_WHISPER_MODEL, metadata=checked(configfile.text))
+    """A model name (a directory `whisper-<name>` in the models directory) or a directory."""
+
+    models_dir: Path | None = field(default=None, metadata=_PATH)
+    """None means `<state_dir>/models`."""
+
+
 @dataclass(frozen=True, slots=True)
 class SatelliteConfig(ProgramConfig):
     """The whole configuration of one satellite."""
@@ -250,6 +272,18 @@ class SatelliteConfig(ProgramConfig):
     mute: MuteConfig = field(default_factory=MuteConfig)
     push_to_talk: PushToTalkConfig = field(default_factory=PushToTalkConfig)
     indicator: IndicatorConfig = field(default_factory=IndicatorConfig)
+    recognition: RecognitionConfig = field(default_factory=RecognitionConfig)
+
+    @property
+    def models_dir(self) -> Path:
+        """The directory of recogniser models."""
+        return self.recognition.models_dir or self.state_dir / "models"
+
+    @property
+    def whisper_model_dir(self) -> Path:
+        """Where the Whisper model is: recognition.whisper_model itself if it names a
+        directory (a path with a slash, or ~), else `whisper-<name>` in the models directory."""
+        return configfile.whisper_model_dir(self.recognition.whisper_model, self.models_dir)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -297,7 +331,8 @@ def _check_combinations(config: SatelliteConfig) -> list[str]:
             f"wake.model: '{wake.model}' is not a {wake.engine} model; "
             f"choose one of: {', '.join(models)}"
         )
-    for key, chime in (("start", config.chimes.start), ("stop", config.chimes.stop)):
+    chimes = config.chimes
+    for key, chime in (("start", chimes.start), ("stop", chimes.stop), ("listen", chimes.listen)):
         if chime is not None and not chime.is_file():
             errors.append(f"chimes.{key}: no such file: {chime}")
     errors += _output_problems(config)

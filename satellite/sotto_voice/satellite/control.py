@@ -13,6 +13,15 @@ from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Describe
 
+from sotto_voice.engine.protocol import (
+    ERROR_GRAMMAR_FAILED,
+    ERROR_UNSUPPORTED,
+    GrammarMessage,
+    GrammarMissing,
+    GrammarReady,
+)
+from sotto_voice.engine.stt.errors import SttError
+from sotto_voice.engine.stt.model import Grammar
 from sotto_voice.messages import (
     ERROR_BAD_MESSAGE,
     ERROR_BUSY,
@@ -71,6 +80,7 @@ class Control:
             (StopStreaming.is_type, self._stop_streaming),
             (RunEnded.is_type, self._run_ended),
             (Purge.is_type, self._purge),
+            (GrammarMessage.is_type, self._grammar),
             (Describe.is_type, self._describe),
             (AudioStart.is_type, self._reply_start),
             (AudioChunk.is_type, self._reply_chunk),
@@ -217,6 +227,30 @@ class Control:
         sat.commands.forget_speech()
         await self.send(Purged(cleared=("ledger", "wake_word_audio", "vad_audio")).event())
         await self.send(sat.ledger.ledger.event())
+
+    async def _grammar(self, event: Event) -> None:
+        """The home's grammar, by digest: kept already (ready), or asked for whole (missing)."""
+        message = GrammarMessage.from_event(event)
+        recognizer = self._satellite.recognizer
+        if recognizer is None:
+            await self.send_error(
+                "this satellite streams commands; it does not recognise them itself",
+                ERROR_UNSUPPORTED,
+            )
+            return
+        if message.jsgf is None:
+            kept = recognizer.use(message.digest)
+            reply = GrammarReady if kept else GrammarMissing
+            await self.send(reply(message.digest).event())
+            return
+        try:
+            grammar = Grammar.from_dict({"jsgf": message.jsgf, "words": list(message.words)})
+            digest = await recognizer.load(grammar)
+        except SttError as err:
+            await self.send_error(f"the grammar cannot be used: {err}", ERROR_GRAMMAR_FAILED)
+            return
+        _LOGGER.info("Using the home's grammar %s (%d words)", digest, len(grammar.words))
+        await self.send(GrammarReady(digest).event())
 
     async def _describe(self, event: Event) -> None:
         await self._describe_all()

@@ -1,4 +1,5 @@
-"""The satellite itself: microphone -> wake word -> stream to Home Assistant, and back.
+"""The satellite itself: microphone -> wake word -> the command to Home Assistant (its audio,
+or only its text when it is recognised on the device), and back.
 
 The Satellite is driven by an AudioSource and talks to at most one Controller (Home
 Assistant over the link, or a test). It owns the privacy rules:
@@ -18,6 +19,7 @@ directly when the phase moves:
     triggers.py  WakeWord        the detector; WakeWordTrigger or RemoteWakeTrigger
     replies.py   Replies         a reply from Home Assistant played on the speaker
     control.py   Control         the controller in charge, what it is sent, its messages
+    recognition.py OnDeviceRecognizer  the engine's Whisper recogniser, when configured
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from .indicator import Indicator
 from .ledger import Ledger
 from .mic import Microphone
 from .phase import Facts, Phase, PhaseMachine, indicator_state, reported_state
+from .recognition import OnDeviceRecognizer
 from .replies import Replies
 from .store import StateStore
 from .triggers import DetectorFactory, WakeListener, WakeWord, trigger_for
@@ -51,6 +54,8 @@ _LOGGER = logging.getLogger(__name__)
 
 THINKING_TIMEOUT: Final = 15.0
 """Seconds to show "thinking" after a command when Home Assistant says nothing more."""
+
+_COMMAND_PHASES: Final = (Phase.STREAMING, Phase.LISTENING)
 
 ECHO_TAIL_SECONDS: Final = 0.3
 """The wake word stays deaf this long after playback ends (room echo, speaker buffers)."""
@@ -91,8 +96,12 @@ class Satellite:
         ledger: Ledger,
         start_chime: Chime | None = None,
         stop_chime: Chime | None = None,
+        recognizer: OnDeviceRecognizer | None = None,
+        listen_chime: Chime | None = None,
     ) -> None:
         self.settings = settings
+        self.recognizer = recognizer
+        """Recognises commands on the device (None: their audio is streamed to HA)."""
         self.speaker = speaker
         self.store = store
         self.ledger = ledger
@@ -111,7 +120,7 @@ class Satellite:
         )
         self.trigger = trigger_for(self)
         self.mic = Microphone(self, source)
-        self.commands = CommandStream(self, speech, start_chime, stop_chime)
+        self.commands = CommandStream(self, speech, start_chime, stop_chime, listen_chime)
         self.replies = Replies(self)
         self.control = Control(self)
 
@@ -185,6 +194,7 @@ class Satellite:
             remote_wake=settings.remote_wake,
             vad_silence_seconds=settings.vad.silence_seconds,
             max_command_seconds=settings.vad.max_seconds,
+            recognizes_on_device=self.recognizer is not None,
         )
 
     def state(self) -> SottoState:
@@ -205,9 +215,15 @@ class Satellite:
     # --- life cycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the microphone (unless muted) and start watching for Home Assistant."""
+        """Open the microphone (unless muted) and start watching for Home Assistant.
+
+        A recogniser on the device is loaded and warmed first: the first command is
+        decoded as fast as the rest.
+        """
         if self._running:
             return
+        if self.recognizer is not None:
+            await self.recognizer.start()
         self._running = True
         self._unsubscribe_speaker = self.speaker.add_listener(self._on_playing)
         self.control.start_grace()
@@ -241,6 +257,8 @@ class Satellite:
         if self._unsubscribe_speaker is not None:
             self._unsubscribe_speaker()
             self._unsubscribe_speaker = None
+        if self.recognizer is not None:
+            await self.recognizer.close()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Satellite]:
@@ -266,13 +284,13 @@ class Satellite:
 
     # --- the phase: every move, and why ---------------------------------------------------
 
-    def stream_started(self) -> None:
-        """A stream started (whatever the phase was)."""
+    def command_started(self, *, on_device: bool) -> None:
+        """A command started, streamed or heard on the device (whatever the phase was)."""
         self._cancel_thinking()
-        self._phases.go(Phase.STREAMING)
+        self._phases.go(Phase.LISTENING if on_device else Phase.STREAMING)
 
     def stream_ended(self, command_done: bool) -> None:
-        """The stream ended; command_done when Home Assistant now works on the command."""
+        """The command ended; command_done when it is now worked on (decoded, or by HA)."""
         if command_done:
             self._start_thinking()
         if self.replies.playing:
@@ -283,7 +301,7 @@ class Satellite:
     def reply_started(self) -> None:
         """A reply from Home Assistant started (it answers whatever was thought about)."""
         self._cancel_thinking()
-        if self.phase is not Phase.STREAMING:  # audio leaving shows first
+        if self.phase not in _COMMAND_PHASES:  # a command being heard shows first
             self._phases.go(Phase.SPEAKING)
 
     def reply_ended(self) -> None:
@@ -368,7 +386,7 @@ class Satellite:
         """Start a stream with the next captured audio; False if muted or not possible."""
         if self.facts.muted or self.controller is None or not self.mic.capturing:
             return False
-        if self.phase is Phase.STREAMING:
+        if self.phase in _COMMAND_PHASES:
             return False
         self.commands.push_to_talk(True)
         return True

@@ -28,7 +28,8 @@ def _gpiozero() -> Any:
 
 
 class GpioLedOutput:
-    """One LED: on while listening, blinking while thinking or in error, off otherwise."""
+    """One LED: on while audio leaves or a reply plays, flickering while a command is heard on
+    the device, blinking while thinking or in error, off otherwise."""
 
     def __init__(self, pin: int, *, active_high: bool = True) -> None:
         self._led = _gpiozero().LED(pin, active_high=active_high)
@@ -40,6 +41,9 @@ class GpioLedOutput:
         """Set the LED for state."""
         if state in (IndicatorState.LISTENING, IndicatorState.SPEAKING):
             self._led.on()
+        elif state == IndicatorState.LISTENING_ON_DEVICE:
+            # On with a flicker: listening, but to recognise here (nothing leaves).
+            self._led.blink(on_time=0.9, off_time=0.1)
         elif state == IndicatorState.THINKING:
             self._led.blink(on_time=0.1, off_time=0.1)
         elif state == IndicatorState.ERROR:

@@ -23,7 +23,8 @@ KEEP_DAYS: Final = 31
 
 
 class Ledger:
-    """Counts wakes, push-to-talk presses, streams and seconds sent; persisted as JSON."""
+    """Counts wakes, push-to-talk presses, streams, commands recognised on the device, and
+    seconds listened and sent; persisted as JSON."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -58,42 +59,32 @@ class Ledger:
             # Counting goes on in memory; the next successful write catches up.
             _LOGGER.exception("cannot save the privacy ledger")
 
-    def record_wake(self, now: float | None = None) -> None:
-        """Count a wake word heard on the device."""
+    def _count(self, now: float | None, *, stream_ended: bool = False, **added: float) -> None:
+        """Add to named counters, in the totals and in today's page."""
         now = time.time() if now is None else now
         day, days = self._today(now)
-        day = replace(day, wakes=day.wakes + 1)
-        self._save(
-            replace(self._ledger, wakes=self._ledger.wakes + 1, days=(*days, day)[-KEEP_DAYS:])
-        )
+        day = replace(day, **{name: getattr(day, name) + value for name, value in added.items()})
+        totals = {name: getattr(self._ledger, name) + value for name, value in added.items()}
+        ledger = replace(self._ledger, **totals, days=(*days, day)[-KEEP_DAYS:])
+        self._save(replace(ledger, last_stream=now) if stream_ended else ledger)
+
+    def record_wake(self, now: float | None = None) -> None:
+        """Count a wake word heard on the device."""
+        self._count(now, wakes=1)
 
     def record_push_to_talk(self, now: float | None = None) -> None:
         """Count a stream started by push-to-talk."""
-        now = time.time() if now is None else now
-        day, days = self._today(now)
-        day = replace(day, push_to_talk=day.push_to_talk + 1)
-        self._save(
-            replace(
-                self._ledger,
-                push_to_talk=self._ledger.push_to_talk + 1,
-                days=(*days, day)[-KEEP_DAYS:],
-            )
-        )
+        self._count(now, push_to_talk=1)
 
-    def record_stream(self, seconds: float, now: float | None = None) -> None:
-        """Count a finished stream and the seconds of audio it sent."""
-        now = time.time() if now is None else now
-        day, days = self._today(now)
-        day = replace(day, streams=day.streams + 1, seconds_sent=day.seconds_sent + seconds)
-        self._save(
-            replace(
-                self._ledger,
-                streams=self._ledger.streams + 1,
-                seconds_sent=self._ledger.seconds_sent + seconds,
-                last_stream=now,
-                days=(*days, day)[-KEEP_DAYS:],
+    def record_command(self, seconds: float, *, sent: bool, now: float | None = None) -> None:
+        """Count a finished command: the seconds listened, and those sent if it streamed
+        (else it was recognised on the device, and nothing was sent)."""
+        if sent:
+            self._count(
+                now, stream_ended=True, streams=1, seconds_sent=seconds, seconds_listened=seconds
             )
-        )
+        else:
+            self._count(now, recognized_on_device=1, seconds_listened=seconds)
 
     def clear(self) -> None:
         """Forget everything (purge)."""

@@ -27,6 +27,9 @@ class Phase(StrEnum):
     STREAMING = "streaming"
     """A command's audio is leaving for Home Assistant."""
 
+    LISTENING = "listening"
+    """A command is heard to be recognised on the device; nothing leaves."""
+
     THINKING = "thinking"
     """The command was sent; Home Assistant works on it."""
 
@@ -34,17 +37,22 @@ class Phase(StrEnum):
     """A reply from Home Assistant is playing (the wake word is deaf to it)."""
 
 
+_COMMAND: Final = frozenset({Phase.STREAMING, Phase.LISTENING})
+
 TRANSITIONS: Final[Mapping[Phase, frozenset[Phase]]] = {
-    # A wake word or push-to-talk starts a stream; HA may speak unasked (an announcement).
-    Phase.IDLE: frozenset({Phase.STREAMING, Phase.SPEAKING}),
+    # A wake word or push-to-talk starts a command (streamed, or heard on the device); HA
+    # may speak unasked (an announcement).
+    Phase.IDLE: _COMMAND | {Phase.SPEAKING},
     # A finished command waits for HA; one cut short (no speech, mute, error) goes back to
     # idle; a reply that began while the stream ran shows once the stream has ended.
     Phase.STREAMING: frozenset({Phase.IDLE, Phase.THINKING, Phase.SPEAKING}),
+    # The same for a command heard on the device (it is decoded while thinking).
+    Phase.LISTENING: frozenset({Phase.IDLE, Phase.THINKING, Phase.SPEAKING}),
     # HA answers, says the run ended, or stays silent too long; a new wake word wins.
-    Phase.THINKING: frozenset({Phase.IDLE, Phase.STREAMING, Phase.SPEAKING}),
+    Phase.THINKING: _COMMAND | {Phase.IDLE, Phase.SPEAKING},
     # Push-to-talk works during a reply; a command finished during the reply leaves the
     # satellite thinking once the reply is over.
-    Phase.SPEAKING: frozenset({Phase.IDLE, Phase.THINKING, Phase.STREAMING}),
+    Phase.SPEAKING: _COMMAND | {Phase.IDLE, Phase.THINKING},
 }
 """The phases each phase may move to; any other move is a bug."""
 
@@ -103,6 +111,8 @@ def indicator_state(phase: Phase, facts: Facts) -> IndicatorState:
     """Return what the indicator shows in phase with facts."""
     if phase is Phase.STREAMING:
         return IndicatorState.LISTENING  # audio leaving always shows, even over mute
+    if phase is Phase.LISTENING:
+        return IndicatorState.LISTENING_ON_DEVICE
     if facts.muted:
         return IndicatorState.MUTED
     if phase is Phase.SPEAKING:

@@ -20,6 +20,7 @@ the model is warmed with one decode when it loads, so the first command is not s
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
 import threading
@@ -104,6 +105,28 @@ def packaged_model() -> Path | None:
     return path if path.is_dir() else None
 
 
+def _feature_extractor() -> Any:
+    """faster-whisper's log-mel feature extractor class, loaded on its own.
+
+    Importing it the usual way runs the package's `__init__`, which imports PyAV,
+    onnxruntime and huggingface_hub: about 25 MB resident that recognition never uses,
+    and a satellite recognising on a Pi counts every megabyte. The module needs only numpy.
+    """
+    spec = importlib.util.find_spec("faster_whisper")
+    if spec is None or not spec.submodule_search_locations:
+        raise RecognizerError(
+            "Whisper recognition needs the Python package 'faster-whisper': "
+            "pip install 'sotto-voice[engine-whisper]'"
+        )
+    path = Path(spec.submodule_search_locations[0]) / "feature_extractor.py"
+    module_spec = importlib.util.spec_from_file_location("sotto_voice_whisper_features", path)
+    if module_spec is None or module_spec.loader is None:
+        raise RecognizerError(f"cannot load faster-whisper's feature extractor from {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module.FeatureExtractor
+
+
 def check_model_dir(path: Path) -> Path:
     """The directory if it holds a CTranslate2 Whisper model; else a clear error."""
     missing = [name for name in _MODEL_FILES if not (path / name).is_file()]
@@ -171,7 +194,6 @@ class WhisperRecognizer:
         """Load the model (a RecognizerError names the directory if it is not one)."""
         import ctranslate2
         import tokenizers
-        from faster_whisper.feature_extractor import FeatureExtractor
 
         check_model_dir(model_dir)
         try:
@@ -181,7 +203,7 @@ class WhisperRecognizer:
         except (RuntimeError, ValueError) as err:
             raise RecognizerError(f"cannot load the Whisper model in {model_dir}: {err}") from err
         self._tokenizer = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self._features = FeatureExtractor(feature_size=self._model.n_mels)
+        self._features = _feature_extractor()(feature_size=self._model.n_mels)
         self._special = {
             name: self._token(f"<|{name}|>")
             for name in ("startoftranscript", "notimestamps", "endoftext", "startofprev")
