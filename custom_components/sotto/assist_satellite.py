@@ -50,8 +50,9 @@ from yarl import URL
 
 from sotto_voice.audio import PcmFormat
 from sotto_voice.engine.stt.model import Grammar
-from sotto_voice.messages import Configure, Recognized, StopReason, StreamTrigger
+from sotto_voice.messages import Configure, Recognized, StopReason, StreamTrigger, WakeHeard
 
+from .arbiter import WakeEvidence
 from .audio import (
     CHANNELS,
     RATE,
@@ -160,6 +161,8 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         }
         self._stream: AudioStream | None = None
         self._stream_id: int | None = None
+        self._claims: dict[int, asyncio.Task[bool]] = {}
+        """Claims of commands heard on the satellite, by stream ID, until their text comes."""
         self._reply_task: asyncio.Task[None] | None = None
         self._interaction: Interaction | None = None
         self._marks: dict[str, float] = {}
@@ -194,6 +197,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         await super().async_added_to_hass()
         self.satellite.on_stream = self._on_stream
         self.satellite.on_recognized = self._on_recognized
+        self.satellite.on_wake_heard = self._on_wake_heard
         self.async_on_remove(self._stop_following_streams)
         self.async_on_remove(async_at_started(self.hass, self._prepare_agent))
         if self.registry_entry is not None and self.registry_entry.device_id:
@@ -210,6 +214,9 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             self.satellite.on_stream = None
         if self.satellite.on_recognized == self._on_recognized:
             self.satellite.on_recognized = None
+        if self.satellite.on_wake_heard == self._on_wake_heard:
+            self.satellite.on_wake_heard = None
+        self._claims.clear()
 
     @callback
     def _prepare_agent(self, _hass: HomeAssistant) -> None:
@@ -267,20 +274,32 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             self.hass, self._async_run(stream), f"sotto pipeline {self.entity_id}"
         )
 
-    async def _async_claim(self, stream: AudioStream) -> bool:
-        """Whether this satellite answers the wake word it heard (see arbiter.py).
+    async def _async_claim(self, stream_id: int, evidence: WakeEvidence) -> bool:
+        """Whether this satellite answers the wake word it heard (see arbiter.py); if not,
+        it is told to stop at once.
 
         Only a wake word is arbitrated: a button or remote wake is meant for this one.
         """
         home = home_data(self.hass)
-        if home is None or stream.start.trigger is not StreamTrigger.WAKE_WORD:
+        if home is None:
             return True
-        ruling = await home.arbiter.claim(self.satellite, stream.evidence)
+        ruling = await home.arbiter.claim(self.satellite, evidence)
         if ruling:
             _LOGGER.debug("%s answers (waited %.3f s)", self.entity_id, ruling.waited)
             return True
-        await self.satellite.async_yield(stream, ruling)
+        await self.satellite.async_yield(stream_id, ruling)
         return False
+
+    @callback
+    def _on_wake_heard(self, wake: WakeHeard) -> None:
+        """A satellite that recognises itself claims at its wake, not when its text comes
+        (seconds later, after a decode whose length varies from one satellite to another)."""
+        evidence = WakeEvidence(wake.speech_level, wake.wake_probability, wake.wake_time)
+        self._claims[wake.stream_id] = self._entry.async_create_background_task(
+            self.hass,
+            self._async_claim(wake.stream_id, evidence),
+            f"sotto claim {self.entity_id}",
+        )
 
     def _begin(self, stream_id: int, trigger: StreamTrigger, wake_word: str | None) -> Interaction:
         """A new command: the history row it fills in, and its marks."""
@@ -300,7 +319,10 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
 
     async def _async_run(self, stream: AudioStream) -> None:
         """Run the pipeline on one stream; the satellite is told when the run is over."""
-        if not await self._async_claim(stream):
+        start = stream.start
+        if start.trigger is StreamTrigger.WAKE_WORD and not await self._async_claim(
+            start.stream_id, stream.evidence
+        ):
             return  # nothing ran, so the history has nothing to keep
         self._stream = stream
         start = stream.start
@@ -352,7 +374,14 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
 
     async def _async_run_recognized(self, command: Recognized) -> None:
         """Run the pipeline from the intent stage on a command the satellite recognised
-        itself (no audio left the room); the satellite is told when the run is over."""
+        itself (no audio left the room); the satellite is told when the run is over.
+
+        A command whose wake word was arbitrated waits for its claim: a satellite that
+        yielded was told to stop before decoding, so its text rarely comes at all.
+        """
+        claim = self._claims.pop(command.stream_id, None)
+        if claim is not None and not await claim:
+            return
         self._stream = None
         interaction = self._begin(command.stream_id, command.trigger, command.wake_word)
         interaction.recognized_on = RecognizedOn.SATELLITE
@@ -724,8 +753,10 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         on_device = bool(sentences) and self._recognizes_on_device()
         try:
             if on_device and grammar is not None:
-                # It recognises the answer itself: it hears the answers until answered.
-                await self._async_offer(await grammar.async_grammar(sentences))
+                # It recognises the answer itself: it hears the answers until answered
+                # (the home's grammar is not offered again meanwhile, even if rebuilt).
+                asked = self.satellite.question_grammar = await grammar.async_grammar(sentences)
+                await self._async_offer(asked)
             return await super().async_internal_ask_question(
                 question=question,
                 question_media_id=question_media_id,
@@ -737,6 +768,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             self._asking, self._answers = False, ()
             if forget is not None:
                 forget()
+            self.satellite.question_grammar = None
             if on_device and grammar is not None:
                 await self._async_offer(grammar.grammar)
 

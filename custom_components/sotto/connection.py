@@ -56,6 +56,7 @@ from sotto_voice.messages import (
     StopStreaming,
     StreamStart,
     StreamStop,
+    WakeHeard,
 )
 
 from .const import BACKOFF_CAP_SECONDS, BACKOFF_FIRST_SECONDS
@@ -188,6 +189,9 @@ class SatelliteSink(Protocol):
 
     def grammar_ready(self, digest: str) -> None:
         """The device recognises with the grammar of this digest from now on."""
+
+    def wake_heard(self, wake: WakeHeard) -> None:
+        """A device that recognises itself heard its wake word (with its evidence)."""
 
     def wake(self, wake_word: str | None) -> None:
         """The device heard its wake word."""
@@ -627,6 +631,7 @@ class DeviceConnection(ReconnectingTransport[_OpenLink]):
             (Error.is_type, self._on_error),
             (Purged.is_type, lambda event: self._answer_purge(Purged.from_event(event))),
             (Recognized.is_type, lambda event: sink.recognized(Recognized.from_event(event))),
+            (WakeHeard.is_type, lambda event: sink.wake_heard(WakeHeard.from_event(event))),
             (GrammarReady.is_type, lambda e: sink.grammar_ready(GrammarReady.from_event(e).digest)),
             (GrammarMissing.is_type, self._on_grammar_missing),
         )

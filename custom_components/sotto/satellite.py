@@ -12,7 +12,15 @@ from typing import Final
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
 from sotto_voice.audio import VOICE_FORMAT, level_dbfs
-from sotto_voice.messages import Recognized, SottoLedger, StopReason, StreamStart, StreamStop
+from sotto_voice.engine.stt.model import Grammar
+from sotto_voice.messages import (
+    Recognized,
+    SottoLedger,
+    StopReason,
+    StreamStart,
+    StreamStop,
+    WakeHeard,
+)
 
 from .arbiter import Ruling, WakeEvidence
 from .connection import SatelliteInfo, SatelliteState, SatelliteTransport
@@ -120,8 +128,13 @@ class SatelliteDevice:
         """Runs the pipeline for each command the satellite starts sending."""
         self.on_recognized: TextHandler | None = None
         """Runs the pipeline from the intent stage for each command it recognised itself."""
+        self.on_wake_heard: Callable[[WakeHeard], None] | None = None
+        """Claims the utterance when a satellite that recognises itself hears its wake."""
         self.grammar_digest: str | None = None
         """The home grammar the satellite recognises with, by its own report (edge only)."""
+        self.question_grammar: Grammar | None = None
+        """While a question is open on a satellite that recognises itself: the grammar with
+        its answers, which it keeps (edge.GrammarFeeder offers it instead of the home's)."""
         self.played_event = asyncio.Event()
         self._played_waiters: set[asyncio.Future[bool]] = set()
         self._stall_timer: asyncio.TimerHandle | None = None
@@ -155,18 +168,19 @@ class SatelliteDevice:
         """The level HA measured in the current stream's first audio."""
         return self.stream.level if self.stream is not None else None
 
-    async def async_yield(self, stream: AudioStream, ruling: Ruling) -> None:
+    async def async_yield(self, stream_id: int, ruling: Ruling) -> None:
         """Another satellite answers this utterance: stop at once, then say which one."""
-        await self.connection.async_yield(stream.start.stream_id)
+        await self.connection.async_yield(stream_id)
         winner = await ruling.async_winner()
         _LOGGER.debug("%s yielded to %s", self.connection.name, winner.name)
-        self.fire(VoiceEvent.YIELDED, winner=winner.name, stream_id=stream.start.stream_id)
+        self.fire(VoiceEvent.YIELDED, winner=winner.name, stream_id=stream_id)
 
     @callback
     def close(self) -> None:
         """End what the entry's unload cuts off: the stream and any wait for playback."""
         self.on_stream = None
         self.on_recognized = None
+        self.on_wake_heard = None
         self._end_stream(None, StreamLoss.CLOSED)
         self._resolve_played(False)
 
@@ -276,6 +290,13 @@ class SatelliteDevice:
         )
         if self.on_recognized is not None:
             self.on_recognized(command)
+
+    @callback
+    def wake_heard(self, wake: WakeHeard) -> None:
+        """A satellite that recognises itself heard its wake word: the claim starts now,
+        so that a nearer satellite can stop it before it decodes anything."""
+        if self.on_wake_heard is not None:
+            self.on_wake_heard(wake)
 
     @callback
     def grammar_ready(self, digest: str) -> None:

@@ -10,7 +10,8 @@ Satellite -> Home Assistant
     `sotto-info`, `sotto-state`, `sotto-ledger`, `sotto-purged`; Wyoming `detection` when
     the wake word is heard; the command's audio as `audio-start`
     (`StreamStart`), `audio-chunk`..., `audio-stop` (`StreamStop`), or, from a satellite
-    that recognises on the device, only its text as `sotto-recognized`; `played` after a
+    that recognises on the device, its wake's evidence as `sotto-wake-heard` and then only
+    its text as `sotto-recognized`; `played` after a
     reply has been played; `sotto-grammar-ready` / `sotto-grammar-missing` (the engine
     protocol's) answering `sotto-grammar`; Wyoming `error`.
 Home Assistant -> satellite
@@ -63,6 +64,7 @@ STOP_STREAMING_TYPE: Final = "sotto-stop-streaming"
 RUN_ENDED_TYPE: Final = "sotto-run-ended"
 PURGE_TYPE: Final = "sotto-purge"
 RECOGNIZED_TYPE: Final = "sotto-recognized"
+WAKE_HEARD_TYPE: Final = "sotto-wake-heard"
 STREAM_START_TYPE: Final = "audio-start"
 STREAM_STOP_TYPE: Final = "audio-stop"
 
@@ -617,6 +619,30 @@ class Recognized(Message):
 
     wake_word: str | None = None
     """The wake word heard, for `wake_word` commands."""
+
+
+@dataclass(frozen=True, slots=True)
+class WakeHeard(Message):
+    """A satellite that recognises on the device heard its wake word, and how well.
+
+    It announces no audio stream, so this carries what `StreamStart` carries for the
+    arbiter: Home Assistant picks the nearest of the satellites that heard one utterance
+    and tells the others to stop listening (`sotto-stop-streaming`, yielded) before any of
+    them has decoded, let alone sent, a command.
+    """
+
+    TYPE: ClassVar[str] = WAKE_HEARD_TYPE
+
+    stream_id: int
+    """The command's number, as its `sotto-recognized` will carry."""
+
+    wake_word: str | None = None
+    wake_probability: float | None = field(default=None, metadata=limits(high=1.0, digits=3))
+    speech_level: float | None = field(
+        default=None, metadata=limits(low=-120.0, high=0.0, digits=1)
+    )
+    wake_time: float | None = field(default=None, metadata=limits(digits=3))
+    """As in `StreamStart`."""
 
 
 # --- Home Assistant -> satellite ------------------------------------------------------------

@@ -192,3 +192,64 @@ async def test_an_esphome_satellite_is_judged_by_the_audio_it_sends(
         assert hass.states.get("light.sofa_lamp").state == STATE_OFF
         assert (living, "yielded", echo.title) in voice
         assert (living, "intent_handled", None) not in voice
+
+
+async def test_satellites_that_recognise_on_the_device_arbitrate_at_the_wake(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """Two satellites that recognise commands themselves hear one command: they claim at
+    the wake word, so the farther one is stopped before it decodes (no text, no action),
+    and only the nearer room's light comes on."""
+    from demo.home import async_wait_for_satellite_grammar
+    from demo.processes import on_device_recognition
+
+    rooms = {"Kitchen": (0.0, 0.0), "Bedroom": (9.0, 0.03)}
+    assert await async_setup_component(hass, "conversation", {})
+    await async_build_house(hass, {room: [f"{room} Light"] for room in rooms})
+    home = MockConfigEntry(domain=DOMAIN, unique_id=HOME_UNIQUE_ID, data={"kind": "home"})
+    home.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(home.entry_id)
+    async with contextlib.AsyncExitStack() as stack:
+        satellites = {
+            room: await stack.enter_async_context(
+                run_satellite(
+                    tmp_path / slugify(room),
+                    device_id=f"{slugify(room)}-satellite",
+                    name=f"{room} satellite",
+                    extra=on_device_recognition(),
+                )
+            )
+            for room in rooms
+        }
+        for room, satellite in satellites.items():
+            await pair(hass, satellite, room)
+        await async_use_sotto_pipeline(hass)
+        for satellite in satellites.values():
+            await async_wait_for_satellite_grammar(hass, satellite)
+
+        voice: list[tuple[str, str, str | None]] = []
+
+        @callback
+        def follow(event: Event[EventStateChangedData]) -> None:
+            new = event.data["new_state"]
+            if new is not None and new.entity_id.endswith("_voice_events"):
+                attributes = new.attributes
+                voice.append((new.entity_id, attributes["event_type"], attributes.get("winner")))
+
+        unsub = hass.bus.async_listen("state_changed", follow)
+        for room, (db, delay) in rooms.items():
+            satellites[room].say(heard_from(COMMAND, db=db, delay=delay))
+        await wait_for_state(hass, "light.kitchen_light", STATE_ON)
+        kitchen = _entity("event", "Kitchen", "voice_events")
+        bedroom = _entity("event", "Bedroom", "voice_events")
+        async with asyncio.timeout(30):
+            while (kitchen, "intent_handled", None) not in voice:
+                await asyncio.sleep(0.1)
+        await asyncio.sleep(2.0)  # time enough for a late text from the bedroom to act
+        unsub()
+
+        assert hass.states.get("light.bedroom_light").state == STATE_OFF
+        assert (bedroom, "yielded", "Kitchen satellite") in voice
+        assert (bedroom, "listening_finished", None) not in voice  # it sent no text at all
+        assert (bedroom, "intent_handled", None) not in voice
+        assert (kitchen, "yielded", None) not in voice

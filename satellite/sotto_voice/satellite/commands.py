@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Final
 from wyoming.audio import AudioChunk
 from wyoming.wake import Detection
 
-from sotto_voice.messages import Recognized, StopReason, StreamStart, StreamStop, StreamTrigger
+from sotto_voice.messages import (
+    Recognized,
+    StopReason,
+    StreamStart,
+    StreamStop,
+    StreamTrigger,
+    WakeHeard,
+)
 
 from .audio import BYTES_PER_SECOND, MIC_FORMAT, seconds_of
 from .chimes import Chime
@@ -177,7 +184,18 @@ class CommandStream:
         if stream.trigger == StreamTrigger.WAKE_WORD:
             told = await link.send(Detection(name=wake_word, timestamp=stream.timestamp()).event())
         if stream.on_device:
-            # No audio stream is announced: only the text follows, once decoded.
+            # No audio stream is announced: the wake's evidence (so HA can let a nearer
+            # satellite answer), then only the text, once decoded.
+            if told and stream.trigger == StreamTrigger.WAKE_WORD:
+                told = await link.send(
+                    WakeHeard(
+                        stream_id=stream.stream_id,
+                        wake_word=wake_word,
+                        wake_probability=evidence.probability if evidence else None,
+                        speech_level=evidence.speech_level if evidence else None,
+                        wake_time=evidence.detected_at if evidence else None,
+                    ).event()
+                )
             stream.announced = told and link.controller is not None
             return
         stream.announced = await link.send(
