@@ -63,6 +63,8 @@ class GrammarFeeder:
         self._check()
 
     def _grammar(self) -> Grammar | None:
+        if self._satellite.question_grammar is not None:
+            return self._satellite.question_grammar  # a question is open: its answers stay
         if self._latest is not None:
             return self._latest
         home = home_data(self.hass)
