@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from homeassistant.components.conversation import DOMAIN as CONVERSATION_DOMAIN
+from homeassistant.components.homeassistant.const import DATA_EXPOSED_ENTITIES
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
@@ -35,6 +38,17 @@ async def async_setup_entry(
 
 class SottoMuteSwitch(SottoSatelliteEntity, SwitchEntity):
     """On while the satellite's microphone is closed."""
+
+    async def async_added_to_hass(self) -> None:
+        """Keep the switch out of Assist unless the user exposes it: without an entity
+        category HA would expose it, and its name ("Kitchen satellite Mute") would enter
+        every satellite's grammar as a thing to switch by voice."""
+        await super().async_added_to_hass()
+        entry = self.registry_entry
+        if entry is None or DATA_EXPOSED_ENTITIES not in self.hass.data:
+            return
+        if "should_expose" not in entry.options.get(CONVERSATION_DOMAIN, {}):
+            async_expose_entity(self.hass, CONVERSATION_DOMAIN, self.entity_id, False)
 
     @property
     def is_on(self) -> bool | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from homeassistant.components.device_automation import DeviceAutomationType
+from homeassistant.components.homeassistant.exposed_entities import async_should_expose
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -65,6 +66,8 @@ async def test_mute_from_ha_closes_the_microphone(hass: HomeAssistant, tmp_path:
     """Muted from HA, the satellite reports it, and the wake word sends nothing."""
     async with run_satellite(tmp_path) as satellite:
         entry = await pair(hass, satellite)
+        # Shown among the device's controls, but not something Assist switches by voice.
+        assert not async_should_expose(hass, "conversation", MUTE)
         recording: list[str] = []
 
         @callback
