@@ -511,8 +511,8 @@ class RecognizerPool:
     `keep_warm` starts every child at once and never stops one: a Whisper child takes
     seconds to load its model, so one started when commands overlap is ready only after
     they have all queued on the first (bench/at_once.py, the first five at once: 5.4-16.0 s
-    and 3.1-8.7 s from end of speech to light in two runs with a cold pool, 2.5-4.7 s kept
-    warm). Each Whisper child holds 190-230 MB.
+    and 3.1-8.7 s from end of speech to light in two runs with a cold pool, 2.5-4.7 s and
+    2.7-5.7 s kept warm). Each Whisper child holds 190-230 MB.
     """
 
     def __init__(
