@@ -91,7 +91,7 @@ async def _speak(
 ) -> list[CaseResult]:
     """The speakers' commands at the same moment (one speaker: alone)."""
     barrier = asyncio.Barrier(len(speakers))
-    return await asyncio.gather(
+    results = await asyncio.gather(
         *(
             async_run_case(
                 hass,
@@ -104,6 +104,12 @@ async def _speak(
             for speaker in speakers
         )
     )
+    if len(speakers) > 1:
+        for result in results:
+            # Its transcript time is read from HA's newest pipeline run, which may be
+            # another speaker's.
+            result.stt_end_ms = None
+    return results
 
 
 def _print(label: str, results: Sequence[CaseResult]) -> None:

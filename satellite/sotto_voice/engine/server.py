@@ -126,10 +126,14 @@ class RecognizerService:
         whisper_model: Path | None = None,
     ) -> RecognizerService:
         """Start the recognition process and wait until its model is loaded."""
-        from .stt.worker import RecognizerPool
+        from .stt.worker import GRAMMAR, RecognizerPool
 
+        # Whisper's children load for seconds: all of them are ready before commands overlap.
         recognizer = RecognizerPool(
-            cmn_file=cmn_file, recognizer=recognizer_kind, whisper_model=whisper_model
+            cmn_file=cmn_file,
+            recognizer=recognizer_kind,
+            whisper_model=whisper_model,
+            keep_warm=recognizer_kind != GRAMMAR,
         )
         try:
             await recognizer.start()

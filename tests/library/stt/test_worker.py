@@ -306,6 +306,32 @@ async def test_overlapping_commands_get_a_second_process_that_stops_when_unused(
     assert pool.pids == []
 
 
+async def test_a_pool_kept_warm_has_every_process_from_the_start_and_keeps_them(
+    grammar: Grammar,
+) -> None:
+    """As the engine keeps Whisper's: every child is loaded before the first command, so
+    two commands at once are decoded in two processes at once, and an unused child stays."""
+    pool = RecognizerPool(size=2, idle_seconds=0.2, keep_warm=True)
+    lamp = utterance(0.3, "turn on the floor lamp", 0.4)
+    pendants = utterance(0.3, "turn off the island pendants", 0.4)
+    try:
+        async with asyncio.timeout(120):
+            await pool.start()
+            assert len(pool.pids) == 2
+            await pool.load(grammar)
+            async with await pool.open() as first, await pool.open() as second:
+                assert first.pid != second.pid
+                await first.feed(lamp)
+                await second.feed(pendants)
+                assert (await second.finish()).text == "turn off the island pendants"
+                assert (await first.finish()).text == "turn on the floor lamp"
+            await asyncio.sleep(1.0)  # five times the idle time after which a child stops
+            assert len(pool.pids) == 2
+    finally:
+        await pool.close()
+    assert pool.pids == []
+
+
 async def test_a_pool_needs_a_process() -> None:
     with pytest.raises(ValueError, match="at least one process"):
         RecognizerPool(size=0)

@@ -507,6 +507,12 @@ class RecognizerPool:
     The first time a command starts while another is being decoded, a second child starts
     with the current grammar; after `idle_seconds` without a command it stops again, so a
     home that never talks over itself keeps one child. Same calls as RecognizerProcess.
+
+    `keep_warm` starts every child at once and never stops one: a Whisper child takes
+    seconds to load its model, so one started when commands overlap is ready only after
+    they have all queued on the first (bench/at_once.py, the first five at once: 5.4-16.0 s
+    and 3.1-8.7 s from end of speech to light in two runs with a cold pool, 2.5-4.7 s and
+    2.7-5.7 s kept warm). Each Whisper child holds 190-230 MB.
     """
 
     def __init__(
@@ -519,12 +525,14 @@ class RecognizerPool:
         python: str | None = None,
         recognizer: str = GRAMMAR,
         whisper_model: Path | None = None,
+        keep_warm: bool = False,
     ) -> None:
         """The first child starts with the first call; see RecognizerProcess for the rest."""
         if size < 1:
             raise ValueError(f"a recogniser pool needs at least one process, not {size}")
         self._size = size
         self._idle_seconds = idle_seconds
+        self._keep_warm = keep_warm
         self._options: dict[str, Any] = {
             "threshold": threshold,
             "cmn_file": cmn_file,
@@ -555,8 +563,13 @@ class RecognizerPool:
         return [pid for child in self._busy if (pid := child.pid) is not None]
 
     async def start(self) -> None:
-        """Start the first child and wait until its model is loaded."""
-        await self._first.start()
+        """Start the first child (every child if kept warm) and wait until they are loaded."""
+        others = [RecognizerProcess(**self._options) for _ in range(self._size - 1)]
+        if not self._keep_warm:
+            others = []
+        for child in others:
+            self._busy[child] = 0
+        await asyncio.gather(self._first.start(), *(child.start() for child in others))
 
     def has_grammar(self, digest: str) -> bool:
         """Whether a grammar with this digest is compiled and kept."""
@@ -633,7 +646,7 @@ class RecognizerPool:
             return  # the pool was closed meanwhile
         if not started:
             self._busy[child] -= 1
-        if child is self._first or self._busy[child] or self._closed:
+        if child is self._first or self._busy[child] or self._closed or self._keep_warm:
             return
         loop = asyncio.get_running_loop()
         self._idle[child] = loop.call_later(self._idle_seconds, self._retire, child)
