@@ -245,7 +245,7 @@ async def test_integrations_pages(
     """Sotto's card, and its page: entries are devices and a service, never "hubs"."""
     url = home_assistant["url"]
     await page.goto(f"{url}/config/integrations/dashboard")
-    text = await page.wait_for_text("Sotto")
+    text = await page.wait_for_lines({"Sotto", "4 devices"}, gone={"Loading..."})
     await page.screenshot(screenshots / "integrations.png")
     assert_no_raw_keys(text)
 
@@ -254,6 +254,8 @@ async def test_integrations_pages(
     text = await page.wait_for_text("Kitchen satellite")
     await page.screenshot(screenshots / "integration-sotto.png")
     assert {"Sotto home", "Add device", "Devices"} <= lines(text)
+    # The satellites and the engine are devices; the home is the one service.
+    assert {"3 devices", "1 service"} <= lines(text)
     assert {"Bedroom satellite", "Engine"} <= lines(text)
     assert not {line for line in lines(text) if re.search(r"\bhubs?\b", line, re.IGNORECASE)}
     assert_no_raw_keys(text)
