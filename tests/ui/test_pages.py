@@ -76,6 +76,13 @@ async def test_history_panel_on_a_desktop(
     assert not shown & RAW_VALUES, shown & RAW_VALUES
     assert_no_raw_keys(text)
     assert await page.evaluate(f"{PANEL}.shadowRoot.querySelector('ha-data-table') !== null")
+    # Every column fits: each row's buttons are on screen, not scrolled off to the right.
+    rights = await page.evaluate(
+        "window.__deepAll('ha-button.delete, ha-button.play')"
+        ".map((button) => button.getBoundingClientRect().right)"
+    )
+    assert rights
+    assert max(rights) <= DESKTOP[0]
 
 
 async def test_history_panel_on_a_phone(
