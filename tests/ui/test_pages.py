@@ -76,6 +76,13 @@ async def test_history_panel_on_a_desktop(
     assert not shown & RAW_VALUES, shown & RAW_VALUES
     assert_no_raw_keys(text)
     assert await page.evaluate(f"{PANEL}.shadowRoot.querySelector('ha-data-table') !== null")
+    # Every column fits: each row's buttons are on screen, not scrolled off to the right.
+    rights = await page.evaluate(
+        "window.__deepAll('ha-button.delete, ha-button.play')"
+        ".map((button) => button.getBoundingClientRect().right)"
+    )
+    assert rights
+    assert max(rights) <= DESKTOP[0]
 
 
 async def test_history_panel_on_a_phone(
@@ -245,7 +252,7 @@ async def test_integrations_pages(
     """Sotto's card, and its page: entries are devices and a service, never "hubs"."""
     url = home_assistant["url"]
     await page.goto(f"{url}/config/integrations/dashboard")
-    text = await page.wait_for_text("Sotto")
+    text = await page.wait_for_lines({"Sotto", "4 devices"}, gone={"Loading..."})
     await page.screenshot(screenshots / "integrations.png")
     assert_no_raw_keys(text)
 
@@ -254,6 +261,8 @@ async def test_integrations_pages(
     text = await page.wait_for_text("Kitchen satellite")
     await page.screenshot(screenshots / "integration-sotto.png")
     assert {"Sotto home", "Add device", "Devices"} <= lines(text)
+    # The satellites and the engine are devices; the home is the one service.
+    assert {"3 devices", "1 service"} <= lines(text)
     assert {"Bedroom satellite", "Engine"} <= lines(text)
     assert not {line for line in lines(text) if re.search(r"\bhubs?\b", line, re.IGNORECASE)}
     assert_no_raw_keys(text)

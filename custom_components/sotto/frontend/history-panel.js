@@ -228,8 +228,10 @@ class SottoHistoryPanel extends HTMLElement {
       started_at: item.started_at,
       started: started.getTime(),
       time: started.toLocaleString(this._hass.locale?.language, {
-        dateStyle: "medium",
-        timeStyle: "short",
+        month: "short",
+        day: "numeric",
+        hour: "numeric",
+        minute: "2-digit",
       }),
       satellite: item.satellite_name || "",
       area: item.area || "",
@@ -293,12 +295,15 @@ class SottoHistoryPanel extends HTMLElement {
     // On a phone, HA's tables show one main column (here what was heard, with when, where
     // and how it ended under it) and the row's buttons; the rest is for wider screens.
     const narrow = this._narrow;
+    // Below this width the area and the reply give way to what was heard (a satellite's
+    // name usually says its room; the reply follows from the outcome).
+    const roomy = window.innerWidth >= 1500;
     const columns = {
       started: {
         title: "Time",
         sortable: true,
         direction: "desc",
-        minWidth: "190px",
+        minWidth: "130px",
         hidden: narrow,
         template: (row) => row.time,
       },
@@ -306,11 +311,11 @@ class SottoHistoryPanel extends HTMLElement {
         title: "Satellite",
         sortable: true,
         filterable: true,
-        minWidth: "160px",
+        minWidth: "150px",
         hidden: narrow,
       },
-      area: { title: "Area", sortable: true, filterable: true, hidden: narrow },
-      trigger: { title: "Started by", sortable: true, hidden: narrow },
+      area: { title: "Area", sortable: true, filterable: true, hidden: !roomy },
+      trigger: { title: "Started by", sortable: true, minWidth: "110px", hidden: narrow },
       transcript: {
         title: "Heard",
         filterable: true,
@@ -326,13 +331,13 @@ class SottoHistoryPanel extends HTMLElement {
         minWidth: "120px",
         hidden: narrow,
       },
-      reply: { title: "Reply", filterable: true, flex: 2, hidden: narrow },
+      reply: { title: "Reply", filterable: true, flex: 2, hidden: !roomy },
     };
     if (withAudio) {
       columns.audio = {
         title: narrow ? "" : "Recording",
         label: "Recording",
-        minWidth: narrow ? "64px" : "110px",
+        minWidth: narrow ? "64px" : "100px",
         showNarrow: true,
         template: (row) =>
           row.audio_kept ? this._rowButton("Play", "play", () => this.play(row)) : "",
