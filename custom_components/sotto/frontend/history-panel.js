@@ -236,6 +236,7 @@ class SottoHistoryPanel extends HTMLElement {
       satellite: item.satellite_name || "",
       area: item.area || "",
       trigger: this._label("trigger", item.trigger),
+      recognized_on: this._label("recognized_on", item.recognized_on || "home_assistant"),
       wake_word: this._label("wake_word", item.wake_word),
       transcript: item.transcript ?? "",
       outcome: this._label("outcome", item.outcome),
@@ -316,6 +317,7 @@ class SottoHistoryPanel extends HTMLElement {
       },
       area: { title: "Area", sortable: true, filterable: true, hidden: !roomy },
       trigger: { title: "Started by", sortable: true, minWidth: "110px", hidden: narrow },
+      recognized_on: { title: "Recognised", sortable: true, minWidth: "120px", hidden: !roomy },
       transcript: {
         title: "Heard",
         filterable: true,
