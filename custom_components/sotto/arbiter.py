@@ -37,7 +37,7 @@ from typing import Any, Final, Protocol
 from sotto_voice.audio import SILENCE_DBFS
 
 DEFAULT_WINDOW_MS: Final = 120
-"""How long a round waits for more claims (measured with bench/rooms.py; see the README)."""
+"""How long a round waits for more claims (measured with bench/rooms.py: docs/rooms.md)."""
 MAX_WINDOW_MS: Final = 1000
 OPTION_WINDOW_MS: Final = "arbitration_window_ms"
 """The home entry's option: the window in milliseconds."""

@@ -44,6 +44,15 @@ def _entity(domain: str, room: str, key: str) -> str:
     return f"{domain}.{slugify(room)}_satellite_{key}"
 
 
+async def _history_satellites(home: MockConfigEntry) -> list[str]:
+    """The satellites of the history's rows, once it has one."""
+    store = home.runtime_data.history
+    async with asyncio.timeout(30):
+        while not (rows := await store.async_list()):
+            await asyncio.sleep(0.1)
+    return [row.satellite_id for row in rows]
+
+
 async def test_only_the_nearest_room_answers(hass: HomeAssistant, tmp_path: Path) -> None:
     """The kitchen is nearest: its lights come on; the other rooms yield and stop at once."""
     assert await async_setup_component(hass, "conversation", {})
@@ -107,6 +116,9 @@ async def test_only_the_nearest_room_answers(hass: HomeAssistant, tmp_path: Path
             assert recording.index((sensor, STATE_OFF)) < kitchen_off
             assert (events, "intent_handled", None) not in voice
         assert (kitchen_voice, "yielded", None) not in voice
+        # The history keeps the kitchen's command; the rooms that yielded ran nothing, and
+        # wrote nothing (they stopped first, so a row of theirs would be there by now).
+        assert await _history_satellites(home) == ["kitchen-satellite"]
 
 
 async def test_the_window_is_a_setting_of_the_home(hass: HomeAssistant, tmp_path: Path) -> None:
