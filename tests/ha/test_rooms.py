@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,36 @@ COMMAND = utterance(0.3, "okay nabu", 0.4, "turn on the lights", 1.5)
 
 def _entity(domain: str, room: str, key: str) -> str:
     return f"{domain}.{slugify(room)}_satellite_{key}"
+
+
+def _follow_voice(
+    hass: HomeAssistant,
+) -> tuple[list[tuple[str, str, str | None]], Callable[[], None]]:
+    """Every satellite's voice events from now on: (entity, event type, winner if yielded),
+    and what stops following."""
+    voice: list[tuple[str, str, str | None]] = []
+
+    @callback
+    def follow(event: Event[EventStateChangedData]) -> None:
+        new = event.data["new_state"]
+        if new is not None and new.entity_id.endswith("_voice_events"):
+            attributes = new.attributes
+            voice.append((new.entity_id, attributes["event_type"], attributes.get("winner")))
+
+    return voice, hass.bus.async_listen("state_changed", follow)
+
+
+async def _house_and_home(
+    hass: HomeAssistant, lights: dict[str, list[str]], options: dict[str, int] | None = None
+) -> None:
+    """Conversation, a light (or more) in each room, and the Sotto home entry."""
+    assert await async_setup_component(hass, "conversation", {})
+    await async_build_house(hass, lights)
+    home = MockConfigEntry(
+        domain=DOMAIN, unique_id=HOME_UNIQUE_ID, data={"kind": "home"}, options=options or {}
+    )
+    home.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(home.entry_id)
 
 
 async def _history_satellites(home: MockConfigEntry) -> list[str]:
@@ -155,17 +186,12 @@ async def test_an_esphome_satellite_is_judged_by_the_audio_it_sends(
 ) -> None:
     """An ESPHome device reports no level: HA measures its audio. Nearer than the Pi
     satellite in the living room, it answers; the Pi satellite yields to it."""
-    assert await async_setup_component(hass, "conversation", {})
-    await async_build_house(hass, {"Kitchen": ["Kitchen Light"], "Living Room": ["Sofa Lamp"]})
     # A window long enough that the device's claim, sent after the Pi's, is in the round.
-    home = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=HOME_UNIQUE_ID,
-        data={"kind": "home"},
-        options={"arbitration_window_ms": 1000},
+    await _house_and_home(
+        hass,
+        {"Kitchen": ["Kitchen Light"], "Living Room": ["Sofa Lamp"]},
+        {"arbitration_window_ms": 1000},
     )
-    home.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(home.entry_id)
     async with (
         run_engine(tmp_path / "engine") as engine,
         running_device(key=new_key()) as device,
@@ -180,16 +206,7 @@ async def test_an_esphome_satellite_is_judged_by_the_audio_it_sends(
         await async_use_sotto_pipeline(hass)
         await hass.async_block_till_done()
 
-        voice: list[tuple[str, str, str | None]] = []
-
-        @callback
-        def follow(event: Event[EventStateChangedData]) -> None:
-            new = event.data["new_state"]
-            if new is not None and new.entity_id.endswith("_voice_events"):
-                attributes = new.attributes
-                voice.append((new.entity_id, attributes["event_type"], attributes.get("winner")))
-
-        unsub = hass.bus.async_listen("state_changed", follow)
+        voice, unsub = _follow_voice(hass)
         living = _entity("event", "Living Room", "voice_events")
         satellite.say(heard_from(COMMAND, db=12.0))
         async with asyncio.timeout(30):
@@ -216,11 +233,7 @@ async def test_satellites_that_recognise_on_the_device_arbitrate_at_the_wake(
     from demo.processes import on_device_recognition
 
     rooms = {"Kitchen": (0.0, 0.0), "Bedroom": (9.0, 0.03)}
-    assert await async_setup_component(hass, "conversation", {})
-    await async_build_house(hass, {room: [f"{room} Light"] for room in rooms})
-    home = MockConfigEntry(domain=DOMAIN, unique_id=HOME_UNIQUE_ID, data={"kind": "home"})
-    home.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(home.entry_id)
+    await _house_and_home(hass, {room: [f"{room} Light"] for room in rooms})
     async with contextlib.AsyncExitStack() as stack:
         satellites = {
             room: await stack.enter_async_context(
@@ -239,16 +252,7 @@ async def test_satellites_that_recognise_on_the_device_arbitrate_at_the_wake(
         for satellite in satellites.values():
             await async_wait_for_satellite_grammar(hass, satellite)
 
-        voice: list[tuple[str, str, str | None]] = []
-
-        @callback
-        def follow(event: Event[EventStateChangedData]) -> None:
-            new = event.data["new_state"]
-            if new is not None and new.entity_id.endswith("_voice_events"):
-                attributes = new.attributes
-                voice.append((new.entity_id, attributes["event_type"], attributes.get("winner")))
-
-        unsub = hass.bus.async_listen("state_changed", follow)
+        voice, unsub = _follow_voice(hass)
         for room, (db, delay) in rooms.items():
             satellites[room].say(heard_from(COMMAND, db=db, delay=delay))
         await wait_for_state(hass, "light.kitchen_light", STATE_ON)
