@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.sotto.arbiter import DEFAULT_WINDOW_MS
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
 from demo.home import place_device, wait_for_state
-from demo.processes import run_engine, run_satellite
+from demo.processes import SatelliteProcess, run_engine, run_satellite
 from demo.speech import heard_from, utterance
 from tests.tools.fake_esphome import new_key, running_device
 
@@ -64,7 +64,7 @@ def _follow_voice(
 
 async def _house_and_home(
     hass: HomeAssistant, lights: dict[str, list[str]], options: dict[str, int] | None = None
-) -> None:
+) -> MockConfigEntry:
     """Conversation, a light (or more) in each room, and the Sotto home entry."""
     assert await async_setup_component(hass, "conversation", {})
     await async_build_house(hass, lights)
@@ -73,6 +73,27 @@ async def _house_and_home(
     )
     home.add_to_hass(hass)
     assert await hass.config_entries.async_setup(home.entry_id)
+    return home
+
+
+async def _room_satellites(
+    stack: contextlib.AsyncExitStack,
+    tmp_path: Path,
+    rooms: Iterable[str],
+    extra: dict[str, object] | None = None,
+) -> dict[str, SatelliteProcess]:
+    """A real satellite process in each room, named for it, stopped with the stack."""
+    return {
+        room: await stack.enter_async_context(
+            run_satellite(
+                tmp_path / slugify(room),
+                device_id=f"{slugify(room)}-satellite",
+                name=f"{room} satellite",
+                extra=extra,
+            )
+        )
+        for room in rooms
+    }
 
 
 async def _history_satellites(home: MockConfigEntry) -> list[str]:
@@ -86,23 +107,10 @@ async def _history_satellites(home: MockConfigEntry) -> list[str]:
 
 async def test_only_the_nearest_room_answers(hass: HomeAssistant, tmp_path: Path) -> None:
     """The kitchen is nearest: its lights come on; the other rooms yield and stop at once."""
-    assert await async_setup_component(hass, "conversation", {})
-    await async_build_house(hass, {room: [f"{room} Light"] for room in ROOMS})
-    home = MockConfigEntry(domain=DOMAIN, unique_id=HOME_UNIQUE_ID, data={"kind": "home"})
-    home.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(home.entry_id)
+    home = await _house_and_home(hass, {room: [f"{room} Light"] for room in ROOMS})
     async with contextlib.AsyncExitStack() as stack:
         engine = await stack.enter_async_context(run_engine(tmp_path / "engine"))
-        satellites = {
-            room: await stack.enter_async_context(
-                run_satellite(
-                    tmp_path / slugify(room),
-                    device_id=f"{slugify(room)}-satellite",
-                    name=f"{room} satellite",
-                )
-            )
-            for room in ROOMS
-        }
+        satellites = await _room_satellites(stack, tmp_path, ROOMS)
         for room, satellite in satellites.items():
             await pair(hass, satellite, room)
         await pair_engine(hass, engine)
@@ -235,17 +243,7 @@ async def test_satellites_that_recognise_on_the_device_arbitrate_at_the_wake(
     rooms = {"Kitchen": (0.0, 0.0), "Bedroom": (9.0, 0.03)}
     await _house_and_home(hass, {room: [f"{room} Light"] for room in rooms})
     async with contextlib.AsyncExitStack() as stack:
-        satellites = {
-            room: await stack.enter_async_context(
-                run_satellite(
-                    tmp_path / slugify(room),
-                    device_id=f"{slugify(room)}-satellite",
-                    name=f"{room} satellite",
-                    extra=on_device_recognition(),
-                )
-            )
-            for room in rooms
-        }
+        satellites = await _room_satellites(stack, tmp_path, rooms, on_device_recognition())
         for room, satellite in satellites.items():
             await pair(hass, satellite, room)
         await async_use_sotto_pipeline(hass)
