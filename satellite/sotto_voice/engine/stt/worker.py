@@ -283,6 +283,24 @@ def recognizer_missing(kind: str = GRAMMAR) -> str | None:
     return None
 
 
+_CLOSED: Final = "it closed its output"
+# A child that closed its output has usually exited: it is given this long to be reaped by
+# asyncio before it is killed. (Killing first would reap it in Popen's own check, and
+# asyncio's watcher would then report exit status 255 instead of the signal that ended it.)
+_EXIT_GRACE_SECONDS: Final = 1.0
+
+
+async def _ended(process: asyncio.subprocess.Process, *, closed: bool) -> int:
+    """The child's exit status, killing it first if it is still running."""
+    if closed and process.returncode is None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(process.wait()), _EXIT_GRACE_SECONDS)
+    with contextlib.suppress(ProcessLookupError):
+        if process.returncode is None:
+            process.kill()
+    return await process.wait()
+
+
 class RecognizerProcess:
     """A Recognizer in a child process, with the asynchronous API of the in-process one."""
 
@@ -433,7 +451,7 @@ class RecognizerProcess:
 
     async def _read(self, process: asyncio.subprocess.Process, stderr: asyncio.Task[None]) -> None:
         assert process.stdout is not None
-        reason = "it closed its output"
+        reason = _CLOSED
         try:
             while True:
                 header_len, payload_len = _HEADER.unpack(
@@ -454,10 +472,7 @@ class RecognizerProcess:
             pass
         except RecognizerError as err:
             reason = f"its reply was unreadable: {err}"
-        with contextlib.suppress(ProcessLookupError):
-            if process.returncode is None:
-                process.kill()
-        status = await process.wait()
+        status = await _ended(process, closed=reason == _CLOSED)
         with contextlib.suppress(TimeoutError):  # its last words, if it says them soon
             await asyncio.wait_for(asyncio.shield(stderr), 1.0)
         said = " | ".join(self._last_words) or "nothing on stderr"
