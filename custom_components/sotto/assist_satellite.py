@@ -50,7 +50,14 @@ from yarl import URL
 
 from sotto_voice.audio import PcmFormat
 from sotto_voice.engine.stt.model import Grammar
-from sotto_voice.messages import Configure, Recognized, StopReason, StreamTrigger, WakeHeard
+from sotto_voice.messages import (
+    MAX_WAKE_WORDS,
+    Configure,
+    Recognized,
+    StopReason,
+    StreamTrigger,
+    WakeHeard,
+)
 
 from .arbiter import WakeEvidence
 from .audio import (
@@ -172,11 +179,29 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         self._answers: tuple[str, ...] = ()
         # Whether the current run is the answer to a question (it ends at speech-to-text).
         self._answering = False
+        # Which wake word's pipeline runs: 0 for the first (and for anything not woken by
+        # a wake word), 1 for the second ("Assistant 2"), as HA's ESPHome satellites do.
+        self._active_pipeline_index = 0
 
     @property
     def pipeline_entity_id(self) -> str | None:
-        """The satellite's pipeline select."""
-        return self._sibling("select", "pipeline")
+        """The pipeline select of the wake word heard (the first one's when none was)."""
+        index = self._active_pipeline_index
+        return self._sibling("select", "pipeline" if index < 1 else f"pipeline_{index + 1}")
+
+    def _pipeline_index(self, wake_word: str | None) -> int:
+        """Which of the satellite's wake words was heard (a device may report the model's
+        ID or its phrase); 0 when none or another one."""
+        state = self.satellite.state
+        words = state.listening_for if state else ()
+        return next(
+            (
+                index
+                for index, word in enumerate(words)
+                if wake_word is not None and wake_word in (word, spoken(word))
+            ),
+            0,
+        )
 
     @property
     def vad_sensitivity_entity_id(self) -> str | None:
@@ -240,23 +265,25 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
     @callback
     def async_get_configuration(self) -> AssistSatelliteConfiguration:
         """The satellite's wake words, by their spoken names (HA's voice setup wizard shows
-        them); one listens at a time, the same one the Wake word select shows."""
+        them); those it listens for, as the Wake word selects show them."""
         info, state = self.satellite.info, self.satellite.state
         words = info.wake_words if info else ()
+        one = "wake_word_2" in self.satellite.connection.unsupported
         return AssistSatelliteConfiguration(
             available_wake_words=[
                 # The on-device models (micro_wake_word) are trained on English.
                 AssistSatelliteWakeWord(id=word, wake_word=spoken(word), trained_languages=["en"])
                 for word in words
             ],
-            active_wake_words=[state.wake_word] if state and state.wake_word else [],
-            max_active_wake_words=1,
+            active_wake_words=list(state.listening_for) if state else [],
+            max_active_wake_words=1 if one else MAX_WAKE_WORDS,
         )
 
     async def async_set_configuration(self, config: AssistSatelliteConfiguration) -> None:
-        """Have the satellite listen for the wake word chosen (in HA's wizard)."""
+        """Have the satellite listen for the wake words chosen (in HA's wizard)."""
         if config.active_wake_words:
-            change = Configure(wake_word=config.active_wake_words[0])
+            words = tuple(config.active_wake_words[:MAX_WAKE_WORDS])
+            change = Configure(wake_word=words[0], wake_words=words)
             await self.async_request(self.satellite.connection.async_configure(change))
 
     @callback
@@ -307,6 +334,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         self._marks = {"start": time.monotonic()}
         self._heard = None
         self._answering = self._asking
+        self._active_pipeline_index = self._pipeline_index(wake_word)
         self._interaction = Interaction(
             started_at=dt_util.utcnow(),
             satellite_id=self._device_key,
@@ -632,6 +660,9 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
     async def _async_run_ended(
         self, stream_id: int | None, interaction: Interaction | None
     ) -> None:
+        if stream_id == self._stream_id:
+            # Announcements and questions until the next command use the first pipeline.
+            self._active_pipeline_index = 0
         await self.satellite.connection.async_run_ended(stream_id)
         await self._async_record(interaction)
 
@@ -649,12 +680,12 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         """Send audio to the satellite's speaker and wait until it has been played."""
         self.satellite.played_event.clear()
         if not await self.satellite.connection.async_play(fmt, rechunk(samples)):
-            raise self._not_connected()
+            raise self.not_connected()
         if await self.satellite.async_wait_played(_PLAYED_TIMEOUT):
             return
         if not self.satellite.available:
             # The link dropped while the satellite was playing: the rest was not heard.
-            raise self._not_connected()
+            raise self.not_connected()
         _LOGGER.warning(
             "%s did not say it finished playing within %s s", self.entity_id, _PLAYED_TIMEOUT
         )
@@ -663,13 +694,6 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         """Whether the user opted in to voice events carrying what was heard."""
         home = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, HOME_UNIQUE_ID)
         return home is not None and bool(home.options.get(OPTION_EVENT_TRANSCRIPTS, False))
-
-    def _not_connected(self) -> HomeAssistantError:
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="not_connected",
-            translation_placeholders={"name": self.satellite.connection.name},
-        )
 
     # --- announcements and conversations -----------------------------------------------------
 

@@ -116,6 +116,13 @@ class SatelliteState:
     wake_word: str | None = None
     sensitivity: float | None = None
     volume: float | None = None
+    wake_words: tuple[str, ...] = ()
+    """Every wake word it listens for, `wake_word` first (empty: `wake_word` alone)."""
+
+    @property
+    def listening_for(self) -> tuple[str, ...]:
+        """The wake words it listens for, first one first."""
+        return self.wake_words or ((self.wake_word,) if self.wake_word else ())
 
     @staticmethod
     def reported(state: SottoState) -> SatelliteState:

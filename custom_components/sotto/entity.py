@@ -52,8 +52,12 @@ class SottoSatelliteEntity(Entity):
         """Await a request to the satellite; its report (not this call) changes the state."""
         if not await request:
             # Only in the moment the link drops: HA skips entities already unavailable.
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="not_connected",
-                translation_placeholders={"name": self.satellite.connection.name},
-            )
+            raise self.not_connected()
+
+    def not_connected(self) -> HomeAssistantError:
+        """The error of a request the satellite cannot be sent now."""
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="not_connected",
+            translation_placeholders={"name": self.satellite.connection.name},
+        )

@@ -34,6 +34,15 @@ SENSITIVITY_LEVELS: Final = {
 WAKE_WORD = SelectEntityDescription(
     key="wake_word", translation_key="wake_word", entity_category=EntityCategory.CONFIG
 )
+# The second wake word, as HA's own ESPHome satellites offer it (each runs its own
+# pipeline: "Assistant 2"); "no_wake_word" until the user picks one.
+WAKE_WORD_2 = SelectEntityDescription(
+    key="wake_word_2",
+    translation_key="wake_word_n",
+    translation_placeholders={"index": "2"},
+    entity_category=EntityCategory.CONFIG,
+)
+NO_WAKE_WORD: Final = "no_wake_word"
 SENSITIVITY = SelectEntityDescription(
     key="wake_word_sensitivity",
     translation_key="wake_word_sensitivity",
@@ -55,18 +64,24 @@ async def async_setup_entry(
     ]
     if WAKE_WORD.key not in unsupported:
         entities.append(SottoWakeWordSelect(entry, WAKE_WORD))
+        if WAKE_WORD_2.key not in unsupported:
+            entities += [SottoSecondWakeWordSelect(entry, WAKE_WORD_2)]
+            entities += [SottoPipelineSelect(hass, entry, index=1)]
     if SENSITIVITY.key not in unsupported:
         entities.append(SottoSensitivitySelect(entry, SENSITIVITY))
     async_add_entities(entities)
 
 
 class SottoPipelineSelect(SottoSatelliteEntity, AssistPipelineSelect):
-    """Which Assist pipeline the satellite's commands run through."""
+    """Which Assist pipeline the satellite's commands run through (index 1: those woken by
+    the second wake word)."""
 
-    def __init__(self, hass: HomeAssistant, entry: SatelliteConfigEntry) -> None:
+    def __init__(self, hass: HomeAssistant, entry: SatelliteConfigEntry, index: int = 0) -> None:
         """Use HA's own pipeline select, on the satellite's device."""
         SottoSatelliteEntity.__init__(self, entry, AssistPipelineSelect.entity_description)
-        AssistPipelineSelect.__init__(self, hass, DOMAIN, entry.unique_id or entry.entry_id)
+        AssistPipelineSelect.__init__(
+            self, hass, DOMAIN, entry.unique_id or entry.entry_id, index=index
+        )
 
 
 class SottoVadSensitivitySelect(SottoSatelliteEntity, VadSensitivitySelect):
@@ -97,6 +112,38 @@ class SottoWakeWordSelect(SottoSatelliteEntity, SelectEntity):
         """Ask the satellite to listen for another wake word."""
         await self.async_request(
             self.satellite.connection.async_configure(Configure(wake_word=option))
+        )
+
+
+class SottoSecondWakeWordSelect(SottoSatelliteEntity, SelectEntity):
+    """A second wake word the satellite listens for at the same time, or none."""
+
+    @property
+    def options(self) -> list[str]:
+        """No second wake word, or one of the others the satellite has."""
+        info, state = self.satellite.info, self.satellite.state
+        first = state.wake_word if state else None
+        words = info.wake_words if info else ()
+        return [NO_WAKE_WORD, *(word for word in words if word != first)]
+
+    @property
+    def current_option(self) -> str | None:
+        """The second wake word, by the satellite's report."""
+        state = self.satellite.state
+        if state is None:
+            return None
+        words = state.listening_for
+        return words[1] if len(words) > 1 else NO_WAKE_WORD
+
+    async def async_select_option(self, option: str) -> None:
+        """Ask the satellite to listen for this wake word too (or only for the first)."""
+        state = self.satellite.state
+        first = state.wake_word if state else None
+        if first is None:  # it has not reported its wake word yet
+            raise self.not_connected()
+        words = (first,) if option == NO_WAKE_WORD else (first, option)
+        await self.async_request(
+            self.satellite.connection.async_configure(Configure(wake_words=words))
         )
 
 

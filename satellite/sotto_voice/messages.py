@@ -53,6 +53,9 @@ from .errors import SottoError
 PROTOCOL_VERSION: Final = 1
 """Bumped when a message changes incompatibly."""
 
+MAX_WAKE_WORDS: Final = 2
+"""Wake words a satellite listens for at once, each with its own pipeline in HA."""
+
 INFO_TYPE: Final = "sotto-info"
 STATE_TYPE: Final = "sotto-state"
 LEDGER_TYPE: Final = "sotto-ledger"
@@ -455,13 +458,17 @@ class SottoState(Message):
     """True while audio is leaving the satellite."""
 
     wake_word: str
-    """The active wake word."""
+    """The active wake word (the first, if it listens for two)."""
 
     sensitivity: float = field(metadata=_UNIT)
     """Wake word sensitivity, 0 (hardly ever) to 1 (very easily); 0.5 is the model's own."""
 
     volume: float = field(metadata=_UNIT)
     """Playback volume, 0 to 1."""
+
+    wake_words: tuple[str, ...] = field(default=(), metadata=limits(omit_default=True))
+    """Every wake word it listens for, `wake_word` first: Home Assistant runs the pipeline
+    chosen for the one heard. Empty from an older satellite (`wake_word` alone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -667,7 +674,11 @@ class Configure(Message):
     TYPE: ClassVar[str] = CONFIGURE_TYPE
 
     wake_word: str | None = field(default=None, metadata=_UNCHANGED)
-    """One of `SottoInfo.wake_words`."""
+    """One of `SottoInfo.wake_words`: the first wake word (a second one stays)."""
+
+    wake_words: tuple[str, ...] | None = field(default=None, metadata=_UNCHANGED)
+    """Listen for exactly these (one or `MAX_WAKE_WORDS` different ones of
+    `SottoInfo.wake_words`), the first one first; overrides `wake_word`."""
 
     sensitivity: float | None = field(default=None, metadata=limits(high=1.0, omit_default=True))
     """0 to 1; 0.5 is the model's own threshold."""

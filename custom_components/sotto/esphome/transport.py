@@ -124,6 +124,10 @@ UNSUPPORTED_NO_WAKE_WORD: Final = (
     "the device has no select named 'wake_word' in its ESPHome YAML"
     " (micro_wake_word models are chosen there)"
 )
+UNSUPPORTED_SECOND_WAKE_WORD: Final = (
+    "the device listens for the wake word its 'wake_word' select shows; a second one is"
+    " set in its ESPHome YAML (the pipeline it runs still follows the wake word it reports)"
+)
 UNSUPPORTED_SENSITIVITY: Final = (
     "ESPHome's micro_wake_word sets each model's cutoff in the device's YAML"
 )
@@ -283,6 +287,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         )
         unsupported = {
             "wake_word_sensitivity": UNSUPPORTED_SENSITIVITY,
+            "wake_word_2": UNSUPPORTED_SECOND_WAKE_WORD,
             "volume": UNSUPPORTED_VOLUME,
             "purge": UNSUPPORTED_PURGE_BUTTON,
         }

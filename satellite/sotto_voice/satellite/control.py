@@ -185,13 +185,8 @@ class Control:
         request = Configure.from_event(event)
         sat = self._satellite
         wake = sat.wake
-        if request.wake_word is not None and request.wake_word != wake.name:
-            try:
-                wake.choose(request.wake_word)
-            except WakeWordError as err:
-                await self.send_error(str(err), ERROR_UNKNOWN_WAKE_WORD)
-                return
-            sat.store.update(wake_word=request.wake_word)
+        if not await self._choose_wake_words(request):
+            return
         if request.sensitivity is not None:
             wake.set_sensitivity(request.sensitivity)
             sat.store.update(sensitivity=request.sensitivity)
@@ -199,6 +194,23 @@ class Control:
             sat.speaker.volume = request.volume
             sat.store.update(volume=request.volume)
         await sat.refresh()
+
+    async def _choose_wake_words(self, request: Configure) -> bool:
+        """Listen for the wake words asked for, if any; False (and an error) if it cannot."""
+        wake = self._satellite.wake
+        try:
+            if request.wake_words is not None:
+                wake.choose_all(request.wake_words)
+            elif request.wake_word is not None and request.wake_word != wake.name:
+                wake.choose(request.wake_word)
+            else:
+                return True
+        except WakeWordError as err:
+            await self.send_error(str(err), ERROR_UNKNOWN_WAKE_WORD)
+            return False
+        second = wake.names[1] if len(wake.names) > 1 else None
+        self._satellite.store.update(wake_word=wake.name, second_wake_word=second)
+        return True
 
     async def _push_to_talk(self, event: Event) -> None:
         PushToTalk.from_event(event)

@@ -116,7 +116,11 @@ class Satellite:
         self._phases = PhaseMachine()
 
         self.wake = WakeWord(
-            settings, detector_factory, chosen=stored.wake_word, sensitivity=stored.sensitivity
+            settings,
+            detector_factory,
+            chosen=stored.wake_word,
+            second=stored.second_wake_word,
+            sensitivity=stored.sensitivity,
         )
         self.trigger = trigger_for(self)
         self.mic = Microphone(self, source)
@@ -169,7 +173,7 @@ class Satellite:
 
     @property
     def wake_word(self) -> str:
-        """Return the active wake word."""
+        """Return the active wake word (the first, if it listens for two)."""
         return self.wake.name
 
     def add_wake_listener(self, listener: WakeListener) -> Callable[[], None]:
@@ -202,7 +206,7 @@ class Satellite:
         return reported_state(
             self.phase,
             self.facts,
-            wake_word=self.wake.name,
+            wake_words=self.wake.names,
             sensitivity=self.wake.sensitivity,
             volume=self.speaker.volume,
         )

@@ -125,7 +125,12 @@ def indicator_state(phase: Phase, facts: Facts) -> IndicatorState:
 
 
 def reported_state(
-    phase: Phase, facts: Facts, *, wake_word: str, sensitivity: float, volume: float
+    phase: Phase,
+    facts: Facts,
+    *,
+    wake_words: tuple[str, ...],
+    sensitivity: float,
+    volume: float,
 ) -> SottoState:
     """Return the state Home Assistant is told, in phase with facts and these settings."""
     return SottoState(
@@ -133,7 +138,8 @@ def reported_state(
         mute_source=facts.mute_source,
         indicator=indicator_state(phase, facts),
         streaming=phase is Phase.STREAMING,
-        wake_word=wake_word,
+        wake_word=wake_words[0],
         sensitivity=sensitivity,
         volume=volume,
+        wake_words=wake_words,
     )

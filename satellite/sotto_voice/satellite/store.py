@@ -67,6 +67,9 @@ class DeviceState:
     wake_word: str | None = None
     """Set from Home Assistant; None means the configured one."""
 
+    second_wake_word: str | None = None
+    """Set from Home Assistant; None means none."""
+
     sensitivity: float | None = None
     volume: float | None = None
 
@@ -91,6 +94,7 @@ class StateStore:
                 muted=bool(data.get("muted", False)),
                 mute_source=None if source is None else MuteSource(source),
                 wake_word=data.get("wake_word"),
+                second_wake_word=data.get("second_wake_word"),
                 sensitivity=_opt_float(data.get("sensitivity")),
                 volume=_opt_float(data.get("volume")),
             )

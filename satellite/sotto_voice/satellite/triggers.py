@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
 
 from sotto_voice.audio import level_dbfs
-from sotto_voice.messages import StopReason, StreamTrigger
+from sotto_voice.messages import MAX_WAKE_WORDS, StopReason, StreamTrigger
 
 from .audio import BYTES_PER_SECOND
 from .errors import WakeWordError
@@ -54,7 +54,8 @@ class WakeEvidence:
 
 
 class WakeWord:
-    """The wake word detector on the device, and the audio it must not hear."""
+    """The wake word detectors on the device (one, or two heard at once), and the audio
+    they must not hear."""
 
     def __init__(
         self,
@@ -63,18 +64,27 @@ class WakeWord:
         *,
         chosen: str | None,
         sensitivity: float | None,
+        second: str | None = None,
     ) -> None:
         self._factory = factory
         self._choices = settings.wake_words
         self._refractory_bytes = int(settings.refractory_seconds * BYTES_PER_SECOND)
-        # chosen and sensitivity were set from Home Assistant and kept over restarts.
-        self.name = chosen if chosen is not None and chosen in self._choices else settings.wake_word
+        # chosen, second and sensitivity were set from Home Assistant and kept over restarts.
+        first = chosen if chosen in self._choices else settings.wake_word
+        names = (first,) if second not in self._choices or second == first else (first, second)
         self.sensitivity = sensitivity if sensitivity is not None else settings.sensitivity
-        self._detector = factory(self.name, self.sensitivity)
+        self.names: tuple[str, ...] = ()
+        self._detectors: list[WakeWordDetector] = []
+        self._load(names)
         self.deaf_until = 0
         """Captured bytes before which a detection does not count."""
         self._listeners: list[WakeListener] = []
         self._levels: deque[float] = deque(maxlen=LEVEL_CHUNKS)
+
+    @property
+    def name(self) -> str:
+        """The first wake word."""
+        return self.names[0]
 
     def add_listener(self, listener: WakeListener) -> Callable[[], None]:
         """Call listener at every detection; returns an unsubscribe callable."""
@@ -82,26 +92,44 @@ class WakeWord:
         return lambda: self._listeners.remove(listener)
 
     def choose(self, name: str) -> None:
-        """Listen for name from now on (raises WakeWordError if it cannot)."""
-        if name not in self._choices:
+        """Listen for name first from now on, and still for the second wake word (raises
+        WakeWordError if it cannot)."""
+        self.choose_all((name, *(other for other in self.names[1:] if other != name)))
+
+    def choose_all(self, names: Sequence[str]) -> None:
+        """Listen for exactly these wake words, one or two (raises WakeWordError if not)."""
+        for name in names:
+            if name not in self._choices:
+                raise WakeWordError(
+                    f"unknown wake word {name!r}; this satellite has " + ", ".join(self._choices)
+                )
+        if not 1 <= len(names) <= MAX_WAKE_WORDS or len(set(names)) != len(names):
             raise WakeWordError(
-                f"unknown wake word {name!r}; this satellite has " + ", ".join(self._choices)
+                f"choose one or {MAX_WAKE_WORDS} different wake words, got {', '.join(names)}"
             )
-        self._detector = self._factory(name, self.sensitivity)
-        self.name = name
+        self._load(tuple(names))
+
+    def _load(self, names: tuple[str, ...]) -> None:
+        kept = dict(zip(self.names, self._detectors, strict=True))
+        self._detectors = [
+            kept.get(name) or self._factory(name, self.sensitivity) for name in names
+        ]
+        self.names = names
 
     def set_sensitivity(self, sensitivity: float) -> None:
-        """Change how easily the wake word is heard (0..1)."""
+        """Change how easily the wake words are heard (0..1)."""
         self.sensitivity = sensitivity
-        self._detector.set_sensitivity(sensitivity)
+        for detector in self._detectors:
+            detector.set_sensitivity(sensitivity)
 
     def reset(self) -> None:
         """Forget the audio heard so far (half a wake word must not complete later)."""
-        self._detector.reset()
+        for detector in self._detectors:
+            detector.reset()
 
     def deafen(self, until: int) -> None:
         """Forget the audio heard so far and ignore detections before byte until."""
-        self._detector.reset()
+        self.reset()
         self.deaf_until = max(self.deaf_until, until)
 
     def hear(self, chunk: bytes, position: int) -> tuple[WakeHit, WakeEvidence] | None:
@@ -109,9 +137,10 @@ class WakeWord:
         self._levels.append(level_dbfs(chunk))
         if position < self.deaf_until:
             return None  # the refractory period, or the echo of our own voice
-        hit = self._detector.process(chunk)
+        hit = next(filter(None, (detector.process(chunk) for detector in self._detectors)), None)
         if hit is None:
             return None
+        self.reset()  # the other model has heard half this wake word
         detected_at = time.monotonic()
         for listener in list(self._listeners):
             listener(hit.name, detected_at)

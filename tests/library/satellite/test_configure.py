@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import wave
 from pathlib import Path
 
@@ -11,7 +12,13 @@ from wyoming.error import Error
 from wyoming.event import Event
 
 from demo.speech import utterance
-from sotto_voice.messages import ERROR_UNKNOWN_WAKE_WORD, Configure, IndicatorState, StreamStart
+from sotto_voice.messages import (
+    ERROR_UNKNOWN_WAKE_WORD,
+    Configure,
+    IndicatorState,
+    RunEnded,
+    StreamStart,
+)
 from sotto_voice.satellite.apa102 import frame
 
 from .harness import controller, make_config, running_satellite
@@ -109,3 +116,42 @@ async def test_error_from_home_assistant_shows_briefly(tmp_path: Path) -> None:
         await ha.send(Error(text="speech-to-text failed", code="stt-failed").event())
         await sat.recorder.wait_for(IndicatorState.ERROR)
         await sat.recorder.wait_for(IndicatorState.IDLE)
+
+
+async def test_two_wake_words_at_once(tmp_path: Path) -> None:
+    """HA picks two wake words: either one wakes the satellite and its stream names the one
+    heard; both survive a restart; the same word twice is refused by name."""
+    config = make_config(tmp_path)
+    async with running_satellite(config) as sat, controller(sat) as ha:
+        await ha.send(Configure(wake_words=("okay_nabu", "alexa")).event())
+        state = await ha.state(lambda s: s.wake_words == ("okay_nabu", "alexa"))
+        assert state.wake_word == "okay_nabu"
+
+        heard = []
+        for phrase in ("alexa", "okay nabu"):
+            mark = len(ha.events)
+            while sat.satellite.speaker.playing:  # a chime: the wake word is deaf
+                await asyncio.sleep(0.05)
+            await sat.feed(utterance(0.5, phrase, 0.3, "turn on the light", 1.5))
+            start = await ha.wait_for(StreamStart.is_stream_start, after=mark)
+            heard.append(StreamStart.from_event(start).wake_word)
+            await ha.stream_stop(after=mark)
+            await ha.send(RunEnded().event())
+            await ha.state(lambda s: s.indicator is IndicatorState.IDLE, after=mark)
+        assert heard == ["alexa", "okay_nabu"]
+
+        mark = len(ha.events)
+        await ha.send(Configure(wake_words=("hey_jarvis", "hey_jarvis")).event())
+        refusal = Error.from_event(await ha.wait_for(lambda e: e.type == "error", after=mark))
+        assert refusal.code == ERROR_UNKNOWN_WAKE_WORD
+        assert "different wake words" in refusal.text
+
+    async with running_satellite(config) as sat, controller(sat) as ha:
+        state = await ha.state(lambda s: True)
+        assert state.wake_words == ("okay_nabu", "alexa")
+        # Back to one: the second one no longer wakes it.
+        await ha.send(Configure(wake_words=("okay_nabu",)).event())
+        await ha.state(lambda s: s.wake_words == ("okay_nabu",))
+        await sat.feed(utterance(0.5, "alexa", 0.3, "turn on the light", 1.0))
+        await ha.settled()
+        assert sat.wakes == []

@@ -41,7 +41,7 @@ def test_audio_leaving_always_shows_listening(facts: Facts) -> None:
     for phase in Phase:
         shown = indicator_state(phase, facts)
         assert (shown == IndicatorState.LISTENING) == (phase is Phase.STREAMING)
-        state = reported_state(phase, facts, wake_word="okay_nabu", sensitivity=0.5, volume=1)
+        state = reported_state(phase, facts, wake_words=("okay_nabu",), sensitivity=0.5, volume=1)
         assert state.streaming == (phase is Phase.STREAMING)
         assert state.indicator == shown
         assert (state.muted, state.mute_source) == (facts.muted, facts.mute_source)
