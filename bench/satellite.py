@@ -29,6 +29,7 @@ latency, and peak memory.
    an estimate by that ratio, not a measurement on a Pi.
 
     .venv/bin/python bench/satellite.py [--idle-seconds 20] [--trials 10] [--engine micro]
+        [--second-wake-word alexa]   (idle listening again, for two wake words at once)
     .venv/bin/python bench/satellite.py --edge [--idle-seconds 20]
 """
 
@@ -61,14 +62,18 @@ from sotto_voice.link import (
     load_key_file,
     write_key_file,
 )
-from sotto_voice.messages import IndicatorState, Recognized, SottoState, StreamStop
+from sotto_voice.messages import Configure, IndicatorState, Recognized, SottoState, StreamStop
 from sotto_voice.satellite.app import build, serve
 from sotto_voice.satellite.audio import RATE, SOON_BYTES
 from sotto_voice.satellite.audio_in import PushSource
-from sotto_voice.satellite.config import validate
+from sotto_voice.satellite.config import WakeConfig, validate
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CONTROLLER = PeerIdentity(device_id="bench-ha", name="bench", role="controller")
+
+
+_FIRST_WAKE = WakeConfig().model
+"""The wake word a satellite listens for unless told otherwise."""
 
 
 def _free_port() -> int:
@@ -99,7 +104,9 @@ def _room(seconds: float) -> bytes:
     return bytes(mixed)
 
 
-async def _idle_and_rss(idle_seconds: float, engine: str) -> dict[str, float]:
+async def _idle_and_rss(
+    idle_seconds: float, engine: str, second: str | None = None
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="sotto-bench-") as tmp:
         state = Path(tmp)
         pcm = _room(idle_seconds + 4) + utterance(
@@ -140,6 +147,14 @@ async def _idle_and_rss(idle_seconds: float, engine: str) -> dict[str, float]:
                     except Exception:  # connection refused before the server is up
                         await asyncio.sleep(0.1)
             try:
+                if second is not None:  # as HA's Wake word 2 select asks it
+                    both = (_FIRST_WAKE, second)
+                    await link.write_event(Configure(wake_words=both).event())
+                    await _next(
+                        link,
+                        lambda e: SottoState.is_type(e.type)
+                        and SottoState.from_event(e).wake_words == both,
+                    )
                 await asyncio.sleep(2.0)  # start-up done (models loaded, first buffers)
                 cpu0, wall0 = _cpu_seconds(process.pid), time.monotonic()
                 await asyncio.sleep(idle_seconds)
@@ -369,6 +384,12 @@ async def main(args: argparse.Namespace) -> None:
         f"idle listening ({args.engine}): {idle['idle_cpu_percent']:.2f} % of one core "
         f"over {args.idle_seconds:.0f} s (target <= 2 %)"
     )
+    if args.second_wake_word is not None:
+        both = await _idle_and_rss(args.idle_seconds, args.engine, args.second_wake_word)
+        print(
+            f"idle listening for {_FIRST_WAKE} and {args.second_wake_word}: "
+            f"{both['idle_cpu_percent']:.2f} % of one core over {args.idle_seconds:.0f} s"
+        )
     print(f"RSS while idle: {idle['idle_rss_mb']:.1f} MB")
     print(
         f"peak RSS (after a {idle['stream_seconds']:.2f} s command, {idle['stream_reason']}): "
@@ -388,6 +409,9 @@ if __name__ == "__main__":
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--engine", choices=("micro", "openwakeword"), default="micro")
     parser.add_argument("--edge", action="store_true", help="recognition on the device")
+    parser.add_argument(
+        "--second-wake-word", help="also measure idle listening for this wake word too"
+    )
     parser.add_argument("--score-here", type=float, default=1300.0)
     parser.add_argument("--score-pi4", type=float, default=240.0)
     parser.add_argument("--score-pi5", type=float, default=760.0)
