@@ -57,6 +57,7 @@ MESSAGES = [
         wake_word="alexa",
         sensitivity=1.0,
         volume=0.0,
+        wake_words=("alexa", "okay_nabu"),
     ),
     SottoLedger(
         wakes=3,
@@ -70,6 +71,7 @@ MESSAGES = [
     SetMute(muted=True),
     Configure(wake_word="hey_jarvis", sensitivity=0.7, volume=0.3),
     Configure(volume=0.5),
+    Configure(wake_words=("okay_nabu", "alexa")),
     PushToTalk(),
     StopStreaming(stream_id=7),
     StopStreaming(),
