@@ -242,7 +242,7 @@ async def serve(
             parts.identity.device_id,
             config.link.host,
             port,
-            satellite.wake_word,
+            " and ".join(satellite.wake.names),  # two, if HA chose a second one
         )
         if config.discovery.enabled:
             address = config.discovery.address or (
