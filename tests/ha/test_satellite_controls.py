@@ -20,6 +20,14 @@ SENSITIVITY = "select.kitchen_satellite_wake_word_sensitivity"
 WAKE_WORD_2 = "select.kitchen_satellite_wake_word_2"
 
 
+async def _select(hass: HomeAssistant, entity_id: str, option: str) -> None:
+    """Choose an option, as the UI does; done once the satellite reports it applied."""
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": entity_id, "option": option}, blocking=True
+    )
+    await wait_for_state(hass, entity_id, option)
+
+
 async def test_volume_wake_word_and_sensitivity_are_set_on_the_satellite(
     hass: HomeAssistant, tmp_path: Path
 ) -> None:
@@ -31,24 +39,12 @@ async def test_volume_wake_word_and_sensitivity_are_set_on_the_satellite(
             "number", "set_value", {"entity_id": VOLUME, "value": 40}, blocking=True
         )
         await wait_for_state(hass, VOLUME, "40")
-        await hass.services.async_call(
-            "select", "select_option", {"entity_id": SENSITIVITY, "option": "high"}, blocking=True
-        )
-        await wait_for_state(hass, SENSITIVITY, "high")
-        await hass.services.async_call(
-            "select",
-            "select_option",
-            {"entity_id": WAKE_WORD, "option": "hey_jarvis"},
-            blocking=True,
-        )
-        await wait_for_state(hass, WAKE_WORD, "hey_jarvis")
+        await _select(hass, SENSITIVITY, "high")
+        await _select(hass, WAKE_WORD, "hey_jarvis")
         # A second wake word: none at first, and never the first one again.
         assert hass.states.get(WAKE_WORD_2).state == "no_wake_word"
         assert "hey_jarvis" not in hass.states.get(WAKE_WORD_2).attributes["options"]
-        await hass.services.async_call(
-            "select", "select_option", {"entity_id": WAKE_WORD_2, "option": "alexa"}, blocking=True
-        )
-        await wait_for_state(hass, WAKE_WORD_2, "alexa")
+        await _select(hass, WAKE_WORD_2, "alexa")
         key, port = satellite.key, satellite.port
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
@@ -59,13 +55,7 @@ async def test_volume_wake_word_and_sensitivity_are_set_on_the_satellite(
         assert hass.states.get(VOLUME).state == "40"
         assert hass.states.get(SENSITIVITY).state == "high"
         assert hass.states.get(WAKE_WORD_2).state == "alexa"
-        await hass.services.async_call(
-            "select",
-            "select_option",
-            {"entity_id": WAKE_WORD_2, "option": "no_wake_word"},
-            blocking=True,
-        )
-        await wait_for_state(hass, WAKE_WORD_2, "no_wake_word")
+        await _select(hass, WAKE_WORD_2, "no_wake_word")
         assert hass.states.get(WAKE_WORD).state == "hey_jarvis"
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
