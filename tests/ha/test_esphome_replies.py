@@ -262,7 +262,8 @@ async def test_no_reachable_url_is_reported(hass: HomeAssistant) -> None:
 
 
 async def test_speaker_device_gets_announcements_streamed(hass: HomeAssistant) -> None:
-    """A speaker but no announce support: the announcement is streamed as a reply is."""
+    """A speaker but no announce support: the announcement is streamed as a reply is,
+    after HA's pre-announce chime (streamed the same way)."""
     await _house_with_voice(hass)
     async with running_device(key=new_key(), features=int(ALL_FEATURES)) as device:
         entry = await _pair(hass, device)
@@ -279,7 +280,7 @@ async def test_speaker_device_gets_announcements_streamed(hass: HomeAssistant) -
         assert device.event_types() == [
             E.VOICE_ASSISTANT_TTS_STREAM_START,
             E.VOICE_ASSISTANT_TTS_STREAM_END,
-        ]
+        ] * 2
         assert len(device.reply_audio) > 8000
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
