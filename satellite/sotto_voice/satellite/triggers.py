@@ -138,6 +138,9 @@ class WakeWordTrigger:
     async def on_idle_audio(self, chunk: bytes, position: int) -> None:
         """Listen for the wake word; start a stream with the audio after it."""
         sat = self._satellite
+        if sat.sounding:
+            await self._stop_sounding(chunk, position)
+            return
         if sat.phase is Phase.SPEAKING or sat.speaker.playing:
             return  # our own voice or a chime
         heard = sat.wake.hear(chunk, position)
@@ -156,6 +159,14 @@ class WakeWordTrigger:
             )
         # Counted after the stream is under way: writing the file must not delay it.
         sat.ledger.record_wake()
+
+    async def _stop_sounding(self, chunk: bytes, position: int) -> None:
+        """While a timer rings or a reply plays, the wake word stops it; no command starts
+        (nothing is sent), and the wake is not counted as one."""
+        sat = self._satellite
+        heard = sat.wake.hear(chunk, position)
+        if heard is not None:
+            await sat.silence(heard[0].name)
 
     async def before_reply(self) -> None:
         """A reply plays beside a stream; the stream ends where the command does."""
