@@ -691,9 +691,12 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         if announcement.preannounce_media_id:
             # Its own clip, played before the message is fetched: a message that cannot
             # be played still fails with its own error, after the chime.
+            silences = self.satellite.silences
             await self._async_play(
                 _DECODED, await self._media_audio(announcement.preannounce_media_id)
             )
+            if self.satellite.silences != silences:
+                return  # stopped by voice during the chime: the message is not wanted
         if announcement.tts_token:
             await self._async_play(*await self._tts_audio(announcement.tts_token))
             return

@@ -277,14 +277,9 @@ async def test_speaker_device_gets_announcements_streamed(hass: HomeAssistant) -
         async with asyncio.timeout(10):
             await device.reply_done.wait()
         assert device.announcements == []
-        assert (
-            device.event_types()
-            == [
-                E.VOICE_ASSISTANT_TTS_STREAM_START,
-                E.VOICE_ASSISTANT_TTS_STREAM_END,
-            ]
-            * 2
-        )
+        # The chime, then the message.
+        start, end = E.VOICE_ASSISTANT_TTS_STREAM_START, E.VOICE_ASSISTANT_TTS_STREAM_END
+        assert device.event_types() == [start, end, start, end]
         assert len(device.reply_audio) > 8000
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()

@@ -1,0 +1,121 @@
+"""Stopping by voice on a real satellite: a finished timer rings until the wake word is
+said, and an announcement stops when it is said over it; neither starts a command."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from homeassistant.components import conversation
+from homeassistant.const import STATE_ON
+from homeassistant.core import Context, Event, EventStateChangedData, HomeAssistant, callback
+
+from demo.home import sotto_device
+from demo.processes import SatelliteProcess, run_satellite
+from demo.speech import utterance, write_wav
+from sotto_voice.satellite.chimes import builtin
+
+from .test_announcements import _pcm
+from .test_satellite import pair
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+SATELLITE = "assist_satellite.kitchen_satellite"
+RECORDING = "binary_sensor.kitchen_satellite_recording"
+VOICE_EVENTS = "event.kitchen_satellite_voice_events"
+
+
+def _follow(hass: HomeAssistant) -> tuple[list[dict[str, Any]], list[str], Callable[[], None]]:
+    """The voice events (their attributes) and the recording sensor's states from now on."""
+    events: list[dict[str, Any]] = []
+    recording: list[str] = []
+
+    @callback
+    def follow(event: Event[EventStateChangedData]) -> None:
+        new = event.data["new_state"]
+        if new is None:
+            return
+        if event.data["entity_id"] == VOICE_EVENTS:
+            events.append(dict(new.attributes))
+        elif event.data["entity_id"] == RECORDING:
+            recording.append(new.state)
+
+    return events, recording, hass.bus.async_listen("state_changed", follow)
+
+
+async def _silenced(events: list[dict[str, Any]]) -> dict[str, Any]:
+    async with asyncio.timeout(60):
+        while not (found := [e for e in events if e.get("event_type") == "silenced"]):
+            await asyncio.sleep(0.05)
+    return found[0]
+
+
+async def _rung(satellite: SatelliteProcess, ring: bytes, times: int) -> None:
+    """Wait until the satellite's speaker has rung the timer sound `times` times."""
+    async with asyncio.timeout(60):
+        while sum(_pcm(path) == ring for path in satellite.replies()) < times:
+            await asyncio.sleep(0.1)
+
+
+async def test_the_wake_word_stops_a_ringing_timer(hass: HomeAssistant, tmp_path: Path) -> None:
+    """A timer set by voice on the satellite rings there when it finishes, again and again;
+    "okay nabu" stops it, says so in the voice events, and runs no command: the
+    recording sensor never turns on."""
+    ring = _pcm(builtin("timer"))
+    async with run_satellite(tmp_path / "satellite") as satellite:
+        entry = await pair(hass, satellite)
+        device = sotto_device(hass, satellite.device_id)
+        assert device is not None
+        result = await conversation.async_converse(
+            hass, "set a timer for 1 second", None, Context(), language="en", device_id=device.id
+        )
+        assert result.response.response_type.value == "action_done"
+        await _rung(satellite, ring, 2)
+        events, recording, unsub = _follow(hass)
+        satellite.say(utterance(0.5, "okay nabu", 1.0))
+        stopped = await _silenced(events)
+        assert (stopped["timer"], stopped["reply"]) == (True, False)
+        rings = sum(_pcm(path) == ring for path in satellite.replies())
+        # Proof that it stopped: a command now is heard (the ring would not keep the
+        # wake word deaf), and no ring was added meanwhile.
+        satellite.say(utterance(2.0, "okay nabu", 0.4, "turn on the kitchen light", 1.5))
+        async with asyncio.timeout(60):
+            while STATE_ON not in recording:
+                await asyncio.sleep(0.05)
+        unsub()
+        assert [e["event_type"] for e in events].count("wake_word_detected") == 1
+        assert sum(_pcm(path) == ring for path in satellite.replies()) <= rings + 1
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_wake_word_stops_an_announcement(hass: HomeAssistant, tmp_path: Path) -> None:
+    """A long announcement stops when "okay nabu" is said over it: the action returns, the
+    voice events say it was stopped, and no command runs."""
+    # Three minutes: played to its end, the action would wait far beyond the wait below.
+    message = write_wav(tmp_path / "news.wav", utterance(0.2, "here is the news", 180.0))
+    async with run_satellite(tmp_path / "satellite") as satellite:
+        entry = await pair(hass, satellite)
+        events, recording, unsub = _follow(hass)
+        announcing = hass.async_create_task(
+            hass.services.async_call(
+                "assist_satellite",
+                "announce",
+                {"entity_id": SATELLITE, "media_id": message.as_uri(), "preannounce": False},
+                blocking=True,
+            )
+        )
+        async with asyncio.timeout(60):
+            while not list(satellite.speaker_dir.glob("*.part")):
+                await asyncio.sleep(0.05)
+        satellite.say(utterance(0.5, "okay nabu", 1.0))
+        stopped = await _silenced(events)
+        assert (stopped["timer"], stopped["reply"]) == (False, True)
+        async with asyncio.timeout(60):
+            await announcing
+        unsub()
+        assert STATE_ON not in recording
+        assert "wake_word_detected" not in [e["event_type"] for e in events]
+        await hass.config_entries.async_unload(entry.entry_id)
