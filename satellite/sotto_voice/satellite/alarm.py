@@ -63,6 +63,8 @@ class TimerAlarm:
         loop = asyncio.get_running_loop()
         until = loop.time() + RING_SECONDS
         try:
+            # As before a reply: a remote-wake stream ends (the ring must not be streamed).
+            await self._satellite.trigger.before_reply()
             while loop.time() < until:
                 await self._satellite.speaker.play(sound.pcm, sound.format, kind=RING_KIND)
                 await asyncio.sleep(RING_PAUSE_SECONDS)

@@ -126,7 +126,7 @@ class Trigger(Protocol):
         """Act on a chunk captured at position while no stream runs."""
 
     async def before_reply(self) -> None:
-        """Prepare for a reply from Home Assistant that is about to play."""
+        """Prepare for a reply from Home Assistant (or a timer's ring) about to play."""
 
 
 class WakeWordTrigger:
@@ -185,7 +185,12 @@ class RemoteWakeTrigger:
     async def on_idle_audio(self, chunk: bytes, position: int) -> None:
         """Stream, unless Home Assistant is away or busy with a command, or a sound plays."""
         sat = self._satellite
-        if sat.controller is not None and sat.phase is Phase.IDLE and not sat.speaker.playing:
+        if (
+            sat.controller is not None
+            and sat.phase is Phase.IDLE
+            and not sat.speaker.playing
+            and not sat.sounding  # nor between two rings of a timer
+        ):
             await sat.commands.start(StreamTrigger.REMOTE_WAKE, chunk, position, remote=True)
 
     async def before_reply(self) -> None:
