@@ -98,31 +98,39 @@ async def test_the_wake_word_stops_a_ringing_timer(hass: HomeAssistant, tmp_path
         await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def _announce_and_interrupt(
+    hass: HomeAssistant, satellite: SatelliteProcess, events: list[dict[str, Any]], **data: Any
+) -> dict[str, Any]:
+    """Announce; once the speaker has begun, say "okay nabu" over it. Returns the voice
+    event that says it was stopped, once the action has returned."""
+    announcing = hass.async_create_task(
+        hass.services.async_call(
+            "assist_satellite", "announce", {"entity_id": SATELLITE, **data}, blocking=True
+        )
+    )
+    async with asyncio.timeout(60):
+        while not list(satellite.speaker_dir.glob("*.part")):
+            await asyncio.sleep(0.05)
+    satellite.say(utterance(0.5, "okay nabu", 1.0))
+    stopped = await _silenced(events)
+    async with asyncio.timeout(60):
+        await announcing
+    return stopped
+
+
 async def test_the_wake_word_stops_an_announcement(hass: HomeAssistant, tmp_path: Path) -> None:
     """A long announcement stops when "okay nabu" is said over it: the action returns, the
     voice events say it was stopped, and no command runs."""
-    # Three minutes: played to its end, the action would wait far beyond the wait below.
+    # Three minutes: played to its end, the action would wait far beyond the waits above.
     message = write_wav(tmp_path / "news.wav", utterance(0.2, "here is the news", 180.0))
     async with run_satellite(tmp_path / "satellite") as satellite:
         entry = await pair(hass, satellite)
         events, recording, unsub = _follow(hass)
-        announcing = hass.async_create_task(
-            hass.services.async_call(
-                "assist_satellite",
-                "announce",
-                {"entity_id": SATELLITE, "media_id": message.as_uri(), "preannounce": False},
-                blocking=True,
-            )
+        stopped = await _announce_and_interrupt(
+            hass, satellite, events, media_id=message.as_uri(), preannounce=False
         )
-        async with asyncio.timeout(60):
-            while not list(satellite.speaker_dir.glob("*.part")):
-                await asyncio.sleep(0.05)
-        satellite.say(utterance(0.5, "okay nabu", 1.0))
-        stopped = await _silenced(events)
-        assert (stopped["timer"], stopped["reply"]) == (False, True)
-        async with asyncio.timeout(60):
-            await announcing
         unsub()
+        assert (stopped["timer"], stopped["reply"]) == (False, True)
         assert STATE_ON not in recording
         assert "wake_word_detected" not in [e["event_type"] for e in events]
         await hass.config_entries.async_unload(entry.entry_id)
@@ -138,25 +146,13 @@ async def test_stopped_during_its_chime_the_message_is_not_played(
     async with run_satellite(tmp_path / "satellite") as satellite:
         entry = await pair(hass, satellite)
         events, _recording, unsub = _follow(hass)
-        announcing = hass.async_create_task(
-            hass.services.async_call(
-                "assist_satellite",
-                "announce",
-                {
-                    "entity_id": SATELLITE,
-                    "media_id": message.as_uri(),
-                    "preannounce_media_id": chime.as_uri(),
-                },
-                blocking=True,
-            )
+        await _announce_and_interrupt(
+            hass,
+            satellite,
+            events,
+            media_id=message.as_uri(),
+            preannounce_media_id=chime.as_uri(),
         )
-        async with asyncio.timeout(60):
-            while not list(satellite.speaker_dir.glob("*.part")):
-                await asyncio.sleep(0.05)
-        satellite.say(utterance(0.5, "okay nabu", 1.0))
-        await _silenced(events)
-        async with asyncio.timeout(60):
-            await announcing
         unsub()
         # One clip only, the chime cut short (its beginning is the chime's).
         (played,) = satellite.replies()
