@@ -7,9 +7,10 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, Final
 
-from homeassistant.components import ffmpeg, intent, tts
+from homeassistant.components import assist_satellite, ffmpeg, intent, tts
 from homeassistant.components.assist_pipeline import PipelineEvent, PipelineEventType
 from homeassistant.components.assist_pipeline.pipeline import (
     PipelineInput,
@@ -27,7 +28,7 @@ from homeassistant.components.assist_satellite import (
     AssistSatelliteWakeWord,
 )
 from homeassistant.components.assist_satellite.connection_test import CONNECTION_TEST_URL_BASE
-from homeassistant.components.assist_satellite.const import PREANNOUNCE_URL
+from homeassistant.components.assist_satellite.const import PREANNOUNCE_FILENAME, PREANNOUNCE_URL
 from homeassistant.core import Context, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import (
@@ -98,11 +99,14 @@ def media_url_for_here(hass: HomeAssistant, media_id: str) -> str:
     HA makes media on itself (its TTS, media sources, the voice setup's test sound)
     absolute with the URL it gives other devices, which its own process may not reach (HA
     listening on one address, an external URL): such media is fetched from the address
-    and port HA's web server listens on instead.
+    and port HA's web server listens on instead. HA's own pre-announce chime is read from
+    its file: the default of every announcement needs no round trip through HTTP.
     """
     api = hass.config.api
     if api is None or not is_hass_url(hass, media_id):
         return media_id
+    if URL(media_id).path == PREANNOUNCE_URL:
+        return str(_HA_PREANNOUNCE)
     scheme = "https" if api.use_ssl else "http"
     return str(URL(media_id).with_scheme(scheme).with_host(api.host).with_port(api.port))
 
@@ -124,6 +128,12 @@ _PIPELINE_INVALID: Final = "pipeline-invalid"
 REPLY_NOT_PLAYED: Final = "reply-not-played"
 # The history's error code of a command a satellite heard but recognised as none it knows.
 _NOTHING_RECOGNIZED: Final = "stt-no-text-recognized"
+
+# The sound HA plays before an announcement unless told otherwise (HA serves it at
+# PREANNOUNCE_URL).
+_HA_PREANNOUNCE: Final = Path(assist_satellite.__file__).parent / PREANNOUNCE_FILENAME
+# What ffmpeg decodes announcement media to (see `pcm_from_url`).
+_DECODED: Final = PcmFormat(RATE, WIDTH, CHANNELS)
 
 ASSIST = AssistSatelliteEntityDescription(key="assist_satellite")
 
@@ -721,9 +731,19 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
     # --- announcements and conversations -----------------------------------------------------
 
     async def async_announce(self, announcement: AssistSatelliteAnnouncement) -> None:
-        """Play an announcement (the satellite chimes on its own; no pre-announce sound)."""
+        """Play an announcement after its pre-announce sound, as HA's own satellites do:
+        HA's chime, the caller's `preannounce_media_id`, or nothing (`preannounce: false`)."""
         if await self.satellite.connection.async_announce(announcement, start_conversation=False):
             return
+        if announcement.preannounce_media_id:
+            # Its own clip, played before the message is fetched: a message that cannot
+            # be played still fails with its own error, after the chime.
+            silences = self.satellite.silences
+            await self._async_play(
+                _DECODED, await self._media_audio(announcement.preannounce_media_id)
+            )
+            if self.satellite.silences != silences:
+                return  # stopped by voice during the chime: the message is not wanted
         if announcement.tts_token:
             await self._async_play(*await self._tts_audio(announcement.tts_token))
             return
@@ -736,7 +756,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
             # that reads no error: say it here, or it is lost (and asyncio complains).
             _LOGGER.error("The voice assistant setup's test sound was not played: %s", err)
             return
-        await self._async_play(PcmFormat(RATE, WIDTH, CHANNELS), pcm)
+        await self._async_play(_DECODED, pcm)
 
     async def _media_audio(self, media_id: str) -> AsyncIterator[bytes]:
         """The media decoded by ffmpeg, once its first audio has arrived.

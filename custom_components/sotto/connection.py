@@ -50,6 +50,7 @@ from sotto_voice.messages import (
     Recognized,
     RunEnded,
     SetMute,
+    Silenced,
     SottoInfo,
     SottoLedger,
     SottoState,
@@ -205,6 +206,9 @@ class SatelliteSink(Protocol):
 
     def played(self) -> None:
         """The device finished playing what it was sent."""
+
+    def silenced(self, stopped: Silenced) -> None:
+        """The user stopped a ringing timer or a reply on the device, by voice."""
 
     def error(self, code: str | None, text: str) -> None:
         """The device reported an error."""
@@ -635,6 +639,7 @@ class DeviceConnection(ReconnectingTransport[_OpenLink]):
             (SottoLedger.is_type, lambda event: sink.set_ledger(SottoLedger.from_event(event))),
             (Detection.is_type, lambda event: sink.wake(Detection.from_event(event).name)),
             (Played.is_type, lambda _event: sink.played()),
+            (Silenced.is_type, lambda event: sink.silenced(Silenced.from_event(event))),
             (Error.is_type, self._on_error),
             (Purged.is_type, lambda event: self._answer_purge(Purged.from_event(event))),
             (Recognized.is_type, lambda event: sink.recognized(Recognized.from_event(event))),

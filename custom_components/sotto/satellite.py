@@ -15,6 +15,7 @@ from sotto_voice.audio import VOICE_FORMAT, level_dbfs
 from sotto_voice.engine.stt.model import Grammar
 from sotto_voice.messages import (
     Recognized,
+    Silenced,
     SottoLedger,
     StopReason,
     StreamStart,
@@ -55,6 +56,8 @@ class VoiceEvent(StrEnum):
     NOT_UNDERSTOOD = "not_understood"
     YIELDED = "yielded"
     """Another satellite heard the same wake word better and answers it."""
+    SILENCED = "silenced"
+    """The user stopped a ringing timer or an announcement or reply by voice."""
     MUTED = "muted"
     UNMUTED = "unmuted"
     ERROR = "error"
@@ -136,6 +139,8 @@ class SatelliteDevice:
         """While a question is open on a satellite that recognises itself: the grammar with
         its answers, which it keeps (edge.GrammarFeeder offers it instead of the home's)."""
         self.played_event = asyncio.Event()
+        self.silences = 0
+        """How often the user stopped what the satellite played, by voice."""
         self._played_waiters: set[asyncio.Future[bool]] = set()
         self._stall_timer: asyncio.TimerHandle | None = None
         self._update_listeners: list[Callable[[], None]] = []
@@ -314,6 +319,13 @@ class SatelliteDevice:
         """The satellite finished playing what it was sent."""
         self.played_event.set()
         self._resolve_played(True)
+
+    @callback
+    def silenced(self, stopped: Silenced) -> None:
+        """The user stopped a ringing timer or what was playing: whatever HA meant to play
+        next for it (an announcement after its chime) is not played."""
+        self.silences += 1
+        self.fire(VoiceEvent.SILENCED, timer=stopped.timer, reply=stopped.reply)
 
     @callback
     def error(self, code: str | None, text: str) -> None:

@@ -12,13 +12,15 @@ Satellite -> Home Assistant
     (`StreamStart`), `audio-chunk`..., `audio-stop` (`StreamStop`), or, from a satellite
     that recognises on the device, its wake's evidence as `sotto-wake-heard` and then only
     its text as `sotto-recognized`; `played` after a
-    reply has been played; `sotto-grammar-ready` / `sotto-grammar-missing` (the engine
+    reply has been played (or cut short); `sotto-silenced` when the user stopped a ringing
+    timer or a reply by voice; `sotto-grammar-ready` / `sotto-grammar-missing` (the engine
     protocol's) answering `sotto-grammar`; Wyoming `error`.
 Home Assistant -> satellite
     `sotto-set-mute`, `sotto-configure`, `sotto-push-to-talk`, `sotto-stop-streaming`,
     `sotto-run-ended`, `sotto-purge`, Wyoming `describe`; `sotto-grammar` (the home's
     grammar, by digest) to a satellite that recognises on the device; a reply to play as
-    `audio-start`, `audio-chunk`..., `audio-stop`; Wyoming `error`.
+    `audio-start`, `audio-chunk`..., `audio-stop`; Wyoming `timer-*` for the voice timers
+    set on it (`timer-finished` rings); Wyoming `error`.
 
 `StreamStart` and `StreamStop` are Wyoming's own `audio-start` and `audio-stop` with extra
 fields, so any Wyoming reader still understands them. They bracket the audio on the wire
@@ -68,6 +70,7 @@ RUN_ENDED_TYPE: Final = "sotto-run-ended"
 PURGE_TYPE: Final = "sotto-purge"
 RECOGNIZED_TYPE: Final = "sotto-recognized"
 WAKE_HEARD_TYPE: Final = "sotto-wake-heard"
+SILENCED_TYPE: Final = "sotto-silenced"
 STREAM_START_TYPE: Final = "audio-start"
 STREAM_STOP_TYPE: Final = "audio-stop"
 
@@ -650,6 +653,24 @@ class WakeHeard(Message):
     )
     wake_time: float | None = field(default=None, metadata=limits(digits=3))
     """As in `StreamStart`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Silenced(Message):
+    """The user stopped what the satellite was sounding, by voice: a ringing timer, or a
+    reply or announcement playing (its `played` follows). Nothing was streamed: the word
+    was heard on the device, and no command follows it."""
+
+    TYPE: ClassVar[str] = SILENCED_TYPE
+
+    timer: bool = False
+    """A ringing timer was stopped."""
+
+    reply: bool = False
+    """A reply or announcement was cut short."""
+
+    word: str | None = None
+    """What was said: the wake word's model, or `stop`."""
 
 
 # --- Home Assistant -> satellite ------------------------------------------------------------

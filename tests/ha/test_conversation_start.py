@@ -18,8 +18,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from demo.home import wait_for_state
 from demo.processes import run_satellite
-from demo.speech import speak, wav_seconds, write_wav
+from demo.speech import speak, write_wav
 
+from .test_announcements import HA_CHIME, _decoded, _pcm
 from .test_satellite import pair
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -43,11 +44,13 @@ class _Agent(conversation.AbstractConversationAgent):
         return conversation.ConversationResult(response=response)
 
 
+@pytest.mark.parametrize("preannounce", [False, True])
 async def test_start_conversation_plays_the_line_then_opens_the_microphone(
-    hass: HomeAssistant, tmp_path: Path
+    hass: HomeAssistant, tmp_path: Path, preannounce: bool
 ) -> None:
-    """The opening line reaches the speaker, then the satellite streams as if the user had
-    pressed push-to-talk (the recording sensor shows it)."""
+    """The opening line reaches the speaker (after HA's pre-announce chime, unless turned
+    off), then the satellite streams as if the user had pressed push-to-talk (the
+    recording sensor shows it)."""
     line = speak("shall I turn off the lights")
     clip = write_wav(tmp_path / "question.wav", line)
     async with run_satellite(tmp_path / "satellite") as satellite:
@@ -79,12 +82,12 @@ async def test_start_conversation_plays_the_line_then_opens_the_microphone(
             {
                 "entity_id": "assist_satellite.kitchen_satellite",
                 "start_media_id": clip.as_uri(),
-                "preannounce": False,
+                "preannounce": preannounce,
             },
             blocking=True,
         )
-        played = [path for path in satellite.replies() if path not in before]
-        assert max(wav_seconds(path) or 0.0 for path in played) >= len(line) / 32000 - 0.1
+        played = [_pcm(path) for path in satellite.replies() if path not in before]
+        assert played == ([await _decoded(HA_CHIME)] if preannounce else []) + [line]
         async with asyncio.timeout(30):
             while "on" not in recording:
                 await asyncio.sleep(0.05)

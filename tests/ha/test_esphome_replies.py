@@ -262,7 +262,8 @@ async def test_no_reachable_url_is_reported(hass: HomeAssistant) -> None:
 
 
 async def test_speaker_device_gets_announcements_streamed(hass: HomeAssistant) -> None:
-    """A speaker but no announce support: the announcement is streamed as a reply is."""
+    """A speaker but no announce support: the announcement is streamed as a reply is,
+    after HA's pre-announce chime (streamed the same way)."""
     await _house_with_voice(hass)
     async with running_device(key=new_key(), features=int(ALL_FEATURES)) as device:
         entry = await _pair(hass, device)
@@ -276,10 +277,9 @@ async def test_speaker_device_gets_announcements_streamed(hass: HomeAssistant) -
         async with asyncio.timeout(10):
             await device.reply_done.wait()
         assert device.announcements == []
-        assert device.event_types() == [
-            E.VOICE_ASSISTANT_TTS_STREAM_START,
-            E.VOICE_ASSISTANT_TTS_STREAM_END,
-        ]
+        # The chime, then the message.
+        start, end = E.VOICE_ASSISTANT_TTS_STREAM_START, E.VOICE_ASSISTANT_TTS_STREAM_END
+        assert device.event_types() == [start, end, start, end]
         assert len(device.reply_audio) > 8000
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()

@@ -117,6 +117,7 @@ def build(
         indicator.add_output(output)
     speaker = Speaker(build_sink(config), volume=config.speaker.volume)
     start_chime, stop_chime, listen_chime = load_chimes(config)
+    timer_sound = load_wav(config.chimes.timer or builtin("timer"))
     recognizer = (
         OnDeviceRecognizer(config.whisper_model_dir) if recognizes_on_device(config) else None
     )
@@ -152,6 +153,7 @@ def build(
         stop_chime=stop_chime,
         recognizer=recognizer,
         listen_chime=listen_chime,
+        timer_sound=timer_sound,
     )
     identity = PeerIdentity(device_id=device_id, name=config.name, role=ROLE_SATELLITE)
     return Parts(satellite, indicator, speaker, store, identity, key)

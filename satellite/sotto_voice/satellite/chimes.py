@@ -3,7 +3,8 @@
 The shipped WAVs in sounds/ are made by this module (`python -m sotto_voice.satellite.chimes`):
 two soft sine notes with smooth edges, rising for "start" (audio leaves for Home
 Assistant), falling for "stop"; "listen" (a command is heard to be recognised on the
-device, nothing leaves) is lower and three notes long, so it is told apart by ear.
+device, nothing leaves) is lower and three notes long, so it is told apart by ear; "timer"
+(a voice timer finished) alternates two high notes, and rings again and again.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ _MAX_CHIME_BYTES: Final = 10 * 1024 * 1024
 _START_NOTES: Final = ((659.25, 0.07), (987.77, 0.11))
 _STOP_NOTES: Final = ((987.77, 0.07), (659.25, 0.11))
 _LISTEN_NOTES: Final = ((523.25, 0.06), (659.25, 0.06), (783.99, 0.1))
-_BUILTIN: Final = {"start": _START_NOTES, "stop": _STOP_NOTES, "listen": _LISTEN_NOTES}
+_TIMER_NOTES: Final = ((880.0, 0.14), (1174.66, 0.14), (880.0, 0.14), (1174.66, 0.24))
+_BUILTIN: Final = {
+    "start": _START_NOTES,
+    "stop": _STOP_NOTES,
+    "listen": _LISTEN_NOTES,
+    "timer": _TIMER_NOTES,
+}
 _LEVEL: Final = 0.35
 
 
@@ -74,7 +81,7 @@ def load_wav(path: Path) -> Chime:
 
 
 def builtin(name: str) -> Path:
-    """Return the path of a shipped chime: start, stop or listen."""
+    """Return the path of a shipped chime: start, stop, listen or timer."""
     return SOUNDS_DIR / f"{name}.wav"
 
 

@@ -156,6 +156,9 @@ class ChimeConfig:
     listen: Path | None = field(default=None, metadata=_PATH)
     """Played instead of `start` when the command is recognised on the device."""
 
+    timer: Path | None = field(default=None, metadata=_PATH)
+    """Rung when a voice timer finishes, until stopped (even with chimes off)."""
+
 
 @dataclass(frozen=True, slots=True)
 class PushButtonConfig:
@@ -332,7 +335,8 @@ def _check_combinations(config: SatelliteConfig) -> list[str]:
             f"choose one of: {', '.join(models)}"
         )
     chimes = config.chimes
-    for key, chime in (("start", chimes.start), ("stop", chimes.stop), ("listen", chimes.listen)):
+    for key in ("start", "stop", "listen", "timer"):
+        chime = getattr(chimes, key)
         if chime is not None and not chime.is_file():
             errors.append(f"chimes.{key}: no such file: {chime}")
     errors += _output_problems(config)

@@ -12,6 +12,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Describe
+from wyoming.timer import TimerFinished
 
 from sotto_voice.engine.protocol import (
     ERROR_GRAMMAR_FAILED,
@@ -85,6 +86,7 @@ class Control:
             (AudioStart.is_type, self._reply_start),
             (AudioChunk.is_type, self._reply_chunk),
             (AudioStop.is_type, self._reply_stop),
+            (TimerFinished.is_type, self._timer_finished),
             (Error.is_type, self._error),
         )
 
@@ -276,6 +278,12 @@ class Control:
     async def _reply_stop(self, event: Event) -> None:
         AudioStop.from_event(event)
         await self._satellite.replies.finish()
+
+    async def _timer_finished(self, event: Event) -> None:
+        """A voice timer set on this satellite finished: ring until stopped."""
+        finished = TimerFinished.from_event(event)
+        _LOGGER.info("timer %s finished", finished.id)
+        self._satellite.alarm.ring()
 
     async def _error(self, event: Event) -> None:
         data = event.data or {}

