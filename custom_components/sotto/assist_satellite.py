@@ -293,7 +293,12 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
     @callback
     def _on_wake_heard(self, wake: WakeHeard) -> None:
         """A satellite that recognises itself claims at its wake, not when its text comes
-        (seconds later, after a decode whose length varies from one satellite to another)."""
+        (seconds later, after a decode whose length varies from one satellite to another).
+
+        Only a wake word is arbitrated, as for a stream.
+        """
+        if wake.trigger is not StreamTrigger.WAKE_WORD:
+            return
         evidence = WakeEvidence(wake.speech_level, wake.wake_probability, wake.wake_time)
         self._claims[wake.stream_id] = self._entry.async_create_background_task(
             self.hass,
@@ -382,6 +387,8 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         claim = self._claims.pop(command.stream_id, None)
         if claim is not None and not await claim:
             return
+        if command.reason is StopReason.YIELDED:
+            return  # told to stop by HA's arbiter: nothing was decoded, nothing runs
         self._stream = None
         interaction = self._begin(command.stream_id, command.trigger, command.wake_word)
         interaction.recognized_on = RecognizedOn.SATELLITE

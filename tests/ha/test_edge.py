@@ -44,6 +44,13 @@ VOICE_EVENTS = "event.kitchen_satellite_voice_events"
 SENT_TODAY = "sensor.kitchen_satellite_audio_sent_today"
 LISTENED_TODAY = "sensor.kitchen_satellite_audio_listened_to_today"
 HOUSE = {"Kitchen": ["Kitchen Light"], "Bedroom": ["Bedroom Lamp"]}
+# The voice events a streamed command fires, in order (test_end_to_end.py).
+STREAMED_EVENTS = (
+    "wake_word_detected",
+    "listening_started",
+    "listening_finished",
+    "intent_handled",
+)
 YES_NO = [
     {"id": "yes", "sentences": ["yes [please]", "sure"]},
     {"id": "no", "sentences": ["no [thanks]"]},
@@ -61,6 +68,20 @@ def _follow(hass: HomeAssistant, entity_id: str) -> tuple[list[str], Callable[[]
             seen.append(new.attributes.get("event_type") or new.state)
 
     return seen, hass.bus.async_listen("state_changed", follow)
+
+
+def _event_data(hass: HomeAssistant) -> dict[str, dict[str, object]]:
+    """The data of the latest voice event of each type, from now on (until the test ends)."""
+    latest: dict[str, dict[str, object]] = {}
+
+    @callback
+    def follow(event: Event[EventStateChangedData]) -> None:
+        new = event.data["new_state"]
+        if new is not None and new.entity_id == VOICE_EVENTS:
+            latest[str(new.attributes.get("event_type"))] = dict(new.attributes)
+
+    hass.bus.async_listen("state_changed", follow)
+    return latest
 
 
 async def _voice_event(seen: list[str], wanted: str) -> None:
@@ -97,6 +118,7 @@ async def test_edge_satellite_turns_on_the_light_sending_no_audio(
         await async_wait_for_satellite_grammar(hass, satellite)
         recording, stop_recording = _follow(hass, RECORDING)
         voice, stop_voice = _follow(hass, VOICE_EVENTS)
+        events = _event_data(hass)
 
         satellite.say(utterance(0.3, "okay nabu", 0.4, "turn on the kitchen light", 1.5))
         await wait_for_state(hass, "light.kitchen_light", STATE_ON)
@@ -110,8 +132,15 @@ async def test_edge_satellite_turns_on_the_light_sending_no_audio(
         assert hass.states.get("light.bedroom_lamp").state == STATE_OFF
         assert STATE_ON not in recording
         assert hass.states.get(RECORDING).state == STATE_OFF
-        assert voice.index("wake_word_detected") < voice.index("intent_handled")
-        assert "listening_started" not in voice  # no audio stream was started
+        # The voice events of a streamed command, in its order; that nothing was sent is
+        # in their data.
+        assert [kind for kind in voice if kind in STREAMED_EVENTS] == list(STREAMED_EVENTS)
+        started, finished = (events[kind] for kind in ("listening_started", "listening_finished"))
+        assert started["trigger"] == "wake_word"
+        assert started["recognized_on"] == finished["recognized_on"] == "satellite"
+        assert started["stream_id"] == finished["stream_id"]
+        assert finished["seconds"] == 0.0
+        assert finished["seconds_listened"] > 1.0
         # The satellite's own count, as HA's diagnostics show it (its sensors count the
         # satellite's day, which is not HA's day in this test's time zone).
         await hass.async_block_till_done()

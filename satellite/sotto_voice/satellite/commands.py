@@ -54,8 +54,9 @@ COMMAND_DONE: Final = frozenset(
 HEARD_ON_DEVICE: Final = frozenset({StopReason.END_OF_SPEECH, StopReason.MAX_LENGTH})
 """Stops after which a command heard on the device is decoded (the satellite thinks)."""
 
-_TOLD: Final = HEARD_ON_DEVICE | {StopReason.NO_SPEECH}
-"""Stops of a command heard on the device that Home Assistant is told about."""
+_TOLD: Final = HEARD_ON_DEVICE | {StopReason.NO_SPEECH, StopReason.YIELDED}
+"""Stops of a command heard on the device that Home Assistant is told about (only those
+in HEARD_ON_DEVICE are decoded)."""
 
 
 @dataclass(slots=True)
@@ -184,12 +185,14 @@ class CommandStream:
         if stream.trigger == StreamTrigger.WAKE_WORD:
             told = await link.send(Detection(name=wake_word, timestamp=stream.timestamp()).event())
         if stream.on_device:
-            # No audio stream is announced: the wake's evidence (so HA can let a nearer
-            # satellite answer), then only the text, once decoded.
-            if told and stream.trigger == StreamTrigger.WAKE_WORD:
+            # No audio stream is announced: that listening started, with the wake's
+            # evidence (so HA can let a nearer satellite answer), then only the text,
+            # once decoded.
+            if told:
                 told = await link.send(
                     WakeHeard(
                         stream_id=stream.stream_id,
+                        trigger=stream.trigger,
                         wake_word=wake_word,
                         wake_probability=evidence.probability if evidence else None,
                         speech_level=evidence.speech_level if evidence else None,
@@ -296,7 +299,7 @@ class CommandStream:
         recognizer = sat.recognizer
         audio, stream.heard = bytes(stream.heard), bytearray()
         text = None
-        if recognizer is not None and reason is not StopReason.NO_SPEECH:
+        if recognizer is not None and reason in HEARD_ON_DEVICE:
             text = await recognizer.recognize(audio)
         del audio  # the command's audio is gone once decoded
         if sat.facts.muted:
