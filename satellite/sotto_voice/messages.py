@@ -127,6 +127,8 @@ class StopReason(StrEnum):
     ERROR = "error"
     YIELDED = "yielded"
     """Another satellite heard the same wake word better and answers it (HA said so)."""
+    PURGED = "purged"
+    """Home Assistant purged while a command was heard on the device: it is dropped."""
 
 
 # --- fields declared once: the dataclass field and its limits drive reading and writing ---

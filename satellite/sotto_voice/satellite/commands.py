@@ -35,6 +35,7 @@ from sotto_voice.messages import (
 from .audio import BYTES_PER_SECOND, MIC_FORMAT, seconds_of
 from .chimes import Chime
 from .errors import AudioError
+from .phase import Phase
 from .vad import EndOfSpeech, SpeechProbability, Verdict
 
 if TYPE_CHECKING:
@@ -110,6 +111,8 @@ class CommandStream:
         self._ids = itertools.count(1)
         self._push_to_talk = False
         self._audio_listeners: list[AudioListener] = []
+        self._decoding: set[asyncio.Task[None]] = set()
+        """Decodes of commands heard on the device, until their text is sent."""
 
     def add_audio_listener(self, listener: AudioListener) -> Callable[[], None]:
         """Call listener after every audio chunk sent; returns an unsubscribe callable."""
@@ -127,6 +130,29 @@ class CommandStream:
         # timeout (seconds more audio out of the room).
         if self.stream is None:
             self._eos.reset()
+
+    async def forget_command(self) -> bool:
+        """Purge: drop a command being heard on the device, or decoded, before any of it is
+        acted on; True if there was one.
+
+        Its audio is dropped at once and its decode cancelled: Home Assistant is sent no
+        text of it. A streamed command is not touched (its audio has left already, and
+        Home Assistant's purge covers what it kept).
+        """
+        dropped = False
+        async with self._lock:
+            stream = self.stream
+            if stream is not None and stream.on_device:
+                stream.heard.clear()
+                await self._finish(StopReason.PURGED)
+                dropped = True
+        for task in list(self._decoding):
+            task.cancel()
+            dropped = True
+        if dropped and self._satellite.phase is Phase.THINKING:
+            self._satellite.stop_thinking()
+            await self._satellite.refresh()
+        return dropped
 
     async def on_chunk(self, chunk: bytes, position: int) -> None:
         """Act on a chunk the microphone captured at position."""
@@ -270,7 +296,9 @@ class CommandStream:
         seconds = seconds_of(stream.captured)
         if stream.on_device:
             if stream.announced and reason in _TOLD:
-                sat.spawn(self._recognize(stream, reason, seconds), "recognise")
+                decode = sat.spawn(self._recognize(stream, reason, seconds), "recognise")
+                self._decoding.add(decode)
+                decode.add_done_callback(self._decoding.discard)
             else:
                 stream.heard.clear()
         elif stream.announced:
