@@ -109,6 +109,9 @@ _HA_INVALID_PIPELINE: Final = "validation-error"
 _PIPELINE_INVALID: Final = "pipeline-invalid"
 # The history's error code of a command whose spoken reply did not (all) play.
 REPLY_NOT_PLAYED: Final = "reply-not-played"
+# Why a satellite stopped hearing a command before its end: told to by HA's arbiter, or
+# a purge.
+_NOT_HEARD_OUT: Final = frozenset({StopReason.YIELDED, StopReason.PURGED})
 # The history's error code of a command a satellite heard but recognised as none it knows.
 _NOTHING_RECOGNIZED: Final = "stt-no-text-recognized"
 
@@ -387,8 +390,8 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         claim = self._claims.pop(command.stream_id, None)
         if claim is not None and not await claim:
             return
-        if command.reason is StopReason.YIELDED:
-            return  # told to stop by HA's arbiter: nothing was decoded, nothing runs
+        if command.reason in _NOT_HEARD_OUT:
+            return  # nothing was decoded, nothing runs, nothing is kept
         self._stream = None
         interaction = self._begin(command.stream_id, command.trigger, command.wake_word)
         interaction.recognized_on = RecognizedOn.SATELLITE

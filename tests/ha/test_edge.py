@@ -9,6 +9,8 @@ satellite's grammar and is then understood.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -19,9 +21,11 @@ from homeassistant.helpers import area_registry as ar
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.sotto.const import DOMAIN
 from custom_components.sotto.data import SatelliteData, home_data
 from custom_components.sotto.diagnostics import async_get_config_entry_diagnostics
 from custom_components.sotto.history.model import RecognizedOn
+from custom_components.sotto.satellite import SatelliteDevice
 from demo.home import async_wait_for_satellite_grammar
 from demo.processes import SatelliteProcess, on_device_recognition, run_engine, run_satellite
 from demo.speech import speak, utterance, write_wav
@@ -257,3 +261,71 @@ async def test_an_edge_satellite_hears_the_answer_to_a_question(
     assert response == {"id": "yes", "sentence": "yes", "slots": {}}
     assert STATE_ON not in recording
     assert await async_wait_for_satellite_grammar(hass, satellite) == home_digest
+
+
+def _recognizer_worker(satellite: SatelliteProcess) -> int:
+    """The process id of the satellite's recogniser (its child decoding commands)."""
+    pid = satellite.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    workers = [
+        int(child)
+        for child in children
+        if b"sotto_voice.engine.stt.worker" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+    assert len(workers) == 1, children
+    return workers[0]
+
+
+async def _indicator(device: SatelliteDevice, shown: IndicatorState) -> None:
+    async with asyncio.timeout(60):
+        while device.state is None or device.state.indicator != shown:
+            await asyncio.sleep(0.05)
+
+
+async def test_a_purge_while_the_satellite_decodes_acts_on_nothing(
+    hass: HomeAssistant, edge_satellite: tuple[SatelliteProcess, MockConfigEntry]
+) -> None:
+    """The purge action, while the satellite is still working out "turn on the kitchen
+    light": the satellite drops that command and says so, the kitchen light stays off and
+    nothing of it is in the history; the next command works as usual.
+
+    The satellite's recogniser is held (SIGSTOP) so that its decode is surely under way
+    when the purge comes."""
+    satellite, entry = edge_satellite
+    await async_use_sotto_pipeline(hass)
+    await async_wait_for_satellite_grammar(hass, satellite)
+    assert isinstance(entry.runtime_data, SatelliteData)
+    device = entry.runtime_data.satellite
+    voice, stop_voice = _follow(hass, VOICE_EVENTS)
+    worker = _recognizer_worker(satellite)
+    os.kill(worker, signal.SIGSTOP)
+    try:
+        satellite.say(utterance(0.3, "okay nabu", 0.4, "turn on the kitchen light", 1.5))
+        await _indicator(device, IndicatorState.THINKING)
+        result = await hass.services.async_call(
+            DOMAIN, "purge_history", {}, blocking=True, return_response=True
+        )
+        await _indicator(device, IndicatorState.IDLE)
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    assert result is not None
+    assert "command_audio" in result["satellites"]["Kitchen satellite"]
+
+    satellite.say(utterance(0.3, "okay nabu", 0.4, "turn on the lights in the bedroom", 1.5))
+    await wait_for_state(hass, "light.bedroom_lamp", STATE_ON)
+    await _voice_event(voice, "intent_handled")
+    home = home_data(hass)
+    assert home is not None
+    async with asyncio.timeout(30):
+        while not await home.history.async_list():
+            await asyncio.sleep(0.1)
+    await hass.async_block_till_done()
+    stop_voice()
+
+    assert hass.states.get("light.kitchen_light").state == STATE_OFF
+    [row] = await home.history.async_list()
+    assert row.targets == ("light.bedroom_lamp",)
+    # The purged command started and finished listening, and nothing more.
+    assert voice.count("listening_started") == voice.count("listening_finished") == 2
+    assert voice.count("intent_handled") == 1
+    assert "not_understood" not in voice

@@ -55,7 +55,7 @@ COMMAND_DONE: Final = frozenset(
 HEARD_ON_DEVICE: Final = frozenset({StopReason.END_OF_SPEECH, StopReason.MAX_LENGTH})
 """Stops after which a command heard on the device is decoded (the satellite thinks)."""
 
-_TOLD: Final = HEARD_ON_DEVICE | {StopReason.NO_SPEECH, StopReason.YIELDED}
+_TOLD: Final = HEARD_ON_DEVICE | {StopReason.NO_SPEECH, StopReason.YIELDED, StopReason.PURGED}
 """Stops of a command heard on the device that Home Assistant is told about (only those
 in HEARD_ON_DEVICE are decoded)."""
 
@@ -111,7 +111,7 @@ class CommandStream:
         self._ids = itertools.count(1)
         self._push_to_talk = False
         self._audio_listeners: list[AudioListener] = []
-        self._decoding: set[asyncio.Task[None]] = set()
+        self._decoding: dict[asyncio.Task[None], _Stream] = {}
         """Decodes of commands heard on the device, until their text is sent."""
 
     def add_audio_listener(self, listener: AudioListener) -> Callable[[], None]:
@@ -135,20 +135,24 @@ class CommandStream:
         """Purge: drop a command being heard on the device, or decoded, before any of it is
         acted on; True if there was one.
 
-        Its audio is dropped at once and its decode cancelled: Home Assistant is sent no
-        text of it. A streamed command is not touched (its audio has left already, and
-        Home Assistant's purge covers what it kept).
+        Its audio is dropped at once and its decode cancelled; Home Assistant is told it
+        was purged (no text), so its "listening finished" comes. A streamed command is
+        not touched (its audio has left already, and Home Assistant's purge covers what
+        it kept).
         """
-        dropped = False
+        decoding = list(self._decoding.items())
+        self._decoding.clear()
+        for task, _stream in decoding:
+            task.cancel()
+        for _task, decoded in decoding:
+            await self._tell(decoded, StopReason.PURGED, seconds_of(decoded.captured))
+        dropped = bool(decoding)
         async with self._lock:
             stream = self.stream
             if stream is not None and stream.on_device:
                 stream.heard.clear()
-                await self._finish(StopReason.PURGED)
+                await self._finish(StopReason.PURGED)  # told, not decoded
                 dropped = True
-        for task in list(self._decoding):
-            task.cancel()
-            dropped = True
         if dropped and self._satellite.phase is Phase.THINKING:
             self._satellite.stop_thinking()
             await self._satellite.refresh()
@@ -297,8 +301,8 @@ class CommandStream:
         if stream.on_device:
             if stream.announced and reason in _TOLD:
                 decode = sat.spawn(self._recognize(stream, reason, seconds), "recognise")
-                self._decoding.add(decode)
-                decode.add_done_callback(self._decoding.discard)
+                self._decoding[decode] = stream
+                decode.add_done_callback(lambda done: self._decoding.pop(done, None))
             else:
                 stream.heard.clear()
         elif stream.announced:
@@ -332,7 +336,13 @@ class CommandStream:
         del audio  # the command's audio is gone once decoded
         if sat.facts.muted:
             return  # muted meanwhile: what was said is not acted on
-        await sat.control.send(
+        await self._tell(stream, reason, seconds, text)
+
+    async def _tell(
+        self, stream: _Stream, reason: StopReason, seconds: float, text: str | None = None
+    ) -> None:
+        """Send Home Assistant the outcome of a command heard on the device."""
+        await self._satellite.control.send(
             Recognized(
                 stream_id=stream.stream_id,
                 trigger=stream.trigger,

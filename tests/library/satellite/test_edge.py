@@ -35,7 +35,14 @@ from sotto_voice.satellite.__main__ import main
 from sotto_voice.satellite.app import build
 from sotto_voice.satellite.errors import SatelliteError
 
-from .harness import Controller, RunningSatellite, controller, ensure_key, make_config, running_satellite
+from .harness import (
+    Controller,
+    RunningSatellite,
+    controller,
+    ensure_key,
+    make_config,
+    running_satellite,
+)
 
 MODEL = packaged_model()
 pytestmark = pytest.mark.skipif(
@@ -213,6 +220,12 @@ async def _chimed(sat: RunningSatellite, chimes: int) -> None:
             await asyncio.sleep(0.05)
 
 
+def _told(ha: Controller) -> list[tuple[int, StopReason, str | None]]:
+    """What Home Assistant was told of each command heard on the device."""
+    told = [Recognized.from_event(e) for e in ha.of_type("sotto-recognized")]
+    return [(command.stream_id, command.reason, command.text) for command in told]
+
+
 async def _purge(ha: Controller) -> Purged:
     mark = len(ha.events)
     await ha.send(Purge().event())
@@ -221,8 +234,8 @@ async def _purge(ha: Controller) -> Purged:
 
 async def test_a_purge_while_listening_drops_the_command(tmp_path: Path, grammar: Grammar) -> None:
     """A purge half-way through "turn on the kitchen light" heard on the device: its audio
-    is dropped at once (the purge says so), nothing of it reaches Home Assistant, and the
-    next command is recognised as usual."""
+    is dropped at once (the purge says so), Home Assistant gets no text of it, only that
+    it was purged, and the next command is recognised as usual."""
     config = edge_config(tmp_path)
     async with running_satellite(config) as sat, controller(sat) as ha:
         await send_grammar(ha, grammar)
@@ -233,16 +246,17 @@ async def test_a_purge_while_listening_drops_the_command(tmp_path: Path, grammar
         purged = await _purge(ha)
         await sat.feed(utterance(0.0, "kitchen light", 1.5))
         await _chimed(sat, 2)  # the listen chime, and the stop chime of the purge
+        mark = len(ha.events)
         await sat.feed(utterance(0.5, "okay nabu", 0.3, "turn on the desk lamp", 1.5))
-        command = await recognized(ha)
+        command = await recognized(ha, after=mark)
         await ha.settled()
 
     assert "command_audio" in purged.cleared
-    # The only text Home Assistant was sent is the second command's.
-    assert [Recognized.from_event(e).text for e in ha.of_type("sotto-recognized")] == [
-        "turn on the desk lamp"
+    # Home Assistant was told the first command was purged (no text), then the second.
+    assert _told(ha) == [
+        (1, StopReason.PURGED, None),
+        (command.stream_id, StopReason.END_OF_SPEECH, "turn on the desk lamp"),
     ]
-    assert command.stream_id > 1
     assert audio_events(ha) == []
     # The ledger counts what was listened to after the purge: the second command only.
     ledger = SottoLedger.from_event(ha.of_type("sotto-ledger")[-1])
@@ -252,9 +266,9 @@ async def test_a_purge_while_listening_drops_the_command(tmp_path: Path, grammar
 
 async def test_a_purge_while_decoding_sends_no_text(tmp_path: Path, grammar: Grammar) -> None:
     """A purge that arrives while the command is being decoded cancels the decode: Home
-    Assistant never gets its text, the satellite stops thinking, and the next command is
-    recognised. (The recogniser's process is held with SIGSTOP so the decode is surely
-    under way when the purge comes.)"""
+    Assistant never gets its text (only that it was purged), the satellite stops
+    thinking, and the next command is recognised. (The recogniser's process is held with
+    SIGSTOP so the decode is surely under way when the purge comes.)"""
     config = edge_config(tmp_path)
     async with running_satellite(config) as sat, controller(sat) as ha:
         await send_grammar(ha, grammar)
@@ -271,13 +285,15 @@ async def test_a_purge_while_decoding_sends_no_text(tmp_path: Path, grammar: Gra
         finally:
             os.kill(worker, signal.SIGCONT)
         await _chimed(sat, 2)
+        mark = len(ha.events)
         await sat.feed(utterance(0.5, "okay nabu", 0.3, "turn on the desk lamp", 1.5))
-        await recognized(ha)
+        await recognized(ha, after=mark)
         await ha.settled()
 
     assert "command_audio" in purged.cleared
-    assert [Recognized.from_event(e).text for e in ha.of_type("sotto-recognized")] == [
-        "turn on the desk lamp"
+    assert _told(ha) == [
+        (1, StopReason.PURGED, None),
+        (2, StopReason.END_OF_SPEECH, "turn on the desk lamp"),
     ]
 
 
