@@ -67,6 +67,15 @@ class SatelliteProcess:
         """WAV files the satellite's speaker has written, oldest first."""
         return sorted(self.speaker_dir.glob("*.wav"))
 
+    def recognition_worker(self) -> int | None:
+        """The process id of the child that decodes commands on the device (Linux: /proc),
+        None when the satellite has none."""
+        pid = self.process.pid
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            if b"sotto_voice.engine.stt.worker" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return int(child)
+        return None
+
 
 @dataclass
 class EngineProcess:

@@ -263,19 +263,6 @@ async def test_an_edge_satellite_hears_the_answer_to_a_question(
     assert await async_wait_for_satellite_grammar(hass, satellite) == home_digest
 
 
-def _recognizer_worker(satellite: SatelliteProcess) -> int:
-    """The process id of the satellite's recogniser (its child decoding commands)."""
-    pid = satellite.process.pid
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    workers = [
-        int(child)
-        for child in children
-        if b"sotto_voice.engine.stt.worker" in Path(f"/proc/{child}/cmdline").read_bytes()
-    ]
-    assert len(workers) == 1, children
-    return workers[0]
-
-
 async def _indicator(device: SatelliteDevice, shown: IndicatorState) -> None:
     async with asyncio.timeout(60):
         while device.state is None or device.state.indicator != shown:
@@ -297,7 +284,8 @@ async def test_a_purge_while_the_satellite_decodes_acts_on_nothing(
     assert isinstance(entry.runtime_data, SatelliteData)
     device = entry.runtime_data.satellite
     voice, stop_voice = _follow(hass, VOICE_EVENTS)
-    worker = _recognizer_worker(satellite)
+    worker = satellite.recognition_worker()
+    assert worker is not None
     os.kill(worker, signal.SIGSTOP)
     try:
         satellite.say(utterance(0.3, "okay nabu", 0.4, "turn on the kitchen light", 1.5))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from wyoming.event import Event
 
-from demo.speech import silence, utterance, write_wav
+from demo.speech import silence, speak, utterance, write_wav
 from sotto_voice.engine.protocol import GrammarMessage, GrammarMissing, GrammarReady
 from sotto_voice.engine.stt.model import Grammar
 from sotto_voice.engine.stt.whisper import packaged_model
@@ -34,6 +34,7 @@ from sotto_voice.messages import (
 from sotto_voice.satellite.__main__ import main
 from sotto_voice.satellite.app import build
 from sotto_voice.satellite.errors import SatelliteError
+from sotto_voice.satellite.recognition import OnDeviceRecognizer
 
 from .harness import (
     Controller,
@@ -355,3 +356,27 @@ async def test_a_yielded_command_is_not_decoded(tmp_path: Path, grammar: Grammar
         None,
     )
     assert len(ha.of_type("sotto-recognized")) == 1
+
+
+async def test_the_same_audio_gives_the_same_text_whatever_came_before(
+    grammar: Grammar,
+) -> None:
+    """The recogniser a satellite runs keeps nothing from one command to the next: a
+    command decoded again after others (and after overheard speech) gives the same text."""
+    assert MODEL is not None
+    recognizer = OnDeviceRecognizer(MODEL)
+    await recognizer.start()
+    try:
+        await recognizer.load(grammar)
+        kitchen = speak("turn on the kitchen light")
+        lamp = speak("turn on the desk lamp")
+        remark = speak("she said the kitchen light was broken again last week")
+        texts = [await recognizer.recognize(pcm) for pcm in (kitchen, lamp, remark, kitchen)]
+    finally:
+        await recognizer.close()
+    assert texts == [
+        "turn on the kitchen light",
+        "turn on the desk lamp",
+        None,
+        "turn on the kitchen light",
+    ]
