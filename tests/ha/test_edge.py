@@ -317,3 +317,54 @@ async def test_a_purge_while_the_satellite_decodes_acts_on_nothing(
     assert voice.count("listening_started") == voice.count("listening_finished") == 2
     assert voice.count("intent_handled") == 1
     assert "not_understood" not in voice
+
+
+async def test_push_to_talk_listens_on_the_satellite_for_its_room(
+    hass: HomeAssistant, edge_satellite: tuple[SatelliteProcess, MockConfigEntry]
+) -> None:
+    """The satellite's push-to-talk button, then "turn on the lights": the satellite
+    listens on the device (the recording sensor stays off) and the command runs with the
+    satellite's area, so the kitchen light comes on and the bedroom lamp stays off. Its
+    voice events are listening_started (push-to-talk, on the satellite) then the outcome,
+    and the history keeps the command as push-to-talk in the kitchen."""
+    satellite, entry = edge_satellite
+    await async_use_sotto_pipeline(hass)
+    await async_wait_for_satellite_grammar(hass, satellite)
+    assert isinstance(entry.runtime_data, SatelliteData)
+    device = entry.runtime_data.satellite
+    recording, stop_recording = _follow(hass, RECORDING)
+    voice, stop_voice = _follow(hass, VOICE_EVENTS)
+    events = _event_data(hass)
+
+    satellite.push_to_talk()
+    await _indicator(device, IndicatorState.LISTENING_ON_DEVICE)
+    satellite.say(utterance(0.3, "turn on the lights", 1.5))
+    await wait_for_state(hass, "light.kitchen_light", STATE_ON)
+    await _voice_event(voice, "intent_handled")
+    home = home_data(hass)
+    assert home is not None
+    async with asyncio.timeout(30):
+        while not await home.history.async_list():
+            await asyncio.sleep(0.1)
+    await hass.async_block_till_done()
+    stop_recording()
+    stop_voice()
+
+    assert hass.states.get("light.bedroom_lamp").state == STATE_OFF
+    assert STATE_ON not in recording
+    assert voice == ["listening_started", "listening_finished", "intent_handled"]
+    started, finished = (events[kind] for kind in ("listening_started", "listening_finished"))
+    assert started["trigger"] == "push_to_talk"
+    assert started["recognized_on"] == finished["recognized_on"] == "satellite"
+    assert started["stream_id"] == finished["stream_id"]
+    [row] = await home.history.async_list()
+    assert (row.trigger, row.area, row.recognized_on) == (
+        "push_to_talk",
+        "Kitchen",
+        RecognizedOn.SATELLITE,
+    )
+    assert row.targets == ("light.kitchen_light",)
+    # The satellite's own count: a press, and nothing sent.
+    ledger = (await async_get_config_entry_diagnostics(hass, entry))["satellite"]["ledger"]
+    assert (ledger["push_to_talk"], ledger["streams"], ledger["seconds_sent"]) == (1, 0, 0.0)
+    assert ledger["recognized_on_device"] == 1
