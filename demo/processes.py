@@ -28,6 +28,8 @@ ENGINE: Final = Path(sys.executable).with_name("sotto-engine")
 # A first start imports onnxruntime and the wake word models: slow on a busy machine.
 START_TIMEOUT: Final = 60.0
 STOP_TIMEOUT: Final = 10.0
+# The files a satellite's buttons are read from, in its work directory.
+BUTTONS: Final = ("button", "talk")
 
 
 class ProcessError(RuntimeError):
@@ -60,12 +62,28 @@ class SatelliteProcess:
 
     def press(self, word: str) -> None:
         """Press the satellite's mute button: `mute`, `unmute` or `toggle`."""
-        with (self.spool.parent / "button").open("a") as button:
-            button.write(word + "\n")
+        self._press("button", word)
+
+    def push_to_talk(self) -> None:
+        """Press the satellite's push-to-talk button."""
+        self._press("talk", "talk")
+
+    def _press(self, button: str, word: str) -> None:
+        with (self.spool.parent / button).open("a") as pressed:
+            pressed.write(word + "\n")
 
     def replies(self) -> list[Path]:
         """WAV files the satellite's speaker has written, oldest first."""
         return sorted(self.speaker_dir.glob("*.wav"))
+
+    def recognition_worker(self) -> int | None:
+        """The process id of the child that decodes commands on the device (Linux: /proc),
+        None when the satellite has none."""
+        pid = self.process.pid
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            if b"sotto_voice.engine.stt.worker" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return int(child)
+        return None
 
 
 @dataclass
@@ -108,8 +126,9 @@ async def run_satellite(
     speaker = workdir / "speaker"
     for directory in (workdir, spool, speaker):
         directory.mkdir(parents=True, exist_ok=True)
-    # The mute button's file exists from the start: `tail -F` would complain until then.
-    (workdir / "button").touch()
+    # The buttons' files exist from the start: `tail -F` would complain until then.
+    for button in BUTTONS:
+        (workdir / button).touch()
     key = key or LinkKey.generate()
     key_file = workdir / "link.key"
     write_key_file(key_file, key, overwrite=True)
@@ -131,8 +150,10 @@ async def run_satellite(
         "discovery": {"enabled": False},
         "mic": mic,
         "speaker": out,
-        # A mute button: each line appended to this file is a press (see `press`).
+        # A mute and a push-to-talk button: each line appended to their files is a press
+        # (see `press` and `push_to_talk`).
         "mute": {"command": ["tail", "-n", "0", "-F", str(workdir / "button")]},
+        "push_to_talk": {"command": ["tail", "-n", "0", "-F", str(workdir / "talk")]},
         **(extra or {}),
     }
     async with _running(

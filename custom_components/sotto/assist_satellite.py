@@ -126,6 +126,9 @@ _HA_INVALID_PIPELINE: Final = "validation-error"
 _PIPELINE_INVALID: Final = "pipeline-invalid"
 # The history's error code of a command whose spoken reply did not (all) play.
 REPLY_NOT_PLAYED: Final = "reply-not-played"
+# Why a satellite stopped hearing a command before its end: told to by HA's arbiter, or
+# a purge.
+_NOT_HEARD_OUT: Final = frozenset({StopReason.YIELDED, StopReason.PURGED})
 # The history's error code of a command a satellite heard but recognised as none it knows.
 _NOTHING_RECOGNIZED: Final = "stt-no-text-recognized"
 
@@ -336,7 +339,12 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
     @callback
     def _on_wake_heard(self, wake: WakeHeard) -> None:
         """A satellite that recognises itself claims at its wake, not when its text comes
-        (seconds later, after a decode whose length varies from one satellite to another)."""
+        (seconds later, after a decode whose length varies from one satellite to another).
+
+        Only a wake word is arbitrated, as for a stream.
+        """
+        if wake.trigger is not StreamTrigger.WAKE_WORD:
+            return
         evidence = WakeEvidence(wake.speech_level, wake.wake_probability, wake.wake_time)
         self._claims[wake.stream_id] = self._entry.async_create_background_task(
             self.hass,
@@ -429,6 +437,8 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
         claim = self._claims.pop(command.stream_id, None)
         if claim is not None and not await claim:
             return
+        if command.reason in _NOT_HEARD_OUT:
+            return  # nothing was decoded, nothing runs, nothing is kept
         self._stream = None
         interaction = self._begin(command.stream_id, command.trigger, command.wake_word)
         interaction.recognized_on = RecognizedOn.SATELLITE

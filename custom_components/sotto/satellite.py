@@ -298,8 +298,15 @@ class SatelliteDevice:
 
     @callback
     def wake_heard(self, wake: WakeHeard) -> None:
-        """A satellite that recognises itself heard its wake word: the claim starts now,
-        so that a nearer satellite can stop it before it decodes anything."""
+        """A satellite that recognises itself started listening: the voice event a stream
+        start fires (no audio leaves), and for a wake word the claim starts now, so that a
+        nearer satellite can stop it before it decodes anything."""
+        self.fire(
+            VoiceEvent.LISTENING_STARTED,
+            trigger=wake.trigger.value,
+            stream_id=wake.stream_id,
+            recognized_on="satellite",
+        )
         if self.on_wake_heard is not None:
             self.on_wake_heard(wake)
 

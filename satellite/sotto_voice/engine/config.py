@@ -60,13 +60,6 @@ def _espeak_voice(value: Any) -> str:
         raise vol.Invalid("must be an espeak-ng voice name such as en-us or en-gb") from None
 
 
-def _url(value: Any) -> str:
-    text = configfile.text(value)
-    if not text.startswith(("http://", "https://")):
-        raise vol.Invalid("must be an http:// or https:// URL")
-    return text.rstrip("/")
-
-
 # --- the configuration: each field declared once, with its default and its check ----------
 
 
@@ -79,7 +72,7 @@ class TtsConfig:
 
     default_voice: str | None = field(default=None, metadata=checked(vol.Any(None, _voice)))
     espeak_voice: str = field(default=DEFAULT_ESPEAK_VOICE, metadata=checked(_espeak_voice))
-    voices_url: str = field(default=DEFAULT_VOICES_URL, metadata=checked(_url))
+    voices_url: str = field(default=DEFAULT_VOICES_URL, metadata=checked(configfile.url))
     preload: bool = field(default=True, metadata=checked(configfile.boolean))
     """Load the default voice at start so the first reply is not delayed by it."""
 

@@ -186,7 +186,9 @@ def _download_model(config: SatelliteConfig, name: str | None) -> int:
 
     try:
         where = download_whisper_model_blocking(
-            name or config.recognition.whisper_model, config.models_dir
+            name or config.recognition.whisper_model,
+            config.models_dir,
+            base_url=config.recognition.models_url,
         )
     except SttError as err:
         print(f"sotto-satellite: {err}", file=sys.stderr)

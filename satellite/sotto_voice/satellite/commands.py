@@ -35,6 +35,7 @@ from sotto_voice.messages import (
 from .audio import BYTES_PER_SECOND, MIC_FORMAT, seconds_of
 from .chimes import Chime
 from .errors import AudioError
+from .phase import Phase
 from .vad import EndOfSpeech, SpeechProbability, Verdict
 
 if TYPE_CHECKING:
@@ -54,8 +55,9 @@ COMMAND_DONE: Final = frozenset(
 HEARD_ON_DEVICE: Final = frozenset({StopReason.END_OF_SPEECH, StopReason.MAX_LENGTH})
 """Stops after which a command heard on the device is decoded (the satellite thinks)."""
 
-_TOLD: Final = HEARD_ON_DEVICE | {StopReason.NO_SPEECH}
-"""Stops of a command heard on the device that Home Assistant is told about."""
+_TOLD: Final = HEARD_ON_DEVICE | {StopReason.NO_SPEECH, StopReason.YIELDED, StopReason.PURGED}
+"""Stops of a command heard on the device that Home Assistant is told about (only those
+in HEARD_ON_DEVICE are decoded)."""
 
 
 @dataclass(slots=True)
@@ -109,6 +111,8 @@ class CommandStream:
         self._ids = itertools.count(1)
         self._push_to_talk = False
         self._audio_listeners: list[AudioListener] = []
+        self._decoding: dict[asyncio.Task[None], _Stream] = {}
+        """Decodes of commands heard on the device, until their text is sent."""
 
     def add_audio_listener(self, listener: AudioListener) -> Callable[[], None]:
         """Call listener after every audio chunk sent; returns an unsubscribe callable."""
@@ -126,6 +130,33 @@ class CommandStream:
         # timeout (seconds more audio out of the room).
         if self.stream is None:
             self._eos.reset()
+
+    async def forget_command(self) -> bool:
+        """Purge: drop a command being heard on the device, or decoded, before any of it is
+        acted on; True if there was one.
+
+        Its audio is dropped at once and its decode cancelled; Home Assistant is told it
+        was purged (no text), so its "listening finished" comes. A streamed command is
+        not touched (its audio has left already, and Home Assistant's purge covers what
+        it kept).
+        """
+        decoding = list(self._decoding.items())
+        self._decoding.clear()
+        for task, _stream in decoding:
+            task.cancel()
+        for _task, decoded in decoding:
+            await self._tell(decoded, StopReason.PURGED, seconds_of(decoded.captured))
+        dropped = bool(decoding)
+        async with self._lock:
+            stream = self.stream
+            if stream is not None and stream.on_device:
+                stream.heard.clear()
+                await self._finish(StopReason.PURGED)  # told, not decoded
+                dropped = True
+        if dropped and self._satellite.phase is Phase.THINKING:
+            self._satellite.stop_thinking()
+            await self._satellite.refresh()
+        return dropped
 
     async def on_chunk(self, chunk: bytes, position: int) -> None:
         """Act on a chunk the microphone captured at position."""
@@ -184,12 +215,14 @@ class CommandStream:
         if stream.trigger == StreamTrigger.WAKE_WORD:
             told = await link.send(Detection(name=wake_word, timestamp=stream.timestamp()).event())
         if stream.on_device:
-            # No audio stream is announced: the wake's evidence (so HA can let a nearer
-            # satellite answer), then only the text, once decoded.
-            if told and stream.trigger == StreamTrigger.WAKE_WORD:
+            # No audio stream is announced: that listening started, with the wake's
+            # evidence (so HA can let a nearer satellite answer), then only the text,
+            # once decoded.
+            if told:
                 told = await link.send(
                     WakeHeard(
                         stream_id=stream.stream_id,
+                        trigger=stream.trigger,
                         wake_word=wake_word,
                         wake_probability=evidence.probability if evidence else None,
                         speech_level=evidence.speech_level if evidence else None,
@@ -267,7 +300,9 @@ class CommandStream:
         seconds = seconds_of(stream.captured)
         if stream.on_device:
             if stream.announced and reason in _TOLD:
-                sat.spawn(self._recognize(stream, reason, seconds), "recognise")
+                decode = sat.spawn(self._recognize(stream, reason, seconds), "recognise")
+                self._decoding[decode] = stream
+                decode.add_done_callback(lambda done: self._decoding.pop(done, None))
             else:
                 stream.heard.clear()
         elif stream.announced:
@@ -296,12 +331,18 @@ class CommandStream:
         recognizer = sat.recognizer
         audio, stream.heard = bytes(stream.heard), bytearray()
         text = None
-        if recognizer is not None and reason is not StopReason.NO_SPEECH:
+        if recognizer is not None and reason in HEARD_ON_DEVICE:
             text = await recognizer.recognize(audio)
         del audio  # the command's audio is gone once decoded
         if sat.facts.muted:
             return  # muted meanwhile: what was said is not acted on
-        await sat.control.send(
+        await self._tell(stream, reason, seconds, text)
+
+    async def _tell(
+        self, stream: _Stream, reason: StopReason, seconds: float, text: str | None = None
+    ) -> None:
+        """Send Home Assistant the outcome of a command heard on the device."""
+        await self._satellite.control.send(
             Recognized(
                 stream_id=stream.stream_id,
                 trigger=stream.trigger,

@@ -260,6 +260,11 @@ class RecognitionConfig:
     models_dir: Path | None = field(default=None, metadata=_PATH)
     """None means `<state_dir>/models`."""
 
+    models_url: str | None = field(default=None, metadata=checked(configfile.url))
+    """Where `download-model` fetches the model's files (None: the model's upstream
+    repository); a mirror must serve the same files, which are checked against pinned
+    hashes all the same."""
+
 
 @dataclass(frozen=True, slots=True)
 class SatelliteConfig(ProgramConfig):

@@ -236,10 +236,13 @@ class Control:
     async def _purge(self, event: Event) -> None:
         Purge.from_event(event)
         sat = self._satellite
+        # First, so that the seconds it listened to are counted in the ledger cleared next.
+        dropped = await sat.commands.forget_command()
         sat.ledger.clear()
         sat.wake.reset()
         sat.commands.forget_speech()
-        await self.send(Purged(cleared=("ledger", "wake_word_audio", "vad_audio")).event())
+        cleared = ("ledger", "wake_word_audio", "vad_audio")
+        await self.send(Purged(cleared=cleared + (("command_audio",) if dropped else ())).event())
         await self.send(sat.ledger.ledger.event())
 
     async def _grammar(self, event: Event) -> None:

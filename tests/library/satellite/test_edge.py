@@ -4,30 +4,46 @@ wake word, VAD and Whisper recogniser (the engine's worker process), espeak-ng s
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from wyoming.event import Event
 
-from demo.speech import silence, utterance, write_wav
+from demo.speech import silence, speak, utterance, write_wav
 from sotto_voice.engine.protocol import GrammarMessage, GrammarMissing, GrammarReady
 from sotto_voice.engine.stt.model import Grammar
 from sotto_voice.engine.stt.whisper import packaged_model
 from sotto_voice.messages import (
     IndicatorState,
+    Purge,
+    Purged,
+    PushToTalk,
     Recognized,
     SottoInfo,
     SottoLedger,
     StopReason,
+    StopStreaming,
     StreamTrigger,
+    WakeHeard,
 )
 from sotto_voice.satellite.__main__ import main
 from sotto_voice.satellite.app import build
 from sotto_voice.satellite.errors import SatelliteError
+from sotto_voice.satellite.recognition import OnDeviceRecognizer
 
-from .harness import Controller, controller, ensure_key, make_config, running_satellite
+from .harness import (
+    Controller,
+    RunningSatellite,
+    controller,
+    ensure_key,
+    make_config,
+    running_satellite,
+)
 
 MODEL = packaged_model()
 pytestmark = pytest.mark.skipif(
@@ -193,3 +209,174 @@ def test_a_ledger_from_before_counts_nothing_listened() -> None:
     assert ledger.days[0].seconds_listened == 0.0
     # A new ledger carries the new counts beside the old ones.
     assert {"seconds_sent", "seconds_listened"} <= set(ledger.event().data or {})
+
+
+async def _chimed(sat: RunningSatellite, chimes: int) -> None:
+    """Wait until the satellite has played this many chimes and plays nothing: its wake
+    word is deaf while it plays (its own sound must not wake it)."""
+    played = sat.config.speaker.directory
+    assert played is not None
+    async with asyncio.timeout(30):
+        while len(list(played.glob("*.wav"))) < chimes or sat.satellite.speaker.playing:
+            await asyncio.sleep(0.05)
+
+
+def _told(ha: Controller) -> list[tuple[int, StopReason, str | None]]:
+    """What Home Assistant was told of each command heard on the device."""
+    told = [Recognized.from_event(e) for e in ha.of_type("sotto-recognized")]
+    return [(command.stream_id, command.reason, command.text) for command in told]
+
+
+async def _purge(ha: Controller) -> Purged:
+    mark = len(ha.events)
+    await ha.send(Purge().event())
+    return Purged.from_event(await ha.wait_for(lambda e: Purged.is_type(e.type), after=mark))
+
+
+async def test_a_purge_while_listening_drops_the_command(tmp_path: Path, grammar: Grammar) -> None:
+    """A purge half-way through "turn on the kitchen light" heard on the device: its audio
+    is dropped at once (the purge says so), Home Assistant gets no text of it, only that
+    it was purged, and the next command is recognised as usual."""
+    config = edge_config(tmp_path)
+    async with running_satellite(config) as sat, controller(sat) as ha:
+        await send_grammar(ha, grammar)
+        await ha.state(lambda s: not s.muted)
+        await sat.feed(utterance(0.5, "okay nabu", 0.3, "turn on the"))
+        await ha.state(lambda s: s.indicator == IndicatorState.LISTENING_ON_DEVICE)
+
+        purged = await _purge(ha)
+        await sat.feed(utterance(0.0, "kitchen light", 1.5))
+        await _chimed(sat, 2)  # the listen chime, and the stop chime of the purge
+        mark = len(ha.events)
+        await sat.feed(utterance(0.5, "okay nabu", 0.3, "turn on the desk lamp", 1.5))
+        command = await recognized(ha, after=mark)
+        await ha.settled()
+
+    assert "command_audio" in purged.cleared
+    # Home Assistant was told the first command was purged (no text), then the second.
+    assert _told(ha) == [
+        (1, StopReason.PURGED, None),
+        (command.stream_id, StopReason.END_OF_SPEECH, "turn on the desk lamp"),
+    ]
+    assert audio_events(ha) == []
+    # The ledger counts what was listened to after the purge: the second command only.
+    ledger = SottoLedger.from_event(ha.of_type("sotto-ledger")[-1])
+    assert ledger.recognized_on_device == 1
+    assert ledger.seconds_listened == pytest.approx(command.seconds, abs=0.002)
+
+
+async def test_a_purge_while_decoding_sends_no_text(tmp_path: Path, grammar: Grammar) -> None:
+    """A purge that arrives while the command is being decoded cancels the decode: Home
+    Assistant never gets its text (only that it was purged), the satellite stops
+    thinking, and the next command is recognised. (The recogniser's process is held with
+    SIGSTOP so the decode is surely under way when the purge comes.)"""
+    config = edge_config(tmp_path)
+    async with running_satellite(config) as sat, controller(sat) as ha:
+        await send_grammar(ha, grammar)
+        await ha.state(lambda s: not s.muted)
+        worker = sat.satellite.recognizer.pid
+        assert worker is not None
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            await sat.feed(utterance(0.5, "okay nabu", 0.3, "turn on the kitchen light", 1.5))
+            await ha.state(lambda s: s.indicator == IndicatorState.THINKING)
+            mark = len(ha.events)
+            purged = await _purge(ha)
+            await ha.state(lambda s: s.indicator == IndicatorState.IDLE, after=mark)
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        await _chimed(sat, 2)
+        mark = len(ha.events)
+        await sat.feed(utterance(0.5, "okay nabu", 0.3, "turn on the desk lamp", 1.5))
+        await recognized(ha, after=mark)
+        await ha.settled()
+
+    assert "command_audio" in purged.cleared
+    assert _told(ha) == [
+        (1, StopReason.PURGED, None),
+        (2, StopReason.END_OF_SPEECH, "turn on the desk lamp"),
+    ]
+
+
+async def test_a_purge_with_no_command_says_no_command_audio(
+    tmp_path: Path, grammar: Grammar
+) -> None:
+    """A privacy control reports only what it did: with no command heard, no command
+    audio is said to be cleared."""
+    config = edge_config(tmp_path)
+    async with running_satellite(config) as sat, controller(sat) as ha:
+        await send_grammar(ha, grammar)
+        purged = await _purge(ha)
+    assert "command_audio" not in purged.cleared
+
+
+async def test_listening_is_announced_whatever_started_it(tmp_path: Path, grammar: Grammar) -> None:
+    """Push-to-talk on a satellite that recognises itself: Home Assistant is told that
+    listening started (its "listening started" voice event) before the command's text,
+    with the trigger, as a wake word's start is."""
+    config = edge_config(tmp_path)
+    async with running_satellite(config) as sat, controller(sat) as ha:
+        await send_grammar(ha, grammar)
+        await ha.state(lambda s: not s.muted)
+        mark = len(ha.events)
+        await ha.send(PushToTalk().event())
+        await ha.settled()
+        await sat.feed(utterance(0.3, "turn on the desk lamp", 1.5))
+        command = await recognized(ha, after=mark)
+
+    started = [WakeHeard.from_event(e) for e in ha.of_type("sotto-wake-heard")]
+    assert [(s.stream_id, s.trigger, s.wake_word) for s in started] == [
+        (command.stream_id, StreamTrigger.PUSH_TO_TALK, None)
+    ]
+    kinds = [e.type for e, _ in ha.events]
+    assert kinds.index("sotto-wake-heard") < kinds.index("sotto-recognized")
+    assert command.text == "turn on the desk lamp"
+
+
+async def test_a_yielded_command_is_not_decoded(tmp_path: Path, grammar: Grammar) -> None:
+    """Told it yielded (a nearer satellite answers), the satellite stops listening and says
+    so (no text: nothing was decoded), so Home Assistant's "listening finished" comes."""
+    config = edge_config(tmp_path)
+    async with running_satellite(config) as sat, controller(sat) as ha:
+        await send_grammar(ha, grammar)
+        await ha.state(lambda s: not s.muted)
+        await sat.feed(utterance(0.5, "okay nabu", 0.3, "turn on the"))
+        wake = WakeHeard.from_event(
+            await ha.wait_for(lambda e: e.type == "sotto-wake-heard", timeout=30)
+        )
+        await ha.send(StopStreaming(stream_id=wake.stream_id, yielded=True).event())
+        command = await recognized(ha)
+        await sat.feed(utterance(0.0, "kitchen light", 1.5))
+        await ha.settled()
+
+    assert wake.trigger == StreamTrigger.WAKE_WORD
+    assert (command.stream_id, command.reason, command.text) == (
+        wake.stream_id,
+        StopReason.YIELDED,
+        None,
+    )
+    assert len(ha.of_type("sotto-recognized")) == 1
+
+
+async def test_the_same_audio_gives_the_same_text_whatever_came_before(
+    grammar: Grammar,
+) -> None:
+    """The recogniser a satellite runs keeps nothing from one command to the next: a
+    command decoded again after others (and after overheard speech) gives the same text."""
+    assert MODEL is not None
+    recognizer = OnDeviceRecognizer(MODEL)
+    await recognizer.start()
+    try:
+        await recognizer.load(grammar)
+        kitchen = speak("turn on the kitchen light")
+        lamp = speak("turn on the desk lamp")
+        remark = speak("she said the kitchen light was broken again last week")
+        texts = [await recognizer.recognize(pcm) for pcm in (kitchen, lamp, remark, kitchen)]
+    finally:
+        await recognizer.close()
+    assert texts == [
+        "turn on the kitchen light",
+        "turn on the desk lamp",
+        None,
+        "turn on the kitchen light",
+    ]

@@ -65,6 +65,16 @@ WHISPER_MODELS: Final = {
 }
 
 
+def _swap_in(staging: Path, target: Path) -> None:
+    """Make staging the model at target; the previous model is moved aside (not deleted)
+    until the new one is in place, so there is always a whole model or none there."""
+    previous = staging.with_name(f"{staging.name}.previous")
+    if target.exists():
+        os.replace(target, previous)
+    os.replace(staging, target)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
 def download_whisper_model_blocking(
     name: str, models_dir: Path, *, base_url: str | None = None, timeout: float = DOWNLOAD_TIMEOUT
 ) -> Path:
@@ -83,11 +93,11 @@ def download_whisper_model_blocking(
         for file, expected in source.files.items():
             url = f"{(base_url or source.url).rstrip('/')}/{file}"
             os.replace(fetch_to_temp(url, staging, expected, timeout), staging / file)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
+        _swap_in(staging, target)
     except DownloadError as err:
         raise RecognizerError(str(err)) from err
+    except OSError as err:
+        raise RecognizerError(f"cannot install the model into {target}: {err}") from err
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(staging)
