@@ -24,7 +24,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.sotto.const import DOMAIN
 from custom_components.sotto.data import SatelliteData, home_data
 from custom_components.sotto.diagnostics import async_get_config_entry_diagnostics
-from custom_components.sotto.history.model import RecognizedOn
+from custom_components.sotto.history.model import Interaction, RecognizedOn
 from custom_components.sotto.satellite import SatelliteDevice
 from demo.home import async_wait_for_satellite_grammar
 from demo.processes import SatelliteProcess, on_device_recognition, run_engine, run_satellite
@@ -86,6 +86,28 @@ def _event_data(hass: HomeAssistant) -> dict[str, dict[str, object]]:
 
     hass.bus.async_listen("state_changed", follow)
     return latest
+
+
+async def _ready(
+    hass: HomeAssistant, satellite: SatelliteProcess, entry: MockConfigEntry
+) -> SatelliteDevice:
+    """Sotto's pipeline, and the satellite recognising with the home's grammar; returns
+    the satellite as HA sees it."""
+    await async_use_sotto_pipeline(hass)
+    await async_wait_for_satellite_grammar(hass, satellite)
+    assert isinstance(entry.runtime_data, SatelliteData)
+    return entry.runtime_data.satellite
+
+
+async def _kept(hass: HomeAssistant) -> list[Interaction]:
+    """The voice history, once the command's row is written."""
+    home = home_data(hass)
+    assert home is not None
+    async with asyncio.timeout(30):
+        while not (rows := await home.history.async_list()):
+            await asyncio.sleep(0.1)
+    await hass.async_block_till_done()
+    return rows
 
 
 async def _voice_event(seen: list[str], wanted: str) -> None:
@@ -155,12 +177,7 @@ async def test_edge_satellite_turns_on_the_light_sending_no_audio(
         assert ledger["seconds_listened"] > 1.0
         assert hass.states.get(SENT_TODAY) is not None
         assert hass.states.get(LISTENED_TODAY) is not None
-        home = home_data(hass)
-        assert home is not None
-        async with asyncio.timeout(30):
-            while not await home.history.async_list():
-                await asyncio.sleep(0.1)
-        [row] = await home.history.async_list()
+        [row] = await _kept(hass)
         assert row.recognized_on is RecognizedOn.SATELLITE
         assert row.audio_seconds == 0.0
         assert row.targets == ("light.kitchen_light",)
@@ -279,10 +296,7 @@ async def test_a_purge_while_the_satellite_decodes_acts_on_nothing(
     The satellite's recogniser is held (SIGSTOP) so that its decode is surely under way
     when the purge comes."""
     satellite, entry = edge_satellite
-    await async_use_sotto_pipeline(hass)
-    await async_wait_for_satellite_grammar(hass, satellite)
-    assert isinstance(entry.runtime_data, SatelliteData)
-    device = entry.runtime_data.satellite
+    device = await _ready(hass, satellite, entry)
     voice, stop_voice = _follow(hass, VOICE_EVENTS)
     worker = satellite.recognition_worker()
     assert worker is not None
@@ -302,16 +316,10 @@ async def test_a_purge_while_the_satellite_decodes_acts_on_nothing(
     satellite.say(utterance(0.3, "okay nabu", 0.4, "turn on the lights in the bedroom", 1.5))
     await wait_for_state(hass, "light.bedroom_lamp", STATE_ON)
     await _voice_event(voice, "intent_handled")
-    home = home_data(hass)
-    assert home is not None
-    async with asyncio.timeout(30):
-        while not await home.history.async_list():
-            await asyncio.sleep(0.1)
-    await hass.async_block_till_done()
+    [row] = await _kept(hass)
     stop_voice()
 
     assert hass.states.get("light.kitchen_light").state == STATE_OFF
-    [row] = await home.history.async_list()
     assert row.targets == ("light.bedroom_lamp",)
     # The purged command started and finished listening, and nothing more.
     assert voice.count("listening_started") == voice.count("listening_finished") == 2
@@ -328,10 +336,7 @@ async def test_push_to_talk_listens_on_the_satellite_for_its_room(
     voice events are listening_started (push-to-talk, on the satellite) then the outcome,
     and the history keeps the command as push-to-talk in the kitchen."""
     satellite, entry = edge_satellite
-    await async_use_sotto_pipeline(hass)
-    await async_wait_for_satellite_grammar(hass, satellite)
-    assert isinstance(entry.runtime_data, SatelliteData)
-    device = entry.runtime_data.satellite
+    device = await _ready(hass, satellite, entry)
     recording, stop_recording = _follow(hass, RECORDING)
     voice, stop_voice = _follow(hass, VOICE_EVENTS)
     events = _event_data(hass)
@@ -341,12 +346,7 @@ async def test_push_to_talk_listens_on_the_satellite_for_its_room(
     satellite.say(utterance(0.3, "turn on the lights", 1.5))
     await wait_for_state(hass, "light.kitchen_light", STATE_ON)
     await _voice_event(voice, "intent_handled")
-    home = home_data(hass)
-    assert home is not None
-    async with asyncio.timeout(30):
-        while not await home.history.async_list():
-            await asyncio.sleep(0.1)
-    await hass.async_block_till_done()
+    [row] = await _kept(hass)
     stop_recording()
     stop_voice()
 
@@ -357,7 +357,6 @@ async def test_push_to_talk_listens_on_the_satellite_for_its_room(
     assert started["trigger"] == "push_to_talk"
     assert started["recognized_on"] == finished["recognized_on"] == "satellite"
     assert started["stream_id"] == finished["stream_id"]
-    [row] = await home.history.async_list()
     assert (row.trigger, row.area, row.recognized_on) == (
         "push_to_talk",
         "Kitchen",
