@@ -15,9 +15,15 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from homeassistant.components import conversation
+from homeassistant.components.assist_pipeline.pipeline import (
+    async_get_pipeline,
+    async_update_pipeline,
+)
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import area_registry as ar
+from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -33,6 +39,7 @@ from sotto_voice.engine.stt.whisper import packaged_model
 from sotto_voice.messages import IndicatorState
 
 from .house import async_build_house, async_use_sotto_pipeline
+from .test_conversation_start import _Agent
 from .test_end_to_end import _pair, _spoken_replies
 from .test_engine import pair_engine
 from .test_satellite import wait_for_state
@@ -367,3 +374,64 @@ async def test_push_to_talk_listens_on_the_satellite_for_its_room(
     ledger = (await async_get_config_entry_diagnostics(hass, entry))["satellite"]["ledger"]
     assert (ledger["push_to_talk"], ledger["streams"], ledger["seconds_sent"]) == (1, 0, 0.0)
     assert ledger["recognized_on_device"] == 1
+
+
+class _Heard(_Agent):
+    """A conversation agent that can hold a conversation and keeps what it was told, and
+    from which device."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, str | None]] = []
+
+    async def async_process(
+        self, user_input: conversation.ConversationInput
+    ) -> conversation.ConversationResult:
+        self.heard.append((user_input.text, user_input.device_id))
+        return await super().async_process(user_input)
+
+
+async def test_start_conversation_listens_on_the_satellite(
+    hass: HomeAssistant,
+    tmp_path: Path,
+    edge_satellite: tuple[SatelliteProcess, MockConfigEntry],
+) -> None:
+    """start_conversation (push-to-talk from Home Assistant, after the opening line): the
+    satellite listens on the device, the recording sensor stays off, and what was said
+    reaches the conversation agent from the satellite's device."""
+    satellite, entry = edge_satellite
+    device = await _ready(hass, satellite, entry)
+    agent_entry = MockConfigEntry(domain="test")
+    agent_entry.add_to_hass(hass)
+    agent = _Heard()
+    conversation.async_set_agent(hass, agent_entry, agent)
+    await async_update_pipeline(
+        hass, async_get_pipeline(hass), conversation_engine=agent_entry.entry_id
+    )
+    recording, stop_recording = _follow(hass, RECORDING)
+    voice, stop_voice = _follow(hass, VOICE_EVENTS)
+    events = _event_data(hass)
+    clip = write_wav(tmp_path / "line.wav", speak("what shall I do"))
+    await hass.services.async_call(
+        "assist_satellite",
+        "start_conversation",
+        {
+            "entity_id": "assist_satellite.kitchen_satellite",
+            "start_media_id": clip.as_uri(),
+            "preannounce": False,
+        },
+        blocking=True,
+    )
+    await _indicator(device, IndicatorState.LISTENING_ON_DEVICE)
+    satellite.say(utterance(0.3, "turn on the lights", 1.5))
+    await _voice_event(voice, "intent_handled")
+    stop_recording()
+    stop_voice()
+
+    assist = er.async_get(hass).async_get("assist_satellite.kitchen_satellite")
+    assert assist is not None
+    assert assist.device_id is not None
+    assert agent.heard == [("turn on the lights", assist.device_id)]
+    assert STATE_ON not in recording
+    assert voice == ["listening_started", "listening_finished", "intent_handled"]
+    assert events["listening_started"]["trigger"] == "push_to_talk"
+    assert events["listening_finished"]["recognized_on"] == "satellite"
