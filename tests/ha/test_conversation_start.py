@@ -43,6 +43,30 @@ class _Agent(conversation.AbstractConversationAgent):
         return conversation.ConversationResult(response=response)
 
 
+async def async_use_agent(hass: HomeAssistant, agent: _Agent) -> None:
+    """The preferred pipeline talks to `agent`."""
+    agent_entry = MockConfigEntry(domain="test")
+    agent_entry.add_to_hass(hass)
+    conversation.async_set_agent(hass, agent_entry, agent)
+    await async_update_pipeline(
+        hass, async_get_pipeline(hass), conversation_engine=agent_entry.entry_id
+    )
+
+
+async def async_start_conversation(hass: HomeAssistant, line: Path) -> None:
+    """The kitchen satellite says the recorded line (no chime), then listens."""
+    await hass.services.async_call(
+        "assist_satellite",
+        "start_conversation",
+        {
+            "entity_id": "assist_satellite.kitchen_satellite",
+            "start_media_id": line.as_uri(),
+            "preannounce": False,
+        },
+        blocking=True,
+    )
+
+
 async def test_start_conversation_plays_the_line_then_opens_the_microphone(
     hass: HomeAssistant, tmp_path: Path
 ) -> None:
@@ -52,12 +76,7 @@ async def test_start_conversation_plays_the_line_then_opens_the_microphone(
     clip = write_wav(tmp_path / "question.wav", line)
     async with run_satellite(tmp_path / "satellite") as satellite:
         entry = await pair(hass, satellite)
-        agent_entry = MockConfigEntry(domain="test")
-        agent_entry.add_to_hass(hass)
-        conversation.async_set_agent(hass, agent_entry, _Agent())
-        await async_update_pipeline(
-            hass, async_get_pipeline(hass), conversation_engine=agent_entry.entry_id
-        )
+        await async_use_agent(hass, _Agent())
         before = set(satellite.replies())
         recording: list[str] = []
         triggers: list[str] = []
@@ -73,16 +92,7 @@ async def test_start_conversation_plays_the_line_then_opens_the_microphone(
                 triggers.append(new.attributes["trigger"])
 
         unsub = hass.bus.async_listen("state_changed", follow)
-        await hass.services.async_call(
-            "assist_satellite",
-            "start_conversation",
-            {
-                "entity_id": "assist_satellite.kitchen_satellite",
-                "start_media_id": clip.as_uri(),
-                "preannounce": False,
-            },
-            blocking=True,
-        )
+        await async_start_conversation(hass, clip)
         played = [path for path in satellite.replies() if path not in before]
         assert max(wav_seconds(path) or 0.0 for path in played) >= len(line) / 32000 - 0.1
         async with asyncio.timeout(30):

@@ -16,10 +16,6 @@ from pathlib import Path
 
 import pytest
 from homeassistant.components import conversation
-from homeassistant.components.assist_pipeline.pipeline import (
-    async_get_pipeline,
-    async_update_pipeline,
-)
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import area_registry as ar
@@ -39,7 +35,7 @@ from sotto_voice.engine.stt.whisper import packaged_model
 from sotto_voice.messages import IndicatorState
 
 from .house import async_build_house, async_use_sotto_pipeline
-from .test_conversation_start import _Agent
+from .test_conversation_start import _Agent, async_start_conversation, async_use_agent
 from .test_end_to_end import _pair, _spoken_replies
 from .test_engine import pair_engine
 from .test_satellite import wait_for_state
@@ -400,27 +396,13 @@ async def test_start_conversation_listens_on_the_satellite(
     reaches the conversation agent from the satellite's device."""
     satellite, entry = edge_satellite
     device = await _ready(hass, satellite, entry)
-    agent_entry = MockConfigEntry(domain="test")
-    agent_entry.add_to_hass(hass)
     agent = _Heard()
-    conversation.async_set_agent(hass, agent_entry, agent)
-    await async_update_pipeline(
-        hass, async_get_pipeline(hass), conversation_engine=agent_entry.entry_id
-    )
+    await async_use_agent(hass, agent)
     recording, stop_recording = _follow(hass, RECORDING)
     voice, stop_voice = _follow(hass, VOICE_EVENTS)
     events = _event_data(hass)
     clip = write_wav(tmp_path / "line.wav", speak("what shall I do"))
-    await hass.services.async_call(
-        "assist_satellite",
-        "start_conversation",
-        {
-            "entity_id": "assist_satellite.kitchen_satellite",
-            "start_media_id": clip.as_uri(),
-            "preannounce": False,
-        },
-        blocking=True,
-    )
+    await async_start_conversation(hass, clip)
     await _indicator(device, IndicatorState.LISTENING_ON_DEVICE)
     satellite.say(utterance(0.3, "turn on the lights", 1.5))
     await _voice_event(voice, "intent_handled")
