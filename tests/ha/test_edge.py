@@ -3,7 +3,8 @@ Whisper recogniser, the link, HA's pipeline from the intent stage, and lights.
 
 Only the text leaves the room: the recording sensor never comes on and the ledger shows
 seconds listened, none sent; overheard speech changes nothing; a renamed area reaches the
-satellite's grammar and is then understood.
+satellite's grammar and is then understood; push-to-talk (the satellite's button, or HA's
+start_conversation) listens on the device too, for the satellite's room.
 """
 
 from __future__ import annotations
