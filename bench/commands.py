@@ -528,25 +528,12 @@ def device_id_for(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def push_to_talk_config(workdir: Path) -> dict[str, object]:
-    """Satellite config for a push-to-talk button: each line `talk` in workdir/ptt."""
-    button = workdir / "ptt"
-    workdir.mkdir(parents=True, exist_ok=True)
-    button.touch()
-    return {"push_to_talk": {"command": ["tail", "-n", "0", "-F", str(button)]}}
-
-
-def press_push_to_talk(satellite: SatelliteProcess) -> None:
-    """Press the satellite's push-to-talk button."""
-    with (satellite.spool.parent / "ptt").open("a") as button:
-        button.write("talk\n")
-
-
 @contextlib.asynccontextmanager
 async def running_satellites(
     workdir: Path, house: House, *, speed: float
 ) -> AsyncIterator[dict[str, SatelliteProcess]]:
-    """One real satellite process per satellite of the house, with push-to-talk."""
+    """One real satellite process per satellite of the house (each has a push-to-talk
+    button: `SatelliteProcess.push_to_talk`)."""
     async with contextlib.AsyncExitStack() as stack:
         started: dict[str, SatelliteProcess] = {}
         for satellite in house.satellites:
@@ -557,7 +544,6 @@ async def running_satellites(
                     device_id=dev,
                     name=satellite.name,
                     speed=speed,
-                    extra=push_to_talk_config(workdir / dev),
                 )
             )
         yield started
@@ -699,7 +685,7 @@ async def async_run_case(
 
     unsub = hass.bus.async_listen("state_changed", on_change)
     try:
-        await asyncio.to_thread(press_push_to_talk, satellite)
+        await asyncio.to_thread(satellite.push_to_talk)
         await demo_home.wait_for_state(hass, recording, STATE_ON, timeout=PTT_TIMEOUT)
         if before_speaking is not None:
             await before_speaking()

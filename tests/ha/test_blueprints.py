@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import STATE_OFF, STATE_ON
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
@@ -21,7 +23,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
 from demo.home import async_wait_for_satellite_grammar
-from demo.processes import on_device_recognition, run_engine, run_satellite
+from demo.processes import (
+    SatelliteProcess,
+    on_device_recognition,
+    run_engine,
+    run_satellite,
+)
 from demo.speech import utterance
 from sotto_voice.engine.stt.whisper import packaged_model
 
@@ -196,6 +203,50 @@ _EDGE = pytest.mark.skipif(
 LAMP = "light.reading_lamp"
 
 
+async def _quiet_kitchen(
+    hass: HomeAssistant, tmp_path: Path, satellite: SatelliteProcess, follows: str
+) -> tuple[MockConfigEntry, list[int | None]]:
+    """The kitchen (its reading lamp at full brightness), the satellite paired there, and
+    a wake_dim automation following its `follows` input; returns the entry and the lamp's
+    brightness from now on."""
+    assert await async_setup_component(hass, "conversation", {})
+    await async_build_house(hass, {"Kitchen": ["Kitchen Light", "Reading Lamp"]})
+    await hass.services.async_call(
+        "light", "turn_on", {"entity_id": LAMP, "brightness": 255}, blocking=True
+    )
+    entry = await _pair(hass, satellite, "Kitchen")
+    await async_use_sotto_pipeline(hass)
+    followed = VOICE_EVENTS if follows == "voice_events" else RECORDING
+    await _use_blueprints(
+        hass,
+        tmp_path,
+        {
+            "alias": "Quiet kitchen",
+            "use_blueprint": {
+                "path": "sotto/wake_dim.yaml",
+                "input": {follows: followed, "lights": [LAMP], "brightness": 20},
+            },
+        },
+    )
+    levels: list[int | None] = []
+
+    @callback
+    def follow(event: Event[EventStateChangedData]) -> None:
+        new = event.data["new_state"]
+        if new is not None and new.entity_id == LAMP:
+            levels.append(new.attributes.get("brightness"))
+
+    entry.async_on_unload(hass.bus.async_listen("state_changed", follow))
+    return entry, levels
+
+
+async def _dimmed_then_back(levels: list[int | None]) -> None:
+    """Until the lamp was dimmed to 20 % (51) and is back at full brightness."""
+    async with asyncio.timeout(60):
+        while 51 not in levels or levels[-1] != 255:
+            await asyncio.sleep(0.1)
+
+
 @pytest.mark.parametrize(
     ("on_device", "follows"),
     [
@@ -213,45 +264,20 @@ async def test_wake_dim_quiets_the_room_while_the_satellite_listens(
     recognises it on the device (its recording sensor stays off then); an automation made
     with the earlier version of the blueprint (the Recording sensor) still loads and dims
     for a streamed command."""
-    assert await async_setup_component(hass, "conversation", {})
-    await async_build_house(hass, {"Kitchen": ["Kitchen Light", "Reading Lamp"]})
-    await hass.services.async_call(
-        "light", "turn_on", {"entity_id": LAMP, "brightness": 255}, blocking=True
-    )
     extra = on_device_recognition() if on_device else None
     async with run_satellite(tmp_path / "satellite", extra=extra) as satellite:
-        entry = await _pair(hass, satellite, "Kitchen")
-        await async_use_sotto_pipeline(hass)
+        entry, levels = await _quiet_kitchen(hass, tmp_path, satellite, follows)
         if on_device:
             await async_wait_for_satellite_grammar(hass, satellite)
-        followed = VOICE_EVENTS if follows == "voice_events" else RECORDING
-        await _use_blueprints(
-            hass,
-            tmp_path,
-            {
-                "alias": "Quiet kitchen",
-                "use_blueprint": {
-                    "path": "sotto/wake_dim.yaml",
-                    "input": {follows: followed, "lights": [LAMP], "brightness": 20},
-                },
-            },
-        )
-        levels: list[int | None] = []
         recording: list[str] = []
-
-        @callback
-        def follow(event: Event[EventStateChangedData]) -> None:
-            new = event.data["new_state"]
-            if new is not None and new.entity_id == LAMP:
-                levels.append(new.attributes.get("brightness"))
-            elif new is not None and new.entity_id == RECORDING:
-                recording.append(new.state)
-
-        unsub = hass.bus.async_listen("state_changed", follow)
+        unsub = hass.bus.async_listen(
+            "state_changed",
+            lambda event: recording.append(event.data["new_state"].state)
+            if event.data["entity_id"] == RECORDING and event.data["new_state"]
+            else None,
+        )
         satellite.say(utterance(0.3, "okay nabu", 0.4, "turn on the kitchen light", 1.5))
-        async with asyncio.timeout(60):
-            while 51 not in levels or levels[-1] != 255:
-                await asyncio.sleep(0.1)
+        await _dimmed_then_back(levels)
         if on_device:
             # The command itself ran, and no audio of it left the room.
             await wait_for_state(hass, "light.kitchen_light", STATE_ON)
@@ -260,6 +286,30 @@ async def test_wake_dim_quiets_the_room_while_the_satellite_listens(
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
     assert hass.states.get(LAMP).attributes["brightness"] == 255
+
+
+@_EDGE
+async def test_wake_dim_puts_the_room_back_when_the_satellite_is_lost(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """A satellite that listens on the device (push-to-talk) goes silent mid-command (it is
+    frozen, so its link dies and its Voice events become unavailable, with no listening
+    finished): the reading lamp is put back all the same, not left dimmed."""
+    async with run_satellite(tmp_path / "satellite", extra=on_device_recognition()) as satellite:
+        entry, levels = await _quiet_kitchen(hass, tmp_path, satellite, "voice_events")
+        await async_wait_for_satellite_grammar(hass, satellite)
+        satellite.push_to_talk()
+        async with asyncio.timeout(60):
+            while 51 not in levels:
+                await asyncio.sleep(0.1)
+        os.kill(satellite.process.pid, signal.SIGSTOP)
+        try:
+            await wait_for_state(hass, VOICE_EVENTS, STATE_UNAVAILABLE)
+            await _dimmed_then_back(levels)
+        finally:
+            os.kill(satellite.process.pid, signal.SIGCONT)
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
 
 
 async def test_mute_schedule_follows_guests_and_presence(

@@ -44,6 +44,33 @@ class _Agent(conversation.AbstractConversationAgent):
         return conversation.ConversationResult(response=response)
 
 
+async def async_use_agent(hass: HomeAssistant, agent: _Agent) -> None:
+    """The preferred pipeline talks to `agent`."""
+    agent_entry = MockConfigEntry(domain="test")
+    agent_entry.add_to_hass(hass)
+    conversation.async_set_agent(hass, agent_entry, agent)
+    await async_update_pipeline(
+        hass, async_get_pipeline(hass), conversation_engine=agent_entry.entry_id
+    )
+
+
+async def async_start_conversation(
+    hass: HomeAssistant, line: Path, *, preannounce: bool = False
+) -> None:
+    """The kitchen satellite says the recorded line (after HA's chime only if
+    `preannounce`), then listens."""
+    await hass.services.async_call(
+        "assist_satellite",
+        "start_conversation",
+        {
+            "entity_id": "assist_satellite.kitchen_satellite",
+            "start_media_id": line.as_uri(),
+            "preannounce": preannounce,
+        },
+        blocking=True,
+    )
+
+
 @pytest.mark.parametrize("preannounce", [False, True])
 async def test_start_conversation_plays_the_line_then_opens_the_microphone(
     hass: HomeAssistant, tmp_path: Path, preannounce: bool
@@ -55,12 +82,7 @@ async def test_start_conversation_plays_the_line_then_opens_the_microphone(
     clip = write_wav(tmp_path / "question.wav", line)
     async with run_satellite(tmp_path / "satellite") as satellite:
         entry = await pair(hass, satellite)
-        agent_entry = MockConfigEntry(domain="test")
-        agent_entry.add_to_hass(hass)
-        conversation.async_set_agent(hass, agent_entry, _Agent())
-        await async_update_pipeline(
-            hass, async_get_pipeline(hass), conversation_engine=agent_entry.entry_id
-        )
+        await async_use_agent(hass, _Agent())
         before = set(satellite.replies())
         recording: list[str] = []
         triggers: list[str] = []
@@ -76,16 +98,7 @@ async def test_start_conversation_plays_the_line_then_opens_the_microphone(
                 triggers.append(new.attributes["trigger"])
 
         unsub = hass.bus.async_listen("state_changed", follow)
-        await hass.services.async_call(
-            "assist_satellite",
-            "start_conversation",
-            {
-                "entity_id": "assist_satellite.kitchen_satellite",
-                "start_media_id": clip.as_uri(),
-                "preannounce": preannounce,
-            },
-            blocking=True,
-        )
+        await async_start_conversation(hass, clip, preannounce=preannounce)
         played = [_pcm(path) for path in satellite.replies() if path not in before]
         assert played == ([await _decoded(HA_CHIME)] if preannounce else []) + [line]
         async with asyncio.timeout(30):

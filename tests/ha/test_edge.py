@@ -3,7 +3,8 @@ Whisper recogniser, the link, HA's pipeline from the intent stage, and lights.
 
 Only the text leaves the room: the recording sensor never comes on and the ledger shows
 seconds listened, none sent; overheard speech changes nothing; a renamed area reaches the
-satellite's grammar and is then understood.
+satellite's grammar and is then understood; push-to-talk (the satellite's button, or HA's
+start_conversation) listens on the device too, for the satellite's room.
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from homeassistant.components import conversation
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import area_registry as ar
+from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sotto.const import DOMAIN
 from custom_components.sotto.data import SatelliteData, home_data
 from custom_components.sotto.diagnostics import async_get_config_entry_diagnostics
-from custom_components.sotto.history.model import RecognizedOn
+from custom_components.sotto.history.model import Interaction, RecognizedOn
 from custom_components.sotto.satellite import SatelliteDevice
 from demo.home import async_wait_for_satellite_grammar
 from demo.processes import SatelliteProcess, on_device_recognition, run_engine, run_satellite
@@ -33,6 +36,7 @@ from sotto_voice.engine.stt.whisper import packaged_model
 from sotto_voice.messages import IndicatorState
 
 from .house import async_build_house, async_use_sotto_pipeline
+from .test_conversation_start import _Agent, async_start_conversation, async_use_agent
 from .test_end_to_end import _pair, _spoken_replies
 from .test_engine import pair_engine
 from .test_satellite import wait_for_state
@@ -86,6 +90,28 @@ def _event_data(hass: HomeAssistant) -> dict[str, dict[str, object]]:
 
     hass.bus.async_listen("state_changed", follow)
     return latest
+
+
+async def _ready(
+    hass: HomeAssistant, satellite: SatelliteProcess, entry: MockConfigEntry
+) -> SatelliteDevice:
+    """Sotto's pipeline, and the satellite recognising with the home's grammar; returns
+    the satellite as HA sees it."""
+    await async_use_sotto_pipeline(hass)
+    await async_wait_for_satellite_grammar(hass, satellite)
+    assert isinstance(entry.runtime_data, SatelliteData)
+    return entry.runtime_data.satellite
+
+
+async def _kept(hass: HomeAssistant) -> list[Interaction]:
+    """The voice history, once the command's row is written."""
+    home = home_data(hass)
+    assert home is not None
+    async with asyncio.timeout(30):
+        while not (rows := await home.history.async_list()):
+            await asyncio.sleep(0.1)
+    await hass.async_block_till_done()
+    return rows
 
 
 async def _voice_event(seen: list[str], wanted: str) -> None:
@@ -155,12 +181,7 @@ async def test_edge_satellite_turns_on_the_light_sending_no_audio(
         assert ledger["seconds_listened"] > 1.0
         assert hass.states.get(SENT_TODAY) is not None
         assert hass.states.get(LISTENED_TODAY) is not None
-        home = home_data(hass)
-        assert home is not None
-        async with asyncio.timeout(30):
-            while not await home.history.async_list():
-                await asyncio.sleep(0.1)
-        [row] = await home.history.async_list()
+        [row] = await _kept(hass)
         assert row.recognized_on is RecognizedOn.SATELLITE
         assert row.audio_seconds == 0.0
         assert row.targets == ("light.kitchen_light",)
@@ -279,10 +300,7 @@ async def test_a_purge_while_the_satellite_decodes_acts_on_nothing(
     The satellite's recogniser is held (SIGSTOP) so that its decode is surely under way
     when the purge comes."""
     satellite, entry = edge_satellite
-    await async_use_sotto_pipeline(hass)
-    await async_wait_for_satellite_grammar(hass, satellite)
-    assert isinstance(entry.runtime_data, SatelliteData)
-    device = entry.runtime_data.satellite
+    device = await _ready(hass, satellite, entry)
     voice, stop_voice = _follow(hass, VOICE_EVENTS)
     worker = satellite.recognition_worker()
     assert worker is not None
@@ -302,16 +320,10 @@ async def test_a_purge_while_the_satellite_decodes_acts_on_nothing(
     satellite.say(utterance(0.3, "okay nabu", 0.4, "turn on the lights in the bedroom", 1.5))
     await wait_for_state(hass, "light.bedroom_lamp", STATE_ON)
     await _voice_event(voice, "intent_handled")
-    home = home_data(hass)
-    assert home is not None
-    async with asyncio.timeout(30):
-        while not await home.history.async_list():
-            await asyncio.sleep(0.1)
-    await hass.async_block_till_done()
+    [row] = await _kept(hass)
     stop_voice()
 
     assert hass.states.get("light.kitchen_light").state == STATE_OFF
-    [row] = await home.history.async_list()
     assert row.targets == ("light.bedroom_lamp",)
     # The purged command started and finished listening, and nothing more.
     assert voice.count("listening_started") == voice.count("listening_finished") == 2
@@ -328,10 +340,7 @@ async def test_push_to_talk_listens_on_the_satellite_for_its_room(
     voice events are listening_started (push-to-talk, on the satellite) then the outcome,
     and the history keeps the command as push-to-talk in the kitchen."""
     satellite, entry = edge_satellite
-    await async_use_sotto_pipeline(hass)
-    await async_wait_for_satellite_grammar(hass, satellite)
-    assert isinstance(entry.runtime_data, SatelliteData)
-    device = entry.runtime_data.satellite
+    device = await _ready(hass, satellite, entry)
     recording, stop_recording = _follow(hass, RECORDING)
     voice, stop_voice = _follow(hass, VOICE_EVENTS)
     events = _event_data(hass)
@@ -341,12 +350,7 @@ async def test_push_to_talk_listens_on_the_satellite_for_its_room(
     satellite.say(utterance(0.3, "turn on the lights", 1.5))
     await wait_for_state(hass, "light.kitchen_light", STATE_ON)
     await _voice_event(voice, "intent_handled")
-    home = home_data(hass)
-    assert home is not None
-    async with asyncio.timeout(30):
-        while not await home.history.async_list():
-            await asyncio.sleep(0.1)
-    await hass.async_block_till_done()
+    [row] = await _kept(hass)
     stop_recording()
     stop_voice()
 
@@ -357,7 +361,6 @@ async def test_push_to_talk_listens_on_the_satellite_for_its_room(
     assert started["trigger"] == "push_to_talk"
     assert started["recognized_on"] == finished["recognized_on"] == "satellite"
     assert started["stream_id"] == finished["stream_id"]
-    [row] = await home.history.async_list()
     assert (row.trigger, row.area, row.recognized_on) == (
         "push_to_talk",
         "Kitchen",
@@ -368,3 +371,50 @@ async def test_push_to_talk_listens_on_the_satellite_for_its_room(
     ledger = (await async_get_config_entry_diagnostics(hass, entry))["satellite"]["ledger"]
     assert (ledger["push_to_talk"], ledger["streams"], ledger["seconds_sent"]) == (1, 0, 0.0)
     assert ledger["recognized_on_device"] == 1
+
+
+class _Heard(_Agent):
+    """A conversation agent that can hold a conversation and keeps what it was told, and
+    from which device."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, str | None]] = []
+
+    async def async_process(
+        self, user_input: conversation.ConversationInput
+    ) -> conversation.ConversationResult:
+        self.heard.append((user_input.text, user_input.device_id))
+        return await super().async_process(user_input)
+
+
+async def test_start_conversation_listens_on_the_satellite(
+    hass: HomeAssistant,
+    tmp_path: Path,
+    edge_satellite: tuple[SatelliteProcess, MockConfigEntry],
+) -> None:
+    """start_conversation (push-to-talk from Home Assistant, after the opening line): the
+    satellite listens on the device, the recording sensor stays off, and what was said
+    reaches the conversation agent from the satellite's device."""
+    satellite, entry = edge_satellite
+    device = await _ready(hass, satellite, entry)
+    agent = _Heard()
+    await async_use_agent(hass, agent)
+    recording, stop_recording = _follow(hass, RECORDING)
+    voice, stop_voice = _follow(hass, VOICE_EVENTS)
+    events = _event_data(hass)
+    clip = write_wav(tmp_path / "line.wav", speak("what shall I do"))
+    await async_start_conversation(hass, clip)
+    await _indicator(device, IndicatorState.LISTENING_ON_DEVICE)
+    satellite.say(utterance(0.3, "turn on the lights", 1.5))
+    await _voice_event(voice, "intent_handled")
+    stop_recording()
+    stop_voice()
+
+    assist = er.async_get(hass).async_get("assist_satellite.kitchen_satellite")
+    assert assist is not None
+    assert assist.device_id is not None
+    assert agent.heard == [("turn on the lights", assist.device_id)]
+    assert STATE_ON not in recording
+    assert voice == ["listening_started", "listening_finished", "intent_handled"]
+    assert events["listening_started"]["trigger"] == "push_to_talk"
+    assert events["listening_finished"]["recognized_on"] == "satellite"
