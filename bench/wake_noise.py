@@ -10,7 +10,8 @@ that listens all the time hears the room before anyone speaks. The satellite's o
 detector (pymicro-wakeword okay_nabu at sensitivity 0.5) hears it raw and through
 pyspeex-noise (HA's assist_pipeline dependency) at each --suppression level, with a fresh
 speex state per WAV. False wakes: the same detector on the voices corpus's tune WAVs
-(commands and overheard speech, none of which says the wake word), if they are there.
+(commands and overheard speech, none of which says the wake word), if they are there,
+played back to back as one stream.
 
 Measurement only: the satellite does not suppress noise (see docs/benchmarks.md).
 Run it in the chroot: the piper voice and pyspeex-noise are in .venv314.
@@ -82,19 +83,25 @@ def wake_words(levels: Sequence[int], per_group: int, tmp: Path) -> None:
 
 
 def false_wakes(levels: Sequence[int], corpus: Path) -> None:
-    """Print how many of the corpus's WAVs (no wake word in them) wake each level."""
+    """Print how often the corpus's WAVs (no wake word in them), played back to back as one
+    stream through one speex state, wake each level."""
     paths = sorted(corpus.glob("*.wav"))
     if not paths:
         print(f"false wakes: no WAVs in {corpus} (make them with bench/make_voices_corpus.py)")
         return
+    stream = b"".join(read(path) for path in paths)
     detector = MicroWakeWordDetector(WAKE_WORD)
-    counts = dict.fromkeys(levels, 0)
-    for path in paths:
-        pcm = read(path)
-        for level in levels:
-            counts[level] += heard(pcm, detector, level)
-    row = "  ".join(f"{_name(level)} {counts[level]}/{len(paths)}" for level in levels)
-    print(f"false wakes on {corpus.name}: {row}")
+    counts = []
+    for level in levels:
+        audio = speex(stream, level, 0.0) if level else stream
+        detector.reset()
+        chunks = range(0, len(audio), CHUNK_BYTES)
+        found = [detector.process(audio[at : at + CHUNK_BYTES]) for at in chunks]
+        counts.append(f"{_name(level)} {sum(hit is not None for hit in found)}")
+    minutes = len(stream) / 32000 / 60
+    print(
+        f"false wakes in {corpus.name}'s {len(paths)} WAVs ({minutes:.1f} min): {'  '.join(counts)}"
+    )
 
 
 def _name(level: int) -> str:
