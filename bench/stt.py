@@ -186,8 +186,10 @@ class FrontEnd:
 
 def speex(pcm: bytes, suppression: int, gain: float) -> bytes:
     """pcm through a fresh speex preprocessor, 10 ms at a time (the last frame padded)."""
-    from pyspeex_noise import AudioProcessor
-
+    try:
+        from pyspeex_noise import AudioProcessor
+    except ImportError:
+        sys.exit("speex needs pyspeex-noise: .venv/bin/pip install pyspeex-noise (.venv314 has it)")
     processor = AudioProcessor(gain, suppression)
     process = getattr(processor, "process_10ms", None)
     out = bytearray()
