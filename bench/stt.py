@@ -138,6 +138,69 @@ def run_case(recognizer: Any, pcm: bytes) -> tuple[Result, float, float, float |
     return result, latency, decode + latency, complete_at
 
 
+class FrontEnd:
+    """Audio cleaning tried before the recogniser (tuning only): speex:NS:AGC (pyspeex-noise
+    noise suppression in dB and auto-gain level, 0 for off; speex:NS:AGC:S primes it with S
+    seconds of the clip's lead noise), highpass:HZ (nothing below), preemph:COEF,
+    peak; fallback:SPEC decodes the raw audio and, only when it is rejected, the cleaned."""
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        self.fallback = spec.startswith("fallback:")
+        kind, *values = spec.removeprefix("fallback:").split(":")
+        if kind not in ("speex", "highpass", "preemph", "peak"):
+            sys.exit(f"--front-end: unknown kind {kind!r} in {spec!r}")
+        self.kind = kind
+        self.values = [float(value) for value in values]
+
+    def clean(self, pcm: bytes) -> bytes:
+        import numpy as np
+
+        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+        if self.kind == "speex":
+            # a third value: seconds of the clip's first 250 ms (room noise) heard first,
+            # as a satellite running speex all the time would have adapted to the room
+            lead = pcm[:8000] * int(self.values[2] * 4) if len(self.values) > 2 else b""
+            return speex(lead + pcm, int(self.values[0]), self.values[1])[len(lead) :]
+        if self.kind == "highpass":  # whole-clip FFT: nothing below HZ
+            spectrum = np.fft.rfft(audio)
+            spectrum[np.fft.rfftfreq(len(audio), 1 / 16000) < self.values[0]] = 0
+            audio = np.fft.irfft(spectrum, len(audio))
+        elif self.kind == "preemph":
+            audio = np.concatenate([audio[:1], audio[1:] - self.values[0] * audio[:-1]])
+        else:
+            audio = audio * (0.9 * 32767 / max(float(np.abs(audio).max()), 1.0))
+        return bytes(np.clip(audio, -32768, 32767).astype("<i2").tobytes())
+
+    def run(self, recognizer: Any, pcm: bytes) -> tuple[Result, float, float, float | None]:
+        if not self.fallback:
+            return run_case(recognizer, self.clean(pcm))
+        raw = run_case(recognizer, pcm)
+        if raw[0].accepted:
+            return raw
+        cleaned = run_case(recognizer, self.clean(pcm))
+        if cleaned[0].accepted:
+            return cleaned[0], raw[1] + cleaned[1], raw[2] + cleaned[2], cleaned[3]
+        return raw
+
+
+def speex(pcm: bytes, suppression: int, gain: float) -> bytes:
+    """pcm through a fresh speex preprocessor, 10 ms at a time (the last frame padded)."""
+    try:
+        from pyspeex_noise import AudioProcessor
+    except ImportError:
+        sys.exit("speex needs pyspeex-noise: .venv/bin/pip install pyspeex-noise (.venv314 has it)")
+    processor = AudioProcessor(gain, suppression)
+    process = getattr(processor, "process_10ms", None)
+    out = bytearray()
+    for start in range(0, len(pcm), 320):
+        frame = pcm[start : start + 320]
+        padded = frame.ljust(320, b"\0")
+        cleaned = process(padded) if process else processor.Process10ms(padded).audio
+        out += cleaned[: len(frame)]
+    return bytes(out)
+
+
 def read_pcm(path: Path) -> bytes:
     with wave.open(str(path), "rb") as wav:
         if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) != (16000, 1, 2):
@@ -145,13 +208,16 @@ def read_pcm(path: Path) -> bytes:
         return wav.readframes(wav.getnframes())
 
 
-def evaluate(corpus: Path, recognizer: Any) -> list[Outcome]:
+def evaluate(corpus: Path, recognizer: Any, front: FrontEnd | None = None) -> list[Outcome]:
     cases = yaml.safe_load((corpus / "cases.yaml").read_text())
     transcripts = yaml.safe_load((corpus / "transcripts.yaml").read_text())
     outcomes = []
     for case in cases:
         pcm = read_pcm(corpus / case["audio"])
-        result, latency, decode, complete_at = run_case(recognizer, pcm)
+        if front is None:
+            result, latency, decode, complete_at = run_case(recognizer, pcm)
+        else:
+            result, latency, decode, complete_at = front.run(recognizer, pcm)
         outcomes.append(
             Outcome(
                 audio=case["audio"],
@@ -284,6 +350,9 @@ def main() -> None:
         help="Whisper's shortest encoder window in seconds (tuning; 30 is Whisper's own)",
     )
     parser.add_argument(
+        "--front-end", help="clean the audio before recognition (tuning): see FrontEnd"
+    )
+    parser.add_argument(
         "--decoder-option",
         action="append",
         default=[],
@@ -323,7 +392,8 @@ def main() -> None:
     )
 
     cpu_before = time.process_time()
-    outcomes = evaluate(args.corpus, recognizer)
+    front = FrontEnd(args.front_end) if args.front_end else None
+    outcomes = evaluate(args.corpus, recognizer, front)
     cpu_per_clip = (time.process_time() - cpu_before) / max(len(outcomes), 1)
     if args.verbose:
         for o in outcomes:
@@ -349,6 +419,7 @@ def main() -> None:
     print(
         f"cases: {commands} commands, {len(outcomes) - commands} out-of-grammar; "
         f"recogniser {args.recognizer}"
+        + (f", front end {args.front_end}" if args.front_end else "")
         + (f", threshold {args.threshold}" if threshold is not None else "")
     )
     report_groups(outcomes, meaning, threshold)
