@@ -63,6 +63,11 @@ class SatelliteProcess:
         with (self.spool.parent / "button").open("a") as button:
             button.write(word + "\n")
 
+    def press_talk(self) -> None:
+        """Press the satellite's push-to-talk button."""
+        with (self.spool.parent / "talk").open("a") as button:
+            button.write("talk\n")
+
     def replies(self) -> list[Path]:
         """WAV files the satellite's speaker has written, oldest first."""
         return sorted(self.speaker_dir.glob("*.wav"))
@@ -108,8 +113,9 @@ async def run_satellite(
     speaker = workdir / "speaker"
     for directory in (workdir, spool, speaker):
         directory.mkdir(parents=True, exist_ok=True)
-    # The mute button's file exists from the start: `tail -F` would complain until then.
+    # The buttons' files exist from the start: `tail -F` would complain until then.
     (workdir / "button").touch()
+    (workdir / "talk").touch()
     key = key or LinkKey.generate()
     key_file = workdir / "link.key"
     write_key_file(key_file, key, overwrite=True)
@@ -133,6 +139,8 @@ async def run_satellite(
         "speaker": out,
         # A mute button: each line appended to this file is a press (see `press`).
         "mute": {"command": ["tail", "-n", "0", "-F", str(workdir / "button")]},
+        # A push-to-talk button, the same way (see `press_talk`).
+        "push_to_talk": {"command": ["tail", "-n", "0", "-F", str(workdir / "talk")]},
         **(extra or {}),
     }
     async with _running(

@@ -11,9 +11,9 @@ Satellite -> Home Assistant
     the wake word is heard; the command's audio as `audio-start`
     (`StreamStart`), `audio-chunk`..., `audio-stop` (`StreamStop`), or, from a satellite
     that recognises on the device, its wake's evidence as `sotto-wake-heard` and then only
-    its text as `sotto-recognized`; `played` after a
-    reply has been played (or cut short); `sotto-silenced` when the user stopped a ringing
-    timer or a reply by voice; `sotto-grammar-ready` / `sotto-grammar-missing` (the engine
+    its text as `sotto-recognized`; `played` after a reply has been played (or cut short);
+    `sotto-silenced` when the user stopped a ringing timer or a reply (by voice, with the
+    button, or by muting); `sotto-grammar-ready` / `sotto-grammar-missing` (the engine
     protocol's) answering `sotto-grammar`; Wyoming `error`.
 Home Assistant -> satellite
     `sotto-set-mute`, `sotto-configure`, `sotto-push-to-talk`, `sotto-stop-streaming`,
@@ -130,6 +130,18 @@ class StopReason(StrEnum):
     ERROR = "error"
     YIELDED = "yielded"
     """Another satellite heard the same wake word better and answers it (HA said so)."""
+
+
+class SilencedBy(StrEnum):
+    """How the user stopped a ringing timer or a reply on the satellite."""
+
+    VOICE = "voice"
+    """The wake word, or "stop" where commands are recognised on the device."""
+    BUTTON = "button"
+    """The satellite's push-to-talk button."""
+    MUTE = "mute"
+    """The satellite was muted (from HA or its own input): a ringing timer stops, since
+    nobody could stop it by voice any more; a reply plays on."""
 
 
 # --- fields declared once: the dataclass field and its limits drive reading and writing ---
@@ -650,9 +662,9 @@ class WakeHeard(Message):
 
 @dataclass(frozen=True, slots=True)
 class Silenced(Message):
-    """The user stopped what the satellite was sounding, by voice: a ringing timer, or a
-    reply or announcement playing (its `played` follows). Nothing was streamed: the word
-    was heard on the device, and no command follows it."""
+    """The user stopped what the satellite was sounding: a ringing timer, or a reply or
+    announcement playing (its `played` follows). Nothing was streamed: a word was heard on
+    the device, or a button pressed, and no command follows it."""
 
     TYPE: ClassVar[str] = SILENCED_TYPE
 
@@ -663,7 +675,10 @@ class Silenced(Message):
     """A reply or announcement was cut short."""
 
     word: str | None = None
-    """What was said: the wake word's model, or `stop`."""
+    """What was said (by voice): the wake word's model, or `stop`."""
+
+    by: SilencedBy = SilencedBy.VOICE
+    """How it was stopped."""
 
 
 # --- Home Assistant -> satellite ------------------------------------------------------------
