@@ -12,15 +12,16 @@ Satellite -> Home Assistant
     (`StreamStart`), `audio-chunk`..., `audio-stop` (`StreamStop`), or, from a satellite
     that recognises on the device, its wake's evidence as `sotto-wake-heard` and then only
     its text as `sotto-recognized`; `played` after a reply has been played (or cut short);
-    `sotto-silenced` when the user stopped a ringing timer or a reply (by voice, with the
-    button, or by muting); `sotto-grammar-ready` / `sotto-grammar-missing` (the engine
-    protocol's) answering `sotto-grammar`; Wyoming `error`.
+    `sotto-silenced` when the user stopped a ringing timer or a reply (by voice, the
+    button, muting, or HA's Timer ringing switch); `sotto-grammar-ready` /
+    `sotto-grammar-missing` (the engine protocol's) answering `sotto-grammar`; Wyoming
+    `error`.
 Home Assistant -> satellite
-    `sotto-set-mute`, `sotto-configure`, `sotto-push-to-talk`, `sotto-stop-streaming`,
-    `sotto-run-ended`, `sotto-purge`, Wyoming `describe`; `sotto-grammar` (the home's
-    grammar, by digest) to a satellite that recognises on the device; a reply to play as
-    `audio-start`, `audio-chunk`..., `audio-stop`; Wyoming `timer-*` for the voice timers
-    set on it (`timer-finished` rings); Wyoming `error`.
+    `sotto-set-mute`, `sotto-set-ringing`, `sotto-configure`, `sotto-push-to-talk`,
+    `sotto-stop-streaming`, `sotto-run-ended`, `sotto-purge`, Wyoming `describe`;
+    `sotto-grammar` (the home's grammar, by digest) to a satellite that recognises on the
+    device; a reply to play as `audio-start`, `audio-chunk`..., `audio-stop`; Wyoming
+    `timer-*` for the voice timers set on it (`timer-finished` rings); Wyoming `error`.
 
 `StreamStart` and `StreamStop` are Wyoming's own `audio-start` and `audio-stop` with extra
 fields, so any Wyoming reader still understands them. They bracket the audio on the wire
@@ -60,6 +61,7 @@ STATE_TYPE: Final = "sotto-state"
 LEDGER_TYPE: Final = "sotto-ledger"
 PURGED_TYPE: Final = "sotto-purged"
 SET_MUTE_TYPE: Final = "sotto-set-mute"
+SET_RINGING_TYPE: Final = "sotto-set-ringing"
 CONFIGURE_TYPE: Final = "sotto-configure"
 PUSH_TO_TALK_TYPE: Final = "sotto-push-to-talk"
 STOP_STREAMING_TYPE: Final = "sotto-stop-streaming"
@@ -142,6 +144,8 @@ class SilencedBy(StrEnum):
     MUTE = "mute"
     """The satellite was muted (from HA or its own input): a ringing timer stops, since
     nobody could stop it by voice any more; a reply plays on."""
+    HOME_ASSISTANT = "home_assistant"
+    """Home Assistant turned its Timer ringing switch off: a ringing timer stops."""
 
 
 # --- fields declared once: the dataclass field and its limits drive reading and writing ---
@@ -478,6 +482,9 @@ class SottoState(Message):
     volume: float = field(metadata=_UNIT)
     """Playback volume, 0 to 1."""
 
+    timer_ringing: bool = False
+    """True while a finished timer rings, until it is stopped or falls silent."""
+
 
 @dataclass(frozen=True, slots=True)
 class LedgerDay(Record):
@@ -664,7 +671,8 @@ class WakeHeard(Message):
 class Silenced(Message):
     """The user stopped what the satellite was sounding: a ringing timer, or a reply or
     announcement playing (its `played` follows). Nothing was streamed: a word was heard on
-    the device, or a button pressed, and no command follows it."""
+    the device, a button pressed, the satellite muted or HA's switch turned off, and no
+    command follows it."""
 
     TYPE: ClassVar[str] = SILENCED_TYPE
 
@@ -691,6 +699,15 @@ class SetMute(Message):
     TYPE: ClassVar[str] = SET_MUTE_TYPE
 
     muted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SetRinging(Message):
+    """Ring the timer sound until stopped (as when a timer finishes), or stop it ringing."""
+
+    TYPE: ClassVar[str] = SET_RINGING_TYPE
+
+    ringing: bool
 
 
 _UNCHANGED: Final = limits(omit_default=True)

@@ -1,6 +1,7 @@
 """Stopping what a real satellite sounds: a finished timer rings until the wake word is
-said, the push-to-talk button is pressed or the satellite is muted, and an announcement
-stops when the wake word is said or the button pressed over it; none starts a command."""
+said, the push-to-talk button is pressed, the satellite is muted or HA's Timer ringing
+switch is turned off, and an announcement stops when the wake word is said or the button
+pressed over it; none starts a command."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.usefixtures("socket_enabled")
 SATELLITE = "assist_satellite.kitchen_satellite"
 RECORDING = "binary_sensor.kitchen_satellite_recording"
 VOICE_EVENTS = "event.kitchen_satellite_voice_events"
+TIMER_RINGING = "switch.kitchen_satellite_timer_ringing"
 RING = _pcm(builtin("timer"))
 
 
@@ -87,6 +89,7 @@ async def test_the_wake_word_stops_a_ringing_timer(hass: HomeAssistant, tmp_path
         stopped = await _silenced(events)
         assert (stopped["timer"], stopped["reply"]) == (True, False)
         assert stopped["by"] == "voice"
+        await wait_for_state(hass, TIMER_RINGING, STATE_OFF)
         rings = sum(_pcm(path) == RING for path in satellite.replies())
         await _heard_again(satellite, recording)
         unsub()
@@ -148,6 +151,51 @@ async def test_the_button_stops_a_ringing_timer(hass: HomeAssistant, tmp_path: P
         unsub()
         # The press started nothing: the one command recorded is the spoken one.
         assert recording.count(STATE_ON) == 1
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_home_assistant_shows_the_ringing_and_stops_it(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """While a timer rings on the satellite its Timer ringing switch is on; turned off
+    from HA, the ringing stops and the voice events say so."""
+    async with run_satellite(tmp_path / "satellite") as satellite:
+        entry = await pair(hass, satellite)
+        assert hass.states.get(TIMER_RINGING).state == STATE_OFF
+        await _set_a_timer(hass, satellite)
+        await wait_for_state(hass, TIMER_RINGING, STATE_ON)
+        events, recording, unsub = _follow(hass)
+        await hass.services.async_call(
+            "switch", "turn_off", {"entity_id": TIMER_RINGING}, blocking=True
+        )
+        stopped = await _silenced(events)
+        assert (stopped["timer"], stopped["reply"], stopped["by"]) == (
+            True,
+            False,
+            "home_assistant",
+        )
+        await wait_for_state(hass, TIMER_RINGING, STATE_OFF)
+        await _heard_again(satellite, recording)
+        unsub()
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_turned_on_the_satellite_rings_until_turned_off(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """An automation can ring a satellite (an alarm): the switch turned on rings the timer
+    sound again and again until it is turned off."""
+    async with run_satellite(tmp_path / "satellite") as satellite:
+        entry = await pair(hass, satellite)
+        await hass.services.async_call(
+            "switch", "turn_on", {"entity_id": TIMER_RINGING}, blocking=True
+        )
+        await wait_for_state(hass, TIMER_RINGING, STATE_ON)
+        await _rung(satellite, 2)
+        await hass.services.async_call(
+            "switch", "turn_off", {"entity_id": TIMER_RINGING}, blocking=True
+        )
+        await wait_for_state(hass, TIMER_RINGING, STATE_OFF)
         await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -69,6 +69,9 @@ THINKING_TIMEOUT: Final = 15.0
 
 _COMMAND_PHASES: Final = (Phase.STREAMING, Phase.LISTENING)
 
+_STOPS_REPLIES: Final = frozenset({SilencedBy.VOICE, SilencedBy.BUTTON})
+"""Who, stopping a ringing timer, also stops a reply: the person in the room."""
+
 ECHO_TAIL_SECONDS: Final = 0.3
 """The wake word stays deaf this long after playback ends (room echo, speaker buffers)."""
 
@@ -223,6 +226,7 @@ class Satellite:
             wake_word=self.wake.name,
             sensitivity=self.wake.sensitivity,
             volume=self.speaker.volume,
+            timer_ringing=self.alarm.ringing,
         )
 
     async def refresh(self) -> None:
@@ -363,9 +367,9 @@ class Satellite:
     async def silence(self, by: SilencedBy, word: str | None = None) -> None:
         """The user stopped the ringing and the reply (`word` said, the button pressed):
         stop both at once, start nothing, and tell Home Assistant (its `played` follows a
-        reply cut short). Muting stops only the ringing: a reply still plays to the end."""
+        reply cut short). Muting, or HA's switch, stops only the ringing: a reply plays on."""
         timer = self.alarm.stop()
-        owed = None if by is SilencedBy.MUTE else self.replies.stop()
+        owed = self.replies.stop() if by in _STOPS_REPLIES else None
         reply = owed is not None
         _LOGGER.info("%s: stopped %s", word or by, "the timer" if timer else "the reply")
         await self.control.send(Silenced(timer=timer, reply=reply, word=word, by=by).event())

@@ -125,7 +125,13 @@ def indicator_state(phase: Phase, facts: Facts) -> IndicatorState:
 
 
 def reported_state(
-    phase: Phase, facts: Facts, *, wake_word: str, sensitivity: float, volume: float
+    phase: Phase,
+    facts: Facts,
+    *,
+    wake_word: str,
+    sensitivity: float,
+    volume: float,
+    timer_ringing: bool = False,
 ) -> SottoState:
     """Return the state Home Assistant is told, in phase with facts and these settings."""
     return SottoState(
@@ -136,4 +142,5 @@ def reported_state(
         wake_word=wake_word,
         sensitivity=sensitivity,
         volume=volume,
+        timer_ringing=timer_ringing,
     )
