@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from homeassistant.components import conversation
+from homeassistant.components.homeassistant.exposed_entities import async_should_expose
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import Context, Event, EventStateChangedData, HomeAssistant, callback
 
@@ -162,6 +163,8 @@ async def test_home_assistant_shows_the_ringing_and_stops_it(
     async with run_satellite(tmp_path / "satellite") as satellite:
         entry = await pair(hass, satellite)
         assert hass.states.get(TIMER_RINGING).state == STATE_OFF
+        # Shown on the device page, but its name stays out of what Assist can switch.
+        assert not async_should_expose(hass, "conversation", TIMER_RINGING)
         await _set_a_timer(hass, satellite)
         await wait_for_state(hass, TIMER_RINGING, STATE_ON)
         events, recording, unsub = _follow(hass)
