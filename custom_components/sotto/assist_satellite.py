@@ -753,7 +753,7 @@ class SottoAssistSatellite(SottoSatelliteEntity, AssistSatelliteEntity):
                 _DECODED, await self._media_audio(announcement.preannounce_media_id)
             )
             if self.satellite.silences != silences:
-                return  # stopped by voice during the chime: the message is not wanted
+                return  # stopped (voice, button) during the chime: the message is not wanted
         if announcement.tts_token:
             await self._async_play(*await self._tts_audio(announcement.tts_token))
             return

@@ -50,6 +50,7 @@ from sotto_voice.messages import (
     Recognized,
     RunEnded,
     SetMute,
+    SetRinging,
     Silenced,
     SottoInfo,
     SottoLedger,
@@ -119,6 +120,8 @@ class SatelliteState:
     volume: float | None = None
     wake_words: tuple[str, ...] = ()
     """Every wake word it listens for, `wake_word` first (empty: `wake_word` alone)."""
+    timer_ringing: bool | None = None
+    """True while a finished timer rings on the satellite."""
 
     @property
     def listening_for(self) -> tuple[str, ...]:
@@ -208,7 +211,7 @@ class SatelliteSink(Protocol):
         """The device finished playing what it was sent."""
 
     def silenced(self, stopped: Silenced) -> None:
-        """The user stopped a ringing timer or a reply on the device, by voice."""
+        """The user stopped a ringing timer or a reply on the device."""
 
     def error(self, code: str | None, text: str) -> None:
         """The device reported an error."""
@@ -253,6 +256,9 @@ class SatelliteTransport(Protocol):
 
     async def async_set_mute(self, muted: bool) -> bool:
         """Ask the device to close or open its microphone; returns whether it was asked."""
+
+    async def async_set_ringing(self, ringing: bool) -> bool:
+        """Ask the device to ring its timer sound until stopped, or to stop ringing."""
 
     async def async_configure(self, change: Configure) -> bool:
         """Ask the device to change its volume, wake word or sensitivity (those not None)."""
@@ -515,6 +521,10 @@ class DeviceConnection(ReconnectingTransport[_OpenLink]):
     async def async_set_mute(self, muted: bool) -> bool:
         """Ask the satellite to close or open its microphone."""
         return await self._async_send(SetMute(muted=muted).event())
+
+    async def async_set_ringing(self, ringing: bool) -> bool:
+        """Ask the satellite to ring its timer sound until stopped, or to stop ringing."""
+        return await self._async_send(SetRinging(ringing=ringing).event())
 
     async def async_configure(self, change: Configure) -> bool:
         """Ask the satellite to change its volume, wake word or sensitivity."""

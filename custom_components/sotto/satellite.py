@@ -57,7 +57,8 @@ class VoiceEvent(StrEnum):
     YIELDED = "yielded"
     """Another satellite heard the same wake word better and answers it."""
     SILENCED = "silenced"
-    """The user stopped a ringing timer or an announcement or reply by voice."""
+    """The user stopped a ringing timer or an announcement or reply: by voice, with the
+    satellite's button, or by muting it (a ringing timer only)."""
     MUTED = "muted"
     UNMUTED = "unmuted"
     ERROR = "error"
@@ -140,7 +141,7 @@ class SatelliteDevice:
         its answers, which it keeps (edge.GrammarFeeder offers it instead of the home's)."""
         self.played_event = asyncio.Event()
         self.silences = 0
-        """How often the user stopped what the satellite played, by voice."""
+        """How often the user cut short what the satellite played (voice, button)."""
         self._played_waiters: set[asyncio.Future[bool]] = set()
         self._stall_timer: asyncio.TimerHandle | None = None
         self._update_listeners: list[Callable[[], None]] = []
@@ -330,9 +331,10 @@ class SatelliteDevice:
     @callback
     def silenced(self, stopped: Silenced) -> None:
         """The user stopped a ringing timer or what was playing: whatever HA meant to play
-        next for it (an announcement after its chime) is not played."""
-        self.silences += 1
-        self.fire(VoiceEvent.SILENCED, timer=stopped.timer, reply=stopped.reply)
+        next for a reply cut short (an announcement after its chime) is not played."""
+        if stopped.reply:
+            self.silences += 1
+        self.fire(VoiceEvent.SILENCED, timer=stopped.timer, reply=stopped.reply, by=str(stopped.by))
 
     @callback
     def error(self, code: str | None, text: str) -> None:

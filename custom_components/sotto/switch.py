@@ -1,4 +1,5 @@
-"""The mute switch: mirrors the satellite's own mute, which the satellite owns."""
+"""The mute switch: mirrors the satellite's own mute, which the satellite owns; the timer
+ringing switch: on while a finished timer rings on the satellite, off stops it."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ PARALLEL_UPDATES = 1
 # No entity category: muting is what the device is used for, so HA's generated dashboard
 # shows it among the controls (as it does for a Voice PE's mute).
 MUTE = SwitchEntityDescription(key="mute", translation_key="mute")
+# As the internal switch of a Voice PE, shown: turned on it rings (an alarm from an
+# automation), turned off it stops a ringing timer from a dashboard or an automation.
+TIMER_RINGING = SwitchEntityDescription(key="timer_ringing", translation_key="timer_ringing")
 
 
 async def async_setup_entry(
@@ -31,13 +35,20 @@ async def async_setup_entry(
     entry: SatelliteConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the satellite's mute switch, if it has one (diagnostics say why not)."""
-    if MUTE.key not in unsupported_features(entry.runtime_data.connection):
-        async_add_entities([SottoMuteSwitch(entry, MUTE)])
+    """Add the satellite's switches it has (diagnostics say why not)."""
+    unsupported = unsupported_features(entry.runtime_data.connection)
+    async_add_entities(
+        switch(entry, description)
+        for switch, description in (
+            (SottoMuteSwitch, MUTE),
+            (SottoTimerRingingSwitch, TIMER_RINGING),
+        )
+        if description.key not in unsupported
+    )
 
 
-class SottoMuteSwitch(SottoSatelliteEntity, SwitchEntity):
-    """On while the satellite's microphone is closed."""
+class SottoSwitch(SottoSatelliteEntity, SwitchEntity):
+    """A switch on the satellite's device page, kept out of Assist."""
 
     async def async_added_to_hass(self) -> None:
         """Keep the switch out of Assist unless the user exposes it: without an entity
@@ -49,6 +60,10 @@ class SottoMuteSwitch(SottoSatelliteEntity, SwitchEntity):
             return
         if "should_expose" not in entry.options.get(CONVERSATION_DOMAIN, {}):
             async_expose_entity(self.hass, CONVERSATION_DOMAIN, self.entity_id, False)
+
+
+class SottoMuteSwitch(SottoSwitch):
+    """On while the satellite's microphone is closed."""
 
     @property
     def is_on(self) -> bool | None:
@@ -77,3 +92,21 @@ class SottoMuteSwitch(SottoSatelliteEntity, SwitchEntity):
                 translation_placeholders={"name": self.satellite.connection.name},
             )
         await self.async_request(self.satellite.connection.async_set_mute(False))
+
+
+class SottoTimerRingingSwitch(SottoSwitch):
+    """On while a finished timer rings on the satellite; off stops it, on rings."""
+
+    @property
+    def is_on(self) -> bool | None:
+        """The satellite's own report; unknown until it has sent one."""
+        state = self.satellite.state
+        return None if state is None else state.timer_ringing
+
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        """Ring the satellite's timer sound until stopped."""
+        await self.async_request(self.satellite.connection.async_set_ringing(True))
+
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        """Stop the ringing (the voice events say `silenced`, by `home_assistant`)."""
+        await self.async_request(self.satellite.connection.async_set_ringing(False))

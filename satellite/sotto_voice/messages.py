@@ -11,16 +11,17 @@ Satellite -> Home Assistant
     the wake word is heard; the command's audio as `audio-start`
     (`StreamStart`), `audio-chunk`..., `audio-stop` (`StreamStop`), or, from a satellite
     that recognises on the device, its wake's evidence as `sotto-wake-heard` and then only
-    its text as `sotto-recognized`; `played` after a
-    reply has been played (or cut short); `sotto-silenced` when the user stopped a ringing
-    timer or a reply by voice; `sotto-grammar-ready` / `sotto-grammar-missing` (the engine
-    protocol's) answering `sotto-grammar`; Wyoming `error`.
+    its text as `sotto-recognized`; `played` after a reply has been played (or cut short);
+    `sotto-silenced` when the user stopped a ringing timer or a reply (by voice, the
+    button, muting, or HA's Timer ringing switch); `sotto-grammar-ready` /
+    `sotto-grammar-missing` (the engine protocol's) answering `sotto-grammar`; Wyoming
+    `error`.
 Home Assistant -> satellite
-    `sotto-set-mute`, `sotto-configure`, `sotto-push-to-talk`, `sotto-stop-streaming`,
-    `sotto-run-ended`, `sotto-purge`, Wyoming `describe`; `sotto-grammar` (the home's
-    grammar, by digest) to a satellite that recognises on the device; a reply to play as
-    `audio-start`, `audio-chunk`..., `audio-stop`; Wyoming `timer-*` for the voice timers
-    set on it (`timer-finished` rings); Wyoming `error`.
+    `sotto-set-mute`, `sotto-set-ringing`, `sotto-configure`, `sotto-push-to-talk`,
+    `sotto-stop-streaming`, `sotto-run-ended`, `sotto-purge`, Wyoming `describe`;
+    `sotto-grammar` (the home's grammar, by digest) to a satellite that recognises on the
+    device; a reply to play as `audio-start`, `audio-chunk`..., `audio-stop`; Wyoming
+    `timer-*` for the voice timers set on it (`timer-finished` rings); Wyoming `error`.
 
 `StreamStart` and `StreamStop` are Wyoming's own `audio-start` and `audio-stop` with extra
 fields, so any Wyoming reader still understands them. They bracket the audio on the wire
@@ -63,6 +64,7 @@ STATE_TYPE: Final = "sotto-state"
 LEDGER_TYPE: Final = "sotto-ledger"
 PURGED_TYPE: Final = "sotto-purged"
 SET_MUTE_TYPE: Final = "sotto-set-mute"
+SET_RINGING_TYPE: Final = "sotto-set-ringing"
 CONFIGURE_TYPE: Final = "sotto-configure"
 PUSH_TO_TALK_TYPE: Final = "sotto-push-to-talk"
 STOP_STREAMING_TYPE: Final = "sotto-stop-streaming"
@@ -135,6 +137,20 @@ class StopReason(StrEnum):
     """Another satellite heard the same wake word better and answers it (HA said so)."""
     PURGED = "purged"
     """Home Assistant purged while a command was heard on the device: it is dropped."""
+
+
+class SilencedBy(StrEnum):
+    """How the user stopped a ringing timer or a reply on the satellite."""
+
+    VOICE = "voice"
+    """The wake word, or "stop" where commands are recognised on the device."""
+    BUTTON = "button"
+    """The satellite's push-to-talk button."""
+    MUTE = "mute"
+    """The satellite was muted (from HA or its own input): a ringing timer stops, since
+    nobody could stop it by voice any more; a reply plays on."""
+    HOME_ASSISTANT = "home_assistant"
+    """Home Assistant turned its Timer ringing switch off: a ringing timer stops."""
 
 
 # --- fields declared once: the dataclass field and its limits drive reading and writing ---
@@ -475,6 +491,9 @@ class SottoState(Message):
     """Every wake word it listens for, `wake_word` first: Home Assistant runs the pipeline
     chosen for the one heard. Empty from an older satellite (`wake_word` alone)."""
 
+    timer_ringing: bool = False
+    """True while a finished timer rings, until it is stopped or falls silent."""
+
 
 @dataclass(frozen=True, slots=True)
 class LedgerDay(Record):
@@ -664,9 +683,10 @@ class WakeHeard(Message):
 
 @dataclass(frozen=True, slots=True)
 class Silenced(Message):
-    """The user stopped what the satellite was sounding, by voice: a ringing timer, or a
-    reply or announcement playing (its `played` follows). Nothing was streamed: the word
-    was heard on the device, and no command follows it."""
+    """The user stopped what the satellite was sounding: a ringing timer, or a reply or
+    announcement playing (its `played` follows). Nothing was streamed: a word was heard on
+    the device, a button pressed, the satellite muted or HA's switch turned off, and no
+    command follows it."""
 
     TYPE: ClassVar[str] = SILENCED_TYPE
 
@@ -677,7 +697,10 @@ class Silenced(Message):
     """A reply or announcement was cut short."""
 
     word: str | None = None
-    """What was said: the wake word's model, or `stop`."""
+    """What was said (by voice): the wake word's model, or `stop`."""
+
+    by: SilencedBy = SilencedBy.VOICE
+    """How it was stopped."""
 
 
 # --- Home Assistant -> satellite ------------------------------------------------------------
@@ -690,6 +713,15 @@ class SetMute(Message):
     TYPE: ClassVar[str] = SET_MUTE_TYPE
 
     muted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SetRinging(Message):
+    """Ring the timer sound until stopped (as when a timer finishes), or stop it ringing."""
+
+    TYPE: ClassVar[str] = SET_RINGING_TYPE
+
+    ringing: bool
 
 
 _UNCHANGED: Final = limits(omit_default=True)

@@ -133,6 +133,7 @@ UNSUPPORTED_SENSITIVITY: Final = (
 )
 UNSUPPORTED_VOLUME: Final = "ESPHome sets its speaker volume on the device's media player"
 UNSUPPORTED_PURGE_BUTTON: Final = "the device keeps no ledger or audio to purge"
+UNSUPPORTED_TIMER_RINGING: Final = "an ESPHome device rings its timers in its own YAML"
 UNSUPPORTED_SPEAKER: Final = (
     "the device has neither a voice_assistant speaker (streamed replies) nor a"
     " media_player (replies and announcements by URL)"
@@ -290,6 +291,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             "wake_word_2": UNSUPPORTED_SECOND_WAKE_WORD,
             "volume": UNSUPPORTED_VOLUME,
             "purge": UNSUPPORTED_PURGE_BUTTON,
+            "timer_ringing": UNSUPPORTED_TIMER_RINGING,
         }
         if session.mute is None:
             unsupported["mute"] = UNSUPPORTED_NO_MUTE
@@ -488,6 +490,10 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             return True
 
         return self._command("mute", switch)
+
+    async def async_set_ringing(self, ringing: bool) -> bool:
+        """Not offered (see UNSUPPORTED_TIMER_RINGING): nothing is asked."""
+        return False
 
     async def async_configure(self, change: Configure) -> bool:
         """Choose the device's wake word in its select; the rest is set in its YAML."""

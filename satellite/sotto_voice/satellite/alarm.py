@@ -1,8 +1,9 @@
 """A finished voice timer rings on the satellite it was set on, until someone stops it.
 
 Home Assistant keeps the timers and tells the satellite about each (Wyoming `timer-*`);
-when one finishes, the satellite plays its timer sound again and again. Saying the wake
-word stops it (see `Satellite.silence`); nobody there, it falls silent by itself.
+when one finishes, the satellite plays its timer sound again and again (Home Assistant's
+Timer ringing switch shows it, and rings or stops it too). Saying the wake word, the
+button or muting stops it (see `Satellite.silence`); nobody there, it falls silent by itself.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class TimerAlarm:
         try:
             # As before a reply: a remote-wake stream ends (the ring must not be streamed).
             await self._satellite.trigger.before_reply()
+            await self._satellite.refresh()  # Home Assistant shows it ringing
             while loop.time() < until:
                 await self._satellite.speaker.play(sound.pcm, sound.format, kind=RING_KIND)
                 await asyncio.sleep(RING_PAUSE_SECONDS)
@@ -74,3 +76,5 @@ class TimerAlarm:
         finally:
             if self._task is asyncio.current_task():
                 self._task = None
+        # Fell silent by itself (one stopped is reported by whoever stopped it).
+        await self._satellite.refresh()

@@ -37,6 +37,8 @@ from sotto_voice.messages import (
     PushToTalk,
     RunEnded,
     SetMute,
+    SetRinging,
+    SilencedBy,
     SottoState,
     StopReason,
     StopStreaming,
@@ -76,6 +78,7 @@ class Control:
         self._error_flashes = 0
         self._handlers: tuple[tuple[Callable[[str], bool], Handler], ...] = (
             (SetMute.is_type, self._set_mute),
+            (SetRinging.is_type, self._set_ringing),
             (Configure.is_type, self._configure),
             (PushToTalk.is_type, self._push_to_talk),
             (StopStreaming.is_type, self._stop_streaming),
@@ -182,6 +185,14 @@ class Control:
             await self.send_error(
                 "the satellite was muted on the device; unmute it there", ERROR_HARDWARE_MUTE
             )
+
+    async def _set_ringing(self, event: Event) -> None:
+        """Home Assistant's Timer ringing switch: ring until stopped, or stop ringing."""
+        sat = self._satellite
+        if SetRinging.from_event(event).ringing:
+            sat.alarm.ring()
+        elif sat.alarm.ringing:
+            await sat.silence(SilencedBy.HOME_ASSISTANT)
 
     async def _configure(self, event: Event) -> None:
         request = Configure.from_event(event)

@@ -34,7 +34,14 @@ from typing import Any, Final
 
 from wyoming.snd import Played
 
-from sotto_voice.messages import MuteSource, Silenced, SottoInfo, SottoState, StopReason
+from sotto_voice.messages import (
+    MuteSource,
+    Silenced,
+    SilencedBy,
+    SottoInfo,
+    SottoState,
+    StopReason,
+)
 
 from .alarm import RING_KIND, TimerAlarm
 from .audio import BYTES_PER_SECOND
@@ -61,6 +68,9 @@ THINKING_TIMEOUT: Final = 15.0
 """Seconds to show "thinking" after a command when Home Assistant says nothing more."""
 
 _COMMAND_PHASES: Final = (Phase.STREAMING, Phase.LISTENING)
+
+_STOPS_REPLIES: Final = frozenset({SilencedBy.VOICE, SilencedBy.BUTTON})
+"""Who, stopping a ringing timer, also stops a reply: the person in the room."""
 
 ECHO_TAIL_SECONDS: Final = 0.3
 """The wake word stays deaf this long after playback ends (room echo, speaker buffers)."""
@@ -220,6 +230,7 @@ class Satellite:
             wake_words=self.wake.names,
             sensitivity=self.wake.sensitivity,
             volume=self.speaker.volume,
+            timer_ringing=self.alarm.ringing,
         )
 
     async def refresh(self) -> None:
@@ -353,18 +364,19 @@ class Satellite:
     @property
     def sounding(self) -> bool:
         """Return True while a timer rings or a reply or announcement plays: the wake word
-        (there is no "stop" model) or, where commands are recognised on the device, the
-        word "stop" stops it instead of starting a command."""
+        (there is no "stop" model), where commands are recognised on the device the word
+        "stop", or the push-to-talk button stops it instead of starting a command."""
         return self.alarm.ringing or self.replies.playing
 
-    async def silence(self, word: str) -> None:
-        """The user said `word` over the ringing or the reply: stop both at once, start
-        nothing, and tell Home Assistant (its `played` follows a reply cut short)."""
+    async def silence(self, by: SilencedBy, word: str | None = None) -> None:
+        """The user stopped the ringing and the reply (`word` said, the button pressed):
+        stop both at once, start nothing, and tell Home Assistant (its `played` follows a
+        reply cut short). Muting, or HA's switch, stops only the ringing: a reply plays on."""
         timer = self.alarm.stop()
-        owed = self.replies.stop()
+        owed = self.replies.stop() if by in _STOPS_REPLIES else None
         reply = owed is not None
-        _LOGGER.info("%s heard: stopped %s", word, "the timer" if timer else "the reply")
-        await self.control.send(Silenced(timer=timer, reply=reply, word=word).event())
+        _LOGGER.info("%s: stopped %s", word or by, "the timer" if timer else "the reply")
+        await self.control.send(Silenced(timer=timer, reply=reply, word=word, by=by).event())
         if owed:
             await self.control.send(Played().event())
         await self.refresh()
@@ -397,6 +409,9 @@ class Satellite:
         if first:
             await self.mic.close()
             await self.commands.end(StopReason.MUTED)
+        if self.alarm.ringing:
+            # Nobody could stop it by voice now: it would ring on for minutes.
+            await self.silence(SilencedBy.MUTE)
         self.store.update(muted=True, mute_source=source)
         _LOGGER.info("muted (%s)", source)
 
@@ -429,9 +444,13 @@ class Satellite:
         return True
 
     def on_push_to_talk(self, word: str) -> None:
-        """Callback form of push_to_talk for input hooks."""
+        """The push-to-talk button (input hooks): stop what sounds, or start a command."""
         self.spawn(self._local_push_to_talk(), "push to talk")
 
     async def _local_push_to_talk(self) -> None:
+        if self.sounding:
+            # As HA Voice PE's button: a press over a ringing timer or a reply stops it.
+            await self.silence(SilencedBy.BUTTON)
+            return
         if not await self.push_to_talk():
             _LOGGER.info("push-to-talk ignored (muted, streaming or Home Assistant away)")

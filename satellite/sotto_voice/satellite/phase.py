@@ -131,6 +131,7 @@ def reported_state(
     wake_words: tuple[str, ...],
     sensitivity: float,
     volume: float,
+    timer_ringing: bool = False,
 ) -> SottoState:
     """Return the state Home Assistant is told, in phase with facts and these settings."""
     return SottoState(
@@ -142,4 +143,5 @@ def reported_state(
         sensitivity=sensitivity,
         volume=volume,
         wake_words=wake_words,
+        timer_ringing=timer_ringing,
     )

@@ -15,6 +15,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Final
 
 from sotto_voice.engine.stt.model import Grammar
+from sotto_voice.messages import SilencedBy
 
 from .audio import BYTES_PER_SECOND
 from .config import VadConfig
@@ -92,6 +93,6 @@ class StopWord:
                 del audio  # dropped once decoded, as a command's audio is
                 if text == STOP_WORD and self._satellite.sounding:
                     self._waiting = None
-                    await self._satellite.silence(STOP_WORD)
+                    await self._satellite.silence(SilencedBy.VOICE, STOP_WORD)
         finally:
             self._decoding = False

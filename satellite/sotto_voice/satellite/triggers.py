@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
 
 from sotto_voice.audio import level_dbfs
-from sotto_voice.messages import MAX_WAKE_WORDS, StopReason, StreamTrigger
+from sotto_voice.messages import MAX_WAKE_WORDS, SilencedBy, StopReason, StreamTrigger
 
 from .audio import BYTES_PER_SECOND
 from .errors import WakeWordError
@@ -195,7 +195,7 @@ class WakeWordTrigger:
         sat = self._satellite
         heard = sat.wake.hear(chunk, position)
         if heard is not None:
-            await sat.silence(heard[0].name)
+            await sat.silence(SilencedBy.VOICE, heard[0].name)
         elif sat.stop_word is not None:
             sat.stop_word.hear(chunk, position)
 

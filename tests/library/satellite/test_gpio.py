@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 from wyoming.error import Error
+from wyoming.timer import TimerFinished
 
 from demo.speech import utterance
 from sotto_voice.messages import (
     ERROR_HARDWARE_MUTE,
     MuteSource,
     SetMute,
+    Silenced,
+    SilencedBy,
     StopStreaming,
     StreamStart,
 )
@@ -79,3 +82,31 @@ async def test_buttons_and_led(tmp_path: Path, pins: Any) -> None:
         await ha.stream_stop()
         await ha.state(lambda s: not s.streaming)
         assert ha.audio()
+
+
+@pytest.mark.parametrize(
+    ("pin", "by"), [(TALK_PIN, SilencedBy.BUTTON), (MUTE_PIN, SilencedBy.MUTE)]
+)
+async def test_a_gpio_button_stops_a_ringing_timer(
+    tmp_path: Path, pins: Any, pin: int, by: SilencedBy
+) -> None:
+    """On a Pi's own pins too, the push-to-talk button or the mute button pressed while a
+    timer rings stops it at once, starting no command; HA is told how it was stopped."""
+    config = make_config(
+        tmp_path,
+        mute={"gpio": {"pin": MUTE_PIN}},
+        push_to_talk={"gpio": {"pin": TALK_PIN}},
+    )
+    async with running_satellite(config) as sat, controller(sat) as ha:
+        await ha.state(lambda s: not s.muted)
+        await ha.send(TimerFinished(id="pasta").event())
+        await ha.state(lambda s: s.timer_ringing)
+        mark = len(ha.events)
+        pins.pin(pin).drive_low()
+        pins.pin(pin).drive_high()
+        event = await ha.wait_for(lambda e: Silenced.is_type(e.type), after=mark)
+        silenced = Silenced.from_event(event)
+        assert (silenced.timer, silenced.reply, silenced.by) == (True, False, by)
+        await ha.state(lambda s: not s.timer_ringing, after=mark)
+        await ha.settled()
+        assert ha.stream_starts() == []

@@ -217,7 +217,7 @@ async def test_a_reply_that_says_the_wake_word_starts_no_command(tmp_path: Path)
         # The microphone hears the reply while it plays.
         await sat.feed(reply)
         silenced = await ha.wait_for(lambda e: e.type == "sotto-silenced", timeout=20)
-        assert silenced.data == {"timer": False, "reply": True, "word": "okay_nabu"}
+        assert silenced.data == {"timer": False, "reply": True, "word": "okay_nabu", "by": "voice"}
         await ha.wait_for(lambda e: e.type == "played", timeout=20)
         await sat.recorder.wait_for(IndicatorState.IDLE)
         await ha.settled()
