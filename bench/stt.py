@@ -59,6 +59,8 @@ class Outcome:
     """Audio position at which the partial was a whole sentence that cannot go on."""
     group: str = ""
     """The voice group of the case, if the corpus names one."""
+    speculations: tuple[int, int] = (0, 0)
+    """Whisper's decodes in a pause, and how many of them the voice coming back dropped."""
 
 
 def load_home(corpus: Path, extra: int) -> Home:
@@ -120,8 +122,11 @@ def load_home(corpus: Path, extra: int) -> Home:
     return Home(tuple(entities), tuple(areas))
 
 
-def run_case(recognizer: Any, pcm: bytes) -> tuple[Result, float, float, float | None]:
-    """Stream one utterance; return result, latency, decode time, first complete partial."""
+def run_case(
+    recognizer: Any, pcm: bytes
+) -> tuple[Result, float, float, float | None, tuple[int, int]]:
+    """Stream one utterance; return result, latency, decode time, first complete partial,
+    and Whisper's decodes in a pause (made, dropped)."""
     decode = 0.0
     complete_at: float | None = None
     with recognizer.session() as session:
@@ -135,7 +140,8 @@ def run_case(recognizer: Any, pcm: bytes) -> tuple[Result, float, float, float |
         began = time.perf_counter()
         result = session.finish()
         latency = time.perf_counter() - began
-    return result, latency, decode + latency, complete_at
+        speculated = (getattr(session, "speculations", 0), getattr(session, "discarded", 0))
+    return result, latency, decode + latency, complete_at, speculated
 
 
 def read_pcm(path: Path) -> bytes:
@@ -151,7 +157,7 @@ def evaluate(corpus: Path, recognizer: Any) -> list[Outcome]:
     outcomes = []
     for case in cases:
         pcm = read_pcm(corpus / case["audio"])
-        result, latency, decode, complete_at = run_case(recognizer, pcm)
+        result, latency, decode, complete_at, speculated = run_case(recognizer, pcm)
         outcomes.append(
             Outcome(
                 audio=case["audio"],
@@ -164,6 +170,7 @@ def evaluate(corpus: Path, recognizer: Any) -> list[Outcome]:
                 satellite=case["satellite"],
                 complete_at=complete_at,
                 group=str(case.get("group", "")),
+                speculations=speculated,
             )
         )
     return outcomes
@@ -361,6 +368,13 @@ def main() -> None:
             f"the audio ends, {statistics.median(saved) * 1000:.0f} ms earlier (median)"
         )
     print(f"real-time factor:     {rtf:.3f}")
+    made = sum(o.speculations[0] for o in outcomes)
+    if made:
+        dropped = [o.speculations[1] for o in outcomes]
+        print(
+            f"decodes in a pause: {made} in {len(outcomes)} clips, {sum(dropped)} dropped "
+            f"when the voice came back (at most {max(dropped)} in one clip)"
+        )
     print(
         f"end-of-audio to result: p50 {statistics.median(latencies):.1f} ms, "
         f"p95 {percentile(latencies, 0.95):.1f} ms   (target p95 <= 50 ms)"
