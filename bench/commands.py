@@ -367,6 +367,8 @@ class CaseResult:
     """From the end of speech to the satellite's recording indicator going off."""
     stt_end_ms: float | None = None
     """From the end of speech to HA's pipeline having the transcript (its stt-end event)."""
+    intent_end_ms: float | None = None
+    """From the end of speech to HA's pipeline having handled the intent (intent-end)."""
     stt_ms: float | None = None
     intent_ms: float | None = None
 
@@ -501,6 +503,24 @@ def results_json(cases: Sequence[Case], results: Sequence[CaseResult]) -> dict[s
         "groups": [asdict(s) for s in group_scores(cases, results)],
         "summary": summary_line(results),
     }
+
+
+def stages_line(results: Sequence[CaseResult]) -> str:
+    """p50/p95 from the end of speech to each stage, over the commands done right."""
+    right = [r for r in results if r.correct and r.latency_ms is not None]
+    stages = (
+        ("audio stop", [r.stream_stop_ms for r in right]),
+        ("transcript", [r.stt_end_ms for r in right]),
+        ("intent handled", [r.intent_end_ms for r in right]),
+        ("light changed", [r.latency_ms for r in right]),
+    )
+    parts = []
+    for name, found in stages:
+        values = [value for value in found if value is not None]
+        p50, p95 = percentile(values, 50), percentile(values, 95)
+        figures = "n/a" if p50 is None or p95 is None else f"p50 {p50:.0f} p95 {p95:.0f}"
+        parts.append(f"{name} {figures}")
+    return f"stages from the end of speech (ms, {len(right)} commands): " + ", ".join(parts)
 
 
 def summary_line(results: Sequence[CaseResult]) -> str:
@@ -754,6 +774,9 @@ def _time(
     stt_end = last_pipeline_event_time(hass, "stt-end")
     if stt_end is not None and stt_end > started:
         result.stt_end_ms = (stt_end - speech_ended) * 1000
+    intent_end = last_pipeline_event_time(hass, "intent-end")
+    if intent_end is not None and intent_end > started:
+        result.intent_end_ms = (intent_end - speech_ended) * 1000
 
 
 async def async_run_cases(
@@ -905,6 +928,7 @@ def main() -> int:
         print(line)
     print(wrong_line(results))
     print("\n".join(group_lines(group_scores(corpus.cases, results))))
+    print(stages_line(results))
     print(summary_line(results))
     return 0
 

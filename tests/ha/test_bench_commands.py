@@ -32,6 +32,7 @@ from bench.commands import (
     results_json,
     running_satellites,
     speech_end_seconds,
+    stages_line,
     summary_line,
 )
 from bench.compare_commands import RunError, load_run, side_by_side
@@ -177,6 +178,23 @@ def test_at_once_gives_one_against_many_and_where_the_time_went(tmp_path: Path) 
     assert split_line(3, alone, together) == (
         "p50 one: audio stops 600 ms, then light 400 ms; "
         "3 at once: audio stops 600 ms, then light 1600 ms"
+    )
+
+
+def test_stages_say_where_the_time_after_the_end_of_speech_went() -> None:
+    """p50/p95 from the end of speech to the audio's stop, the transcript, the intent and
+    the light, over the commands done right (a wrong one's timings are not a command's)."""
+    results = []
+    for offset in (0.0, 100.0, 200.0, 5000.0):
+        result = _result("kitchen.wav", correct=offset < 5000.0)
+        result.stream_stop_ms, result.stt_end_ms = 600 + offset, 900 + offset
+        result.intent_end_ms, result.latency_ms = 950 + offset, 1000 + offset
+        results.append(result)
+    results[2].intent_end_ms = None  # the pipeline's debug run was gone
+    assert stages_line(results) == (
+        "stages from the end of speech (ms, 3 commands): audio stop p50 700 p95 800, "
+        "transcript p50 1000 p95 1100, intent handled p50 950 p95 1050, "
+        "light changed p50 1100 p95 1200"
     )
 
 
