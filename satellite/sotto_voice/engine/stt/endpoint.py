@@ -73,7 +73,6 @@ class CommandEnd:
 
     quiet_seconds: float = EXTENDABLE_QUIET_SECONDS
     _loudest: float = 0.0
-    _frames: int = 0
     _quiet_frames: int = 0
     _odd: bytes = field(default=b"", repr=False)
     _doubted: set[str] = field(default_factory=set, repr=False)
@@ -89,7 +88,6 @@ class CommandEnd:
             frame = samples[start : start + _FRAME_SAMPLES]
             level = math.sqrt(sum(value * value for value in frame) / _FRAME_SAMPLES)
             self._loudest = max(self._loudest, level)
-            self._frames += 1
             if level < self._loudest * QUIET_FRACTION:
                 self._quiet_frames += 1
             else:
@@ -99,11 +97,6 @@ class CommandEnd:
     def trailing_quiet(self) -> float:
         """Seconds of quiet at the end of the audio heard so far."""
         return self._quiet_frames * _FRAME_SAMPLES / _RATE
-
-    @property
-    def speech_frames(self) -> int:
-        """20 ms frames heard up to the last one that was not quiet."""
-        return self._frames - self._quiet_frames
 
     def over(self, partial: PartialLike) -> bool:
         """Whether to stop, given the hypothesis after the audio heard so far."""

@@ -34,7 +34,6 @@ import numpy as np
 from sotto_voice.audio import VOICE_FORMAT
 
 from . import text as spoken
-from .endpoint import CommandEnd
 from .errors import GrammarError, RecognizerError
 from .fsg import WordGraph, compile_jsgf
 from .jsgf import Alt, Node, Seq, Word, parse_jsgf
@@ -52,10 +51,6 @@ SAMPLE_RATE: Final = VOICE_FORMAT.rate
 # speech ends makes tiny.en repeat itself.
 WINDOW_SECONDS: Final = 30
 _WINDOW_MARGIN_SECONDS: Final = 5
-# Quiet after which the audio so far is decoded while the silence goes on (see
-# WhisperSession): longer than the gaps inside words (stop consonants: 0.04 s median,
-# 0.1 s at p90), short enough to leave the encoder most of the satellite's 0.55 s.
-SPECULATE_QUIET_SECONDS: Final = 0.2
 _MODEL_FILES: Final = ("config.json", "model.bin", "tokenizer.json", "vocabulary.txt")
 # Beam search over Whisper's tokens; the prompt (the home's names) keeps unusual names
 # from being heard as common words ("wall sconce" -> "walls constant").
@@ -386,28 +381,12 @@ class _Judged:
 
 
 class WhisperSession:
-    """One utterance: audio is gathered as it comes and decoded when the voice pauses.
-
-    Whisper has no partial hypothesis of its own, and decoding costs a whole encoder
-    window (0.5-0.6 s here), so waiting for the satellite's end of speech and decoding
-    only then puts both delays end to end. Instead, once the voice has been quiet for
-    SPECULATE_QUIET_SECONDS the audio so far is decoded (speculatively) while the
-    silence goes on: if the voice comes back the result is dropped; if the command ends
-    with no more speech, that result is the command's, ready at once. And a result that
-    is a whole grammar sentence, heard word for word, that no sentence extends is
-    reported as a complete partial, so CommandEnd ends the command then and there.
-    """
+    """One utterance: audio is gathered as it comes and decoded once, at the end."""
 
     def __init__(self, owner: WhisperRecognizer, compiled: _Compiled) -> None:
         self._owner = owner
         self._compiled = compiled
         self._audio: bytearray | None = bytearray()
-        self._quiet = CommandEnd()
-        self._ready: tuple[int, Result] | None = None
-        self.speculations = 0
-        """Speculative decodes so far (each one a whole encoder window)."""
-        self.discarded = 0
-        """Speculative decodes dropped because the voice came back."""
 
     def __enter__(self) -> WhisperSession:
         return self
@@ -416,55 +395,27 @@ class WhisperSession:
         self.close()
 
     def feed(self, pcm: bytes) -> None:
-        """Keep a chunk of 16 kHz mono s16le audio (and follow its loudness)."""
+        """Keep a chunk of 16 kHz mono s16le audio (Whisper decodes the whole at the end)."""
         if self._audio is None:
             raise RecognizerError("this recognition session is already finished")
         self._audio += pcm
-        self._quiet.hear(pcm)
-        if self._ready is not None and self._ready[0] != self._quiet.speech_frames:
-            self._ready = None  # the voice came back: that decode heard half a command
-            self.discarded += 1
 
     def partial(self) -> Partial:
-        """After a pause, what the audio so far says; before one, nothing yet."""
-        result = self._speculate()
-        if result is None or not result.accepted or result.text is None:
-            return Partial("", complete=False, can_continue=True)
-        # A sentence Whisper did not hear word for word may be a near miss of a longer
-        # one: let the silence decide. One it heard whole can end the command now.
-        exact = result.dictation == result.text
-        closed = exact and not self._compiled.graph.check(result.text.split()).can_continue
-        return Partial(result.text, complete=True, can_continue=not closed)
-
-    def _speculate(self) -> Result | None:
-        """The result of the audio so far, decoded once per pause long enough."""
-        if self._audio is None or self._quiet.trailing_quiet < SPECULATE_QUIET_SECONDS:
-            return None
-        if self._ready is None:
-            self.speculations += 1
-            result = self._owner.recognise(bytes(self._audio), self._compiled)
-            self._ready = (self._quiet.speech_frames, result)
-        return self._ready[1]
+        """Whisper has no partial hypothesis: the speaker's end of speech ends the command."""
+        return Partial("", complete=False, can_continue=True)
 
     def settle(self, expected: str) -> Result | None:
-        """The ready result if it is `expected` and no voice came since; else None."""
-        ready = self._ready
-        if self._audio is None or ready is None or ready[1].text != expected:
-            return None
-        self.close()
-        return ready[1]
+        """Never ends early (there is no partial to settle on)."""
+        del expected
+        return None
 
     def finish(self) -> Result:
-        """The result of the whole utterance, rejected if it is not a command: the one
-        decoded in the pause if no voice came after it, else decoded now."""
+        """Decode what was heard and return the result, rejected if it is not a command."""
         audio, self._audio = self._audio, None
         if audio is None:
             raise RecognizerError("this recognition session is already finished")
-        if self._ready is not None:
-            return self._ready[1]
         return self._owner.recognise(bytes(audio), self._compiled)
 
     def close(self) -> None:
         """Abandon the utterance."""
         self._audio = None
-        self._ready = None
