@@ -59,8 +59,6 @@ class Outcome:
     """Audio position at which the partial was a whole sentence that cannot go on."""
     group: str = ""
     """The voice group of the case, if the corpus names one."""
-    speculations: tuple[int, int] = (0, 0)
-    """Whisper's decodes in a pause, and how many of them the voice coming back dropped."""
 
 
 def load_home(corpus: Path, extra: int) -> Home:
@@ -122,11 +120,8 @@ def load_home(corpus: Path, extra: int) -> Home:
     return Home(tuple(entities), tuple(areas))
 
 
-def run_case(
-    recognizer: Any, pcm: bytes
-) -> tuple[Result, float, float, float | None, tuple[int, int]]:
-    """Stream one utterance; return result, latency, decode time, first complete partial,
-    and Whisper's decodes in a pause (made, dropped)."""
+def run_case(recognizer: Any, pcm: bytes) -> tuple[Result, float, float, float | None]:
+    """Stream one utterance; return result, latency, decode time, first complete partial."""
     decode = 0.0
     complete_at: float | None = None
     with recognizer.session() as session:
@@ -140,8 +135,7 @@ def run_case(
         began = time.perf_counter()
         result = session.finish()
         latency = time.perf_counter() - began
-        speculated = (getattr(session, "speculations", 0), getattr(session, "discarded", 0))
-    return result, latency, decode + latency, complete_at, speculated
+    return result, latency, decode + latency, complete_at
 
 
 class FrontEnd:
@@ -178,9 +172,7 @@ class FrontEnd:
             audio = audio * (0.9 * 32767 / max(float(np.abs(audio).max()), 1.0))
         return bytes(np.clip(audio, -32768, 32767).astype("<i2").tobytes())
 
-    def run(
-        self, recognizer: Any, pcm: bytes
-    ) -> tuple[Result, float, float, float | None, tuple[int, int]]:
+    def run(self, recognizer: Any, pcm: bytes) -> tuple[Result, float, float, float | None]:
         if not self.fallback:
             return run_case(recognizer, self.clean(pcm))
         raw = run_case(recognizer, pcm)
@@ -188,8 +180,7 @@ class FrontEnd:
             return raw
         cleaned = run_case(recognizer, self.clean(pcm))
         if cleaned[0].accepted:
-            spent = (raw[4][0] + cleaned[4][0], raw[4][1] + cleaned[4][1])
-            return cleaned[0], raw[1] + cleaned[1], raw[2] + cleaned[2], cleaned[3], spent
+            return cleaned[0], raw[1] + cleaned[1], raw[2] + cleaned[2], cleaned[3]
         return raw
 
 
@@ -224,9 +215,9 @@ def evaluate(corpus: Path, recognizer: Any, front: FrontEnd | None = None) -> li
     for case in cases:
         pcm = read_pcm(corpus / case["audio"])
         if front is None:
-            result, latency, decode, complete_at, speculated = run_case(recognizer, pcm)
+            result, latency, decode, complete_at = run_case(recognizer, pcm)
         else:
-            result, latency, decode, complete_at, speculated = front.run(recognizer, pcm)
+            result, latency, decode, complete_at = front.run(recognizer, pcm)
         outcomes.append(
             Outcome(
                 audio=case["audio"],
@@ -239,7 +230,6 @@ def evaluate(corpus: Path, recognizer: Any, front: FrontEnd | None = None) -> li
                 satellite=case["satellite"],
                 complete_at=complete_at,
                 group=str(case.get("group", "")),
-                speculations=speculated,
             )
         )
     return outcomes
@@ -442,13 +432,6 @@ def main() -> None:
             f"the audio ends, {statistics.median(saved) * 1000:.0f} ms earlier (median)"
         )
     print(f"real-time factor:     {rtf:.3f}")
-    made = sum(o.speculations[0] for o in outcomes)
-    if made:
-        dropped = [o.speculations[1] for o in outcomes]
-        print(
-            f"decodes in a pause: {made} in {len(outcomes)} clips, {sum(dropped)} dropped "
-            f"when the voice came back (at most {max(dropped)} in one clip)"
-        )
     print(
         f"end-of-audio to result: p50 {statistics.median(latencies):.1f} ms, "
         f"p95 {percentile(latencies, 0.95):.1f} ms   (target p95 <= 50 ms)"
