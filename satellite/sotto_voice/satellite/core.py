@@ -360,8 +360,14 @@ class Satellite:
     async def silence(self, word: str) -> None:
         """The user said `word` over the ringing or the reply: stop both at once, start
         nothing, and tell Home Assistant (its `played` follows a reply cut short)."""
-        timer = self.alarm.stop()
+        ring = self.alarm.stop()
+        playing = self.replies.task
         owed = self.replies.stop()
+        # Told once the speaker has let go of the stopped sound (aplay ended, a WAV sink's
+        # file closed): Home Assistant's `played` must mean nothing sounds any more.
+        if stopped := [task for task in (ring, playing) if task is not None]:
+            await asyncio.wait(stopped)
+        timer = ring is not None
         reply = owed is not None
         _LOGGER.info("%s heard: stopped %s", word, "the timer" if timer else "the reply")
         await self.control.send(Silenced(timer=timer, reply=reply, word=word).event())

@@ -89,6 +89,31 @@ async def test_the_wake_word_cuts_a_reply_short_and_home_assistant_hears_played(
         assert len(ha.stream_starts()) == 1
 
 
+async def test_home_assistant_hears_played_once_the_speaker_has_stopped(tmp_path: Path) -> None:
+    """A reply cut short by the wake word: `played` comes once the speaker has let go of
+    it, not while its player is still stopping. The speaker here is a command that takes
+    a moment to stop (as aplay drains) and writes down when it has."""
+    log = tmp_path / "speaker.log"
+    speaker = (
+        f"trap 'sleep 0.3; echo stopped >> {log}; kill $!; exit 0' TERM; echo playing >> {log};"
+        " cat <&0 > /dev/null & wait; sleep 60 & wait"
+    )
+    config = make_config(tmp_path, speaker={"sink": "command", "command": ["sh", "-c", speaker]})
+    async with running_satellite(config) as sat, controller(sat) as ha:
+        await ha.settled()
+        await ha.send(Event("audio-start", {"rate": 16000, "width": 2, "channels": 1}))
+        await ha.send(AudioChunk(16000, 2, 1, utterance(0.2, "good morning", 0.5)).event())
+        await ha.send(Event("audio-stop", {}))
+        async with asyncio.timeout(30):
+            while not log.exists():
+                await asyncio.sleep(0.05)
+        mark = len(ha.events)
+        silenced = await _say_the_wake_word(sat, ha)
+        assert (silenced.timer, silenced.reply) == (False, True)
+        await ha.wait_for(lambda e: e.type == "played", after=mark)
+        assert log.read_text().split() == ["playing", "stopped"]
+
+
 MODEL = packaged_model()
 
 
