@@ -22,9 +22,8 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from demo.home import async_wait_for_satellite_grammar, wait_for_state
 from demo.processes import SatelliteProcess, on_device_recognition, run_satellite
-from demo.speech import silence, speak, utterance
+from demo.speech import utterance
 from sotto_voice.engine.stt.whisper import packaged_model
-from sotto_voice.satellite.audio import BYTES_PER_SECOND
 
 from .house import async_use_sotto_pipeline
 from .test_edge import _follow
@@ -192,8 +191,7 @@ async def test_the_voice_wizard_hears_the_wake_word_phrase(
     await _ws(client, {"type": "assist_satellite/intercept_wake_word", "entity_id": SATELLITE})
     recording, unsub = _follow(hass, RECORDING)
 
-    command = speak("turn on the kitchen light")
-    satellite.say(utterance(0.3, "okay nabu", 0.4) + command + silence(1.5))
+    satellite.say(utterance(0.3, "okay nabu", 0.4, "turn on the kitchen light", 1.5))
     async with asyncio.timeout(60):
         intercepted = await client.receive_json()
     assert intercepted["event"] == {"wake_word_phrase": "Okay Nabu"}
@@ -203,7 +201,11 @@ async def test_the_voice_wizard_hears_the_wake_word_phrase(
     assert row.wake_word == "okay_nabu"
     assert hass.states.get(LIGHT).state == STATE_OFF
     assert recording == ([] if on_device else [STATE_ON, STATE_OFF])
-    # The streamed audio stopped once the wake word was given: before the command's
-    # end, let alone the satellite's own end of speech.
-    assert row.audio_seconds is not None
-    assert row.audio_seconds < len(command) / BYTES_PER_SECOND
+    # The stream stopped because Home Assistant said so once the wake word was given, not
+    # at the satellite's own end of speech (how many seconds it ran depends on how soon
+    # a loaded machine gets there): the satellite's log says why each stream stopped.
+    if on_device:
+        assert row.audio_seconds == 0.0  # heard on the satellite: none of it was sent
+    else:
+        log = await asyncio.to_thread(satellite.log.read_text)
+        assert "stream 1 stopped (ha_complete)" in log

