@@ -1,6 +1,7 @@
 """Two wake words on one satellite, each with its own Assist pipeline (HA 2025.10): a real
 satellite process hears "okay nabu ..." and "alexa ...", and each runs the pipeline chosen
-for it, whether the command's audio is streamed or recognised on the satellite itself.
+for it, whether the command's audio is streamed or recognised on the satellite itself; an
+ESPHome device that holds two wake words runs the pipeline of the one it reports.
 
 espeak-ng's "hey jarvis" wakes none of the micro_wake_word models in any of its English
 voices tried, so the second wake word here is "alexa" (woken by nearly all of them).
@@ -14,19 +15,29 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from aioesphomeapi.model import VoiceAssistantFeature
 from homeassistant.components.assist_pipeline.pipeline import async_get_pipeline
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
+from custom_components.sotto.const import DOMAIN
+from custom_components.sotto.diagnostics import async_get_config_entry_diagnostics
 from demo.home import async_wait_for_satellite_grammar, wait_for_state
-from demo.processes import SatelliteProcess, on_device_recognition, run_satellite
+from demo.processes import SatelliteProcess, on_device_recognition, run_engine, run_satellite
 from demo.speech import utterance
 from sotto_voice.engine.stt.whisper import packaged_model
+from tests.tools.fake_esphome import ALL_FEATURES, MEDIA_PLAYER_FEATURES, new_key, running_device
 
-from .house import async_use_sotto_pipeline
+from .house import async_build_house, async_use_sotto_pipeline
 from .test_edge import _follow
+from .test_engine import pair_engine
+from .test_esphome import MAC
+from .test_esphome import _add_home as _add_esphome_home
+from .test_esphome import _pair as _pair_esphome
 from .test_rooms import _history_satellites, _house_and_home
 from .test_satellite import pair
 
@@ -209,3 +220,114 @@ async def test_the_voice_wizard_hears_the_wake_word_phrase(
     else:
         log = await asyncio.to_thread(satellite.log.read_text)
         assert "stream 1 stopped (ha_complete)" in log
+
+
+ECHO = "assist_satellite.kitchen_echo"
+ECHO_WAKE_WORD_2 = "select.kitchen_echo_wake_word_2"
+ECHO_ASSISTANT_2 = "select.kitchen_echo_assistant_2"
+
+
+async def test_an_esphome_device_runs_the_pipeline_of_the_wake_word_it_reports(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, tmp_path: Path
+) -> None:
+    """An ESPHome device whose voice assistant holds two wake words: HA offers Wake word 2
+    and Assistant 2, the device is sent both, and a command it starts with "Hey Jarvis"
+    runs the second pipeline, one with "Okay Nabu" the first."""
+    assert await async_setup_component(hass, "conversation", {})
+    await async_build_house(hass, {"Kitchen": ["Kitchen Light"]})
+    await _add_esphome_home(hass)
+    features = int(ALL_FEATURES | VoiceAssistantFeature.ANNOUNCE)
+    async with (
+        run_engine(tmp_path / "engine") as engine,
+        running_device(key=new_key(), features=features, max_active_wake_words=2) as device,
+    ):
+        entry = await _pair_esphome(hass, device)
+        engine_entry = await pair_engine(hass, engine)
+        await async_use_sotto_pipeline(hass, tts_engine="tts.engine_text_to_speech")
+        client = await hass_ws_client(hass)
+        first = async_get_pipeline(hass).id
+        second = await _second_pipeline(hass, client, "Second assistant")
+
+        await wait_for_state(hass, ECHO_WAKE_WORD_2, "no_wake_word")
+        assert hass.states.get(ECHO_WAKE_WORD_2).attributes["options"] == [
+            "no_wake_word",
+            "hey_jarvis",
+        ]
+        await hass.services.async_call(
+            "select",
+            "select_option",
+            {"entity_id": ECHO_WAKE_WORD_2, "option": "hey_jarvis"},
+            blocking=True,
+        )
+        await wait_for_state(hass, ECHO_WAKE_WORD_2, "hey_jarvis")
+        # The device was told both, as HA's ESPHome tells it, and says it listens for both.
+        assert device.active_wake_words == ["okay_nabu", "hey_jarvis"]
+        config = await _ws(
+            client, {"type": "assist_satellite/get_configuration", "entity_id": ECHO}
+        )
+        assert config["active_wake_words"] == ["okay_nabu", "hey_jarvis"]
+        assert config["max_active_wake_words"] == 2
+        await hass.services.async_call(
+            "select",
+            "select_option",
+            {"entity_id": ECHO_ASSISTANT_2, "option": "Second assistant"},
+            blocking=True,
+        )
+
+        runs = []
+        for phrase, command, light in (
+            ("Okay Nabu", "turn on the kitchen light", STATE_ON),
+            ("Hey Jarvis", "turn off the kitchen light", STATE_OFF),
+        ):
+            await device.speak(utterance(0.3, command, 1.5), wake_word=phrase)
+            await wait_for_state(hass, LIGHT, light)
+            async with asyncio.timeout(30):
+                await device.run_ended.wait()
+            runs.append((await _runs(client, first), await _runs(client, second)))
+        assert runs == [(1, 0), (1, 1)]
+
+        # HA's voice wizard sets the two the other way round: the device is sent that.
+        await _ws(
+            client,
+            {
+                "type": "assist_satellite/set_wake_words",
+                "entity_id": ECHO,
+                "wake_word_ids": ["hey_jarvis", "okay_nabu"],
+            },
+        )
+        await wait_for_state(hass, ECHO_WAKE_WORD_2, "okay_nabu")
+        assert device.active_wake_words == ["hey_jarvis", "okay_nabu"]
+        assert device.wake_word == "hey_jarvis"
+
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.config_entries.async_unload(engine_entry.entry_id)
+        await hass.async_block_till_done()
+
+
+@pytest.mark.parametrize(
+    "features", [ALL_FEATURES, MEDIA_PLAYER_FEATURES], ids=["not_asked", "says_one"]
+)
+async def test_an_esphome_device_that_holds_one_wake_word_has_no_second(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, features: VoiceAssistantFeature
+) -> None:
+    """A device that says it holds one wake word (or is not asked: it does not announce, as
+    HA's ESPHome asks only those) offers no Wake word 2 nor Assistant 2, HA's wizard may
+    set one, and diagnostics say why."""
+    await _add_esphome_home(hass)
+    async with running_device(key=new_key(), features=int(features)) as device:
+        entry = await _pair_esphome(hass, device)
+        await wait_for_state(hass, "select.kitchen_echo_wake_word", "okay_nabu")
+        registry = er.async_get(hass)
+        assert registry.async_get_entity_id("select", DOMAIN, f"{MAC}-wake_word_2") is None
+        assert hass.states.get(ECHO_ASSISTANT_2) is None
+        client = await hass_ws_client(hass)
+        config = await _ws(
+            client, {"type": "assist_satellite/get_configuration", "entity_id": ECHO}
+        )
+        assert config["max_active_wake_words"] == 1
+        assert config["active_wake_words"] == ["okay_nabu"]
+        diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+        assert "max_active_wake_words 1" in diagnostics["satellite"]["unsupported"]["wake_word_2"]
+        assert device.active_wake_words == []  # nothing was set on the device
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()

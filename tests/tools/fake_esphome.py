@@ -99,6 +99,10 @@ class FakeEsphomeDevice:
     port: int = 0
     muted: bool = False
     wake_word: str = "okay_nabu"
+    max_active_wake_words: int = 1
+    """How many wake words its voice assistant holds at once (reported when asked)."""
+    active_wake_words: list[str] = field(default_factory=list)
+    """Those Home Assistant set; until it does, the select's wake word alone."""
     events: list[tuple[VoiceAssistantEventType, dict[str, str]]] = field(default_factory=list)
     reply_audio: bytearray = field(default_factory=bytearray)
     timers: list[pb.VoiceAssistantTimerEventResponse] = field(default_factory=list)
@@ -263,6 +267,8 @@ class FakeEsphomeDevice:
             pb.VoiceAssistantAudio: self._reply_audio,
             pb.VoiceAssistantTimerEventResponse: lambda _session, m: self.timers.append(m),
             pb.VoiceAssistantAnnounceRequest: lambda _session, m: self._spawn(self._announce(m)),
+            pb.VoiceAssistantConfigurationRequest: self._wake_config,
+            pb.VoiceAssistantSetConfiguration: self._set_wake_config,
         }
         handler = handlers.get(type(message))
         if handler is not None:
@@ -316,6 +322,26 @@ class FakeEsphomeDevice:
         if message.state in self.wake_words:
             self.wake_word = message.state
         self._broadcast(pb.SelectStateResponse(key=WAKE_WORD_KEY, state=self.wake_word))
+
+    def _wake_config(self, session: _Session, _message: Any) -> None:
+        """Its wake word models (phrases as micro_wake_word's manifests give them)."""
+        session.send(
+            pb.VoiceAssistantConfigurationResponse(
+                available_wake_words=[
+                    pb.VoiceAssistantWakeWord(
+                        id=word, wake_word=word.replace("_", " ").title(), trained_languages=["en"]
+                    )
+                    for word in self.wake_words
+                ],
+                active_wake_words=self.active_wake_words or [self.wake_word],
+                max_active_wake_words=self.max_active_wake_words,
+            )
+        )
+
+    def _set_wake_config(self, _session: _Session, message: Any) -> None:
+        """Listen for the wake words it has of those asked, up to as many as it holds."""
+        words = [word for word in message.active_wake_words if word in self.wake_words]
+        self.active_wake_words = words[: self.max_active_wake_words]
 
     def _subscribe_voice_assistant(self, _session: _Session, message: Any) -> None:
         if message.subscribe:

@@ -18,6 +18,7 @@ from aioesphomeapi.model import (
     MediaPlayerInfo,
     SelectInfo,
     SwitchInfo,
+    VoiceAssistantConfigurationResponse,
     VoiceAssistantFeature,
 )
 from homeassistant.components.assist_satellite import DOMAIN as ASSIST_SATELLITE_DOMAIN
@@ -33,6 +34,8 @@ DEFAULT_ESPHOME_PORT: Final = 6053
 # hangs after a reset network must not hold the reconnect backoff that long.
 _OPEN_TIMEOUT: Final = 10.0
 _CLIENT_INFO: Final = "Sotto"
+# How long a device may take to tell its wake word configuration (HA's ESPHome allows the same).
+CONFIG_TIMEOUT: Final = 5.0
 
 # Project names (zeroconf TXT `project_name`) of firmware known to run a voice assistant.
 # ESPHome announces no voice-assistant flag in mDNS, and without the key nothing more can
@@ -90,6 +93,24 @@ class EsphomeSession:
     wake_word: SelectInfo | None
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     has_media_player: bool = False
+    wake_config: VoiceAssistantConfigurationResponse | None = None
+    """The device's wake words, active and available; None when it did not say."""
+
+    @property
+    def max_active_wake_words(self) -> int:
+        """How many wake words the device listens for at once (1 when it did not say)."""
+        config = self.wake_config
+        return max(config.max_active_wake_words, 1) if config is not None else 1
+
+    async def async_read_wake_config(self) -> None:
+        """Ask the device for its wake word configuration, as HA's ESPHome asks a device
+        that announces (an older one may never answer); no answer in time leaves it None."""
+        if not self.features & VoiceAssistantFeature.ANNOUNCE:
+            return
+        try:
+            self.wake_config = await self.client.get_voice_assistant_configuration(CONFIG_TIMEOUT)
+        except TimeoutError:
+            self.wake_config = None
 
     @property
     def streams_replies(self) -> bool:
@@ -164,9 +185,13 @@ async def async_open_session(
     )
     try:
         _check_device(session, f"{host}:{port}", expected_mac)
+        await session.async_read_wake_config()
     except EsphomeError:
         await client.disconnect(force=True)
         raise
+    except APIConnectionError as err:
+        await client.disconnect(force=True)
+        raise EsphomeError(f"{type(err).__name__}: {err}") from err
     return session
 
 

@@ -70,7 +70,13 @@ from ..connection import (  # noqa: TID252
 )
 from ..const import DOMAIN  # noqa: TID252
 from .ledger import EsphomeLedger
-from .session import EsphomeAuthError, EsphomeError, EsphomeSession, async_open_session
+from .session import (
+    CONFIG_TIMEOUT,
+    EsphomeAuthError,
+    EsphomeError,
+    EsphomeSession,
+    async_open_session,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -125,8 +131,9 @@ UNSUPPORTED_NO_WAKE_WORD: Final = (
     " (micro_wake_word models are chosen there)"
 )
 UNSUPPORTED_SECOND_WAKE_WORD: Final = (
-    "the device listens for the wake word its 'wake_word' select shows; a second one is"
-    " set in its ESPHome YAML (the pipeline it runs still follows the wake word it reports)"
+    "the device listens for one wake word at a time (its voice assistant reports"
+    " max_active_wake_words 1, or no configuration); the pipeline it runs still follows"
+    " the wake word it reports"
 )
 UNSUPPORTED_SENSITIVITY: Final = (
     "ESPHome's micro_wake_word sets each model's cutoff in the device's YAML"
@@ -182,6 +189,8 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         # The device's own reports; None until its switch or select has said.
         self._muted: bool | None = None
         self._wake_word: str | None = None
+        # Every wake word a device that holds two listens for (its configuration's report).
+        self._wake_words: tuple[str, ...] = ()
         self._stream: StreamStart | None = None
         self._stream_bytes = 0
         self._stream_id = 0
@@ -253,6 +262,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         client = session.client
         self._session = session
         self.last_error = None
+        self._wake_words = _active_wake_words(session)
         client.subscribe_states(self._on_state)
         unsubscribe = client.subscribe_voice_assistant(
             handle_start=self._handle_start,
@@ -288,7 +298,6 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         )
         unsupported = {
             "wake_word_sensitivity": UNSUPPORTED_SENSITIVITY,
-            "wake_word_2": UNSUPPORTED_SECOND_WAKE_WORD,
             "volume": UNSUPPORTED_VOLUME,
             "purge": UNSUPPORTED_PURGE_BUTTON,
             "timer_ringing": UNSUPPORTED_TIMER_RINGING,
@@ -297,6 +306,8 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             unsupported["mute"] = UNSUPPORTED_NO_MUTE
         if session.wake_word is None:
             unsupported["wake_word"] = UNSUPPORTED_NO_WAKE_WORD
+        if session.max_active_wake_words < 2:
+            unsupported["wake_word_2"] = UNSUPPORTED_SECOND_WAKE_WORD
         if not (session.streams_replies or session.plays_urls):
             unsupported["speaker"] = UNSUPPORTED_SPEAKER
         self.unsupported = unsupported
@@ -337,6 +348,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             streaming=self._stream is not None,
             muted=self._muted,
             wake_word=self._wake_word,
+            wake_words=self._wake_words,
         )
 
     # --- from the device -----------------------------------------------------------------
@@ -496,16 +508,38 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         return False
 
     async def async_configure(self, change: Configure) -> bool:
-        """Choose the device's wake word in its select; the rest is set in its YAML."""
-        wake_word = change.wake_word
+        """Choose the device's wake word in its select, and on a device that holds two,
+        the wake words it listens for (as HA's ESPHome sets them); the rest is in its YAML."""
+        # `wake_words` overrides `wake_word`, as on Sotto's own satellites.
+        first = change.wake_words[0] if change.wake_words else change.wake_word
 
         def select(session: EsphomeSession) -> bool:
-            if wake_word is None or session.wake_word is None:
+            if first is None or session.wake_word is None:
                 return False
-            session.client.select_command(session.wake_word.key, wake_word)
+            session.client.select_command(session.wake_word.key, first)
             return True
 
-        return self._command("wake word", select)
+        selected = self._command("wake word", select)
+        session = self._open_session()
+        if first is None or session is None or session.max_active_wake_words < 2:
+            return selected
+        # A new first wake word alone keeps the second one, unless it is the same word.
+        words = change.wake_words or (first, *(w for w in self._wake_words[1:] if w != first))
+        return await self._async_set_wake_words(session, words)
+
+    async def _async_set_wake_words(self, session: EsphomeSession, words: tuple[str, ...]) -> bool:
+        """Set the device's active wake words, then report them as it tells them back."""
+        client = session.client
+        try:
+            await client.set_voice_assistant_configuration(active_wake_words=list(words))
+            session.wake_config = await client.get_voice_assistant_configuration(CONFIG_TIMEOUT)
+        except (APIConnectionError, TimeoutError) as err:
+            _LOGGER.debug("Setting the wake words of %s failed: %r", self.name, err)
+            return False
+        if session is self._session:
+            self._wake_words = _active_wake_words(session)
+            self.sink.set_state(self._state())
+        return True
 
     async def async_push_to_talk(self) -> bool:
         """Remote push-to-talk has no ESPHome counterpart."""
@@ -739,6 +773,15 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
             self._replying = False
             self.sink.set_state(self._state())
         return True
+
+
+def _active_wake_words(session: EsphomeSession) -> tuple[str, ...]:
+    """The wake words a device that holds two listens for; () for one that holds one
+    (its select's wake word is the one)."""
+    config = session.wake_config
+    if config is None or session.max_active_wake_words < 2:
+        return ()
+    return tuple(config.active_wake_words)
 
 
 def _send_audio(audio: bytes, session: EsphomeSession) -> bool:
