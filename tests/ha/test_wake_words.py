@@ -95,6 +95,32 @@ async def _runs(client: Any, pipeline_id: str) -> int:
     return len(listed["pipeline_runs"])
 
 
+async def _set_wake_words(client: Any, satellite: str, words: list[str]) -> None:
+    """Set the satellite's wake words as HA's voice setup wizard does."""
+    await _ws(
+        client,
+        {"type": "assist_satellite/set_wake_words", "entity_id": satellite, "wake_word_ids": words},
+    )
+
+
+async def _answer_second_with(
+    hass: HomeAssistant, client: Any, satellite: str, words: list[str], assistant_2: str
+) -> None:
+    """HA's configuration of the satellite says it listens for both `words` (of two at
+    most), and its Assistant 2 select is set to the "Second assistant" pipeline."""
+    config = await _ws(
+        client, {"type": "assist_satellite/get_configuration", "entity_id": satellite}
+    )
+    assert config["active_wake_words"] == words
+    assert config["max_active_wake_words"] == 2
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": assistant_2, "option": "Second assistant"},
+        blocking=True,
+    )
+
+
 class Kitchen(NamedTuple):
     """What a test here is given."""
 
@@ -139,26 +165,9 @@ async def test_each_wake_word_runs_its_own_pipeline(
     second = await _second_pipeline(hass, client, "Second assistant")
 
     assert hass.states.get(WAKE_WORD_2).state == "no_wake_word"
-    await _ws(
-        client,
-        {
-            "type": "assist_satellite/set_wake_words",
-            "entity_id": SATELLITE,
-            "wake_word_ids": ["okay_nabu", "alexa"],
-        },
-    )
+    await _set_wake_words(client, SATELLITE, ["okay_nabu", "alexa"])
     await wait_for_state(hass, WAKE_WORD_2, "alexa")
-    config = await _ws(
-        client, {"type": "assist_satellite/get_configuration", "entity_id": SATELLITE}
-    )
-    assert config["active_wake_words"] == ["okay_nabu", "alexa"]
-    assert config["max_active_wake_words"] == 2
-    await hass.services.async_call(
-        "select",
-        "select_option",
-        {"entity_id": ASSISTANT_2, "option": "Second assistant"},
-        blocking=True,
-    )
+    await _answer_second_with(hass, client, SATELLITE, ["okay_nabu", "alexa"], ASSISTANT_2)
 
     heard: list[str | None] = []
 
@@ -262,17 +271,7 @@ async def test_an_esphome_device_runs_the_pipeline_of_the_wake_word_it_reports(
         await wait_for_state(hass, ECHO_WAKE_WORD_2, "hey_jarvis")
         # The device was told both, as HA's ESPHome tells it, and says it listens for both.
         assert device.active_wake_words == ["okay_nabu", "hey_jarvis"]
-        config = await _ws(
-            client, {"type": "assist_satellite/get_configuration", "entity_id": ECHO}
-        )
-        assert config["active_wake_words"] == ["okay_nabu", "hey_jarvis"]
-        assert config["max_active_wake_words"] == 2
-        await hass.services.async_call(
-            "select",
-            "select_option",
-            {"entity_id": ECHO_ASSISTANT_2, "option": "Second assistant"},
-            blocking=True,
-        )
+        await _answer_second_with(hass, client, ECHO, ["okay_nabu", "hey_jarvis"], ECHO_ASSISTANT_2)
 
         runs = []
         for phrase, command, light in (
@@ -287,14 +286,7 @@ async def test_an_esphome_device_runs_the_pipeline_of_the_wake_word_it_reports(
         assert runs == [(1, 0), (1, 1)]
 
         # HA's voice wizard sets the two the other way round: the device is sent that.
-        await _ws(
-            client,
-            {
-                "type": "assist_satellite/set_wake_words",
-                "entity_id": ECHO,
-                "wake_word_ids": ["hey_jarvis", "okay_nabu"],
-            },
-        )
+        await _set_wake_words(client, ECHO, ["hey_jarvis", "okay_nabu"])
         await wait_for_state(hass, ECHO_WAKE_WORD_2, "okay_nabu")
         assert device.active_wake_words == ["hey_jarvis", "okay_nabu"]
         assert device.wake_word == "hey_jarvis"
