@@ -297,16 +297,23 @@ async def test_an_esphome_device_runs_the_pipeline_of_the_wake_word_it_reports(
 
 
 @pytest.mark.parametrize(
-    "features", [ALL_FEATURES, MEDIA_PLAYER_FEATURES], ids=["not_asked", "says_one"]
+    ("features", "answers"),
+    [(ALL_FEATURES, True), (MEDIA_PLAYER_FEATURES, True), (MEDIA_PLAYER_FEATURES, False)],
+    ids=["not_asked", "says_one", "does_not_answer"],
 )
 async def test_an_esphome_device_that_holds_one_wake_word_has_no_second(
-    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, features: VoiceAssistantFeature
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    features: VoiceAssistantFeature,
+    answers: bool,
 ) -> None:
     """A device that says it holds one wake word (or is not asked: it does not announce, as
-    HA's ESPHome asks only those) offers no Wake word 2 nor Assistant 2, HA's wizard may
-    set one, and diagnostics say why."""
+    HA's ESPHome asks only those; or never answers) offers no Wake word 2 nor Assistant 2,
+    HA's wizard may set one, and diagnostics say why."""
     await _add_esphome_home(hass)
-    async with running_device(key=new_key(), features=int(features)) as device:
+    async with running_device(
+        key=new_key(), features=int(features), answers_wake_config=answers
+    ) as device:
         entry = await _pair_esphome(hass, device)
         await wait_for_state(hass, "select.kitchen_echo_wake_word", "okay_nabu")
         registry = er.async_get(hass)

@@ -103,6 +103,8 @@ class FakeEsphomeDevice:
     """How many wake words its voice assistant holds at once (reported when asked)."""
     active_wake_words: list[str] = field(default_factory=list)
     """Those Home Assistant set; until it does, the select's wake word alone."""
+    answers_wake_config: bool = True
+    """False: it never answers the configuration request (as older firmware)."""
     events: list[tuple[VoiceAssistantEventType, dict[str, str]]] = field(default_factory=list)
     reply_audio: bytearray = field(default_factory=bytearray)
     timers: list[pb.VoiceAssistantTimerEventResponse] = field(default_factory=list)
@@ -325,6 +327,8 @@ class FakeEsphomeDevice:
 
     def _wake_config(self, session: _Session, _message: Any) -> None:
         """Its wake word models (phrases as micro_wake_word's manifests give them)."""
+        if not self.answers_wake_config:
+            return
         session.send(
             pb.VoiceAssistantConfigurationResponse(
                 available_wake_words=[

@@ -12,6 +12,7 @@ from aioesphomeapi.core import (
     EncryptionPlaintextAPIError,
     InvalidEncryptionKeyAPIError,
     RequiresEncryptionAPIError,
+    TimeoutAPIError,
 )
 from aioesphomeapi.model import (
     DeviceInfo,
@@ -109,7 +110,7 @@ class EsphomeSession:
             return
         try:
             self.wake_config = await self.client.get_voice_assistant_configuration(CONFIG_TIMEOUT)
-        except TimeoutError:
+        except TimeoutAPIError:
             self.wake_config = None
 
     @property

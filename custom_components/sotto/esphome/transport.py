@@ -533,7 +533,7 @@ class EsphomeTransport(ReconnectingTransport[EsphomeSession]):
         try:
             await client.set_voice_assistant_configuration(active_wake_words=list(words))
             session.wake_config = await client.get_voice_assistant_configuration(CONFIG_TIMEOUT)
-        except (APIConnectionError, TimeoutError) as err:
+        except APIConnectionError as err:  # no answer in time too (TimeoutAPIError)
             _LOGGER.debug("Setting the wake words of %s failed: %r", self.name, err)
             return False
         if session is self._session:
