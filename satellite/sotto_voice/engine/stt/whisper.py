@@ -208,6 +208,11 @@ class WhisperRecognizer:
             name: self._token(f"<|{name}|>")
             for name in ("startoftranscript", "notimestamps", "endoftext", "startofprev")
         }
+        # A multilingual model (base, small) is told the language and the task, as it was
+        # trained; an English-only one (tiny.en) has neither token in its start.
+        self._task: tuple[int, ...] = ()
+        if self._model.is_multilingual:
+            self._task = (self._token("<|en|>"), self._token("<|transcribe|>"))
         self.beam_size = beam_size
         self.window_seconds = WINDOW_SECONDS
         """The shortest window the encoder hears, 1 to 30 s (tuning: see WINDOW_SECONDS)."""
@@ -289,7 +294,7 @@ class WhisperRecognizer:
         return encoded, frames
 
     def _start(self, prompt: Sequence[int]) -> list[int]:
-        start = [self._special["startoftranscript"], self._special["notimestamps"]]
+        start = [self._special["startoftranscript"], *self._task, self._special["notimestamps"]]
         return [self._special["startofprev"], *prompt, *start] if prompt else start
 
     def _decode(self, encoded: Any, prompt: Sequence[int], hypotheses: int = 1) -> list[str]:
