@@ -88,6 +88,28 @@ def test_misheard_words_snap_to_the_nearest_sentence(grammar: Grammar) -> None:
     assert extra.count("extra") >= 1
 
 
+def test_words_run_together_or_cut_apart_snap_to_the_home_names(grammar: Grammar) -> None:
+    """Whisper writes "floorlamp" or "is land pendants" where the home says Floor Lamp and
+    Island Pendants: the same words, not a word added or dropped."""
+    snapper = Snapper(compile_jsgf(grammar.jsgf))
+    joined = snapper.snap(["turn", "on", "the", "floorlamp"])
+    assert joined is not None
+    assert joined.sentence == "turn on the floor lamp"
+    assert joined.differences == 0
+    cut = snapper.snap(["turn", "off", "the", "is", "land", "pendants"])
+    assert cut is not None
+    assert cut.sentence == "turn off the island pendants"
+    assert cut.differences == 0
+    # A word that only starts like two of the home's words is a change, not the two words,
+    # and a short word is not run into the next one: "don't" stays a word too many.
+    near = snapper.snap(["turn", "on", "the", "floorboard"])
+    assert near is not None
+    assert "floor lamp" not in near.sentence
+    negated = snapper.snap(["don't", "turn", "on", "the", "floor", "lamp"])
+    assert negated is not None
+    assert negated.count("extra") == 1
+
+
 def test_a_directory_without_a_model_is_named(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(RecognizerError, match=rf"{tmp_path}.*model\.bin.*tokenizer\.json"):
