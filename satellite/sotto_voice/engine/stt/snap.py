@@ -82,32 +82,15 @@ class Alignment:
         return max((step.cost for step in self.steps), default=0.0)
 
 
-def spelling_distance(first: str, second: str) -> float:
-    """Edit distance between two words' letters, over the longer one's length (0 to 1)."""
+def spelling_distance(first: str, second: str, limit: float = 1.0) -> float:
+    """Edit distance between two words' letters, over the longer one's length (0 to 1), or
+    infinity when it is over `limit`: given up as soon as every way through the table
+    costs more (most pairs the snapper tries for joined words are far apart)."""
     if first == second:
         return 0.0
-    previous = list(range(len(second) + 1))
-    for row, a in enumerate(first, 1):
-        current = [row]
-        for column, b in enumerate(second, 1):
-            current.append(
-                min(previous[column] + 1, current[-1] + 1, previous[column - 1] + (a != b))
-            )
-        previous = current
-    return previous[-1] / max(len(first), len(second), 1)
-
-
-_Back = tuple[int, int, tuple[int, ...]]
-"""(previous state, previous heard position, the grammar words' indexes: none for a heard
-word the sentence does not have, two for one heard word cut in two)."""
-
-
-def _close(first: str, second: str) -> float:
-    """spelling_distance if it is at most JOIN_DISTANCE, else infinity; gives up as soon as
-    every way through the table costs more (most pairs tried are far apart)."""
     longest = max(len(first), len(second), 1)
-    limit = JOIN_DISTANCE * longest
-    if abs(len(first) - len(second)) > limit:
+    most = limit * longest
+    if abs(len(first) - len(second)) > most:
         return _UNREACHABLE
     previous = list(range(len(second) + 1))
     for row, a in enumerate(first, 1):
@@ -116,10 +99,20 @@ def _close(first: str, second: str) -> float:
             current.append(
                 min(previous[column] + 1, current[-1] + 1, previous[column - 1] + (a != b))
             )
-        if min(current) > limit:
+        if min(current) > most:
             return _UNREACHABLE
         previous = current
-    return previous[-1] / longest if previous[-1] <= limit else _UNREACHABLE
+    return previous[-1] / longest if previous[-1] <= most else _UNREACHABLE
+
+
+_Back = tuple[int, int, tuple[int, ...]]
+"""(previous state, previous heard position, the grammar words' indexes: none for a heard
+word the sentence does not have, two for one heard word cut in two)."""
+
+
+def _close(first: str, second: str) -> float:
+    """spelling_distance if it is at most JOIN_DISTANCE, else infinity."""
+    return spelling_distance(first, second, JOIN_DISTANCE)
 
 
 def _near_lengths(length: int) -> range:
