@@ -54,7 +54,6 @@ RATE: Final = VOICE_FORMAT.rate
 LEAD_SILENCE: Final = 0.3
 TRAIL_SILENCE: Final = 0.5  # room for a reverb tail
 COMMANDS_PER_GROUP: Final = 6
-OVERHEARD_PER_GROUP: Final = 2
 PIPER: Final = "piper"
 ESPEAK_VOICES: Final = ("en-us", "en-gb-x-rp", "en-sc", "en-us+f3", "en-us+f4", "en-us+m3")
 ESPEAK_RATES: Final = (140, 180)  # words per minute, drawn per WAV
@@ -145,7 +144,7 @@ def split_cases(split: Split) -> tuple[list[dict[str, Any]], dict[str, str]]:
     commands, overheard = list(split.commands), list(split.overheard)
     rng.shuffle(commands)
     rng.shuffle(overheard)
-    said = _spread(commands, COMMANDS_PER_GROUP) + _spread(overheard, OVERHEARD_PER_GROUP)
+    said = _spread(commands, COMMANDS_PER_GROUP) + _spread(overheard, split.overheard_per_group)
     rng.shuffle(said)
     lights = [light_id(name) for names in split.areas.values() for name in names]
     cases: list[dict[str, Any]] = []

@@ -44,6 +44,8 @@ class Split:
     name: str
     areas: dict[str, list[str]]
     satellite_areas: tuple[str, ...]
+    overheard_per_group: int = 2
+    """Overheard WAVs per voice group (each group also says 6 commands)."""
     commands: list[Sentence] = field(default_factory=list)
     overheard: list[Sentence] = field(default_factory=list)
 
@@ -136,6 +138,9 @@ _TUNE: Final = _said(
             "Hallway": ["Entry Light"],
         },
         ("Kitchen", "Office", "Dining Room"),
+        # Rejection rules are chosen here, so tune hears three times as much overheard
+        # speech as the other splits: 108 WAVs of 39 sentences, not 36 of 13.
+        overheard_per_group=6,
     ),
     """
 on    | Kitchen     | Kitchen * | switch on the lights
@@ -179,6 +184,31 @@ on    | Dining Room | Chandelier | don't turn off the chandelier
 off   | Office      | Office * | please don't turn on the office lights yet
 off   | Dining Room | Wall Sconces | did you turn on the wall sconces
 on    | Office      | Entry Light | who left the entry light on all night
+off   | Office      | Desk Lamp | she told me to turn on the desk lamp before I start reading
+on    | Kitchen     | Kitchen * | the kids keep asking me to switch off the kitchen lights
+on    | Kitchen     | Pantry Light | I should really turn off the pantry light more often
+on    | Dining Room | Wall Sconces | remember to switch off the wall sconces when you leave
+on    | Office      | Bookcase Light | the bookcase light goes nicely with the new rug
+off   | Kitchen     | Entry Light | the entry light is the first thing our guests see
+on@50 | Dining Room | Dining Room * | the dining room lights were dim during the storm
+on    | Kitchen     | Counter Lights | the counter lights are far too bright in the morning
+off   | Office      | Office * | we could turn on the office lights a bit later
+-     | Office      | - | turn on the television
+off   | Office      | Office * | switch on the fan in the office
+on    | Kitchen     | Kitchen * | turn off the oven
+on    | Dining Room | Dining Room * | set the volume to forty percent
+on    | Office      | Office * | set the blinds to fifty percent
+off   | Kitchen     | Pantry Light | turn on the porch light
+on    | Dining Room | Chandelier | turn off the garden lights
+-     | Kitchen     | - | open the garage door
+off   | Kitchen     | Pantry Light | do not switch on the pantry light
+on    | Office      | Entry Light | never turn off the entry light
+on    | Dining Room | Chandelier | don't set the chandelier to thirty percent
+off   | Office      | Desk Lamp | there is no need to turn on the desk lamp
+on    | Kitchen     | Counter Lights | why is the counter light still on
+off   | Dining Room | Wall Sconces | how do I turn on the wall sconces
+on    | Office      | Bookcase Light | when did you switch off the bookcase light
+on    | Dining Room | Chandelier | should we turn off the chandelier now
 """,
 )
 

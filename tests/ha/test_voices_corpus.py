@@ -67,17 +67,23 @@ def test_every_case_has_its_wav_name_transcript_and_voice_group(
             assert case.audio.endswith(f"-{case.group}.wav"), case
             assert set(case.expect) == set(corpus.house.lights), case
         assert {case.group for case in corpus.cases} == set(GROUPS), name
-        assert 100 <= len(corpus.cases) <= 150, name
+        assert len(corpus.cases) == len(GROUPS) * (6 + SPLITS[name].overheard_per_group), name
 
 
 def test_each_group_has_commands_and_overheard_speech(corpora: dict[str, Corpus]) -> None:
-    """About one overheard sentence per three commands, in every group of every split."""
+    """Every group of every split says 6 commands and its split's share of overheard
+    speech (one per three commands in test and untouched; tune, where rejection rules are
+    chosen, one per command), each overheard WAV a different sentence within a group."""
+    shares = {name: split.overheard_per_group for name, split in SPLITS.items()}
+    assert shares == {"tune": 6, "test": 2, "untouched": 2}
     for name, corpus in corpora.items():
         for group in GROUPS:
             cases = [case for case in corpus.cases if case.group == group]
-            overheard = sum(case.out_of_grammar for case in cases)
-            assert overheard >= 2, (name, group)
-            assert 2.5 <= (len(cases) - overheard) / overheard <= 3.5, (name, group)
+            overheard = [case for case in cases if case.out_of_grammar]
+            assert len(cases) - len(overheard) == 6, (name, group)
+            assert len(overheard) == shares[name], (name, group)
+            said = {corpus.transcripts[case.audio] for case in overheard}
+            assert len(said) == len(overheard), (name, group)
 
 
 def _sentences(directory: Path) -> set[str]:
