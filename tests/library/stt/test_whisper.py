@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from sotto_voice.engine.stt.whisper import (
     WINDOW_SECONDS,
     WhisperRecognizer,
     check_model_dir,
+    load_tokenizer,
     packaged_model,
 )
 from sotto_voice.engine.stt.worker import WHISPER, RecognizerProcess
@@ -62,6 +64,38 @@ def test_a_device_the_home_does_not_have_is_rejected(whisper: WhisperRecognizer)
 def test_a_quoted_command_is_rejected(whisper: WhisperRecognizer) -> None:
     result = whisper.transcribe(utterance(0.3, "she always says turn on the floor lamp", 0.3))
     assert result.text is None
+
+
+def test_the_tokenizer_gets_its_missing_first_merge_back(tmp_path: Path) -> None:
+    """Systran's multilingual conversions lack the merge "Ġ t"; without it " the" is two
+    pieces Whisper never writes, and every score of a sentence with it is nonsense."""
+    import tokenizers
+
+    model = packaged_model()
+    assert model is not None
+    data = json.loads((model / "tokenizer.json").read_text())
+    assert data["model"]["merges"][0] in ("Ġ t", ["Ġ", "t"])
+    del data["model"]["merges"][0]
+    broken = tmp_path / "tokenizer.json"
+    broken.write_text(json.dumps(data))
+    text = " turn the lights to thirty percent"
+    whole = tokenizers.Tokenizer.from_file(str(model / "tokenizer.json"))
+    expected = whole.encode(text, add_special_tokens=False).tokens
+    assert expected[:2] == ["Ġturn", "Ġthe"]
+    as_shipped = tokenizers.Tokenizer.from_file(str(broken))
+    assert as_shipped.encode(text, add_special_tokens=False).tokens != expected
+    assert load_tokenizer(broken).encode(text, add_special_tokens=False).tokens == expected
+    assert (
+        load_tokenizer(model / "tokenizer.json").encode(text, add_special_tokens=False).tokens
+        == expected
+    )
+
+
+def test_a_broken_tokenizer_file_is_named(tmp_path: Path) -> None:
+    broken = tmp_path / "tokenizer.json"
+    broken.write_text('{"model": ')
+    with pytest.raises(RecognizerError, match="tokenizer.json"):
+        load_tokenizer(broken)
 
 
 def test_silence_is_rejected(whisper: WhisperRecognizer) -> None:

@@ -21,6 +21,7 @@ the model is warmed with one decode when it loads, so the first command is not s
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import re
 import threading
@@ -51,6 +52,8 @@ SAMPLE_RATE: Final = VOICE_FORMAT.rate
 # speech ends makes tiny.en repeat itself.
 WINDOW_SECONDS: Final = 30
 _WINDOW_MARGIN_SECONDS: Final = 5
+# A byte-level BPE vocabulary starts with the 256 bytes; the first merge makes token 256.
+_BYTES: Final = 256
 _MODEL_FILES: Final = ("config.json", "model.bin", "tokenizer.json", "vocabulary.txt")
 # Beam search over Whisper's tokens; the prompt (the home's names) keeps unusual names
 # from being heard as common words ("wall sconce" -> "walls constant").
@@ -141,6 +144,37 @@ def check_model_dir(path: Path) -> Path:
     return path
 
 
+def load_tokenizer(path: Path) -> Any:
+    """The model's byte-level BPE tokenizer, with its first merge put back if it is missing.
+
+    Systran's conversions of the multilingual models (faster-whisper-base, the file
+    `download-model base` fetches) lack the first of the tokenizer's merges, "Ġ t": the
+    token it makes, "Ġt", is in the vocabulary (id 256, right after the 256 bytes) but no
+    merge builds it, so every word that starts with " t" is encoded the wrong way (" the"
+    becomes "Ġ" + "the" instead of the one token "Ġthe"). Whisper never produces those
+    pieces, so the prompt of the home's names and every sentence the rejection rule
+    scores would read as nonsense to the model. Decoding is not affected.
+    """
+    import tokenizers
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        model = data["model"]
+        vocabulary: dict[str, int] = model["vocab"]
+        merges: list[Any] = model["merges"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise RecognizerError(f"cannot read the Whisper tokenizer {path}: {err}") from err
+    first = next((token for token, index in vocabulary.items() if index == _BYTES), None)
+    if first is not None and len(first) == 2 and merges:
+        pair = [first[0], first[1]]
+        if pair not in merges and " ".join(pair) not in merges:
+            merges.insert(0, " ".join(pair) if isinstance(merges[0], str) else pair)
+    try:
+        return tokenizers.Tokenizer.from_str(json.dumps(data))
+    except Exception as err:  # tokenizers raises plain Exception for a bad file
+        raise RecognizerError(f"cannot load the Whisper tokenizer {path}: {err}") from err
+
+
 def home_names(jsgf: str) -> list[str]:
     """The names of the home's entities, areas and floors, as the grammar spells them."""
     _, rules = parse_jsgf(jsgf)
@@ -193,7 +227,6 @@ class WhisperRecognizer:
     ) -> None:
         """Load the model (a RecognizerError names the directory if it is not one)."""
         import ctranslate2
-        import tokenizers
 
         check_model_dir(model_dir)
         try:
@@ -202,7 +235,7 @@ class WhisperRecognizer:
             )
         except (RuntimeError, ValueError) as err:
             raise RecognizerError(f"cannot load the Whisper model in {model_dir}: {err}") from err
-        self._tokenizer = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer = load_tokenizer(model_dir / "tokenizer.json")
         self._features = _feature_extractor()(feature_size=self._model.n_mels)
         self._special = {
             name: self._token(f"<|{name}|>")
