@@ -473,19 +473,20 @@ def report_groups(outcomes: list[Outcome], meaning: SameCommand, threshold: floa
 
 
 def sweep_rule(outcomes: list[Outcome], graph: WordGraph) -> None:
-    """Rates over Whisper's rejection rules (gaps allowed, score lost per corrected word),
-    from each case's heard words and lost score: tuning only."""
+    """Rates over Whisper's rejection rules (gaps allowed, corrections allowed, the most
+    score one corrected word may lose), from each case's heard words and the most score a
+    corrected word lost (the result's confidence): tuning only."""
     snapper = Snapper(graph)
     features = []
     for o in outcomes:
         heard = (o.result.dictation or "").split()
         alignment = snapper.snap(heard) if heard else None
         features.append((o, alignment, o.result.confidence))
-    print("gaps  changes  per-change  correct  false-accept")
-    cuts = (-3.0, -4.0, -5.0, -6.0, -6.5, -7.0, -7.5, -8.0, -9.0, -10.0, -12.0)
+    print("gaps  changes  word-score  correct  false-accept")
+    cuts = (-2.0, -3.0, -4.0, -4.5, -5.0, -5.5, -6.0, -7.0, -8.0, -10.0, -12.0)
     for gaps, changes, cut in itertools.product((0, 1), (1, 2, 3, 6), cuts):
         if changes >= gaps:
-            rule = RejectionRule(max_gaps=gaps, max_changes=changes, min_score_per_change=cut)
+            rule = RejectionRule(max_gaps=gaps, max_changes=changes, min_word_score=cut)
             right = sum(
                 1
                 for o, a, loss in features

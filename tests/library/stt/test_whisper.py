@@ -18,6 +18,7 @@ from sotto_voice.engine.stt.model import Grammar
 from sotto_voice.engine.stt.recognizer import Recognizer
 from sotto_voice.engine.stt.snap import Snapper
 from sotto_voice.engine.stt.whisper import (
+    DEFAULT_RULE,
     WINDOW_SECONDS,
     WhisperRecognizer,
     check_model_dir,
@@ -64,6 +65,39 @@ def test_a_device_the_home_does_not_have_is_rejected(whisper: WhisperRecognizer)
 def test_a_quoted_command_is_rejected(whisper: WhisperRecognizer) -> None:
     result = whisper.transcribe(utterance(0.3, "she always says turn on the floor lamp", 0.3))
     assert result.text is None
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "do not switch on the floor lamp",
+        "did you turn off the floor lamp",
+        "why is the floor lamp still on",
+    ],
+)
+def test_a_negation_or_a_question_is_not_corrected_into_a_command(
+    whisper: WhisperRecognizer, said: str
+) -> None:
+    """Whisper hears these right; the nearest command is a word or two away ("could you
+    switch on the floor lamp"), but a heard "not", "did" or "why" is never corrected."""
+    result = whisper.transcribe(utterance(0.3, said, 0.3))
+    assert result.text is None, result
+
+
+def test_the_rule_never_corrects_a_heard_negation_or_question(grammar: Grammar) -> None:
+    """However well the audio fits the corrected words, "not", "did" and "why" stay."""
+    snapper = Snapper(compile_jsgf(grammar.jsgf))
+    rule = DEFAULT_RULE
+    for said in ("do not switch on the floor lamp", "did you turn off the floor lamp"):
+        alignment = snapper.snap(said.split())
+        assert alignment is not None
+        assert alignment.sentence.endswith("the floor lamp"), alignment
+        assert 0 < alignment.differences <= rule.max_changes
+        assert not rule.accepts(alignment, 0.0), alignment
+    misheard = snapper.snap(["could", "you", "switch", "on", "the", "flower", "lamp"])
+    assert misheard is not None
+    assert misheard.differences == 1
+    assert rule.accepts(misheard, 0.0)
 
 
 def test_the_tokenizer_gets_its_missing_first_merge_back(tmp_path: Path) -> None:
