@@ -142,14 +142,14 @@ class RejectionRule:
 # Chosen on the voices corpus's tune split (bench/stt.py --recognizer whisper --sweep, and
 # the same decodes judged offline under each rule; 108 commands, 108 overheard WAVs), for
 # tiny.en and base alike. The rule before (the whole sentence's lost score per corrected
-# word >= -6.75, scored without the prompt) accepted 3 (tiny.en) and 2 (base; 7 before its
-# tokenizer was mended, see load_tokenizer) of the 108
-# overheard: "do not switch on the pantry light" as "could you ...", "turn on the
-# television" as "turn on the light" ("television" is two tokens, "light" one: a whole
-# sentence's score favours the shorter). This one: 94 (tiny.en) and 97 (base) of 108
-# commands mean the same to HA, none of the 108 overheard accepted, no wrong command;
-# -5.5 took one more command for tiny.en and -6.0 two more for base, but -6.0 accepts an
-# overheard sentence with tiny.en, so -5.0 keeps a margin below the first one.
+# word >= -6.75, scored without the prompt) accepted 3 (tiny.en) and 2 (base; 7 before
+# its tokenizer was mended, see load_tokenizer) of the 108 overheard: "do not switch on
+# the pantry light" as "could you ...", "turn on the television" as "turn on the light"
+# ("television" is two tokens, "light" one: a whole sentence's score favours the
+# shorter). This one: 94 (tiny.en) and 97 (base) of 108 commands mean the same to HA,
+# none of the 108 overheard accepted, no wrong command; -5.5 took one more command for
+# tiny.en and -6.0 two more for base, but -6.0 accepts an overheard sentence with
+# tiny.en, so -5.0 keeps a margin below the first one.
 DEFAULT_RULE: Final = RejectionRule(max_gaps=0, max_changes=3, min_word_score=-5.0)
 # When Whisper's best transcript is garbled (noise, reverb: "soon the walls come to love"),
 # the beam's next ones often heard the command ("turn the wall's conscience off"). Chosen on
@@ -209,8 +209,8 @@ def check_model_dir(path: Path) -> Path:
 def load_tokenizer(path: Path) -> Any:
     """The model's byte-level BPE tokenizer, with its first merge put back if it is missing.
 
-    Systran's conversions of the multilingual models (faster-whisper-base, the file
-    `download-model base` fetches) lack the first of the tokenizer's merges, "Ġ t": the
+    Systran's conversion of Whisper base (faster-whisper-base, whose tokenizer.json
+    `download-model base` fetches) lacks the first of the tokenizer's merges, "Ġ t": the
     token it makes, "Ġt", is in the vocabulary (id 256, right after the 256 bytes) but no
     merge builds it, so every word that starts with " t" is encoded the wrong way (" the"
     becomes "Ġ" + "the" instead of the one token "Ġthe"). Whisper never produces those
