@@ -220,21 +220,22 @@ def load_tokenizer(path: Path) -> Any:
     import tokenizers
 
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        model = data["model"]
-        vocabulary: dict[str, int] = model["vocab"]
-        merges: list[Any] = model["merges"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise RecognizerError(f"cannot read the Whisper tokenizer {path}: {err}") from err
-    first = next((token for token, index in vocabulary.items() if index == _BYTES), None)
-    if first is not None and len(first) == 2 and merges:
-        pair = [first[0], first[1]]
-        if pair not in merges and " ".join(pair) not in merges:
-            merges.insert(0, " ".join(pair) if isinstance(merges[0], str) else pair)
-    try:
-        return tokenizers.Tokenizer.from_str(json.dumps(data))
+        tokenizer = tokenizers.Tokenizer.from_file(str(path))
     except Exception as err:  # tokenizers raises plain Exception for a bad file
         raise RecognizerError(f"cannot load the Whisper tokenizer {path}: {err}") from err
+    first = tokenizer.id_to_token(_BYTES)
+    if first is None or len(first) != 2:
+        return tokenizer
+    made = tokenizer.encode(tokenizer.decode([_BYTES]), add_special_tokens=False).ids
+    if made == [_BYTES]:
+        return tokenizer  # whole (tiny.en): read once, as it is
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        merges: list[Any] = data["model"]["merges"]
+        merges.insert(0, first[0] + " " + first[1] if isinstance(merges[0], str) else [*first])
+        return tokenizers.Tokenizer.from_str(json.dumps(data))
+    except Exception as err:  # the file, its JSON, or tokenizers on the mended text
+        raise RecognizerError(f"cannot mend the Whisper tokenizer {path}: {err}") from err
 
 
 def home_names(jsgf: str) -> list[str]:
