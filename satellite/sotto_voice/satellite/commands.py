@@ -5,9 +5,11 @@ first byte, `audio-stop` follows the last) and the VAD decides where the command
 otherwise a pending push-to-talk starts a stream, or the trigger strategy (wake word or
 remote wake) looks at the chunk.
 
-A satellite that recognises on the device keeps the command's audio here instead of
-sending it (its own light and chime say so), decodes it once the VAD says the command is
-over, and sends Home Assistant only the text (`sotto-recognized`); the audio is dropped.
+A satellite that recognises on the device passes the command's audio to its recogniser
+instead of sending it (its own light and chime say so), which decodes it as it is heard
+(recognition.Listening); once the VAD says the command is over, or the recogniser that
+nothing can follow it, Home Assistant is sent only the text (`sotto-recognized`) and the
+audio is dropped.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from wyoming.audio import AudioChunk
@@ -40,6 +42,7 @@ from .vad import EndOfSpeech, SpeechProbability, Verdict
 
 if TYPE_CHECKING:
     from .core import Satellite
+    from .recognition import Listening
     from .triggers import WakeEvidence
 
 _LOGGER = logging.getLogger(__name__)
@@ -71,15 +74,16 @@ class _Stream:
     """A remote-wake stream: Home Assistant decides where it ends, and no chime marks it."""
 
     on_device: bool = False
-    """Recognised on the device: the audio is kept in `heard`, never sent."""
+    """Recognised on the device: the audio goes to `listening`, never out."""
 
     wake_word: str | None = None
 
     captured: int = 0
     """Audio bytes of the command (sent, or kept to recognise on the device)."""
 
-    heard: bytearray = field(default_factory=bytearray)
-    """The command's audio while it is heard on the device (emptied once decoded)."""
+    listening: Listening | None = None
+    """The command decoded on the device while it is heard (None once it is decoded or
+    dropped, or when there is no grammar to decode it with)."""
 
     announced: bool = False
     """True once audio-start has been sent (so audio-stop is owed); on the device: once
@@ -150,8 +154,7 @@ class CommandStream:
         async with self._lock:
             stream = self.stream
             if stream is not None and stream.on_device:
-                stream.heard.clear()
-                await self._finish(StopReason.PURGED)  # told, not decoded
+                await self._finish(StopReason.PURGED)  # told, not decoded: dropped
                 dropped = True
         if dropped and self._satellite.phase is Phase.THINKING:
             self._satellite.stop_thinking()
@@ -194,6 +197,7 @@ class CommandStream:
             sat.command_started(on_device=on_device)
             self._eos.reset()
             if on_device:
+                stream.listening = self._listen(stream)
                 self._chime(self._listen_chime, "listen chime")
             elif not remote:
                 self._chime(self._start_chime, "start chime")
@@ -250,7 +254,8 @@ class CommandStream:
         """Send (or keep, on the device) pcm of the stream, and end the stream if the
         command is over (lock held)."""
         if stream.on_device:
-            stream.heard += pcm
+            if stream.listening is not None:
+                stream.listening.hear(pcm)
         elif not await self._send_audio(stream, pcm):
             await self._finish(StopReason.DISCONNECTED)
             return
@@ -303,8 +308,9 @@ class CommandStream:
                 decode = sat.spawn(self._recognize(stream, reason, seconds), "recognise")
                 self._decoding[decode] = stream
                 decode.add_done_callback(lambda done: self._decoding.pop(done, None))
-            else:
-                stream.heard.clear()
+            elif stream.listening is not None:
+                self._satellite.spawn(stream.listening.drop(), "drop command")
+                stream.listening = None
         elif stream.announced:
             await sat.control.send(
                 StreamStop(
@@ -325,15 +331,30 @@ class CommandStream:
             sat.ledger.record_command(seconds, sent=not stream.on_device)
         await sat.control.send(sat.ledger.ledger.event())
 
+    def _listen(self, stream: _Stream) -> Listening | None:
+        """Start decoding the command on the device; when the recogniser finds it whole
+        before the VAD's silence ends, the stream ends there (END_OF_SPEECH)."""
+        recognizer = self._satellite.recognizer
+        if recognizer is None:
+            return None
+
+        def whole() -> None:
+            ended = self.end(StopReason.END_OF_SPEECH, stream.stream_id)
+            self._satellite.spawn(ended, "command whole")
+
+        return recognizer.listen(whole)
+
     async def _recognize(self, stream: _Stream, reason: StopReason, seconds: float) -> None:
         """Decode a command heard on the device and send Home Assistant its text only."""
         sat = self._satellite
-        recognizer = sat.recognizer
-        audio, stream.heard = bytes(stream.heard), bytearray()
+        listening, stream.listening = stream.listening, None
         text = None
-        if recognizer is not None and reason in HEARD_ON_DEVICE:
-            text = await recognizer.recognize(audio)
-        del audio  # the command's audio is gone once decoded
+        if listening is not None:
+            try:
+                if reason in HEARD_ON_DEVICE:
+                    text = await listening.text()
+            finally:
+                await listening.drop()  # the command's audio is gone once decoded
         if sat.facts.muted:
             return  # muted meanwhile: what was said is not acted on
         await self._tell(stream, reason, seconds, text)

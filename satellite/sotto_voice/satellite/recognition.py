@@ -5,18 +5,26 @@ grammar, with its rejection rule, decoding in the engine's worker process
 (`RecognizerProcess`) so the satellite's event loop, and its wake word, never wait for it.
 The model is loaded and warmed when the satellite starts, so the first command is decoded
 as fast as the rest. Home Assistant sends the grammar (`sotto-grammar`, by digest).
+
+A command is decoded while it is heard (`Listening`), as the engine decodes a stream: the
+worker starts Whisper once the voice has stopped, while the VAD still waits out its
+silence, and a command nothing can extend ends the listening at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib.util
 import logging
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Final
 
 from sotto_voice.engine.stt.errors import RecognizerError
-from sotto_voice.engine.stt.model import Grammar
-from sotto_voice.engine.stt.worker import WHISPER, RecognizerProcess
+from sotto_voice.engine.stt.model import Grammar, Result
+from sotto_voice.engine.stt.stream import recognise
+from sotto_voice.engine.stt.worker import WHISPER, RecognizerProcess, WorkerSession
 
 from .config import SatelliteConfig
 from .errors import SatelliteError
@@ -104,6 +112,15 @@ class OnDeviceRecognizer:
         """Compile a grammar of the satellite's own (the stop word) without making it current."""
         await self._process.load(grammar, current=False)
 
+    def listen(self, on_whole: Callable[[], None]) -> Listening | None:
+        """Start decoding a command as it is heard, with the current grammar (None, logged,
+        when there is none). `on_whole` is called if the command is over before
+        `Listening.text` is asked for. Nothing here waits for the worker."""
+        if self.digest is None:
+            _LOGGER.warning("Home Assistant has sent no grammar yet: nothing is understood")
+            return None
+        return Listening(self._process, self.digest, on_whole)
+
     async def recognize(self, pcm: bytes, digest: str | None = None) -> str | None:
         """The command in pcm (16 kHz mono s16le), or None when it is not one of the home's
         (or of the grammar with `digest`, one that is kept)."""
@@ -119,3 +136,62 @@ class OnDeviceRecognizer:
             _LOGGER.error("Recognition on the device failed: %s", err)
             return None
         return result.text
+
+
+class Listening:
+    """One command decoded in the worker while it is heard (engine/stt/stream.recognise)."""
+
+    def __init__(
+        self, process: RecognizerProcess, digest: str, on_whole: Callable[[], None]
+    ) -> None:
+        """Start decoding with the grammar `digest`; audio comes through `hear`."""
+        self._process = process
+        self._digest = digest
+        self._session: WorkerSession | None = None
+        self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._ended = False
+        self._task = asyncio.get_running_loop().create_task(
+            self._decode(on_whole), name="sotto-edge-recognise"
+        )
+
+    def hear(self, pcm: bytes) -> None:
+        """Pass on a chunk of the command (16 kHz mono s16le)."""
+        if not self._ended:
+            self._chunks.put_nowait(pcm)
+
+    async def text(self) -> str | None:
+        """The command, once all of it is heard: None if it is not one of the home's, or if
+        the decode failed (logged)."""
+        self._end()
+        try:
+            result = await self._task
+        except RecognizerError as err:
+            _LOGGER.error("Recognition on the device failed: %s", err)
+            return None
+        return result.text
+
+    async def drop(self) -> None:
+        """Abandon the command: its audio is dropped in the worker, nothing is decoded."""
+        self._end()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, RecognizerError):
+            await self._task
+        if self._session is not None:
+            await self._session.close()
+
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._chunks.put_nowait(None)
+
+    async def _audio(self) -> AsyncIterator[bytes]:
+        while (chunk := await self._chunks.get()) is not None:
+            yield chunk
+
+    async def _decode(self, on_whole: Callable[[], None]) -> Result:
+        self._session = await self._process.open(self._digest)
+        async with self._session:
+            result = await recognise(self._session, self._audio())
+        if not self._ended:
+            on_whole()  # over before the VAD's silence ended
+        return result

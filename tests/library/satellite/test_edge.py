@@ -144,6 +144,37 @@ async def test_a_command_leaves_as_text_only(tmp_path: Path, grammar: Grammar) -
     assert len(played) >= 2
 
 
+async def test_a_command_nothing_can_extend_is_sent_before_the_silence_ends(
+    tmp_path: Path, grammar: Grammar
+) -> None:
+    """The satellite decodes while it listens: soon after "turn off the lights in the
+    kitchen" (a sentence nothing can follow) the text reaches Home Assistant, while the
+    VAD (set here to wait for 3 s of silence) is still waiting."""
+    config = make_config(
+        tmp_path,
+        recognition={"mode": "edge", "whisper_model": str(MODEL)},
+        vad={"silence_seconds": 3.0},
+    )
+    async with running_satellite(config) as sat, controller(sat) as ha:
+        await send_grammar(ha, grammar)
+        await ha.state(lambda s: not s.muted)
+
+        await sat.feed(utterance(0.5, "okay nabu", 0.3, "turn off the lights in the kitchen"))
+        quiet = 0.0
+        while not ha.of_type("sotto-recognized") and quiet < 3.0:  # the room, in real time
+            await sat.feed(silence(0.02))
+            await asyncio.sleep(0.02)
+            quiet += 0.04  # feed() adds a chunk of silence of its own
+        command = await recognized(ha)
+        await ha.settled()
+
+    assert command.text == "turn off the lights in the kitchen"
+    assert command.reason == StopReason.END_OF_SPEECH
+    assert quiet < 3.0  # the VAD did not end it
+    assert audio_events(ha) == []
+    assert sat.sent == []
+
+
 async def test_overheard_speech_acts_on_nothing(tmp_path: Path, grammar: Grammar) -> None:
     """A remark that only mentions the kitchen light is not turned into a command."""
     config = edge_config(tmp_path)
