@@ -548,13 +548,13 @@ class WhisperSession:
 
     Whisper hears the audio up to TRAILING_QUIET_SECONDS after the last frame that was not
     quiet (endpoint.Quiet), or all of it when the voice has not stopped that long, then
-    PADDING_SECONDS of silence. As soon
-    as it has, that audio is decoded in the background (a guess): if no voice follows,
-    `finish` returns the guess's result, decoded while the satellite was still waiting
-    out its end-of-speech silence, and `partial` offers it so that a sentence nothing can
-    extend ends the command at once (endpoint.CommandEnd). Voice after the guess makes
-    another audio, and the guess is dropped. Either way the result is Whisper's on the
-    same cut of the same audio, so it does not depend on when the decode ran.
+    PADDING_SECONDS of silence. Once the voice has been quiet that long, that audio is
+    decoded in the background (a guess): if no voice follows, `finish` returns the
+    guess's result, decoded while the satellite was still waiting out its end-of-speech
+    silence, and `partial` offers it so that a sentence nothing can extend ends the
+    command at once (endpoint.CommandEnd). Voice after the guess makes another cut, and
+    the guess is dropped. Either way the result is Whisper's on the same cut of the same
+    audio, so it does not depend on when the decode ran.
     """
 
     def __init__(self, owner: WhisperRecognizer, compiled: _Compiled) -> None:
