@@ -338,10 +338,10 @@ class WhisperRecognizer:
         self._later = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sotto-whisper")
         self._compiled: dict[str, _Compiled] = {}
         self._current: _Compiled | None = None
-        # One decode now, so the first command does not pay for the model's first run.
-        self._decode(
-            self._encode(np.zeros(SAMPLE_RATE, dtype=np.float32))[0], (), FALLBACK_HYPOTHESES
-        )
+        # One decode now, on the thread that decodes in the background (WhisperSession), so
+        # the first command pays for neither the model's first run nor the thread's start.
+        silence = self._encode(np.zeros(SAMPLE_RATE, dtype=np.float32))[0]
+        self._later.submit(self._decode, silence, (), FALLBACK_HYPOTHESES).result()
 
     def _token(self, text: str) -> int:
         token = self._tokenizer.token_to_id(text)
