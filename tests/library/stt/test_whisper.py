@@ -90,6 +90,35 @@ def test_a_negation_or_a_question_is_not_corrected_into_a_command(
     assert result.text is None, result
 
 
+@pytest.mark.parametrize(
+    "said", ["did you switch off the floor lamp", "did you switch off the island pendants"]
+)
+def test_a_question_in_a_high_voice_is_not_turned_into_a_request(
+    whisper: WhisperRecognizer, said: str
+) -> None:
+    """espeak-ng's en-us+f3 at 175 words a minute: tiny.en hears "get your switch off
+    ...", two short words from "can you switch off ...", and that question used to switch
+    the light off."""
+    result = whisper.transcribe(utterance(0.3, said, 0.5, voice="en-us+f3", rate=175))
+    assert result.text is None, result
+
+
+def test_the_rule_never_corrects_other_words_into_a_request(grammar: Grammar) -> None:
+    """However well the audio fits, "can", "could", "would" and "will" must be heard."""
+    snapper = Snapper(compile_jsgf(grammar.jsgf))
+    for heard, accepted in (
+        ("get your switch off the floor lamp", False),
+        ("then you switch off the floor lamp", False),
+        ("good you switch on the floor lamp", False),
+        ("canyou switch off the floor lamp", True),  # heard, only run together
+        ("can you switch of the floor lamp", True),  # the request heard, a word misheard
+    ):
+        alignment = snapper.snap(heard.split())
+        assert alignment is not None
+        assert alignment.sentence.endswith("the floor lamp"), alignment
+        assert DEFAULT_RULE.accepts(alignment, 0.0) is accepted, heard
+
+
 def test_the_rule_never_corrects_a_heard_negation_or_question(grammar: Grammar) -> None:
     """However well the audio fits the corrected words, "not", "did" and "why" stay."""
     snapper = Snapper(compile_jsgf(grammar.jsgf))
