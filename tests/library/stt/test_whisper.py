@@ -180,6 +180,19 @@ def test_same_audio_same_result_whatever_came_before(whisper: WhisperRecognizer)
     assert first.text == "turn on the lights in the kitchen"
 
 
+def test_how_long_the_satellite_listened_before_the_words_changes_nothing(
+    whisper: WhisperRecognizer,
+) -> None:
+    """A button pressed 0.6 s or 2 s before the command: Whisper hears the same audio (the
+    same number of frames), so the result is the same; 0.3 s before it is heard as is."""
+    early = whisper.transcribe(utterance(2.0, "switch off the sonos lamp", 0.5))
+    late = whisper.transcribe(utterance(0.6, "switch off the sonos lamp", 0.5))
+    sooner = whisper.transcribe(utterance(0.3, "switch off the sonos lamp", 0.5))
+    assert early.text == "switch off the sonos lamp"
+    assert early == late
+    assert sooner.frames < late.frames
+
+
 def test_misheard_words_snap_to_the_nearest_sentence(grammar: Grammar) -> None:
     snapper = Snapper(compile_jsgf(grammar.jsgf))
     alignment = snapper.snap(["turn", "on", "the", "flour", "lamp"])

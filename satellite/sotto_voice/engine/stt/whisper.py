@@ -20,10 +20,11 @@ word by word. Then two questions decide whether it is a command:
 The thresholds were chosen on a tune set only (see DEFAULT_RULE). Nothing is carried from
 one utterance to the next, so the same audio gives the same result whatever came before;
 the model is warmed with one decode when it loads, so the first command is not slower.
-Whisper hears an utterance up to a quarter of a second after the voice stops, plus a
-fixed silence, and decodes it as soon as the voice has stopped that long (WhisperSession):
-the result is ready while the satellite still waits out its end-of-speech silence, and it
-does not depend on how long that took.
+Whisper hears an utterance from at most 0.45 s before the voice to a quarter of a second
+after it, plus a fixed silence, and decodes it as soon as the voice has stopped that long
+(WhisperSession): the result is ready while the satellite still waits out its
+end-of-speech silence, and it depends neither on how long that took nor on how long the
+satellite listened before the first word.
 """
 
 from __future__ import annotations
@@ -75,7 +76,17 @@ _WINDOW_MARGIN_SECONDS: Final = 5
 # 95 / 0 and 96 / 0, the shortest wait with no overheard sentence accepted.
 TRAILING_QUIET_SECONDS: Final = 0.25
 PADDING_SECONDS: Final = 0.25
+# Quiet before the voice that Whisper hears, at most: the rest is dropped. How long a
+# satellite listened before the first word depends on when the button was pressed or how
+# soon after the wake word the speaker went on, and tiny.en's transcript moves with it
+# (the voices corpus's tune split with 0.6 s more quiet in front: 93 commands of 108
+# instead of 95). Longer than the quiet before the words in any tune WAV (at most 0.42 s),
+# so those decode as they did; shorter quiet is left as it is. Cutting or padding every
+# utterance to one length moved tune's figure by chance (0.25 s: 93 and one overheard
+# sentence accepted; 0.3 s: 96; 0.35 s: 92), so no such length was chosen.
+LEADING_QUIET_SECONDS: Final = 0.45
 _TRAILING_QUIET_BYTES: Final = round(TRAILING_QUIET_SECONDS * SAMPLE_RATE) * 2
+_LEADING_QUIET_BYTES: Final = round(LEADING_QUIET_SECONDS * SAMPLE_RATE) * 2
 _PADDING: Final = bytes(round(PADDING_SECONDS * SAMPLE_RATE) * 2)
 # A byte-level BPE vocabulary starts with the 256 bytes; the first merge makes token 256.
 _BYTES: Final = 256
@@ -551,9 +562,9 @@ class _Judged:
 
 @dataclass(frozen=True, slots=True)
 class _Guess:
-    """A decode started while the speaker may be done: of the audio's first `cut` bytes."""
+    """A decode started while the speaker may be done: of the audio's bytes in `cut`."""
 
-    cut: int
+    cut: tuple[int, int]
     result: Future[Result]
 
 
@@ -561,8 +572,9 @@ class WhisperSession:
     """One utterance: audio is gathered as it comes; Whisper decodes it once the voice
     has stopped, before the speaker's end of speech is certain.
 
-    Whisper hears the audio up to TRAILING_QUIET_SECONDS after the last frame that was not
-    quiet (endpoint.Quiet), or all of it when the voice has not stopped that long, then
+    Whisper hears the audio from at most LEADING_QUIET_SECONDS before the first frame
+    that is not quiet to TRAILING_QUIET_SECONDS after the last (endpoint.Quiet), or all of
+    it when the voice has not stopped that long, then
     PADDING_SECONDS of silence. Once the voice has been quiet that long, that audio is
     decoded in the background (a guess): if no voice follows, `finish` returns the
     guess's result, decoded while the satellite was still waiting out its end-of-speech
@@ -596,8 +608,10 @@ class WhisperSession:
         guess = self._guess
         if guess is None or (guess.cut != cut and guess.result.done()):
             # One guess at a time: a stale one still decoding is let finish first.
+            start, end = cut
             self._guess = _Guess(
-                cut, self._owner.recognise_later(bytes(audio[:cut]) + _PADDING, self._compiled)
+                cut,
+                self._owner.recognise_later(bytes(audio[start:end]) + _PADDING, self._compiled),
             )
 
     def partial(self) -> Partial:
@@ -622,7 +636,8 @@ class WhisperSession:
         guess = self._guess
         if guess is not None and guess.cut == cut:
             return guess.result.result()
-        return self._owner.recognise(bytes(audio[:cut]) + _PADDING, self._compiled)
+        start, end = cut
+        return self._owner.recognise(bytes(audio[start:end]) + _PADDING, self._compiled)
 
     def close(self) -> None:
         """Abandon the utterance (a guess still decoding ends on its own)."""
@@ -633,10 +648,14 @@ class WhisperSession:
             raise RecognizerError("this recognition session is already finished")
         return self._audio
 
-    def _cut(self, audio: bytearray) -> int:
-        """How much of the audio Whisper hears: up to TRAILING_QUIET_SECONDS after the voice."""
+    def _cut(self, audio: bytearray) -> tuple[int, int]:
+        """The audio Whisper hears (start and end byte): from LEADING_QUIET_SECONDS before
+        the voice to TRAILING_QUIET_SECONDS after it."""
         voiced = self._quiet.voiced_bytes
-        return min(len(audio), voiced + _TRAILING_QUIET_BYTES) if voiced else len(audio)
+        if not voiced:
+            return 0, len(audio)
+        start = max(0, self._quiet.leading_bytes - _LEADING_QUIET_BYTES)
+        return start, min(len(audio), voiced + _TRAILING_QUIET_BYTES)
 
     def _guessed(self) -> Result | None:
         guess = self._guess
