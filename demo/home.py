@@ -175,3 +175,8 @@ def mute_entity(satellite: SatelliteProcess) -> str:
 def recording_entity(satellite: SatelliteProcess) -> str:
     """The satellite's recording sensor."""
     return f"binary_sensor.{entity_prefix(satellite)}_recording"
+
+
+def voice_events_entity(satellite: SatelliteProcess) -> str:
+    """The satellite's voice events (event_type: listening_started, ...)."""
+    return f"event.{entity_prefix(satellite)}_voice_events"

