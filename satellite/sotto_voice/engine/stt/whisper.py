@@ -23,8 +23,8 @@ the model is warmed with one decode when it loads, so the first command is not s
 Whisper hears an utterance from at most 0.45 s before the voice to a quarter of a second
 after it, plus a fixed silence, and decodes it as soon as the voice has stopped that long
 (WhisperSession): the result is ready while the satellite still waits out its
-end-of-speech silence, and it depends neither on how long that took nor on how long the
-satellite listened before the first word.
+end-of-speech silence, and it depends neither on how long that took nor on how much
+longer than 0.45 s the satellite listened before the first word.
 """
 
 from __future__ import annotations
@@ -573,15 +573,15 @@ class WhisperSession:
     has stopped, before the speaker's end of speech is certain.
 
     Whisper hears the audio from at most LEADING_QUIET_SECONDS before the first frame
-    that is not quiet to TRAILING_QUIET_SECONDS after the last (endpoint.Quiet), or all of
-    it when the voice has not stopped that long, then
-    PADDING_SECONDS of silence. Once the voice has been quiet that long, that audio is
-    decoded in the background (a guess): if no voice follows, `finish` returns the
-    guess's result, decoded while the satellite was still waiting out its end-of-speech
-    silence, and `partial` offers it so that a sentence nothing can extend ends the
-    command at once (endpoint.CommandEnd). Voice after the guess makes another cut, and
-    the guess is dropped. Either way the result is Whisper's on the same cut of the same
-    audio, so it does not depend on when the decode ran.
+    that is not quiet to TRAILING_QUIET_SECONDS after the last (endpoint.Quiet), or to
+    the end when the voice has not stopped that long, then PADDING_SECONDS of silence.
+    Once the voice has been quiet that long, that audio is decoded in the background (a
+    guess): if no voice follows, `finish` returns the guess's result, decoded while the
+    satellite was still waiting out its end-of-speech silence, and `partial` offers it so
+    that a sentence nothing can extend ends the command at once (endpoint.CommandEnd).
+    Voice after the guess makes another cut, and the guess is dropped. Either way the
+    result is Whisper's on the same cut of the same audio, so it does not depend on when
+    the decode ran.
     """
 
     def __init__(self, owner: WhisperRecognizer, compiled: _Compiled) -> None:
