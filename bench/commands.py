@@ -779,14 +779,9 @@ class _Watched:
 
 def recognizes_on_device(hass: HomeAssistant, satellite: SatelliteProcess) -> bool:
     """Whether this paired satellite recognises its commands itself (recognition.mode)."""
-    from custom_components.sotto.data import SatelliteData
-
-    for entry in hass.config_entries.async_loaded_entries(demo_home.DOMAIN):
-        data = entry.runtime_data
-        if isinstance(data, SatelliteData) and entry.unique_id == satellite.device_id:
-            info = data.satellite.info
-            return info is not None and info.recognizes_on_device
-    return False
+    data = demo_home.satellite_data(hass, satellite)
+    info = data.satellite.info if data is not None else None
+    return info is not None and info.recognizes_on_device
 
 
 async def _async_new_row(store: Any, satellite_id: str, known: set[int]) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components import stt
 from homeassistant.config_entries import SOURCE_USER
@@ -14,6 +14,9 @@ from homeassistant.helpers import area_registry as ar
 from homeassistant.helpers import device_registry as dr
 
 from .processes import EngineProcess, SatelliteProcess
+
+if TYPE_CHECKING:
+    from custom_components.sotto.data import SatelliteData
 
 DOMAIN: Final = "sotto"
 STT_ENTITY: Final = "stt.sotto_speech_to_text"
@@ -139,25 +142,34 @@ async def async_wait_for_grammar(hass: HomeAssistant) -> None:
     raise SetupError(f"{STT_ENTITY} has no grammar: {why}")
 
 
+def satellite_data(hass: HomeAssistant, satellite: SatelliteProcess) -> SatelliteData | None:
+    """The loaded config entry data of a paired satellite, or None while it is not loaded."""
+    from custom_components.sotto.data import SatelliteData
+
+    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+        data = entry.runtime_data
+        if isinstance(data, SatelliteData) and entry.unique_id == satellite.device_id:
+            return data
+    return None
+
+
 async def async_wait_for_satellite_grammar(hass: HomeAssistant, satellite: SatelliteProcess) -> str:
     """Wait until a satellite that recognises on the device has the home's current grammar;
     returns its digest."""
-    from custom_components.sotto.data import SatelliteData, home_data
+    from custom_components.sotto.data import home_data
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 120
     while loop.time() < deadline:
         home = home_data(hass)
         grammar = home.grammar.grammar if home else None
-        for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-            data = entry.runtime_data
-            if (
-                isinstance(data, SatelliteData)
-                and entry.unique_id == satellite.device_id
-                and grammar is not None
-                and data.satellite.grammar_digest == grammar.digest
-            ):
-                return grammar.digest
+        data = satellite_data(hass, satellite)
+        if (
+            grammar is not None
+            and data is not None
+            and data.satellite.grammar_digest == grammar.digest
+        ):
+            return grammar.digest
         await asyncio.sleep(0.2)
     raise SetupError(f"{satellite.name} did not receive the home's grammar within 120 s")
 
