@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("faster_whisper")
@@ -30,6 +31,7 @@ from sotto_voice.engine.stt.whisper import (
     check_model_dir,
     load_tokenizer,
     packaged_model,
+    voice_span,
 )
 from sotto_voice.engine.stt.worker import WHISPER, RecognizerProcess
 
@@ -183,14 +185,43 @@ def test_same_audio_same_result_whatever_came_before(whisper: WhisperRecognizer)
 def test_how_long_the_satellite_listened_before_the_words_changes_nothing(
     whisper: WhisperRecognizer,
 ) -> None:
-    """A button pressed 0.6 s or 2 s before the command: Whisper hears the same audio (the
-    same number of frames), so the result is the same; 0.3 s before it is heard as is."""
+    """A button pressed 2 s, 0.6 s or 0.3 s before the command: Whisper hears the same
+    audio (silence where the stream had less), so the result is the same."""
     early = whisper.transcribe(utterance(2.0, "switch off the sonos lamp", 0.5))
     late = whisper.transcribe(utterance(0.6, "switch off the sonos lamp", 0.5))
     sooner = whisper.transcribe(utterance(0.3, "switch off the sonos lamp", 0.5))
     assert early.text == "switch off the sonos lamp"
-    assert early == late
-    assert sooner.frames < late.frames
+    assert early == late == sooner
+
+
+def test_where_the_words_fall_in_the_streamed_chunks_changes_nothing(
+    whisper: WhisperRecognizer,
+) -> None:
+    """A satellite streams 20 ms chunks from whenever it started listening, so the same
+    words arrive a few samples earlier or later within them. Whisper hears the same
+    samples each time: the same result, to its confidence."""
+    speech = utterance(0.6, "turn on the lights in the kitchen", 0.7)
+    results = []
+    for offset in (0, 37, 171, 333):
+        stream = bytes(2 * offset) + speech
+        with whisper.session() as session:
+            for start in range(0, len(stream), 640):
+                session.feed(stream[start : start + 640])
+            results.append(session.finish())
+    assert results[0].text == "turn on the lights in the kitchen"
+    assert results[1:] == [results[0]] * 3
+
+
+def test_the_voice_is_found_at_the_same_samples_wherever_it_starts() -> None:
+    """A noise that starts with the audio itself (a recording in babble) and the same noise
+    after some silence: the span moves by exactly the silence, and silence has none."""
+    noise = np.random.default_rng(7).normal(0, 3000, 8000).astype(np.int16)
+    alone = voice_span(noise)
+    assert alone is not None
+    later = voice_span(np.concatenate([np.zeros(1111, np.int16), noise, np.zeros(500, np.int16)]))
+    assert later == (alone[0] + 1111, alone[1] + 1111)
+    assert voice_span(np.zeros(16000, np.int16)) is None
+    assert voice_span(np.zeros(0, np.int16)) is None
 
 
 def test_misheard_words_snap_to_the_nearest_sentence(grammar: Grammar) -> None:

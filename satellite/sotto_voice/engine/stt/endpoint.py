@@ -73,10 +73,8 @@ class Quiet:
     frame so far. Fed the same audio, it always draws the same line."""
 
     _loudest: float = 0.0
-    _frames: int = 0
     _quiet_frames: int = 0
     _odd: bytes = field(default=b"", repr=False)
-    _levels: list[float] = field(default_factory=list, repr=False)
 
     def hear(self, pcm: bytes) -> None:
         """Account for a chunk of 16 kHz mono s16le audio."""
@@ -89,8 +87,6 @@ class Quiet:
             frame = samples[start : start + _FRAME_SAMPLES]
             level = math.sqrt(sum(value * value for value in frame) / _FRAME_SAMPLES)
             self._loudest = max(self._loudest, level)
-            self._levels.append(level)
-            self._frames += 1
             if level < self._loudest * QUIET_FRACTION:
                 self._quiet_frames += 1
             else:
@@ -100,19 +96,6 @@ class Quiet:
     def trailing_quiet(self) -> float:
         """Seconds of quiet at the end of the audio heard so far."""
         return self._quiet_frames * _FRAME_SAMPLES / _RATE
-
-    @property
-    def voiced_bytes(self) -> int:
-        """Bytes of audio up to the end of the last frame that was not quiet."""
-        return (self._frames - self._quiet_frames) * _FRAME_SAMPLES * 2
-
-    @property
-    def leading_bytes(self) -> int:
-        """Bytes of audio before the first frame that is not quiet against the loudest
-        frame so far (0 while there is no voice at all)."""
-        floor = self._loudest * QUIET_FRACTION
-        voiced = (index for index, level in enumerate(self._levels) if level and level >= floor)
-        return next(voiced, 0) * _FRAME_SAMPLES * 2
 
 
 @dataclass(slots=True)
