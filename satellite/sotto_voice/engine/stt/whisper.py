@@ -578,15 +578,78 @@ def voice_span(samples: np.ndarray[Any, np.dtype[np.int16]]) -> tuple[int, int] 
     at every sample, silence counted before and after the audio. So the same samples give
     the same span wherever they sit in a stream of silence, even when the voice (or a
     noise) starts with the audio. None when nothing is louder than silence."""
-    edge = np.zeros(_LEVEL_SAMPLES, dtype=np.int64)
-    energy = np.cumsum(np.concatenate((edge, samples.astype(np.int64) ** 2, edge)))
-    # windows[i] is the energy of the audio's samples i - 319 to i (those that exist).
-    windows = energy[_LEVEL_SAMPLES:] - energy[:-_LEVEL_SAMPLES]
-    loudest = int(windows.max())
-    if not loudest:
-        return None
-    voiced = np.flatnonzero(windows >= loudest * QUIET_FRACTION**2)
-    return int(voiced[0]) - _LEVEL_SAMPLES + 1, int(voiced[-1]) + 1
+    span = VoiceSpan()
+    span.hear(samples.astype("<i2").tobytes())
+    return span.span()
+
+
+class VoiceSpan:
+    """voice_span of a stream that grows chunk by chunk. Each chunk costs its own length,
+    not the stream's: the windows that end inside the audio are kept, with the loudest of
+    them and the first and last that are not quiet; only the last 319 samples' windows,
+    which reach past the end, are summed again when asked."""
+
+    def __init__(self) -> None:
+        self._odd = b""
+        # Squared samples of the last _LEVEL_SAMPLES - 1 (silence before the audio).
+        self._recent = np.zeros(_LEVEL_SAMPLES - 1, dtype=np.int64)
+        # _windows[i] is the energy of samples i - 319 to i, for every sample heard.
+        self._windows = np.zeros(0, dtype=np.int64)
+        self._count = 0
+        self._loudest = 0
+        self._first = 0
+        self._last = 0
+
+    def hear(self, pcm: bytes) -> None:
+        """Account for a chunk of 16 kHz mono s16le audio."""
+        data = self._odd + pcm
+        whole = len(data) // 2 * 2
+        self._odd = data[whole:]
+        if not whole:
+            return
+        squares = np.frombuffer(data[:whole], dtype="<i2").astype(np.int64) ** 2
+        ahead = np.concatenate((self._recent, squares))
+        energy = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(ahead)))
+        new = energy[_LEVEL_SAMPLES:] - energy[: len(squares)]
+        self._recent = ahead[len(squares) :]
+        start = self._count
+        self._keep(new)
+        loudest = int(new.max())
+        if loudest > self._loudest:
+            # A louder window moves the first voiced one later (never earlier), and the
+            # last voiced one is at or after the new loudest, so inside this chunk.
+            searched_from = self._first if self._loudest else 0
+            self._loudest = loudest
+            voiced = self._windows[searched_from : self._count] >= self._threshold
+            self._first = searched_from + int(np.argmax(voiced))
+            self._last = start + int(np.flatnonzero(new >= self._threshold)[-1])
+        elif self._loudest:
+            voiced_here = np.flatnonzero(new >= self._threshold)
+            if voiced_here.size:
+                self._last = start + int(voiced_here[-1])
+
+    def span(self) -> tuple[int, int] | None:
+        """voice_span of all the audio heard so far."""
+        if not self._loudest:
+            return None
+        # The windows that end after the audio: the energy of its last 319 samples, 318...
+        beyond = np.cumsum(self._recent[::-1])[::-1]
+        voiced = np.flatnonzero(beyond >= self._threshold)
+        last = self._count + int(voiced[-1]) if voiced.size else self._last
+        return self._first - _LEVEL_SAMPLES + 1, last + 1
+
+    @property
+    def _threshold(self) -> float:
+        return self._loudest * QUIET_FRACTION**2
+
+    def _keep(self, new: np.ndarray[Any, np.dtype[np.int64]]) -> None:
+        needed = self._count + len(new)
+        if needed > len(self._windows):
+            grown = np.zeros(max(needed, 2 * len(self._windows), SAMPLE_RATE), dtype=np.int64)
+            grown[: self._count] = self._windows[: self._count]
+            self._windows = grown
+        self._windows[self._count : needed] = new
+        self._count = needed
 
 
 def _heard(audio: bytearray, cut: tuple[int, int]) -> bytes:
@@ -628,7 +691,7 @@ class WhisperSession:
         self._audio: bytearray | None = bytearray()
         self._quiet = Quiet()
         self._guess: _Guess | None = None
-        self._last_cut: tuple[int, tuple[int, int]] = (0, (0, 0))
+        self._span = VoiceSpan()
 
     def __enter__(self) -> WhisperSession:
         return self
@@ -641,6 +704,7 @@ class WhisperSession:
         audio = self._heard()
         audio += pcm
         self._quiet.hear(pcm)
+        self._span.hear(pcm)
         if self._quiet.trailing_quiet < TRAILING_QUIET_SECONDS:
             return
         cut = self._cut(audio)
@@ -690,15 +754,10 @@ class WhisperSession:
         """The samples Whisper hears, as (first, end): from LEADING_QUIET_SECONDS before the
         voice to TRAILING_QUIET_SECONDS after it, either of which may lie outside the audio
         (silence is heard there); all of it when there is no voice."""
-        length, cut = self._last_cut
-        if length != len(audio):
-            span = voice_span(np.frombuffer(bytes(audio[: len(audio) // 2 * 2]), dtype="<i2"))
-            if span is None:
-                cut = (0, len(audio) // 2)
-            else:
-                cut = (span[0] - _LEADING_QUIET_SAMPLES, span[1] + _TRAILING_QUIET_SAMPLES)
-            self._last_cut = (len(audio), cut)
-        return cut
+        span = self._span.span()
+        if span is None:
+            return 0, len(audio) // 2
+        return span[0] - _LEADING_QUIET_SAMPLES, span[1] + _TRAILING_QUIET_SAMPLES
 
     def _guessed(self) -> Result | None:
         guess = self._guess
