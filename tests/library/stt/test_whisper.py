@@ -26,6 +26,7 @@ from sotto_voice.engine.stt.snap import Snapper
 from sotto_voice.engine.stt.stream import recognise
 from sotto_voice.engine.stt.whisper import (
     DEFAULT_RULE,
+    QUICK_WINDOW_SECONDS,
     TRAILING_QUIET_SECONDS,
     WINDOW_SECONDS,
     VoiceSpan,
@@ -52,6 +53,43 @@ def whisper(grammar: Grammar) -> WhisperRecognizer:
 def test_command_is_recognised(whisper: WhisperRecognizer) -> None:
     result = whisper.transcribe(utterance(0.3, "turn off the floor lamp", 0.3))
     assert result.text == "turn off the floor lamp"
+
+
+def test_the_quick_window_hears_the_command_the_full_window_hears(
+    whisper: WhisperRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clear commands are taken from the first decode, on the quick window, when it hears
+    them word for word: one encode of 10 s instead of 30 s, and each is the command the
+    30 s window alone makes of it. A device the home does not have goes on to the 30 s
+    decode and is rejected there, as without the quick one."""
+    said = [
+        ("turn off the floor lamp", 0.3),
+        ("turn off the lights in the kitchen", 0.3),
+        ("switch off the sonos lamp", 0.5),
+        ("turn on the sauna", 0.3),
+    ]
+    windows: list[int] = []
+    encode = whisper._encode
+
+    def spied(audio: np.ndarray[Any, np.dtype[np.float32]], seconds: int | None = None) -> Any:
+        windows.append(seconds if seconds is not None else whisper.window_seconds)
+        return encode(audio, seconds)
+
+    monkeypatch.setattr(whisper, "_encode", spied)
+    with_quick = []
+    heard = []
+    for text, after in said:
+        windows.clear()
+        with_quick.append(whisper.transcribe(utterance(0.3, text, after)))
+        heard.append(list(windows))
+    whisper.quick_window_seconds = None
+    try:
+        alone = [whisper.transcribe(utterance(0.3, text, after)) for text, after in said]
+    finally:
+        whisper.quick_window_seconds = QUICK_WINDOW_SECONDS
+    assert [result.text for result in with_quick] == [result.text for result in alone]
+    assert [result.text for result in with_quick] == [text for text, _ in said[:3]] + [None]
+    assert heard == [[QUICK_WINDOW_SECONDS]] * 3 + [[QUICK_WINDOW_SECONDS, WINDOW_SECONDS]]
 
 
 def test_a_shorter_window_still_holds_the_whole_command(whisper: WhisperRecognizer) -> None:
