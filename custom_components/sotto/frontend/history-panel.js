@@ -400,7 +400,12 @@ class SottoHistoryPanel extends HTMLElement {
         this._dialog.close();
         resolve(answer);
       };
-      this._dialog.onclose = () => resolve(false);
+      // Closed by Escape: the answer is no. The close event of the question before comes
+      // later than its answer and may find this one already asked (the dialog open
+      // again): it is not this question's answer.
+      this._dialog.onclose = () => {
+        if (!this._dialog.open) resolve(false);
+      };
       const confirm = this._button(confirmLabel, "confirm", () => close(true), destructive && "danger");
       this._dialog.replaceChildren(
         element("h2", { textContent: title }),
